@@ -1,0 +1,174 @@
+//! The alert revision Vangnet posts to police dispatch (SPEC section 6), which
+//! is also what the API lists and the live stream sends.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{DeviceId, Latitude, Longitude, Meters, TimestampMs, UtcTime};
+
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an id that was made or checked elsewhere.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_id!(
+    /// Identity of one alert episode, stable across its revisions.
+    AlertId
+);
+text_id!(
+    /// Identity of a protection order.
+    OrderId
+);
+text_id!(
+    /// Identity of an exclusion zone within its order.
+    ZoneId
+);
+
+/// How urgently people must act. Ordered so that `P1` is the greatest.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum Priority {
+    /// Can wait for working hours.
+    P3,
+    /// Needs an operator's attention.
+    P2,
+    /// Life may be at risk: police now.
+    P1,
+}
+
+/// How sure a zone or proximity alarm is, given the positions' uncertainty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// Even the most favourable reading of the uncertainty violates the order.
+    Certain,
+    /// The uncertainty admits a violation.
+    Possible,
+}
+
+/// What an alert is about (SPEC section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The victim pressed the panic button.
+    Panic,
+    /// A panic from a device in no active order.
+    PanicUnassigned,
+    /// The perpetrator is inside an exclusion zone.
+    ZoneAlarm,
+    /// The perpetrator is near an exclusion zone.
+    ZonePrealarm,
+    /// The perpetrator is within the alarm distance of a victim.
+    ProximityAlarm,
+    /// The perpetrator is within the pre-alarm distance of a victim.
+    ProximityPrealarm,
+    /// The perpetrator is closing in on a victim fast.
+    ProximityApproach,
+    /// The perpetrator's tag was tampered with.
+    Tamper,
+    /// The perpetrator's strap was opened.
+    StrapOpen,
+    /// The perpetrator's tag was separated from its companion unit.
+    Separation,
+    /// The victim fell.
+    Fall,
+    /// A device went silent.
+    SignalLost,
+    /// A device's battery is nearly empty.
+    BatteryLow,
+}
+
+/// Where an alert stands in its handling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// Raised, nobody has taken it yet.
+    Open,
+    /// A dispatcher has taken it.
+    Acknowledged,
+    /// Closed by a person, or (P3) by its condition clearing.
+    Resolved,
+}
+
+/// A party's latest fix as used by the evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Party {
+    /// The device the fix came from.
+    pub device: DeviceId,
+    /// Latitude.
+    pub lat: Latitude,
+    /// Longitude.
+    pub lon: Longitude,
+    /// Accuracy radius.
+    pub acc: Meters,
+    /// Device time of the fix.
+    pub ts: TimestampMs,
+}
+
+/// One revision of an alert, as police dispatch receives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DispatchBody {
+    /// The alert episode.
+    pub alert_id: AlertId,
+    /// Starts at 1; increases with every change that matters.
+    pub revision: u32,
+    /// The order, or null for `panic_unassigned`.
+    pub order_id: Option<OrderId>,
+    /// The order's region, or null for `panic_unassigned`.
+    pub region: Option<String>,
+    /// How urgent.
+    pub priority: Priority,
+    /// What happened.
+    pub kind: AlertKind,
+    /// For zone and proximity alarms; null otherwise.
+    pub confidence: Option<Confidence>,
+    /// Handling status.
+    pub status: AlertStatus,
+    /// True for simulation and pilot orders.
+    pub exercise: bool,
+    /// True for an alarm that reached Vangnet more than 120 s after it was raised.
+    pub late: bool,
+    /// How many triggers (alarm presses) this episode has had.
+    pub count: u32,
+    /// When the episode was raised.
+    pub created_at: UtcTime,
+    /// When this revision was made.
+    pub updated_at: UtcTime,
+    /// When the condition cleared, if it has.
+    pub cleared_at: Option<UtcTime>,
+    /// The victim's latest fix used, or null.
+    pub victim: Option<Party>,
+    /// The perpetrator's latest fix used, or null.
+    pub perpetrator: Option<Party>,
+    /// The zone of a zone alert, or null.
+    pub zone: Option<ZoneId>,
+    /// Signed distance (negative inside a zone), or null.
+    pub distance_m: Option<f64>,
+    /// One human-readable line for the dispatcher's screen.
+    pub summary: String,
+}

@@ -1,0 +1,1 @@
+//! The protection order body of the HTTP API (SPEC section 7).
