@@ -6,6 +6,8 @@
 //! typed, validated value or a [`ProtoError`] naming the offending field and a
 //! [`RejectReason`] that the service counts.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod device_id;
 mod dispatch;
 mod downlink;
@@ -29,8 +31,8 @@ pub use time::{TimestampMs, UtcTime};
 pub use topic::{Channel, TopicError, Topics};
 pub use units::{BatteryPercent, Degrees, Latitude, Longitude, Meters, MetersPerSecond};
 pub use uplink::{
-    Alarm, AlarmKind, Fix, FixBatch, FixSource, LocationMessage, ParsedAlarm, Status, StatusKind, Uplink,
-    parse_alarm, parse_loc, parse_status, parse_uplink,
+    Alarm, AlarmKind, Fix, FixBatch, FixSource, LocationMessage, ParsedAlarm, Status, StatusKind,
+    Uplink, parse_alarm, parse_loc, parse_status, parse_uplink,
 };
 
 /// Largest payload accepted on any uplink topic (SPEC section 3).

@@ -50,10 +50,13 @@ pub fn parse_location(
         device,
         received_at,
     };
-    check.fix(fix).map(Some).map_err(|err| match err.field.as_str() {
-        "seq" | "ts" => ProtoError::new("tst", err.reason),
-        _ => err,
-    })
+    check
+        .fix(fix)
+        .map(Some)
+        .map_err(|err| match err.field.as_str() {
+            "seq" | "ts" => ProtoError::new("tst", err.reason),
+            _ => err,
+        })
 }
 
 #[cfg(test)]

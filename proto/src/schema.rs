@@ -96,7 +96,11 @@ pub fn asyncapi() -> Value {
     let mut operations = serde_json::Map::new();
     let mut messages = serde_json::Map::new();
     for (message, payload) in MESSAGES.iter().zip(payloads) {
-        let address = format!("{}/devices/{{id}}/{}", Topics::DEFAULT_PREFIX, message.suffix);
+        let address = format!(
+            "{}/devices/{{id}}/{}",
+            Topics::DEFAULT_PREFIX,
+            message.suffix
+        );
         channels.insert(
             message.channel.into(),
             json!({
@@ -105,7 +109,11 @@ pub fn asyncapi() -> Value {
                 "messages": { message.name: { "$ref": format!("#/components/messages/{}", message.name) } },
             }),
         );
-        let verb = if message.action == "receive" { "receive" } else { "send" };
+        let verb = if message.action == "receive" {
+            "receive"
+        } else {
+            "send"
+        };
         operations.insert(
             format!("{verb}{}", &message.channel[6..]),
             json!({

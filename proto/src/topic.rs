@@ -131,7 +131,10 @@ mod tests {
     #[test]
     fn filters_and_downlink_topics_use_the_prefix() {
         let device = DeviceId::parse("p-1", "device").unwrap();
-        assert_eq!(topics().uplink_filter(Channel::Alarm), "pilot/rotterdam/devices/+/alarm");
+        assert_eq!(
+            topics().uplink_filter(Channel::Alarm),
+            "pilot/rotterdam/devices/+/alarm"
+        );
         assert_eq!(topics().ack(&device), "pilot/rotterdam/devices/p-1/ack");
         assert_eq!(topics().cmd(&device), "pilot/rotterdam/devices/p-1/cmd");
     }
@@ -151,7 +154,9 @@ mod tests {
 
     #[test]
     fn a_bad_device_id_in_the_topic_is_rejected() {
-        let err = topics().parse_uplink("pilot/rotterdam/devices/a/b/loc").unwrap_err();
+        let err = topics()
+            .parse_uplink("pilot/rotterdam/devices/a/b/loc")
+            .unwrap_err();
         assert_eq!(err.reason, RejectReason::BadDeviceId);
     }
 

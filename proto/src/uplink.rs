@@ -364,7 +364,7 @@ impl Check<'_> {
             acc,
             spd: optional(raw.spd, "spd", MetersPerSecond::new)?,
             hdg: optional(raw.hdg, "hdg", Degrees::new)?,
-            alt: optional(raw.alt, "alt", |v| Some(v))?,
+            alt: optional(raw.alt, "alt", Some)?,
             src: raw.src,
             batt: optional(raw.batt, "batt", BatteryPercent::new)?,
             device,
@@ -414,9 +414,15 @@ impl Check<'_> {
         let ts = salvaged(&object, "ts", &mut ignored, |v| {
             v.as_u64().and_then(|ts| self.ts(ts).ok())
         });
-        let lat = salvaged(&object, "lat", &mut ignored, |v| v.as_f64().and_then(Latitude::new));
-        let lon = salvaged(&object, "lon", &mut ignored, |v| v.as_f64().and_then(Longitude::new));
-        let acc = salvaged(&object, "acc", &mut ignored, |v| v.as_f64().and_then(Meters::new));
+        let lat = salvaged(&object, "lat", &mut ignored, |v| {
+            v.as_f64().and_then(Latitude::new)
+        });
+        let lon = salvaged(&object, "lon", &mut ignored, |v| {
+            v.as_f64().and_then(Longitude::new)
+        });
+        let acc = salvaged(&object, "acc", &mut ignored, |v| {
+            v.as_f64().and_then(Meters::new)
+        });
         let position = lat.zip(lon);
         if ignored.is_empty() {
             ignored.push(error);

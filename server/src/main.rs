@@ -1,1 +1,37 @@
-fn main() {}
+//! `vangnet`: the service binary.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vangnet_server::cli::{Cli, Subcommands};
+use vangnet_server::{serve, telemetry};
+
+/// Exit status for bad configuration (SPEC section 2).
+const BAD_CONFIGURATION: u8 = 2;
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Subcommands::Serve(args) => {
+            let config = match args.load() {
+                Ok(config) => config,
+                Err(err) => {
+                    eprintln!("{err}");
+                    return ExitCode::from(BAD_CONFIGURATION);
+                }
+            };
+            telemetry::init(config.log_format);
+            let result = tokio::runtime::Runtime::new()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(serve::run(config)));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!("vangnet stopped: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,1 +1,379 @@
-//! x
+//! End-to-end test harness: starts the real `vangnet` binary on a random HTTP
+//! port against the real Mosquitto and Redis, with a topic prefix and a Redis
+//! key prefix of its own, so tests run in parallel without seeing each other.
+//!
+//! The broker and store default to `mqtt://127.0.0.1:1883` and
+//! `redis://127.0.0.1:6379/0`; `VANGNET_TEST_MQTT_URL` and
+//! `VANGNET_TEST_REDIS_URL` point the tests elsewhere.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use vangnet_proto::{Channel, DeviceId, Topics};
+
+pub use rumqttc::QoS as MqttQos;
+
+/// The broker the tests use.
+pub fn mqtt_url() -> String {
+    std::env::var("VANGNET_TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into())
+}
+
+/// The Redis server the tests use.
+pub fn redis_url() -> String {
+    std::env::var("VANGNET_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+/// A name no other test (in this or another process) uses.
+pub fn unique_name(label: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{label}-{}-{n}-{nanos:x}", std::process::id())
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Path of a binary built by this workspace (`vangnet`, `vangnet-sim`).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (cargo test --workspace builds it)",
+        path.display()
+    );
+    path
+}
+
+/// How to start one `vangnet serve`.
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Extra or overriding environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+impl AppOptions {
+    /// Sets one environment variable of the service.
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+}
+
+/// A running `vangnet serve`, killed when dropped.
+pub struct TestApp {
+    child: Child,
+    /// Base URL of its HTTP API, e.g. `http://127.0.0.1:41234`.
+    pub base_url: String,
+    /// Its topic tree (a prefix of its own).
+    pub topics: Topics,
+    /// Its Redis key prefix.
+    pub store_prefix: String,
+    /// The environment it was started with, to restart it the same way.
+    env: Vec<(String, String)>,
+}
+
+impl TestApp {
+    /// Starts the service with its own prefixes against the test broker and Redis.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(AppOptions::default()).await
+    }
+
+    /// Starts the service with extra settings.
+    pub async fn spawn_with(options: AppOptions) -> Self {
+        let prefix = format!("test/{}", unique_name("app"));
+        let store_prefix = unique_name("vangnet-test");
+        let port = free_port();
+        let mut env = vec![
+            ("VANGNET_HTTP_ADDR".to_owned(), format!("127.0.0.1:{port}")),
+            ("VANGNET_MQTT_URL".to_owned(), mqtt_url()),
+            ("VANGNET_MQTT_PREFIX".to_owned(), prefix.clone()),
+            ("VANGNET_STORE".to_owned(), redis_url()),
+            ("VANGNET_STORE_PREFIX".to_owned(), store_prefix.clone()),
+        ];
+        env.extend(options.env);
+        let child = start(&env).unwrap_or_else(|e| panic!("starting vangnet: {e:#}"));
+        let app = Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            topics: Topics::new(&prefix).unwrap_or_else(|e| panic!("{e}")),
+            store_prefix,
+            env,
+        };
+        app.wait_until_listening().await;
+        app
+    }
+
+    async fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if reqwest::get(self.url("/healthz")).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("vangnet did not answer /healthz within 20 s");
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(response) = reqwest::get(self.url("/readyz")).await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("vangnet was not ready within 20 s");
+    }
+
+    /// Full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(self.url(path))
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// The value of one Prometheus sample, e.g. `vangnet_rejected_messages_total{reason="not_json"}`.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// A device of this app's topic tree.
+    pub async fn device(&self, id: &str) -> Device {
+        Device::connect(self.topics.clone(), id).await
+    }
+
+    /// Stops the service with SIGTERM and waits for it to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child
+            .wait()
+            .unwrap_or_else(|e| panic!("waiting for vangnet: {e}"))
+    }
+
+    /// Kills the service with SIGKILL, as a power cut would.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the service again with the same settings, after `kill9` or `terminate`.
+    pub async fn restart(&mut self) {
+        self.child = start(&self.env).unwrap_or_else(|e| panic!("restarting vangnet: {e:#}"));
+        self.wait_until_listening().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(env: &[(String, String)]) -> anyhow::Result<Child> {
+    let mut command = Command::new(workspace_binary("vangnet"));
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "RUST_LOG",
+            std::env::var("VANGNET_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
+    command.spawn().context("spawning vangnet")
+}
+
+/// Runs `vangnet ARGS` to completion with only `env` set; returns status and stderr.
+pub fn run_vangnet(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let output = Command::new(workspace_binary("vangnet"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running vangnet: {e}"));
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// One message seen on a subscribed topic.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The topic it arrived on.
+    pub topic: String,
+    /// Its payload.
+    pub payload: Vec<u8>,
+}
+
+impl Received {
+    /// The payload as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// An MQTT client of its own, to publish and subscribe as a device or a watcher.
+pub struct MqttClient {
+    client: AsyncClient,
+    messages: mpsc::UnboundedReceiver<Received>,
+    subacks: mpsc::UnboundedReceiver<()>,
+}
+
+impl MqttClient {
+    /// Connects to the test broker.
+    pub async fn connect(client_id: &str) -> Self {
+        let url = format!("{}?client_id={client_id}", mqtt_url());
+        let mut options =
+            MqttOptions::parse_url(url).unwrap_or_else(|e| panic!("test broker URL: {e}"));
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+        let (client, mut event_loop) = AsyncClient::new(options, 1024);
+        let (messages_tx, messages) = mpsc::unbounded_channel();
+        let (subacks_tx, subacks) = mpsc::unbounded_channel();
+        let (connected_tx, mut connected) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                match event_loop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = connected_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = subacks_tx.send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        let received = Received {
+                            topic: publish.topic.clone(),
+                            payload: publish.payload.to_vec(),
+                        };
+                        if messages_tx.send(received).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) if messages_tx.is_closed() => return,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), connected.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no CONNACK from the test broker at {}", mqtt_url()));
+        Self {
+            client,
+            messages,
+            subacks,
+        }
+    }
+
+    /// Subscribes to `filter` and waits for the broker's SUBACK.
+    pub async fn subscribe(&mut self, filter: &str) {
+        self.client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await
+            .unwrap_or_else(|e| panic!("subscribe {filter}: {e}"));
+        tokio::time::timeout(Duration::from_secs(10), self.subacks.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no SUBACK for {filter}"));
+    }
+
+    /// Publishes `payload` on `topic`.
+    pub async fn publish(&self, topic: &str, qos: QoS, payload: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, qos, false, payload.into())
+            .await
+            .unwrap_or_else(|e| panic!("publish {topic}: {e}"));
+    }
+
+    /// The next message on any subscribed topic, if one comes within `wait`.
+    pub async fn next(&mut self, wait: Duration) -> Option<Received> {
+        tokio::time::timeout(wait, self.messages.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// A simulated device publishing on its uplink topics and listening on its downlink.
+pub struct Device {
+    /// The device's id.
+    pub id: DeviceId,
+    topics: Topics,
+    mqtt: MqttClient,
+}
+
+impl Device {
+    /// Connects and subscribes to the device's `ack` and `cmd` topics.
+    pub async fn connect(topics: Topics, id: &str) -> Self {
+        let id = DeviceId::parse(id, "device").unwrap_or_else(|e| panic!("{e}"));
+        let mut mqtt = MqttClient::connect(&unique_name(id.as_str())).await;
+        mqtt.subscribe(&topics.ack(&id)).await;
+        mqtt.subscribe(&topics.cmd(&id)).await;
+        Self { id, topics, mqtt }
+    }
+
+    /// Publishes a raw payload on one uplink channel (QoS 1).
+    pub async fn send(&self, channel: Channel, payload: impl Into<Vec<u8>>) {
+        let topic = self.topics.uplink(&self.id, channel);
+        self.mqtt.publish(&topic, QoS::AtLeastOnce, payload).await;
+    }
+
+    /// The next downlink message (`ack` or `cmd`) within `wait`.
+    pub async fn next_downlink(&mut self, wait: Duration) -> Option<Received> {
+        self.mqtt.next(wait).await
+    }
+}
+
+/// Fails unless `condition` holds within `wait`, checking every 50 ms.
+pub async fn eventually<F, Fut>(wait: Duration, what: &str, mut condition: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + wait;
+    loop {
+        if condition().await {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{what} did not happen within {wait:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,99 @@
+//! The command line: `vangnet serve` and its settings, each of which can
+//! also come from the environment or the `--config` file.
+
+use std::path::PathBuf;
+
+use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Parser, Subcommand};
+
+use crate::config::{Config, ConfigError, RawValues};
+use crate::settings::SETTINGS;
+
+/// Vangnet: alerts for victims of domestic violence and stalking.
+#[derive(Debug, Parser)]
+#[command(name = "vangnet", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Subcommands,
+}
+
+/// The subcommands of `vangnet`.
+#[derive(Debug, Subcommand)]
+pub enum Subcommands {
+    /// Run the service. Every setting is also read from the --config file,
+    /// and an environment variable overrides the file.
+    Serve(ServeArgs),
+}
+
+/// The settings given to `vangnet serve`, not yet checked.
+#[derive(Debug, Clone, Default)]
+pub struct ServeArgs {
+    config_file: Option<PathBuf>,
+    overrides: RawValues,
+}
+
+impl ServeArgs {
+    /// Reads the file, applies the overrides, and checks every value.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut values = match &self.config_file {
+            Some(path) => RawValues::from_file(path)?,
+            None => RawValues::default(),
+        };
+        values.merge(&self.overrides);
+        Config::from_values(&values)
+    }
+}
+
+const CONFIG_ARG: &str = "config";
+
+fn flag(key: &str) -> String {
+    key.replace('_', "-")
+}
+
+impl Args for ServeArgs {
+    fn augment_args(command: Command) -> Command {
+        let config = Arg::new(CONFIG_ARG)
+            .long(CONFIG_ARG)
+            .env("VANGNET_CONFIG")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("TOML file with any of the settings below, by their snake_case names");
+        let settings = SETTINGS.iter().map(|setting| {
+            let help = match setting.default {
+                Some(default) => format!("{} [default: {default}]", setting.help),
+                None => setting.help.to_owned(),
+            };
+            Arg::new(setting.key)
+                .long(flag(setting.key))
+                .env(setting.env)
+                .value_name("VALUE")
+                .help(help)
+                .hide_env_values(setting.env.contains("SECRET"))
+        });
+        command.arg(config).args(settings)
+    }
+
+    fn augment_args_for_update(command: Command) -> Command {
+        Self::augment_args(command)
+    }
+}
+
+impl FromArgMatches for ServeArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = Self::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        if let Some(path) = matches.get_one::<PathBuf>(CONFIG_ARG) {
+            self.config_file = Some(path.clone());
+        }
+        for setting in SETTINGS {
+            if let Some(value) = matches.get_one::<String>(setting.key) {
+                self.overrides.set(setting.key, value.clone());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,469 @@
+//! Typed configuration of `vangnet serve`: a TOML file overridden by
+//! `VANGNET_*` variables (SPEC section 2), checked once at start-up so that a
+//! bad value stops the service with one line naming the setting.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+use vangnet_proto::Topics;
+
+use crate::settings::{SETTINGS, Setting};
+
+/// A setting with an unusable value: the service must not start.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting}: {message}")]
+pub struct ConfigError {
+    /// The environment variable (or option) naming the setting.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+/// A value that must never be printed: its `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's bytes, for the code that signs or verifies with it.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Where MQTT traffic comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerSetting {
+    /// Start the embedded broker on 127.0.0.1:1883.
+    Embedded,
+    /// Connect to an external broker.
+    External(Url),
+}
+
+/// Where state is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSetting {
+    /// A Redis server (`redis://` or `rediss://`).
+    Redis(Url),
+    /// The embedded store in a local file.
+    File(PathBuf),
+}
+
+/// Whether logs are written for people or for machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Parameters of detection (SPEC section 4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectionSettings {
+    /// Assumed drift of a victim's position per second of fix age.
+    pub drift_mps: f64,
+    /// Fixes further apart than this make the older position unknown.
+    pub stale_after: Duration,
+    /// Horizon of the approach rule.
+    pub approach_horizon: Duration,
+    /// Silence of a perpetrator device before `signal_lost` P2.
+    pub perp_silence: Duration,
+    /// Silence of a victim device before `signal_lost` P3.
+    pub victim_silence: Duration,
+}
+
+/// The validated configuration of a running service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen address.
+    pub http_addr: SocketAddr,
+    /// Embedded or external broker.
+    pub broker: BrokerSetting,
+    /// The topic tree.
+    pub topics: Topics,
+    /// MQTT 5 shared-subscription group.
+    pub mqtt_shared_group: Option<String>,
+    /// Whether OwnTracks topics are taken.
+    pub owntracks: bool,
+    /// The state store.
+    pub store: StoreSetting,
+    /// Prefix of every Redis key.
+    pub store_prefix: String,
+    /// How long location history is kept.
+    pub history_retention: Duration,
+    /// The default police dispatch route.
+    pub dispatch_url: Option<Url>,
+    /// Key signing dispatch requests.
+    pub dispatch_secret: Option<Secret>,
+    /// HS256 key of API tokens.
+    pub jwt_secret: Option<Secret>,
+    /// PEM public key file of API tokens.
+    pub jwt_public_key: Option<PathBuf>,
+    /// Required `iss` of API tokens.
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of API tokens.
+    pub jwt_audience: Option<String>,
+    /// Detection parameters.
+    pub detection: DetectionSettings,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+/// Raw values by file key, before they are checked.
+#[derive(Debug, Default, Clone)]
+pub struct RawValues(HashMap<&'static str, String>);
+
+impl RawValues {
+    /// Adds a value; a later source overrides an earlier one, and an empty value counts as unset.
+    pub fn set(&mut self, key: &'static str, value: String) {
+        if !value.trim().is_empty() {
+            self.0.insert(key, value);
+        }
+    }
+
+    /// Takes every value of `other` over this one's.
+    pub fn merge(&mut self, other: &RawValues) {
+        for (key, value) in &other.0 {
+            self.0.insert(key, value.clone());
+        }
+    }
+
+    /// Reads a TOML configuration file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        const SETTING: &str = "--config";
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(SETTING, format!("cannot read {}: {e}", path.display()))
+        })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::new(
+                SETTING,
+                format!("{} is not valid TOML: {}", path.display(), e.message()),
+            )
+        })?;
+        let mut values = Self::default();
+        for (key, value) in table {
+            let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
+                return Err(ConfigError::new(
+                    SETTING,
+                    format!("{}: unknown setting `{key}`", path.display()),
+                ));
+            };
+            let text = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                    value.to_string()
+                }
+                _ => {
+                    return Err(ConfigError::new(
+                        setting.env,
+                        format!(
+                            "`{key}` in {} must be a string, number or boolean",
+                            path.display()
+                        ),
+                    ));
+                }
+            };
+            values.set(setting.key, text);
+        }
+        Ok(values)
+    }
+
+    fn get(&self, setting: &Setting) -> Option<&str> {
+        self.0
+            .get(setting.key)
+            .map(String::as_str)
+            .or(setting.default)
+    }
+}
+
+fn setting(key: &str) -> &'static Setting {
+    SETTINGS
+        .iter()
+        .find(|s| s.key == key)
+        .unwrap_or_else(|| unreachable!("setting `{key}` is not in the table"))
+}
+
+struct Reader<'a>(&'a RawValues);
+
+impl Reader<'_> {
+    fn text(&self, key: &str) -> (Option<String>, &'static str) {
+        let setting = setting(key);
+        let value = self
+            .0
+            .get(setting)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        (value, setting.env)
+    }
+
+    fn optional<T>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let (value, env) = self.text(key);
+        value
+            .map(|v| parse(&v).map_err(|message| ConfigError::new(env, message)))
+            .transpose()
+    }
+
+    fn required<T>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let env = setting(key).env;
+        self.optional(key, parse)?
+            .ok_or_else(|| ConfigError::new(env, "must not be empty"))
+    }
+
+    fn seconds(&self, key: &str) -> Result<Duration, ConfigError> {
+        self.required(key, |v| match v.parse::<u64>() {
+            Ok(0) | Err(_) => Err(format!("`{v}` is not a positive whole number of seconds")),
+            Ok(s) => Ok(Duration::from_secs(s)),
+        })
+    }
+}
+
+impl Config {
+    /// Checks every value and builds the configuration.
+    pub fn from_values(values: &RawValues) -> Result<Self, ConfigError> {
+        let read = Reader(values);
+        Ok(Self {
+            http_addr: read.required("http_addr", |v| {
+                v.parse()
+                    .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))
+            })?,
+            broker: read
+                .optional("mqtt_url", parse_broker)?
+                .unwrap_or(BrokerSetting::Embedded),
+            topics: read.required("mqtt_prefix", |v| {
+                Topics::new(v).map_err(|e| format!("`{v}`: {e}"))
+            })?,
+            mqtt_shared_group: read.optional("mqtt_shared_group", |v| {
+                let valid = v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+                valid
+                    .then(|| v.to_owned())
+                    .ok_or_else(|| format!("`{v}` may hold only letters, digits, _ and -"))
+            })?,
+            owntracks: read.required("owntracks", parse_bool)?,
+            store: read.required("store", parse_store)?,
+            store_prefix: read.required("store_prefix", |v| {
+                (!v.contains(['{', '}', ' '])).then(|| v.to_owned()).ok_or_else(|| {
+                    format!("`{v}` must not contain braces or spaces (they would break key hash tags)")
+                })
+            })?,
+            history_retention: read.required("history_retention_days", |v| {
+                match v.parse::<u64>() {
+                    Ok(days) if days > 0 => Ok(Duration::from_secs(days * 24 * 3600)),
+                    _ => Err(format!("`{v}` is not a positive whole number of days")),
+                }
+            })?,
+            dispatch_url: read.optional("dispatch_url", parse_http_url)?,
+            dispatch_secret: read.optional("dispatch_secret", |v| Ok(Secret(v.to_owned())))?,
+            jwt_secret: read.optional("jwt_secret", |v| Ok(Secret(v.to_owned())))?,
+            jwt_public_key: read.optional("jwt_public_key", parse_readable_file)?,
+            jwt_issuer: read.optional("jwt_issuer", |v| Ok(v.to_owned()))?,
+            jwt_audience: read.optional("jwt_audience", |v| Ok(v.to_owned()))?,
+            detection: DetectionSettings {
+                drift_mps: read.required("drift_mps", |v| match v.parse::<f64>() {
+                    Ok(mps) if mps.is_finite() && mps >= 0.0 => Ok(mps),
+                    _ => Err(format!("`{v}` is not a non-negative speed in m/s")),
+                })?,
+                stale_after: read.seconds("stale_after_s")?,
+                approach_horizon: read.seconds("approach_horizon_s")?,
+                perp_silence: read.seconds("perp_silence_s")?,
+                victim_silence: read.seconds("victim_silence_s")?,
+            },
+            log_format: read.required("log_format", |v| match v {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(format!("`{v}` is neither text nor json")),
+            })?,
+        })
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("`{value}` is not a boolean (1/0, true/false)")),
+    }
+}
+
+fn parse_url(value: &str) -> Result<Url, String> {
+    Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))
+}
+
+fn parse_broker(value: &str) -> Result<BrokerSetting, String> {
+    let url = parse_url(value)?;
+    match url.scheme() {
+        "mqtt" | "mqtts" | "tcp" | "ssl" if url.host_str().is_some() => {
+            Ok(BrokerSetting::External(url))
+        }
+        "mqtt" | "mqtts" | "tcp" | "ssl" => Err(format!("`{value}` names no host")),
+        scheme => Err(format!(
+            "unknown scheme `{scheme}`: expected mqtt://HOST:PORT or mqtts://HOST:PORT"
+        )),
+    }
+}
+
+fn parse_store(value: &str) -> Result<StoreSetting, String> {
+    if let Some(path) = value.strip_prefix("file:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        return if path.is_empty() {
+            Err("`file:` needs a path, e.g. file:./vangnet-data".into())
+        } else {
+            Ok(StoreSetting::File(PathBuf::from(path)))
+        };
+    }
+    let url = parse_url(value)
+        .map_err(|_| format!("`{value}`: expected redis://HOST:PORT/DB or file:PATH"))?;
+    match url.scheme() {
+        "redis" | "rediss" if url.host_str().is_some() => Ok(StoreSetting::Redis(url)),
+        scheme => Err(format!(
+            "unknown scheme `{scheme}`: expected redis://HOST:PORT/DB or file:PATH"
+        )),
+    }
+}
+
+fn parse_http_url(value: &str) -> Result<Url, String> {
+    let url = parse_url(value)?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        scheme => Err(format!(
+            "unknown scheme `{scheme}`: expected http:// or https://"
+        )),
+    }
+}
+
+fn parse_readable_file(value: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(value);
+    std::fs::File::open(&path)
+        .map(|_| path.clone())
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(pairs: &[(&'static str, &str)]) -> RawValues {
+        let mut values = RawValues::default();
+        for (key, value) in pairs {
+            values.set(key, (*value).to_owned());
+        }
+        values
+    }
+
+    fn error(pairs: &[(&'static str, &str)]) -> ConfigError {
+        Config::from_values(&values(pairs)).unwrap_err()
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let config = Config::from_values(&RawValues::default()).unwrap();
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.broker, BrokerSetting::Embedded);
+        assert_eq!(config.topics.prefix(), "vangnet/v1");
+        assert_eq!(config.store, StoreSetting::File("./vangnet-data".into()));
+        assert_eq!(config.dispatch_url, None);
+        assert_eq!(config.detection.drift_mps, 1.5);
+        assert_eq!(config.detection.stale_after, Duration::from_secs(900));
+        assert_eq!(config.detection.perp_silence, Duration::from_secs(300));
+        assert_eq!(config.detection.victim_silence, Duration::from_secs(900));
+        assert_eq!(config.history_retention, Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn an_unknown_store_scheme_names_vangnet_store() {
+        let err = error(&[("store", "bogus://x")]);
+        assert_eq!(err.setting, "VANGNET_STORE");
+    }
+
+    #[test]
+    fn redis_and_file_stores_are_understood() {
+        let redis = Config::from_values(&values(&[("store", "redis://127.0.0.1:6379/3")]));
+        assert!(matches!(redis.unwrap().store, StoreSetting::Redis(_)));
+        let file = Config::from_values(&values(&[("store", "file:/var/lib/vangnet")]));
+        assert_eq!(
+            file.unwrap().store,
+            StoreSetting::File("/var/lib/vangnet".into())
+        );
+    }
+
+    #[test]
+    fn a_malformed_broker_url_names_vangnet_mqtt_url() {
+        assert_eq!(
+            error(&[("mqtt_url", "http://x")]).setting,
+            "VANGNET_MQTT_URL"
+        );
+        assert_eq!(error(&[("mqtt_url", "::")]).setting, "VANGNET_MQTT_URL");
+    }
+
+    #[test]
+    fn a_malformed_listen_address_names_vangnet_http_addr() {
+        assert_eq!(
+            error(&[("http_addr", "localhost")]).setting,
+            "VANGNET_HTTP_ADDR"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_public_key_names_vangnet_jwt_public_key() {
+        let err = error(&[("jwt_public_key", "/nonexistent/key.pem")]);
+        assert_eq!(err.setting, "VANGNET_JWT_PUBLIC_KEY");
+    }
+
+    #[test]
+    fn a_prefix_with_wildcards_names_vangnet_mqtt_prefix() {
+        assert_eq!(
+            error(&[("mqtt_prefix", "a/#")]).setting,
+            "VANGNET_MQTT_PREFIX"
+        );
+    }
+
+    #[test]
+    fn zero_seconds_of_silence_is_refused() {
+        assert_eq!(
+            error(&[("perp_silence_s", "0")]).setting,
+            "VANGNET_PERP_SILENCE_S"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = Config::from_values(&values(&[("jwt_secret", "hunter2")])).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_error_is_one_line_naming_the_setting() {
+        let text = error(&[("store", "bogus://x")]).to_string();
+        assert!(text.contains("VANGNET_STORE"));
+        assert!(!text.contains('\n'));
+    }
+}

@@ -1,0 +1,40 @@
+//! What `/healthz` and `/readyz` report: whether the broker subscription and
+//! the store are up. Adapters set these; the HTTP layer only reads them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Live readiness of the service's dependencies, shared by adapters and HTTP.
+#[derive(Debug, Default)]
+pub struct Health {
+    broker: AtomicBool,
+    store: AtomicBool,
+}
+
+impl Health {
+    /// Records whether the broker connection holds its subscriptions.
+    pub fn set_broker(&self, up: bool) {
+        self.broker.store(up, Ordering::Relaxed);
+        metrics::gauge!("vangnet_broker_connected").set(f64::from(u8::from(up)));
+    }
+
+    /// Records whether the store answers.
+    pub fn set_store(&self, up: bool) {
+        self.store.store(up, Ordering::Relaxed);
+        metrics::gauge!("vangnet_store_up").set(f64::from(u8::from(up)));
+    }
+
+    /// True when the broker is subscribed.
+    pub fn broker(&self) -> bool {
+        self.broker.load(Ordering::Relaxed)
+    }
+
+    /// True when the store answers.
+    pub fn store(&self) -> bool {
+        self.store.load(Ordering::Relaxed)
+    }
+
+    /// True when the service can take traffic.
+    pub fn ready(&self) -> bool {
+        self.broker() && self.store()
+    }
+}

@@ -1,0 +1,154 @@
+//! The table of every setting of `vangnet serve`: its file key, its
+//! environment variable, its default and its help. `--help`, the TOML file
+//! and the environment are all read through this one table.
+
+/// One configurable setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// Key in the TOML file, and `--flag` on the command line (with `-` for `_`).
+    pub key: &'static str,
+    /// Environment variable overriding the file.
+    pub env: &'static str,
+    /// Value used when neither the file nor the environment sets it.
+    pub default: Option<&'static str>,
+    /// What it means, for `--help`.
+    pub help: &'static str,
+}
+
+const fn setting(
+    key: &'static str,
+    env: &'static str,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Setting {
+    Setting {
+        key,
+        env,
+        default,
+        help,
+    }
+}
+
+/// Every setting, in the order `--help` lists them.
+pub const SETTINGS: &[Setting] = &[
+    setting(
+        "http_addr",
+        "VANGNET_HTTP_ADDR",
+        Some("127.0.0.1:8080"),
+        "HTTP listen address",
+    ),
+    setting(
+        "mqtt_url",
+        "VANGNET_MQTT_URL",
+        None,
+        "External MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT [default: start the embedded broker on 127.0.0.1:1883]",
+    ),
+    setting(
+        "mqtt_prefix",
+        "VANGNET_MQTT_PREFIX",
+        Some("vangnet/v1"),
+        "Topic root",
+    ),
+    setting(
+        "mqtt_shared_group",
+        "VANGNET_MQTT_SHARED_GROUP",
+        None,
+        "MQTT 5 shared-subscription group, so several instances split the load [default: none]",
+    ),
+    setting(
+        "owntracks",
+        "VANGNET_OWNTRACKS",
+        Some("false"),
+        "Also take OwnTracks location messages (owntracks/{user}/{device}) as fixes",
+    ),
+    setting(
+        "store",
+        "VANGNET_STORE",
+        Some("file:./vangnet-data"),
+        "State store: redis://HOST:PORT/DB or file:PATH (embedded)",
+    ),
+    setting(
+        "store_prefix",
+        "VANGNET_STORE_PREFIX",
+        Some("vangnet"),
+        "Prefix of every Redis key, so several deployments or tests share one Redis",
+    ),
+    setting(
+        "history_retention_days",
+        "VANGNET_HISTORY_RETENTION_DAYS",
+        Some("30"),
+        "Days of location history kept before it is trimmed",
+    ),
+    setting(
+        "dispatch_url",
+        "VANGNET_DISPATCH_URL",
+        None,
+        "Police dispatch endpoint (http:// or https://) [default: alerts are kept and shown, not sent]",
+    ),
+    setting(
+        "dispatch_secret",
+        "VANGNET_DISPATCH_SECRET",
+        None,
+        "HMAC-SHA256 key signing dispatch requests [default: unsigned]",
+    ),
+    setting(
+        "jwt_secret",
+        "VANGNET_JWT_SECRET",
+        None,
+        "HS256 key of API tokens, for development and tests",
+    ),
+    setting(
+        "jwt_public_key",
+        "VANGNET_JWT_PUBLIC_KEY",
+        None,
+        "Path of a PEM public key (ES256 or EdDSA) of API tokens",
+    ),
+    setting(
+        "jwt_issuer",
+        "VANGNET_JWT_ISSUER",
+        None,
+        "Required `iss` of API tokens [default: not checked]",
+    ),
+    setting(
+        "jwt_audience",
+        "VANGNET_JWT_AUDIENCE",
+        None,
+        "Required `aud` of API tokens [default: not checked]",
+    ),
+    setting(
+        "drift_mps",
+        "VANGNET_DRIFT_MPS",
+        Some("1.5"),
+        "Assumed drift of a victim's position per second of fix age (m/s)",
+    ),
+    setting(
+        "stale_after_s",
+        "VANGNET_STALE_AFTER_S",
+        Some("900"),
+        "Fixes further apart than this (s) make the older position unknown",
+    ),
+    setting(
+        "approach_horizon_s",
+        "VANGNET_APPROACH_HORIZON_S",
+        Some("120"),
+        "Raise proximity_approach when the alarm distance would be reached within this (s)",
+    ),
+    setting(
+        "perp_silence_s",
+        "VANGNET_PERP_SILENCE_S",
+        Some("300"),
+        "Silence (s) after which a perpetrator device raises signal_lost P2",
+    ),
+    setting(
+        "victim_silence_s",
+        "VANGNET_VICTIM_SILENCE_S",
+        Some("900"),
+        "Silence (s) after which a victim device raises signal_lost P3",
+    ),
+    setting(
+        "log_format",
+        "VANGNET_LOG_FORMAT",
+        Some("text"),
+        "Log format: text or json (the filter comes from RUST_LOG, default info)",
+    ),
+];
