@@ -1,1 +1,32 @@
-//! x
+//! Vangnet's detection engine: protection orders, GPS fixes, alarms and
+//! silence in; alert revisions, device warnings, receipts and history out.
+//!
+//! Everything here is pure: `(state, event, now) -> (state, effects)`, with
+//! no I/O, no clock and no async, so that the same events replayed give the
+//! same alerts. The service feeds it validated messages (`vangnet-proto`)
+//! and carries out the returned [`Effect`]s in order.
+//!
+//! Reading order: [`order`] (what an order is), [`geometry`] (distances),
+//! [`classify`] (levels and hysteresis), [`track`] (outliers), [`dedup`],
+//! [`alert`] (episodes and revisions), [`effect`], and the [`Engine`] facade.
+
+pub mod alert;
+pub mod classify;
+pub mod config;
+pub mod dedup;
+mod detect;
+pub mod effect;
+mod engine;
+pub mod geometry;
+mod ids;
+pub mod order;
+pub mod state;
+pub mod track;
+
+pub use alert::{Act, Alert, AlertError, Revision, Slot};
+pub use classify::Level;
+pub use config::EngineConfig;
+pub use effect::{Effect, StateKey};
+pub use engine::{DeviceView, Engine, Event, OrderView, PairView, UnknownOrder, ZoneView};
+pub use order::{Order, OrderError, Problem};
+pub use state::{DeviceState, OrderState};

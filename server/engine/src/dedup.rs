@@ -1,0 +1,122 @@
+//! Recognising repeated messages (QoS 1 redelivery, device retries) by
+//! `(device, seq, ts)`, in bounded memory.
+//!
+//! Memory bound per device: the keys of the last [`RECENT`] messages of any
+//! kind (16 bytes each, 512 bytes) plus the keys and acknowledged alert ids
+//! of the alarms of the last 24 hours of device time, at most [`ALARMS`].
+//!
+//! Deviation from SPEC section 3 ("repeats within 24 hours"): a fix or status
+//! repeated after more than [`RECENT`] newer messages is not recognised here.
+//! Such a fix is older than the device's newest fix, so it changes no state
+//! (SPEC section 4, order of events); only its history effect repeats, and
+//! history is keyed by `(device, seq, ts)`, so storing it twice is harmless.
+//! A status repeated that late only refreshes the battery level it already
+//! reported. Alarms, whose repeats must not count as new presses, are
+//! remembered for the full 24 hours.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use vangnet_proto::{AlertId, TimestampMs};
+
+/// How many recent message keys each device keeps.
+pub const RECENT: usize = 32;
+/// At most this many alarms per device are remembered for 24 hours.
+pub const ALARMS: usize = 64;
+const ALARM_MEMORY_MS: u64 = 24 * 3600 * 1000;
+
+/// What identifies one uplink message of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MessageKey {
+    /// The device's counter.
+    pub seq: u64,
+    /// The device's time; differs after a counter restart.
+    pub ts: TimestampMs,
+}
+
+/// An alarm already accepted, with the alerts its receipt named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeenAlarm {
+    /// The alarm's key.
+    pub key: MessageKey,
+    /// The ids its ack carried, sent again when it is repeated.
+    pub alert_ids: Vec<AlertId>,
+}
+
+/// The bounded memory of one device's recent messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DedupWindow {
+    recent: VecDeque<MessageKey>,
+    alarms: Vec<SeenAlarm>,
+}
+
+impl DedupWindow {
+    /// Records `key`; `false` when it was seen already (a repeat).
+    pub fn first_sight(&mut self, key: MessageKey) -> bool {
+        if self.recent.contains(&key) {
+            return false;
+        }
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(key);
+        true
+    }
+
+    /// The alert ids acknowledged for the alarm `key`, if it was seen already.
+    pub fn seen_alarm(&self, key: MessageKey) -> Option<&[AlertId]> {
+        self.alarms
+            .iter()
+            .find(|seen| seen.key == key)
+            .map(|seen| seen.alert_ids.as_slice())
+    }
+
+    /// Remembers an accepted alarm and the alerts its ack named, for 24 hours.
+    pub fn remember_alarm(&mut self, key: MessageKey, alert_ids: Vec<AlertId>) {
+        let horizon = key.ts.millis().saturating_sub(ALARM_MEMORY_MS);
+        self.alarms.retain(|seen| seen.key.ts.millis() >= horizon);
+        if self.alarms.len() == ALARMS {
+            self.alarms.remove(0);
+        }
+        self.alarms.push(SeenAlarm { key, alert_ids });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seq: u64, ts: u64) -> MessageKey {
+        MessageKey {
+            seq,
+            ts: TimestampMs(ts),
+        }
+    }
+
+    #[test]
+    fn a_repeat_is_recognised_and_a_counter_restart_is_not() {
+        let mut window = DedupWindow::default();
+        assert!(window.first_sight(key(5, 1_000)));
+        assert!(!window.first_sight(key(5, 1_000)));
+        assert!(window.first_sight(key(5, 9_000)));
+    }
+
+    #[test]
+    fn the_window_forgets_beyond_its_bound() {
+        let mut window = DedupWindow::default();
+        for seq in 0..=RECENT as u64 {
+            assert!(window.first_sight(key(seq, seq)));
+        }
+        assert!(window.first_sight(key(0, 0)));
+        assert!(!window.first_sight(key(RECENT as u64, RECENT as u64)));
+    }
+
+    #[test]
+    fn alarms_are_remembered_for_a_day_of_device_time() {
+        let mut window = DedupWindow::default();
+        window.remember_alarm(key(1, 0), vec![AlertId::new("a")]);
+        assert_eq!(window.seen_alarm(key(1, 0)), Some(&[AlertId::new("a")][..]));
+        window.remember_alarm(key(2, ALARM_MEMORY_MS + 1), Vec::new());
+        assert_eq!(window.seen_alarm(key(1, 0)), None);
+    }
+}

@@ -1,0 +1,827 @@
+//! The in-memory facade: every order, device and alert in one value, with one
+//! method per thing that can happen. Each method is a pure step: given the
+//! same state, event and `now`, it makes the same changes and effects.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use vangnet_proto::order::OrderBody;
+use vangnet_proto::{
+    Ack, Alarm, AlarmKind, AlertId, AlertKind, DeviceId, DispatchBody, Fix, Latitude, Longitude,
+    Meters, OrderId, Party, Status, TimestampMs, Uplink, WarningLevel, ZoneId,
+};
+
+use crate::alert::{Act, Alert, AlertError, Owner, Press, Slot, Trigger};
+use crate::classify::Level;
+use crate::config::EngineConfig;
+use crate::dedup::MessageKey;
+use crate::detect::{Step, party};
+use crate::effect::{Effect, StateKey};
+use crate::geometry::distance_m;
+use crate::ids::alert_id;
+use crate::order::{Order, OrderError, Role};
+use crate::state::{Battery, DeviceState, OrderState};
+use crate::track::{Position, Verdict};
+
+/// Something a device sent, already validated by `vangnet-proto`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// One fix or a batch (evaluated in `ts` order).
+    Fixes(Vec<Fix>),
+    /// An alarm.
+    Alarm(Alarm),
+    /// A status event.
+    Status(Status),
+}
+
+impl From<Uplink> for Event {
+    fn from(uplink: Uplink) -> Self {
+        match uplink {
+            Uplink::Fixes(fixes) => Self::Fixes(fixes),
+            Uplink::Alarm(parsed) => Self::Alarm(parsed.alarm),
+            Uplink::Status(status) => Self::Status(status),
+        }
+    }
+}
+
+/// `end_order` of an order the engine does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no such order")]
+pub struct UnknownOrder;
+
+/// An order with its state.
+#[derive(Debug, Clone)]
+struct Entry {
+    order: Order,
+    state: OrderState,
+}
+
+/// The detection engine with all its state in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    config: EngineConfig,
+    orders: HashMap<OrderId, Entry>,
+    devices: HashMap<DeviceId, DeviceState>,
+    memberships: HashMap<DeviceId, Vec<OrderId>>,
+    resolved: HashMap<AlertId, Alert>,
+}
+
+impl Engine {
+    /// An engine with no orders.
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Creates or replaces an order from its API body. A replacement keeps
+    /// the order's open alerts and the levels of the zones and devices it keeps.
+    pub fn put_order(
+        &mut self,
+        body: &OrderBody,
+        now: TimestampMs,
+    ) -> Result<Vec<Effect>, OrderError> {
+        let order = Order::validate(body)?;
+        let state = match self.orders.remove(&order.id) {
+            Some(old) => {
+                for (device, _) in old.order.devices() {
+                    self.leave(device, &old.order.id);
+                }
+                old.state.carried_over(&old.order, &order)
+            }
+            None => OrderState::new(&order, now),
+        };
+        let mut effects = vec![Effect::Persist(StateKey::Order(order.id.clone()))];
+        for (device, _) in order.devices() {
+            self.memberships
+                .entry(device.clone())
+                .or_default()
+                .push(order.id.clone());
+            if !self.devices.contains_key(device) {
+                self.devices.insert(device.clone(), DeviceState::default());
+                effects.push(Effect::Persist(StateKey::Device(device.clone())));
+            }
+        }
+        self.orders.insert(order.id.clone(), Entry { order, state });
+        Ok(effects)
+    }
+
+    fn leave(&mut self, device: &DeviceId, order: &OrderId) {
+        if let Some(orders) = self.memberships.get_mut(device) {
+            orders.retain(|o| o != order);
+            if orders.is_empty() {
+                self.memberships.remove(device);
+            }
+        }
+    }
+
+    /// Ends an order: it evaluates nothing more, and its open alerts stay
+    /// open until a person resolves them.
+    pub fn end_order(
+        &mut self,
+        id: &OrderId,
+        now: TimestampMs,
+    ) -> Result<Vec<Effect>, UnknownOrder> {
+        let entry = self.orders.get_mut(id).ok_or(UnknownOrder)?;
+        entry.state.ended.get_or_insert(now);
+        Ok(vec![Effect::Persist(StateKey::Order(id.clone()))])
+    }
+
+    /// Whether `device` belongs to any order (the service rejects other
+    /// devices' messages, except a panic).
+    pub fn knows(&self, device: &DeviceId) -> bool {
+        self.memberships.contains_key(device)
+    }
+
+    /// Handles one validated message of `device`, received at `now`.
+    pub fn handle(&mut self, device: &DeviceId, event: Event, now: TimestampMs) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match event {
+            Event::Fixes(fixes) => self.fixes(device, fixes, now, &mut effects),
+            Event::Alarm(alarm) => self.alarm(device, &alarm, now, &mut effects),
+            Event::Status(status) => self.status(device, &status, now, &mut effects),
+        }
+        effects
+    }
+
+    fn fixes(
+        &mut self,
+        device: &DeviceId,
+        mut fixes: Vec<Fix>,
+        now: TimestampMs,
+        effects: &mut Vec<Effect>,
+    ) {
+        if !self.knows(device) {
+            return;
+        }
+        fixes.sort_by_key(|f| (f.ts, f.seq));
+        let mut heard = false;
+        let mut battery_changed = false;
+        for fix in fixes {
+            let Some(state) = self.devices.get_mut(device) else {
+                return;
+            };
+            if !state.dedup.first_sight(MessageKey {
+                seq: fix.seq,
+                ts: fix.ts,
+            }) {
+                continue;
+            }
+            heard = true;
+            state.last_heard = Some(now);
+            let verdict = state.track.accept(Position::from(&fix), &self.config);
+            if verdict != Verdict::Older
+                && let Some(pct) = fix.batt
+            {
+                battery_changed |= update_battery(state, pct.get(), fix.ts, &self.config);
+            }
+            let latest = state.track.latest();
+            effects.push(Effect::History {
+                device: device.clone(),
+                fix,
+            });
+            let (Some(latest), previous) = (
+                latest,
+                match verdict {
+                    Verdict::Older => continue,
+                    Verdict::Consistent { previous } => previous,
+                    Verdict::Suspect => None,
+                },
+            ) else {
+                continue;
+            };
+            self.each_order(
+                device,
+                latest.position.ts,
+                now,
+                effects,
+                |step, role, index, positions| match role {
+                    Role::Perpetrator => step.perpetrator_fix(index, latest, previous, positions),
+                    Role::Victim => step.victim_fix(index, latest, positions),
+                },
+            );
+        }
+        if heard {
+            self.heard_from(device, battery_changed, now, effects);
+        }
+    }
+
+    fn status(
+        &mut self,
+        device: &DeviceId,
+        status: &Status,
+        now: TimestampMs,
+        effects: &mut Vec<Effect>,
+    ) {
+        let config = &self.config;
+        let Some(state) = self
+            .devices
+            .get_mut(device)
+            .filter(|_| self.memberships.contains_key(device))
+        else {
+            return;
+        };
+        let fresh = status
+            .seq
+            .is_none_or(|seq| state.dedup.first_sight(MessageKey { seq, ts: status.ts }));
+        if !fresh {
+            return;
+        }
+        state.last_heard = Some(now);
+        let newer = state.battery.is_none_or(|b| b.ts <= status.ts);
+        let battery_changed = match status.batt {
+            Some(pct) if newer => update_battery(state, pct.get(), status.ts, config),
+            _ => false,
+        };
+        self.heard_from(device, battery_changed, now, effects);
+    }
+
+    /// After a message of `device`: clears its silence, re-checks batteries,
+    /// and asks for its state to be saved.
+    fn heard_from(
+        &mut self,
+        device: &DeviceId,
+        battery_changed: bool,
+        now: TimestampMs,
+        effects: &mut Vec<Effect>,
+    ) {
+        self.each_order(device, now, now, effects, |step, _, _, _| {
+            if step.has_open(AlertKind::SignalLost) {
+                step.silence(&|_| Some(now));
+            }
+            if battery_changed || step.has_open(AlertKind::BatteryLow) {
+                step.battery(&|_| false);
+            }
+        });
+        effects.push(Effect::Persist(StateKey::Device(device.clone())));
+    }
+
+    /// Runs `act` on every order of `device` in force at `at`, with the
+    /// device's side and index in it, and files the step's changes.
+    fn each_order(
+        &mut self,
+        device: &DeviceId,
+        at: TimestampMs,
+        now: TimestampMs,
+        effects: &mut Vec<Effect>,
+        mut act: impl FnMut(&mut Step<'_>, Role, usize, &crate::detect::Positions<'_>),
+    ) {
+        let Self {
+            config,
+            orders,
+            devices,
+            memberships,
+            resolved,
+        } = self;
+        let Some(member_of) = memberships.get(device) else {
+            return;
+        };
+        let positions = |d: &DeviceId| devices.get(d).and_then(|s| s.track.latest());
+        let heard = |d: &DeviceId| devices.get(d).and_then(|s| s.last_heard);
+        let low = |d: &DeviceId| {
+            devices
+                .get(d)
+                .and_then(|s| s.battery)
+                .is_some_and(|b| b.low)
+        };
+        for order_id in member_of {
+            let Some(entry) = orders.get_mut(order_id) else {
+                continue;
+            };
+            if entry.state.ended.is_some() || !entry.order.is_valid_at(at) {
+                continue;
+            }
+            let (role, index) = match entry.order.victims.iter().position(|d| d == device) {
+                Some(vi) => (Role::Victim, vi),
+                None => match entry.order.perpetrators.iter().position(|d| d == device) {
+                    Some(pi) => (Role::Perpetrator, pi),
+                    None => continue,
+                },
+            };
+            let mut closed = Vec::new();
+            let mut step = Step {
+                order: &entry.order,
+                state: &mut entry.state,
+                config,
+                now,
+                effects,
+                closed: &mut closed,
+                changed: false,
+            };
+            act(&mut step, role, index, &positions);
+            if step.has_open(AlertKind::SignalLost) {
+                step.silence(&heard);
+            }
+            if step.has_open(AlertKind::BatteryLow) {
+                step.battery(&low);
+            }
+            if let Some(persist) = step.persist() {
+                effects.push(persist);
+            }
+            resolved.extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+        }
+    }
+
+    fn alarm(
+        &mut self,
+        device: &DeviceId,
+        alarm: &Alarm,
+        now: TimestampMs,
+        effects: &mut Vec<Effect>,
+    ) {
+        let key = alarm.seq.map(|seq| MessageKey { seq, ts: alarm.ts });
+        let state = self.devices.entry(device.clone()).or_default();
+        if let Some(ids) = key.and_then(|key| state.dedup.seen_alarm(key)) {
+            effects.push(ack(device, alarm, ids.to_vec(), now));
+            return;
+        }
+        if let Some(key) = key {
+            state.dedup.first_sight(key);
+        }
+        state.last_heard = Some(now);
+        let position = alarm_position(device, alarm, state);
+        let late = now.millis().saturating_sub(alarm.ts.millis()) > self.config.late_after_s * 1000;
+        let mut ids = Vec::new();
+        let in_force = |order: &Order| order.is_valid_at(now) || order.is_valid_at(alarm.ts);
+        let member_of = self.memberships.get(device).cloned().unwrap_or_default();
+        for order_id in member_of {
+            let Some(entry) = self.orders.get(&order_id) else {
+                continue;
+            };
+            if entry.state.ended.is_some() || !in_force(&entry.order) {
+                continue;
+            }
+            let Some(role) = entry.order.role_of(device) else {
+                continue;
+            };
+            let (kind, ts) = (alarm.kind, alarm.ts);
+            let position = position.clone();
+            self.each_order_one(&order_id, now, effects, |step, positions| {
+                ids.extend(step.alarm(kind, role, position, late, ts, positions));
+            });
+        }
+        if ids.is_empty() && alarm.kind == AlarmKind::Panic {
+            ids.push(self.unassigned_panic(device, position, late, alarm.ts, now, effects));
+        }
+        let state = self.devices.entry(device.clone()).or_default();
+        if let Some(key) = key {
+            state.dedup.remember_alarm(key, ids.clone());
+        }
+        self.heard_from(device, false, now, effects);
+        effects.push(ack(device, alarm, ids, now));
+    }
+
+    /// Runs `act` on one order, filing its changes.
+    fn each_order_one(
+        &mut self,
+        order_id: &OrderId,
+        now: TimestampMs,
+        effects: &mut Vec<Effect>,
+        act: impl FnOnce(&mut Step<'_>, &crate::detect::Positions<'_>),
+    ) {
+        let Some(entry) = self.orders.get_mut(order_id) else {
+            return;
+        };
+        let devices = &self.devices;
+        let positions = |d: &DeviceId| devices.get(d).and_then(|s| s.track.latest());
+        let mut closed = Vec::new();
+        let mut step = Step {
+            order: &entry.order,
+            state: &mut entry.state,
+            config: &self.config,
+            now,
+            effects,
+            closed: &mut closed,
+            changed: false,
+        };
+        act(&mut step, &positions);
+        if let Some(persist) = step.persist() {
+            effects.push(persist);
+        }
+        self.resolved
+            .extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+    }
+
+    fn unassigned_panic(
+        &mut self,
+        device: &DeviceId,
+        position: Option<Party>,
+        late: bool,
+        device_ts: TimestampMs,
+        now: TimestampMs,
+        effects: &mut Vec<Effect>,
+    ) -> AlertId {
+        let state = self.devices.entry(device.clone()).or_default();
+        let trigger = Trigger {
+            priority: vangnet_proto::Priority::P2,
+            confidence: None,
+            victim: position,
+            perpetrator: None,
+            distance_m: None,
+            press: Some(Press { late }),
+            device_ts,
+        };
+        match state.unassigned_panic.as_mut() {
+            Some(alert) => {
+                if let Some(body) = alert.trigger(trigger, self.config.position_revision_s, now) {
+                    effects.push(Effect::Dispatch(Box::new(body)));
+                }
+                alert.id().clone()
+            }
+            None => {
+                state.unassigned_episodes += 1;
+                let kind = AlertKind::PanicUnassigned;
+                let id = alert_id(now, &[device.as_str()], kind, state.unassigned_episodes);
+                let owner = Owner {
+                    order_id: None,
+                    region: None,
+                    exercise: false,
+                };
+                let alert = Alert::open(id.clone(), Slot::of(kind), owner, trigger, now);
+                effects.push(Effect::Dispatch(Box::new(alert.current().clone())));
+                state.unassigned_panic = Some(alert);
+                id
+            }
+        }
+    }
+
+    /// Advances the server clock to `now`: raises `signal_lost` for devices
+    /// silent too long. Call it every few seconds.
+    pub fn tick(&mut self, now: TimestampMs) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let Self {
+            config,
+            orders,
+            devices,
+            resolved,
+            ..
+        } = self;
+        let heard = |d: &DeviceId| devices.get(d).and_then(|s| s.last_heard);
+        for entry in orders.values_mut() {
+            if entry.state.ended.is_some() || !entry.order.is_valid_at(now) {
+                continue;
+            }
+            let mut closed = Vec::new();
+            let mut step = Step {
+                order: &entry.order,
+                state: &mut entry.state,
+                config,
+                now,
+                effects: &mut effects,
+                closed: &mut closed,
+                changed: false,
+            };
+            step.silence(&heard);
+            if let Some(persist) = step.persist() {
+                effects.push(persist);
+            }
+            resolved.extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+        }
+        effects
+    }
+
+    /// A dispatcher takes an alert (`open` → `acknowledged`).
+    pub fn acknowledge(
+        &mut self,
+        id: &AlertId,
+        act: Act,
+        now: TimestampMs,
+    ) -> Result<Vec<Effect>, AlertError> {
+        self.person_acts(id, now, |alert| alert.acknowledge(act, now))
+    }
+
+    /// A dispatcher closes an alert with a note; warned devices are told `clear`.
+    pub fn resolve(
+        &mut self,
+        id: &AlertId,
+        act: Act,
+        now: TimestampMs,
+    ) -> Result<Vec<Effect>, AlertError> {
+        self.person_acts(id, now, |alert| alert.resolve(act, now))
+    }
+
+    fn person_acts(
+        &mut self,
+        id: &AlertId,
+        now: TimestampMs,
+        act: impl FnOnce(&mut Alert) -> Result<DispatchBody, AlertError>,
+    ) -> Result<Vec<Effect>, AlertError> {
+        if let Some(alert) = self.resolved.get(id) {
+            let from = alert.current().status;
+            // Any act on a resolved alert is refused; let it say which.
+            let mut copy = alert.clone();
+            return Err(act(&mut copy)
+                .err()
+                .unwrap_or(AlertError::InvalidTransition { from, to: from }));
+        }
+        for entry in self.orders.values_mut() {
+            let Some(index) = entry.state.alerts.iter().position(|a| a.id() == id) else {
+                continue;
+            };
+            let alert = &mut entry.state.alerts[index];
+            let body = act(alert)?;
+            let mut effects = vec![Effect::Dispatch(Box::new(body))];
+            if alert.is_resolved() {
+                let alert = entry.state.alerts.remove(index);
+                effects.extend(clear_warnings(&entry.order, &alert, now));
+                self.resolved.insert(id.clone(), alert);
+            }
+            effects.push(Effect::Persist(StateKey::Order(entry.order.id.clone())));
+            return Ok(effects);
+        }
+        for (device, state) in &mut self.devices {
+            let Some(alert) = state.unassigned_panic.as_mut().filter(|a| a.id() == id) else {
+                continue;
+            };
+            let body = act(alert)?;
+            if alert.is_resolved()
+                && let Some(alert) = state.unassigned_panic.take()
+            {
+                self.resolved.insert(id.clone(), alert);
+            }
+            return Ok(vec![
+                Effect::Dispatch(Box::new(body)),
+                Effect::Persist(StateKey::Device(device.clone())),
+            ]);
+        }
+        Err(AlertError::NotFound)
+    }
+
+    /// One alert, open or resolved, with its timeline.
+    pub fn alert(&self, id: &AlertId) -> Option<&Alert> {
+        self.open_alerts()
+            .find(|a| a.id() == id)
+            .or_else(|| self.resolved.get(id))
+    }
+
+    /// Every alert that is not resolved.
+    pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
+        let of_orders = self.orders.values().flat_map(|e| e.state.alerts.iter());
+        of_orders.chain(
+            self.devices
+                .values()
+                .filter_map(|s| s.unassigned_panic.as_ref()),
+        )
+    }
+
+    /// Every alert the engine holds, open or resolved.
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.open_alerts().chain(self.resolved.values())
+    }
+
+    /// A validated order.
+    pub fn order(&self, id: &OrderId) -> Option<&Order> {
+        self.orders.get(id).map(|e| &e.order)
+    }
+
+    /// An order's state, to be saved by the service.
+    pub fn order_state(&self, id: &OrderId) -> Option<&OrderState> {
+        self.orders.get(id).map(|e| &e.state)
+    }
+
+    /// A device's state, to be saved by the service.
+    pub fn device_state(&self, id: &DeviceId) -> Option<&DeviceState> {
+        self.devices.get(id)
+    }
+
+    /// Puts back an order's saved state (after `put_order` of its body).
+    pub fn restore_order_state(
+        &mut self,
+        id: &OrderId,
+        state: OrderState,
+    ) -> Result<(), UnknownOrder> {
+        let entry = self.orders.get_mut(id).ok_or(UnknownOrder)?;
+        entry.state = state;
+        Ok(())
+    }
+
+    /// Puts back a device's saved state.
+    pub fn restore_device_state(&mut self, id: DeviceId, state: DeviceState) {
+        self.devices.insert(id, state);
+    }
+
+    /// What the order's state page shows (SPEC section 7, `/orders/{id}/state`).
+    pub fn order_view(&self, id: &OrderId) -> Option<OrderView> {
+        let entry = self.orders.get(id)?;
+        let order = &entry.order;
+        let latest = |d: &DeviceId| self.devices.get(d).and_then(|s| s.track.latest());
+        let stale_ms = self.config.stale_after_s * 1000;
+        let devices = order
+            .devices()
+            .map(|(device, role)| {
+                let state = self.devices.get(device);
+                let position = latest(device);
+                DeviceView {
+                    device: device.clone(),
+                    role: match role {
+                        Role::Victim => "victim",
+                        Role::Perpetrator => "perpetrator",
+                    },
+                    position: position.and_then(|l| party(device, &l.position)),
+                    suspect: position.is_some_and(|l| l.suspect),
+                    last_heard: state.and_then(|s| s.last_heard),
+                    battery_pct: state.and_then(|s| s.battery).map(|b| b.pct),
+                }
+            })
+            .collect();
+        let mut victim_unknown = false;
+        let mut perpetrator_unknown = false;
+        let mut proximity = Vec::new();
+        for victim in &order.victims {
+            for perpetrator in &order.perpetrators {
+                let (v, p) = (latest(victim), latest(perpetrator));
+                let (vu, pu) = match (v, p) {
+                    (Some(v), Some(p)) if v.position.ts.abs_diff(p.position.ts) > stale_ms => {
+                        (v.position.ts < p.position.ts, p.position.ts < v.position.ts)
+                    }
+                    (v, p) => (v.is_none(), p.is_none()),
+                };
+                victim_unknown |= vu;
+                perpetrator_unknown |= pu;
+                let distance_m = match (v, p) {
+                    (Some(v), Some(p)) if !vu && !pu => {
+                        Some(distance_m(v.position.at, p.position.at))
+                    }
+                    _ => None,
+                };
+                proximity.push(PairView {
+                    victim: victim.clone(),
+                    perpetrator: perpetrator.clone(),
+                    distance_m,
+                });
+            }
+        }
+        let perps = order.perpetrators.len();
+        let zones = order
+            .zones
+            .iter()
+            .enumerate()
+            .flat_map(|(zi, zone)| {
+                order
+                    .perpetrators
+                    .iter()
+                    .enumerate()
+                    .map(move |(pi, perpetrator)| (zi, zone, pi, perpetrator))
+            })
+            .map(|(zi, zone, pi, perpetrator)| ZoneView {
+                zone: zone.id.clone(),
+                perpetrator: perpetrator.clone(),
+                distance_m: latest(perpetrator).and_then(|l| {
+                    zone.shape
+                        .signed_distance_within(l.position.at, f64::INFINITY)
+                }),
+                level: entry
+                    .state
+                    .zone_levels
+                    .get(zi * perps + pi)
+                    .copied()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Some(OrderView {
+            order_id: order.id.clone(),
+            region: order.region.clone(),
+            exercise: order.exercise,
+            ended: entry.state.ended,
+            victim_position_unknown: victim_unknown,
+            perpetrator_position_unknown: perpetrator_unknown,
+            devices,
+            proximity,
+            zones,
+            open_alerts: entry
+                .state
+                .alerts
+                .iter()
+                .map(|a| a.current().clone())
+                .collect(),
+        })
+    }
+}
+
+fn update_battery(
+    state: &mut DeviceState,
+    pct: f64,
+    ts: TimestampMs,
+    config: &EngineConfig,
+) -> bool {
+    let was_low = state.battery.is_some_and(|b| b.low);
+    let low = pct <= config.battery_low_pct
+        || (was_low && pct <= config.battery_low_pct + config.battery_clear_margin_pct);
+    state.battery = Some(Battery { pct, ts, low });
+    low != was_low
+}
+
+fn ack(device: &DeviceId, alarm: &Alarm, alert_ids: Vec<AlertId>, now: TimestampMs) -> Effect {
+    Effect::Ack {
+        device: device.clone(),
+        ack: Ack {
+            seq: alarm.seq,
+            alert_ids,
+            ts: now,
+        },
+    }
+}
+
+/// Where the alarm was raised: its own position, else the device's latest fix.
+fn alarm_position(device: &DeviceId, alarm: &Alarm, state: &DeviceState) -> Option<Party> {
+    match (alarm.lat, alarm.lon) {
+        (Some(lat), Some(lon)) => Some(Party {
+            device: device.clone(),
+            lat: Latitude::new(lat.get())?,
+            lon: Longitude::new(lon.get())?,
+            acc: alarm.acc.unwrap_or(Meters::new(0.0)?),
+            ts: alarm.ts,
+        }),
+        _ => state
+            .track
+            .latest()
+            .and_then(|l| party(device, &l.position)),
+    }
+}
+
+/// The `clear` warnings owed to devices warned about `alert`.
+fn clear_warnings(order: &Order, alert: &Alert, now: TimestampMs) -> Vec<Effect> {
+    if !alert.warned {
+        return Vec::new();
+    }
+    let targets = match alert.slot.kind {
+        AlertKind::ZonePrealarm | AlertKind::ProximityPrealarm => &order.perpetrators,
+        _ => &order.victims,
+    };
+    targets
+        .iter()
+        .map(|d| Effect::warning(d.clone(), WarningLevel::Clear, alert.id().clone(), now))
+        .collect()
+}
+
+/// What an order's state page shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderView {
+    /// The order.
+    pub order_id: OrderId,
+    /// Its region.
+    pub region: String,
+    /// Exercise order.
+    pub exercise: bool,
+    /// When it was ended, if it was.
+    pub ended: Option<TimestampMs>,
+    /// A victim has no fix, or one older than `stale_after_s` against a perpetrator's.
+    pub victim_position_unknown: bool,
+    /// A perpetrator has no fix, or one older than `stale_after_s` against a victim's.
+    pub perpetrator_position_unknown: bool,
+    /// Each device's latest position.
+    pub devices: Vec<DeviceView>,
+    /// Each victim–perpetrator distance, when both positions are known.
+    pub proximity: Vec<PairView>,
+    /// Each perpetrator's signed distance to each zone.
+    pub zones: Vec<ZoneView>,
+    /// The order's alerts that are not resolved.
+    pub open_alerts: Vec<DispatchBody>,
+}
+
+/// One device of an order's state page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceView {
+    /// The device.
+    pub device: DeviceId,
+    /// `victim` or `perpetrator`.
+    pub role: &'static str,
+    /// Its latest fix.
+    pub position: Option<Party>,
+    /// The latest fix contradicts the device's track and awaits confirmation.
+    pub suspect: bool,
+    /// Server time of its last message.
+    pub last_heard: Option<TimestampMs>,
+    /// Its latest battery report.
+    pub battery_pct: Option<f64>,
+}
+
+/// One victim–perpetrator pair of an order's state page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairView {
+    /// The victim's device.
+    pub victim: DeviceId,
+    /// The perpetrator's device.
+    pub perpetrator: DeviceId,
+    /// Their distance, when both positions are known.
+    pub distance_m: Option<f64>,
+}
+
+/// One zone–perpetrator pair of an order's state page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ZoneView {
+    /// The zone.
+    pub zone: ZoneId,
+    /// The perpetrator's device.
+    pub perpetrator: DeviceId,
+    /// Signed distance (negative inside), when the perpetrator's position is known.
+    pub distance_m: Option<f64>,
+    /// The level reached.
+    pub level: Level,
+}

@@ -1,0 +1,377 @@
+//! A validated protection order: who is protected from whom, where, and when.
+//!
+//! [`Order::validate`] turns the API's [`OrderBody`] into an [`Order`] whose
+//! zones are prepared for fast queries, or explains with an [`OrderError`]
+//! which field is wrong (`zones[1].geometry.coordinates[0][3]`).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use vangnet_proto::order::{Geometry, OrderBody, Position, ProximityRule};
+use vangnet_proto::{DeviceId, OrderId, TimestampMs, ZoneId};
+
+use crate::classify::Thresholds;
+use crate::geometry::{self, Area, Circle, GeoPoint, LocalFrame};
+
+/// Most positions one zone may have, over all its rings.
+pub const MAX_ZONE_VERTICES: usize = 10_000;
+
+/// What is wrong with a field of an order body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A required value is absent.
+    Missing,
+    /// An id outside `[A-Za-z0-9_.-]{1,64}`.
+    BadId,
+    /// A list that must not be empty is.
+    Empty,
+    /// The same id appears twice.
+    Duplicate,
+    /// A device listed as both victim and perpetrator.
+    OnBothSides,
+    /// A distance that must be a positive finite number is not.
+    NotPositive,
+    /// `prealarm_m` not greater than `alarm_m`.
+    PrealarmNotBeyondAlarm,
+    /// `radius_m` on a polygon, or missing on a point.
+    RadiusOnlyForPoints,
+    /// A position that is not two or three finite numbers.
+    NotAPosition,
+    /// A latitude outside ±90°.
+    LatitudeOutOfRange,
+    /// A longitude outside ±180°.
+    LongitudeOutOfRange,
+    /// A ring with fewer than 4 positions.
+    TooFewPositions,
+    /// A ring whose last position differs from its first.
+    RingNotClosed,
+    /// A ring enclosing no area.
+    ZeroArea,
+    /// A ring whose edge starting here crosses the edge starting at the given position.
+    SelfIntersecting(usize),
+    /// A zone with more than [`MAX_ZONE_VERTICES`] positions.
+    TooManyVertices,
+    /// `valid_until` not after `valid_from`.
+    EndsBeforeItStarts,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("is required"),
+            Self::BadId => f.write_str("must match [A-Za-z0-9_.-]{1,64}"),
+            Self::Empty => f.write_str("must not be empty"),
+            Self::Duplicate => f.write_str("is listed twice"),
+            Self::OnBothSides => f.write_str("is both a victim and a perpetrator device"),
+            Self::NotPositive => f.write_str("must be a positive number of metres"),
+            Self::PrealarmNotBeyondAlarm => f.write_str("must be greater than alarm_m"),
+            Self::RadiusOnlyForPoints => {
+                f.write_str("is required for a Point and only for a Point")
+            }
+            Self::NotAPosition => f.write_str("must be [lon, lat] with finite numbers"),
+            Self::LatitudeOutOfRange => f.write_str("latitude outside -90..90"),
+            Self::LongitudeOutOfRange => f.write_str("longitude outside -180..180"),
+            Self::TooFewPositions => f.write_str("a ring needs at least 4 positions"),
+            Self::RingNotClosed => f.write_str("a ring must end at its first position"),
+            Self::ZeroArea => f.write_str("the ring encloses no area"),
+            Self::SelfIntersecting(other) => {
+                write!(f, "this edge crosses the edge starting at position {other}")
+            }
+            Self::TooManyVertices => write!(f, "more than {MAX_ZONE_VERTICES} positions"),
+            Self::EndsBeforeItStarts => f.write_str("must be after valid_from"),
+        }
+    }
+}
+
+/// An invalid order body: the path of the field at fault and the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct OrderError {
+    /// JSON path of the field, e.g. `zones[1].geometry.coordinates[0][3]`.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: Problem,
+}
+
+fn fail<T>(field: impl Into<String>, problem: Problem) -> Result<T, OrderError> {
+    Err(OrderError {
+        field: field.into(),
+        problem,
+    })
+}
+
+/// Which side of an order a device is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Carried by the protected person.
+    Victim,
+    /// Worn by the restrained person.
+    Perpetrator,
+}
+
+/// The area of an exclusion zone.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    /// A point with `radius_m`.
+    Circle(Circle),
+    /// A polygon or multipolygon, possibly with holes.
+    Area(Area),
+}
+
+impl Shape {
+    /// Signed distance to the zone's edge (negative inside), or `None` when
+    /// certainly more than `cutoff_m` outside.
+    pub fn signed_distance_within(&self, p: GeoPoint, cutoff_m: f64) -> Option<f64> {
+        match self {
+            Self::Circle(circle) => Some(circle.signed_distance(p)),
+            Self::Area(area) => area.signed_distance_within(p, cutoff_m),
+        }
+    }
+
+    /// Whether the straight segment from `a` to `b` touches the zone.
+    pub fn crossed_by(&self, a: GeoPoint, b: GeoPoint) -> bool {
+        match self {
+            Self::Circle(circle) => circle.crossed_by(a, b),
+            Self::Area(area) => area.crossed_by(a, b),
+        }
+    }
+}
+
+/// One exclusion zone, ready to be measured against.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// Its id within the order.
+    pub id: ZoneId,
+    /// Its area.
+    pub shape: Shape,
+    /// `A` = 0 (the zone itself) and `B` = its `prealarm_m`.
+    pub thresholds: Thresholds,
+}
+
+/// A validated protection order.
+#[derive(Debug, Clone)]
+pub struct Order {
+    /// Its id.
+    pub id: OrderId,
+    /// The region whose dispatchers handle it.
+    pub region: String,
+    /// Simulation or pilot order: its alerts are marked `exercise`.
+    pub exercise: bool,
+    /// Devices of the protected person(s), no duplicates.
+    pub victims: Vec<DeviceId>,
+    /// Devices of the restrained person(s), no duplicates, none a victim's.
+    pub perpetrators: Vec<DeviceId>,
+    /// The minimum distance, if the order sets one.
+    pub proximity: Option<Thresholds>,
+    /// Exclusion zones, unique ids.
+    pub zones: Vec<Zone>,
+    /// Start of validity (inclusive).
+    pub valid_from: Option<TimestampMs>,
+    /// End of validity (exclusive).
+    pub valid_until: Option<TimestampMs>,
+}
+
+impl Order {
+    /// Checks `body` and prepares its zones; nothing is half-built on error.
+    pub fn validate(body: &OrderBody) -> Result<Self, OrderError> {
+        let id = match &body.id {
+            None => return fail("id", Problem::Missing),
+            Some(id) if !is_valid_id(id.as_str()) => return fail("id", Problem::BadId),
+            Some(id) => id.clone(),
+        };
+        if body.region.trim().is_empty() {
+            return fail("region", Problem::Empty);
+        }
+        let victims = devices(&body.victim_devices, "victim_devices")?;
+        let perpetrators = devices(&body.perpetrator_devices, "perpetrator_devices")?;
+        if let Some(i) = perpetrators.iter().position(|d| victims.contains(d)) {
+            return fail(format!("perpetrator_devices[{i}]"), Problem::OnBothSides);
+        }
+        let proximity = body.proximity.map(proximity).transpose()?;
+        let mut seen = HashSet::new();
+        let mut zones = Vec::with_capacity(body.zones.len());
+        for (i, zone) in body.zones.iter().enumerate() {
+            let field = format!("zones[{i}]");
+            if !is_valid_id(zone.id.as_str()) {
+                return fail(format!("{field}.id"), Problem::BadId);
+            }
+            if !seen.insert(zone.id.as_str()) {
+                return fail(format!("{field}.id"), Problem::Duplicate);
+            }
+            let prealarm_m = positive(zone.prealarm_m, &format!("{field}.prealarm_m"))?;
+            let shape = shape(&zone.geometry, zone.radius_m, &field)?;
+            zones.push(Zone {
+                id: zone.id.clone(),
+                shape,
+                thresholds: Thresholds {
+                    alarm_m: 0.0,
+                    prealarm_m,
+                },
+            });
+        }
+        let valid_from = body.valid_from.map(|t| t.0);
+        let valid_until = body.valid_until.map(|t| t.0);
+        if let (Some(from), Some(until)) = (valid_from, valid_until)
+            && until <= from
+        {
+            return fail("valid_until", Problem::EndsBeforeItStarts);
+        }
+        Ok(Self {
+            id,
+            region: body.region.clone(),
+            exercise: body.exercise,
+            victims,
+            perpetrators,
+            proximity,
+            zones,
+            valid_from,
+            valid_until,
+        })
+    }
+
+    /// Whether the order applies at `t`.
+    pub fn is_valid_at(&self, t: TimestampMs) -> bool {
+        self.valid_from.is_none_or(|from| from <= t)
+            && self.valid_until.is_none_or(|until| t < until)
+    }
+
+    /// The side `device` is on in this order, if any.
+    pub fn role_of(&self, device: &DeviceId) -> Option<Role> {
+        if self.victims.contains(device) {
+            Some(Role::Victim)
+        } else if self.perpetrators.contains(device) {
+            Some(Role::Perpetrator)
+        } else {
+            None
+        }
+    }
+
+    /// Every device of the order with its side.
+    pub fn devices(&self) -> impl Iterator<Item = (&DeviceId, Role)> {
+        let victims = self.victims.iter().map(|d| (d, Role::Victim));
+        victims.chain(self.perpetrators.iter().map(|d| (d, Role::Perpetrator)))
+    }
+}
+
+fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+fn devices(list: &[DeviceId], field: &str) -> Result<Vec<DeviceId>, OrderError> {
+    if list.is_empty() {
+        return fail(field, Problem::Empty);
+    }
+    let mut unique: Vec<DeviceId> = Vec::with_capacity(list.len());
+    for (i, device) in list.iter().enumerate() {
+        if unique.contains(device) {
+            return fail(format!("{field}[{i}]"), Problem::Duplicate);
+        }
+        unique.push(device.clone());
+    }
+    Ok(unique)
+}
+
+fn positive(value: f64, field: &str) -> Result<f64, OrderError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        fail(field, Problem::NotPositive)
+    }
+}
+
+fn proximity(rule: ProximityRule) -> Result<Thresholds, OrderError> {
+    let alarm_m = positive(rule.alarm_m, "proximity.alarm_m")?;
+    let prealarm_m = positive(rule.prealarm_m, "proximity.prealarm_m")?;
+    if prealarm_m <= alarm_m {
+        return fail("proximity.prealarm_m", Problem::PrealarmNotBeyondAlarm);
+    }
+    Ok(Thresholds {
+        alarm_m,
+        prealarm_m,
+    })
+}
+
+fn shape(geometry: &Geometry, radius_m: Option<f64>, zone: &str) -> Result<Shape, OrderError> {
+    let field = format!("{zone}.geometry.coordinates");
+    let polygons = match (geometry, radius_m) {
+        (Geometry::Point(position), Some(radius)) => {
+            let radius = positive(radius, &format!("{zone}.radius_m"))?;
+            return Ok(Shape::Circle(Circle::new(point(position, &field)?, radius)));
+        }
+        (Geometry::Point(_), None) | (_, Some(_)) => {
+            return fail(format!("{zone}.radius_m"), Problem::RadiusOnlyForPoints);
+        }
+        (Geometry::Polygon(rings), None) => vec![polygon(rings, &field)?],
+        (Geometry::MultiPolygon(polygons), None) => {
+            if polygons.is_empty() {
+                return fail(field, Problem::Empty);
+            }
+            polygons
+                .iter()
+                .enumerate()
+                .map(|(i, rings)| polygon(rings, &format!("{field}[{i}]")))
+                .collect::<Result<_, _>>()?
+        }
+    };
+    if polygons.iter().flatten().map(Vec::len).sum::<usize>() > MAX_ZONE_VERTICES {
+        return fail(field, Problem::TooManyVertices);
+    }
+    Ok(Shape::Area(Area::new(&polygons)))
+}
+
+fn polygon(rings: &[Vec<Position>], field: &str) -> Result<Vec<Vec<GeoPoint>>, OrderError> {
+    if rings.is_empty() {
+        return fail(field, Problem::Empty);
+    }
+    rings
+        .iter()
+        .enumerate()
+        .map(|(i, ring)| self::ring(ring, &format!("{field}[{i}]")))
+        .collect()
+}
+
+fn ring(positions: &[Position], field: &str) -> Result<Vec<GeoPoint>, OrderError> {
+    if positions.len() > MAX_ZONE_VERTICES {
+        return fail(field, Problem::TooManyVertices);
+    }
+    let points = positions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| point(p, &format!("{field}[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if points.len() < 4 {
+        return fail(field, Problem::TooFewPositions);
+    }
+    if points.first() != points.last() {
+        return fail(
+            format!("{field}[{}]", points.len() - 1),
+            Problem::RingNotClosed,
+        );
+    }
+    let frame = LocalFrame::new(points[0]);
+    let xy: Vec<[f64; 2]> = points.iter().map(|p| frame.project(*p)).collect();
+    if geometry::ring_area(&xy).abs() < 1e-6 {
+        return fail(field, Problem::ZeroArea);
+    }
+    if let Some((i, j)) = geometry::self_intersection(&xy) {
+        return fail(format!("{field}[{i}]"), Problem::SelfIntersecting(j));
+    }
+    Ok(points)
+}
+
+fn point(position: &Position, field: &str) -> Result<GeoPoint, OrderError> {
+    let (lon, lat) = match position.as_slice() {
+        [lon, lat] | [lon, lat, _] if lon.is_finite() && lat.is_finite() => (*lon, *lat),
+        _ => return fail(field, Problem::NotAPosition),
+    };
+    if !(-90.0..=90.0).contains(&lat) {
+        return fail(field, Problem::LatitudeOutOfRange);
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return fail(field, Problem::LongitudeOutOfRange);
+    }
+    Ok(GeoPoint::new(lat, lon))
+}

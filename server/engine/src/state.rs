@@ -1,0 +1,116 @@
+//! The engine's memory, split so that the service can load one order's state
+//! and its devices' states from a store, run one step, and save them again.
+
+use serde::{Deserialize, Serialize};
+use vangnet_proto::TimestampMs;
+
+use crate::alert::Alert;
+use crate::classify::Level;
+use crate::dedup::DedupWindow;
+use crate::order::Order;
+use crate::track::Track;
+
+/// Everything the engine remembers about one device, whatever its orders.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceState {
+    /// Recently seen message keys.
+    pub dedup: DedupWindow,
+    /// Its recent positions.
+    pub track: Track,
+    /// Server time its last message was received.
+    pub last_heard: Option<TimestampMs>,
+    /// Its latest battery report.
+    pub battery: Option<Battery>,
+    /// An open `panic_unassigned` alert (a panic while in no active order).
+    pub unassigned_panic: Option<Alert>,
+    /// How many `panic_unassigned` episodes it has had, for their ids.
+    pub unassigned_episodes: u32,
+}
+
+/// A device's latest battery report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Battery {
+    /// Charge in percent.
+    pub pct: f64,
+    /// Device time of the report.
+    pub ts: TimestampMs,
+    /// Low, with hysteresis: set at `battery_low_pct`, cleared above it plus the margin.
+    pub low: bool,
+}
+
+/// What the engine remembers about one victim–perpetrator pair of an order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PairState {
+    /// The proximity level reached.
+    pub level: Level,
+    /// The distance measured at a reference time, for the closing speed.
+    pub reference: Option<(TimestampMs, f64)>,
+    /// The distance at which an approach was raised, while it lasts.
+    pub approach_from: Option<f64>,
+}
+
+/// What the engine remembers about one order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderState {
+    /// Server time the order was put; silence is counted from here for devices never heard.
+    pub since: TimestampMs,
+    /// Server time the order was ended; it then evaluates nothing.
+    pub ended: Option<TimestampMs>,
+    /// Zone level per (zone, perpetrator device), zone-major, in the order's order.
+    pub zone_levels: Vec<Level>,
+    /// Pair state per (victim device, perpetrator device), victim-major.
+    pub pairs: Vec<PairState>,
+    /// Its alerts that are not resolved.
+    pub alerts: Vec<Alert>,
+    /// How many alerts it has opened, for their ids.
+    pub episodes: u32,
+}
+
+impl OrderState {
+    /// A fresh state for `order`, put at `now`.
+    pub fn new(order: &Order, now: TimestampMs) -> Self {
+        Self {
+            since: now,
+            ended: None,
+            zone_levels: vec![Level::Clear; order.zones.len() * order.perpetrators.len()],
+            pairs: vec![PairState::default(); order.victims.len() * order.perpetrators.len()],
+            alerts: Vec::new(),
+            episodes: 0,
+        }
+    }
+
+    /// This state carried over from `old` to its replacement `new`: levels
+    /// follow their zone and device ids; alerts and counters stay.
+    pub fn carried_over(self, old: &Order, new: &Order) -> Self {
+        let perps_old = old.perpetrators.len();
+        let perp_index = |d| old.perpetrators.iter().position(|p| p == d);
+        let zone_levels = new
+            .zones
+            .iter()
+            .flat_map(|zone| new.perpetrators.iter().map(move |p| (zone, p)))
+            .map(|(zone, perp)| {
+                let z = old.zones.iter().position(|z| z.id == zone.id);
+                z.zip(perp_index(perp))
+                    .and_then(|(z, p)| self.zone_levels.get(z * perps_old + p).copied())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let pairs = new
+            .victims
+            .iter()
+            .flat_map(|v| new.perpetrators.iter().map(move |p| (v, p)))
+            .map(|(victim, perp)| {
+                let v = old.victims.iter().position(|x| x == victim);
+                v.zip(perp_index(perp))
+                    .and_then(|(v, p)| self.pairs.get(v * perps_old + p).copied())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Self {
+            zone_levels,
+            pairs,
+            ended: None,
+            ..self
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! A device's own track, used to tell real movement from multipath outliers
+//! (SPEC section 4, "Outliers").
+//!
+//! Technique: confirmation by the next fix. A fix is *consistent* when its
+//! distance from the track's last consistent fix (the anchor) is explained by
+//! the recent speed plus a plausible change of speed plus both accuracies:
+//! `D ≤ min((v + Δv)·dt, v_max·dt) + 1.5·(acc₁ + acc₂) + 10 m`, with `v` the
+//! larger of the speed between the anchor and its predecessor (less their
+//! accuracies) and any reported `spd`. A fix that is not consistent is a
+//! *suspect*: it is evaluated, but can raise an alarm only to `possible`
+//! (P2) and lowers nothing. The next fix decides: if it is consistent with
+//! the anchor, the jump was undone and the suspect was an outlier; otherwise
+//! the suspect is confirmed, becomes the anchor, and the next fix is judged
+//! against it (at full confidence when consistent). A first fix, or one after
+//! a silence longer than `stale_after_s`, starts a fresh track and is consistent.
+
+use serde::{Deserialize, Serialize};
+use vangnet_proto::{Fix, TimestampMs};
+
+use crate::config::EngineConfig;
+use crate::geometry::{GeoPoint, distance_m};
+
+/// The parts of a fix the engine keeps: where, how sure, when.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    /// Where.
+    pub at: GeoPoint,
+    /// Accuracy radius (m).
+    pub acc: f64,
+    /// Device time.
+    pub ts: TimestampMs,
+    /// Reported ground speed (m/s), if any.
+    pub spd: Option<f64>,
+}
+
+impl From<&Fix> for Position {
+    fn from(fix: &Fix) -> Self {
+        Self {
+            at: GeoPoint::new(fix.lat.get(), fix.lon.get()),
+            acc: fix.acc.get(),
+            ts: fix.ts,
+            spd: fix.spd.map(|s| s.get()),
+        }
+    }
+}
+
+/// The device's latest position and whether its track vouches for it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Latest {
+    /// The newest accepted fix.
+    pub position: Position,
+    /// True while it contradicts the track and awaits confirmation.
+    pub suspect: bool,
+}
+
+/// How a new fix relates to the device's track.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// Not newer than the newest accepted fix: history only, no state change.
+    Older,
+    /// Explained by the track; `previous` is the consistent fix before it, if
+    /// recent enough to draw a segment from.
+    Consistent {
+        /// The anchor the fix was judged against.
+        previous: Option<Position>,
+    },
+    /// Contradicts the track: evaluated at `possible` at most, lowers nothing.
+    Suspect,
+}
+
+/// The recent track of one device.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Track {
+    latest: Option<Latest>,
+    anchor: Option<Position>,
+    before_anchor: Option<Position>,
+}
+
+impl Track {
+    /// The newest accepted fix.
+    pub fn latest(&self) -> Option<Latest> {
+        self.latest
+    }
+
+    /// Judges `fix` against the track and takes it in unless it is older.
+    pub fn accept(&mut self, fix: Position, config: &EngineConfig) -> Verdict {
+        let Some(latest) = self.latest else {
+            return self.take_consistent(fix, None);
+        };
+        if fix.ts <= latest.position.ts {
+            return Verdict::Older;
+        }
+        let Some(anchor) = self
+            .anchor
+            .filter(|a| fix.ts.abs_diff(a.ts) <= config.stale_after_s * 1000)
+        else {
+            return self.take_consistent(fix, None);
+        };
+        if self.explains(anchor, self.before_anchor, fix, config) {
+            return self.take_consistent(fix, Some(anchor));
+        }
+        if latest.suspect {
+            let confirmed = latest.position;
+            self.before_anchor = Some(anchor);
+            self.anchor = Some(confirmed);
+            if self.explains(confirmed, Some(anchor), fix, config) {
+                return self.take_consistent(fix, Some(confirmed));
+            }
+        }
+        self.latest = Some(Latest {
+            position: fix,
+            suspect: true,
+        });
+        Verdict::Suspect
+    }
+
+    fn take_consistent(&mut self, fix: Position, previous: Option<Position>) -> Verdict {
+        self.before_anchor = previous;
+        self.anchor = Some(fix);
+        self.latest = Some(Latest {
+            position: fix,
+            suspect: false,
+        });
+        Verdict::Consistent { previous }
+    }
+
+    /// Whether moving from `anchor` to `fix` is plausible given the speed
+    /// the track had arriving at `anchor`.
+    fn explains(
+        &self,
+        anchor: Position,
+        before: Option<Position>,
+        fix: Position,
+        config: &EngineConfig,
+    ) -> bool {
+        let dt = seconds_between(anchor.ts, fix.ts);
+        let track_speed = before.map_or(0.0, |b| {
+            let moved = distance_m(b.at, anchor.at) - b.acc - anchor.acc;
+            moved.max(0.0) / seconds_between(b.ts, anchor.ts)
+        });
+        let speed = [anchor.spd, fix.spd]
+            .into_iter()
+            .flatten()
+            .fold(track_speed, f64::max);
+        let travel = ((speed + config.speed_change_mps) * dt).min(config.max_speed_mps * dt);
+        distance_m(anchor.at, fix.at) <= travel + 1.5 * (anchor.acc + fix.acc) + 10.0
+    }
+}
+
+fn seconds_between(a: TimestampMs, b: TimestampMs) -> f64 {
+    (a.abs_diff(b) as f64 / 1000.0).max(0.001)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::LocalFrame;
+
+    fn at(x: f64, t_s: u64) -> Position {
+        let frame = LocalFrame::new(GeoPoint::new(52.0, 5.0));
+        Position {
+            at: frame.unproject([x, 0.0]),
+            acc: 10.0,
+            ts: TimestampMs(t_s * 1000),
+            spd: None,
+        }
+    }
+
+    fn feed(track: &mut Track, fixes: &[Position]) -> Vec<Verdict> {
+        let config = EngineConfig::default();
+        fixes.iter().map(|f| track.accept(*f, &config)).collect()
+    }
+
+    #[test]
+    fn a_jump_the_next_fix_undoes_is_a_suspect_outlier() {
+        let mut track = Track::default();
+        let verdicts = feed(
+            &mut track,
+            &[at(0.0, 0), at(5.0, 30), at(300.0, 60), at(10.0, 90)],
+        );
+        assert_eq!(verdicts[2], Verdict::Suspect);
+        assert!(
+            matches!(verdicts[3], Verdict::Consistent { previous: Some(p) } if p == at(5.0, 30))
+        );
+    }
+
+    #[test]
+    fn a_jump_the_next_fix_confirms_becomes_the_track() {
+        let mut track = Track::default();
+        let verdicts = feed(
+            &mut track,
+            &[at(0.0, 0), at(5.0, 30), at(300.0, 60), at(310.0, 90)],
+        );
+        assert_eq!(verdicts[2], Verdict::Suspect);
+        assert!(
+            matches!(verdicts[3], Verdict::Consistent { previous: Some(p) } if p == at(300.0, 60))
+        );
+    }
+
+    #[test]
+    fn steady_driving_is_consistent_and_older_fixes_are_older() {
+        let mut track = Track::default();
+        let fixes: Vec<Position> = (0u32..10)
+            .map(|i| at(f64::from(i) * 400.0, u64::from(i) * 30))
+            .collect();
+        let verdicts = feed(&mut track, &fixes);
+        assert!(
+            verdicts[2..]
+                .iter()
+                .all(|v| matches!(v, Verdict::Consistent { .. }))
+        );
+        assert_eq!(feed(&mut track, &[at(0.0, 30)]), vec![Verdict::Older]);
+    }
+}
