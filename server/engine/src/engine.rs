@@ -200,6 +200,7 @@ impl Engine {
                 device,
                 latest.position.ts,
                 now,
+                false,
                 effects,
                 |step, role, index, positions| match role {
                     Role::Perpetrator => step.perpetrator_fix(index, latest, previous, positions),
@@ -251,24 +252,20 @@ impl Engine {
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) {
-        self.each_order(device, now, now, effects, |step, _, _, _| {
-            if step.has_open(AlertKind::SignalLost) {
-                step.silence(&|_| Some(now));
-            }
-            if battery_changed || step.has_open(AlertKind::BatteryLow) {
-                step.battery(&|_| false);
-            }
-        });
+        self.each_order(device, now, now, battery_changed, effects, |_, _, _, _| {});
         effects.push(Effect::Persist(StateKey::Device(device.clone())));
     }
 
     /// Runs `act` on every order of `device` in force at `at`, with the
-    /// device's side and index in it, and files the step's changes.
+    /// device's side and index in it, then re-checks silence and batteries
+    /// where an alert about them is open (or `battery_changed`), and files
+    /// the step's changes.
     fn each_order(
         &mut self,
         device: &DeviceId,
         at: TimestampMs,
         now: TimestampMs,
+        battery_changed: bool,
         effects: &mut Vec<Effect>,
         mut act: impl FnMut(&mut Step<'_>, Role, usize, &crate::detect::Positions<'_>),
     ) {
@@ -318,7 +315,7 @@ impl Engine {
             if step.has_open(AlertKind::SignalLost) {
                 step.silence(&heard);
             }
-            if step.has_open(AlertKind::BatteryLow) {
+            if battery_changed || step.has_open(AlertKind::BatteryLow) {
                 step.battery(&low);
             }
             if let Some(persist) = step.persist() {

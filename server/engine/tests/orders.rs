@@ -1,0 +1,233 @@
+//! Order validation: every invalid body is refused with the path of the
+//! field at fault, and a valid one keeps everything it said.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use vangnet_engine::order::Shape;
+use vangnet_engine::{Order, OrderError, Problem};
+use vangnet_proto::order::{Geometry, OrderBody};
+use vangnet_proto::{OrderId, ZoneId};
+
+fn refused(body: &OrderBody) -> (String, Problem) {
+    let OrderError { field, problem } = Order::validate(body).unwrap_err();
+    (field, problem)
+}
+
+fn with_polygon(rings: Vec<Vec<Vec<f64>>>) -> OrderBody {
+    let mut body = order(
+        "o1",
+        Some((1000.0, 2000.0)),
+        vec![square("work", 0.0, 0.0, 100.0, 500.0)],
+    );
+    body.zones[0].geometry = Geometry::Polygon(rings);
+    body
+}
+
+fn ring(points: &[(f64, f64)]) -> Vec<Vec<f64>> {
+    points
+        .iter()
+        .map(|(x, y)| vec![4.46 + x / 100.0, 51.91 + y / 100.0])
+        .collect()
+}
+
+#[test]
+fn the_spec_example_is_valid_and_kept_whole() {
+    let mut body = order(
+        "order-17",
+        Some((1000.0, 2000.0)),
+        vec![circle("home", 0.0, 0.0, 250.0, 750.0)],
+    );
+    body.zones.push(square("work", 2_000.0, 0.0, 400.0, 500.0));
+    let order = Order::validate(&body).unwrap();
+    assert_eq!(order.id, OrderId::new("order-17"));
+    assert_eq!(order.zones.len(), 2);
+    assert!(matches!(order.zones[0].shape, Shape::Circle(_)));
+    assert!(matches!(order.zones[1].shape, Shape::Area(_)));
+    assert_eq!(order.proximity.unwrap().prealarm_m, 2000.0);
+}
+
+#[test]
+fn an_order_needs_an_id_a_region_and_both_sides() {
+    let mut body = zone_order();
+    body.id = None;
+    assert_eq!(refused(&body), ("id".into(), Problem::Missing));
+    let mut body = zone_order();
+    body.region = " ".into();
+    assert_eq!(refused(&body), ("region".into(), Problem::Empty));
+    let mut body = zone_order();
+    body.victim_devices.clear();
+    assert_eq!(refused(&body), ("victim_devices".into(), Problem::Empty));
+    let mut body = zone_order();
+    body.perpetrator_devices.clear();
+    assert_eq!(
+        refused(&body),
+        ("perpetrator_devices".into(), Problem::Empty)
+    );
+}
+
+#[test]
+fn a_device_cannot_be_both_victim_and_perpetrator() {
+    let mut body = zone_order();
+    body.perpetrator_devices.push(dev("v1"));
+    assert_eq!(
+        refused(&body),
+        ("perpetrator_devices[1]".into(), Problem::OnBothSides)
+    );
+}
+
+#[test]
+fn prealarm_must_be_greater_than_alarm() {
+    let body = order("o1", Some((1000.0, 1000.0)), Vec::new());
+    assert_eq!(
+        refused(&body),
+        (
+            "proximity.prealarm_m".into(),
+            Problem::PrealarmNotBeyondAlarm
+        )
+    );
+}
+
+#[test]
+fn radius_must_be_positive_and_only_on_points() {
+    let mut body = zone_order();
+    body.zones[0].radius_m = Some(0.0);
+    assert_eq!(
+        refused(&body),
+        ("zones[0].radius_m".into(), Problem::NotPositive)
+    );
+    let mut body = order("o1", None, vec![square("work", 0.0, 0.0, 100.0, 500.0)]);
+    body.zones[0].radius_m = Some(50.0);
+    assert_eq!(
+        refused(&body),
+        ("zones[0].radius_m".into(), Problem::RadiusOnlyForPoints)
+    );
+}
+
+#[test]
+fn zone_prealarm_must_be_positive() {
+    let mut body = zone_order();
+    body.zones[0].prealarm_m = 0.0;
+    assert_eq!(
+        refused(&body),
+        ("zones[0].prealarm_m".into(), Problem::NotPositive)
+    );
+}
+
+#[test]
+fn zone_ids_are_unique() {
+    let body = order(
+        "o1",
+        None,
+        vec![
+            circle("home", 0.0, 0.0, 250.0, 750.0),
+            circle("home", 9.0, 0.0, 5.0, 5.0),
+        ],
+    );
+    assert_eq!(refused(&body), ("zones[1].id".into(), Problem::Duplicate));
+}
+
+#[test]
+fn coordinates_out_of_range_are_named() {
+    let mut body = zone_order();
+    body.zones[0].geometry = Geometry::Point(vec![4.4, 91.0]);
+    assert_eq!(
+        refused(&body),
+        (
+            "zones[0].geometry.coordinates".into(),
+            Problem::LatitudeOutOfRange
+        )
+    );
+    let mut corners = ring(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)]);
+    corners[2][0] = 181.0;
+    assert_eq!(
+        refused(&with_polygon(vec![corners])),
+        (
+            "zones[0].geometry.coordinates[0][2]".into(),
+            Problem::LongitudeOutOfRange
+        )
+    );
+}
+
+#[test]
+fn degenerate_rings_are_refused() {
+    let short = ring(&[(0.0, 0.0), (1.0, 0.0), (0.0, 0.0)]);
+    assert_eq!(
+        refused(&with_polygon(vec![short])).1,
+        Problem::TooFewPositions
+    );
+    let open = ring(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]);
+    assert_eq!(
+        refused(&with_polygon(vec![open])),
+        (
+            "zones[0].geometry.coordinates[0][3]".into(),
+            Problem::RingNotClosed
+        )
+    );
+    let flat = ring(&[(0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (0.0, 0.0)]);
+    assert_eq!(refused(&with_polygon(vec![flat])).1, Problem::ZeroArea);
+}
+
+#[test]
+fn self_intersecting_rings_are_refused() {
+    let outer = ring(&[(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]);
+    let bow_tie = ring(&[(1.0, 1.0), (3.0, 3.0), (3.0, 1.0), (1.0, 2.0), (1.0, 1.0)]);
+    assert_eq!(
+        refused(&with_polygon(vec![outer, bow_tie])),
+        (
+            "zones[0].geometry.coordinates[1][0]".into(),
+            Problem::SelfIntersecting(2)
+        )
+    );
+}
+
+#[test]
+fn more_than_10000_vertices_in_a_zone_are_refused() {
+    let big: Vec<(f64, f64)> = (0..=10_001)
+        .map(|i| {
+            let a = f64::from(i % 10_001) / 10_001.0 * std::f64::consts::TAU;
+            (a.cos(), a.sin())
+        })
+        .collect();
+    assert_eq!(
+        refused(&with_polygon(vec![ring(&big)])).1,
+        Problem::TooManyVertices
+    );
+}
+
+#[test]
+fn multipolygons_with_holes_are_accepted_and_paths_name_the_part() {
+    let mut body = zone_order();
+    let outer = ring(&[(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]);
+    let hole = ring(&[(1.0, 1.0), (1.0, 2.0), (2.0, 2.0), (2.0, 1.0), (1.0, 1.0)]);
+    let open = ring(&[(5.0, 5.0), (6.0, 5.0), (6.0, 6.0), (5.0, 6.0)]);
+    body.zones[0].radius_m = None;
+    body.zones[0].geometry = Geometry::MultiPolygon(vec![vec![outer.clone(), hole.clone()]]);
+    assert!(Order::validate(&body).is_ok());
+    body.zones[0].geometry = Geometry::MultiPolygon(vec![vec![outer, hole], vec![open]]);
+    assert_eq!(refused(&body).0, "zones[0].geometry.coordinates[1][0][3]");
+}
+
+#[test]
+fn validity_window_must_not_end_before_it_starts() {
+    let mut body = zone_order();
+    body.valid_from = Some(vangnet_proto::UtcTime(ts(100)));
+    body.valid_until = Some(vangnet_proto::UtcTime(ts(100)));
+    assert_eq!(
+        refused(&body),
+        ("valid_until".into(), Problem::EndsBeforeItStarts)
+    );
+}
+
+#[test]
+fn devices_may_belong_to_several_orders() {
+    let mut engine = engine_with(&[zone_order(), order("o2", Some((500.0, 1000.0)), Vec::new())]);
+    assert!(engine.knows(&dev("v1")));
+    let replaced = order("o2", None, vec![circle("x", 0.0, 0.0, 10.0, 10.0)]);
+    engine.put_order(&replaced, ts(1)).unwrap();
+    assert_eq!(
+        engine.order(&OrderId::new("o2")).unwrap().zones[0].id,
+        ZoneId::new("x")
+    );
+}
