@@ -5,6 +5,10 @@
 //! goes away, and acknowledged and resolved by people. Every change that
 //! matters makes a new revision, returned for dispatch; new positions alone
 //! make one at most once per `position_revision_s` of device time.
+//!
+//! While the condition lasts, priority and confidence only rise (no flapping
+//! between P1 and P2 on jitter). A condition that returns after it cleared is
+//! judged afresh: the revision carries the priority of the new trigger.
 
 use serde::{Deserialize, Serialize};
 use vangnet_proto::{
@@ -193,9 +197,14 @@ impl Alert {
     ) -> Option<DispatchBody> {
         let current = self.current();
         let mut next = current.clone();
-        next.priority = next.priority.max(trigger.priority);
-        if confidence_rank(trigger.confidence) > confidence_rank(next.confidence) {
+        if current.cleared_at.is_some() {
+            next.priority = trigger.priority;
             next.confidence = trigger.confidence;
+        } else {
+            next.priority = next.priority.max(trigger.priority);
+            if confidence_rank(trigger.confidence) > confidence_rank(next.confidence) {
+                next.confidence = trigger.confidence;
+            }
         }
         if let Some(press) = trigger.press {
             next.count += 1;
