@@ -1,0 +1,722 @@
+//! One specification for every [`Store`]: each test body is generic and runs
+//! against the Redis store (a real Redis at `VANGNET_TEST_REDIS_URL`, default
+//! `redis://127.0.0.1:6379/0`, under a fresh key prefix) and the embedded store
+//! (a temporary file).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use url::Url;
+use vangnet_proto::{
+    AlertId, AlertKind, AlertStatus, DeviceId, DispatchBody, Fix, Latitude, Longitude, Meters,
+    OrderId, Priority, TimestampMs, UtcTime,
+};
+
+use super::{
+    Act, Commit, CommitOutcome, EmbeddedStore, HistoryEntry, PartitionKey, RedisStore, Store,
+    StoreError, StoredOrder, TimelineEntry,
+};
+
+const T0: u64 = 1_764_331_200_000;
+
+/// A store under test, which a test can close and open again on the same data.
+trait Fixture {
+    type Store: Store + Clone;
+    fn store(&self) -> &Self::Store;
+    fn reopen(&mut self);
+}
+
+struct RedisFixture {
+    url: Url,
+    prefix: String,
+    store: RedisStore,
+}
+
+impl RedisFixture {
+    fn new() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let url = std::env::var("VANGNET_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+        let url = Url::parse(&url).unwrap();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let prefix = format!(
+            "vangnet-conformance-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let store = RedisStore::connect(&url, &prefix).unwrap();
+        Self { url, prefix, store }
+    }
+
+    fn raw(&self) -> redis::Connection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Fixture for RedisFixture {
+    type Store = RedisStore;
+
+    fn store(&self) -> &RedisStore {
+        &self.store
+    }
+
+    fn reopen(&mut self) {
+        self.store = RedisStore::connect(&self.url, &self.prefix).unwrap();
+    }
+}
+
+impl Drop for RedisFixture {
+    fn drop(&mut self) {
+        let mut conn = self.raw();
+        let mut cursor = 0_u64;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}:*", self.prefix))
+                .arg("COUNT")
+                .arg(1000)
+                .query(&mut conn)
+                .unwrap();
+            if !keys.is_empty() {
+                redis::cmd("DEL").arg(keys).exec(&mut conn).unwrap();
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+}
+
+struct EmbeddedFixture {
+    dir: tempfile::TempDir,
+    store: Option<EmbeddedStore>,
+}
+
+impl EmbeddedFixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
+        Self {
+            dir,
+            store: Some(store),
+        }
+    }
+}
+
+impl Fixture for EmbeddedFixture {
+    type Store = EmbeddedStore;
+
+    fn store(&self) -> &EmbeddedStore {
+        self.store.as_ref().unwrap()
+    }
+
+    fn reopen(&mut self) {
+        self.store = None;
+        self.store = Some(EmbeddedStore::open(&self.dir.path().join("vangnet.redb")).unwrap());
+    }
+}
+
+fn order(id: &str) -> PartitionKey {
+    PartitionKey::Order(OrderId::new(id))
+}
+
+fn body(alert: &str, revision: u32, priority: Priority) -> DispatchBody {
+    DispatchBody {
+        alert_id: AlertId::new(alert),
+        revision,
+        order_id: Some(OrderId::new("order-17")),
+        region: Some("utrecht".into()),
+        priority,
+        kind: AlertKind::Panic,
+        confidence: None,
+        status: AlertStatus::Open,
+        exercise: false,
+        late: false,
+        count: 1,
+        created_at: UtcTime(TimestampMs(T0)),
+        updated_at: UtcTime(TimestampMs(T0 + u64::from(revision))),
+        cleared_at: None,
+        victim: None,
+        perpetrator: None,
+        zone: None,
+        distance_m: Some(-12.5),
+        summary: format!("{alert} revision {revision}"),
+    }
+}
+
+fn revision(alert: &str, revision: u32, priority: Priority) -> TimelineEntry {
+    TimelineEntry {
+        revision: body(alert, revision, priority),
+        act: None,
+    }
+}
+
+fn fix(seq: u64, ts: u64) -> Fix {
+    Fix {
+        seq,
+        ts: TimestampMs(ts),
+        lat: Latitude::new(52.0907).unwrap(),
+        lon: Longitude::new(5.1214).unwrap(),
+        acc: Meters::new(8.0).unwrap(),
+        spd: None,
+        hdg: None,
+        alt: None,
+        src: None,
+        batt: None,
+        device: None,
+    }
+}
+
+fn located(device: &str, fix: Fix) -> HistoryEntry {
+    HistoryEntry {
+        device: DeviceId::parse(device, "device").unwrap(),
+        fix,
+    }
+}
+
+fn with_revisions(revisions: Vec<TimelineEntry>, at: u64) -> Commit {
+    Commit {
+        state: br#"{"step":"revisions"}"#.to_vec(),
+        revisions,
+        history: Vec::new(),
+        at: TimestampMs(at),
+    }
+}
+
+fn with_history(history: Vec<HistoryEntry>) -> Commit {
+    Commit {
+        state: br#"{"step":"history"}"#.to_vec(),
+        revisions: Vec::new(),
+        history,
+        at: TimestampMs(T0),
+    }
+}
+
+/// Commits on top of whatever version the partition is at, and expects it to win.
+async fn commit_next<S: Store>(store: &S, partition: &PartitionKey, commit: Commit) -> u64 {
+    let expected = store
+        .load(partition)
+        .await
+        .unwrap()
+        .map_or(0, |v| v.version);
+    let outcome = store.commit(partition, expected, commit).await.unwrap();
+    assert_eq!(outcome, CommitOutcome::Committed(expected + 1));
+    expected + 1
+}
+
+async fn outbox_keys<S: Store>(store: &S, limit: usize) -> Vec<String> {
+    let entries = store.outbox(limit).await.unwrap();
+    entries.iter().map(|entry| entry.key()).collect()
+}
+
+async fn a_first_commit_needs_version_0_and_makes_version_1<S: Store>(store: &S) {
+    let partition = order("order-17");
+    store.ping().await.unwrap();
+    assert_eq!(store.load(&partition).await.unwrap(), None);
+    let early = store.commit(&partition, 1, with_history(Vec::new())).await;
+    assert_eq!(early.unwrap(), CommitOutcome::Conflict);
+
+    let first = store.commit(&partition, 0, with_history(Vec::new())).await;
+    assert_eq!(first.unwrap(), CommitOutcome::Committed(1));
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 1);
+    assert_eq!(loaded.value, br#"{"step":"history"}"#);
+}
+
+async fn a_commit_at_a_stale_version_conflicts_and_changes_nothing<S: Store>(store: &S) {
+    let partition = order("order-17");
+    commit_next(store, &partition, with_revisions(Vec::new(), T0)).await;
+
+    let stale = Commit {
+        state: b"stale".to_vec(),
+        revisions: vec![revision("alert-1", 1, Priority::P1)],
+        history: vec![located("victim-1", fix(1, T0))],
+        at: TimestampMs(T0),
+    };
+    let outcome = store.commit(&partition, 0, stale).await.unwrap();
+    assert_eq!(outcome, CommitOutcome::Conflict);
+
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.version, loaded.value.as_slice()),
+        (1, &br#"{"step":"revisions"}"#[..])
+    );
+    assert_eq!(store.alert(&AlertId::new("alert-1")).await.unwrap(), None);
+    assert!(store.alerts(&partition).await.unwrap().is_empty());
+    assert!(store.outbox(10).await.unwrap().is_empty());
+    let device = DeviceId::parse("victim-1", "device").unwrap();
+    let history = store.history(
+        &partition,
+        &device,
+        TimestampMs(0),
+        TimestampMs(u64::MAX / 2),
+    );
+    assert!(history.await.unwrap().is_empty());
+}
+
+async fn a_revision_lands_in_the_alert_timeline_and_the_outbox_together<S: Store>(store: &S) {
+    let partition = order("order-17");
+    let raised = revision("alert-1", 1, Priority::P1);
+    commit_next(store, &partition, with_revisions(vec![raised.clone()], T0)).await;
+    let acknowledged = TimelineEntry {
+        revision: DispatchBody {
+            status: AlertStatus::Acknowledged,
+            ..body("alert-1", 2, Priority::P1)
+        },
+        act: Some(Act {
+            actor: "dispatcher-7".into(),
+            note: "unit on its way".into(),
+        }),
+    };
+    commit_next(
+        store,
+        &partition,
+        with_revisions(vec![acknowledged.clone()], T0 + 5),
+    )
+    .await;
+
+    let alert = store
+        .alert(&AlertId::new("alert-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alert.partition, partition);
+    assert_eq!(alert.current, acknowledged.revision);
+    assert_eq!(alert.timeline, vec![raised.clone(), acknowledged.clone()]);
+
+    let outbox = store.outbox(10).await.unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(outbox[0].key(), "alert-1/1");
+    assert_eq!(outbox[0].partition, partition);
+    assert_eq!(outbox[0].body, raised.revision);
+    assert_eq!(outbox[0].enqueued_at, TimestampMs(T0));
+    assert_eq!(outbox[1].key(), "alert-1/2");
+    assert_eq!(outbox[1].enqueued_at, TimestampMs(T0 + 5));
+}
+
+async fn the_outbox_gives_p1_before_p2_before_p3_then_oldest_first<S: Store>(store: &S) {
+    let queued = [
+        ("p3-old", Priority::P3, "order-1"),
+        ("p1-old", Priority::P1, "order-2"),
+        ("p2", Priority::P2, "order-1"),
+        ("p3-new", Priority::P3, "order-2"),
+        ("p1-new", Priority::P1, "order-1"),
+    ];
+    for (at, (alert, priority, partition)) in (T0..).zip(queued) {
+        let commit = with_revisions(vec![revision(alert, 1, priority)], at);
+        commit_next(store, &order(partition), commit).await;
+    }
+
+    let expected = ["p1-old/1", "p1-new/1", "p2/1", "p3-old/1", "p3-new/1"];
+    assert_eq!(outbox_keys(store, 10).await, expected);
+    assert_eq!(outbox_keys(store, 2).await, expected[..2]);
+    assert!(store.outbox(0).await.unwrap().is_empty());
+}
+
+async fn a_delivered_revision_leaves_the_outbox<S: Store>(store: &S) {
+    let partition = order("order-17");
+    let revisions = vec![
+        revision("alert-1", 1, Priority::P1),
+        revision("alert-2", 1, Priority::P2),
+    ];
+    commit_next(store, &partition, with_revisions(revisions, T0)).await;
+
+    assert!(store.delivered(&partition, "alert-1/1").await.unwrap());
+    assert_eq!(outbox_keys(store, 10).await, ["alert-2/1"]);
+    assert!(!store.delivered(&partition, "alert-1/1").await.unwrap());
+    let alert = store
+        .alert(&AlertId::new("alert-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alert.timeline.len(), 1);
+}
+
+async fn delivered_is_false_for_an_unknown_key<S: Store>(store: &S) {
+    let partition = order("order-17");
+    assert!(!store.delivered(&partition, "alert-9/1").await.unwrap());
+    commit_next(
+        store,
+        &partition,
+        with_revisions(vec![revision("alert-1", 1, Priority::P1)], T0),
+    )
+    .await;
+    assert!(!store.delivered(&partition, "alert-1/2").await.unwrap());
+    assert!(
+        !store
+            .delivered(&order("order-18"), "alert-1/1")
+            .await
+            .unwrap()
+    );
+    assert_eq!(outbox_keys(store, 10).await, ["alert-1/1"]);
+}
+
+async fn outbox_depth_counts_per_priority<S: Store>(store: &S) {
+    let revisions = vec![
+        revision("alert-1", 1, Priority::P1),
+        revision("alert-2", 1, Priority::P3),
+        revision("alert-3", 1, Priority::P1),
+    ];
+    commit_next(store, &order("order-17"), with_revisions(revisions, T0)).await;
+
+    let depth = store.outbox_depth().await.unwrap();
+    assert_eq!(
+        depth,
+        [(Priority::P1, 2), (Priority::P2, 0), (Priority::P3, 1)]
+    );
+}
+
+async fn history_returns_a_devices_fixes_in_a_time_range_oldest_first<S: Store>(store: &S) {
+    let partition = order("order-17");
+    let fixes = vec![
+        located("victim-1", fix(3, T0 + 300)),
+        located("victim-1", fix(1, T0 + 100)),
+        located("perpetrator-1", fix(1, T0 + 150)),
+    ];
+    commit_next(store, &partition, with_history(fixes)).await;
+    let later = vec![
+        located("victim-1", fix(2, T0 + 200)),
+        located("victim-1", fix(0, T0 + 50)),
+    ];
+    commit_next(store, &partition, with_history(later)).await;
+    commit_next(
+        store,
+        &order("order-18"),
+        with_history(vec![located("victim-1", fix(9, T0 + 120))]),
+    )
+    .await;
+
+    let victim = DeviceId::parse("victim-1", "device").unwrap();
+    let range = store.history(
+        &partition,
+        &victim,
+        TimestampMs(T0 + 100),
+        TimestampMs(T0 + 300),
+    );
+    assert_eq!(range.await.unwrap(), [fix(1, T0 + 100), fix(2, T0 + 200)]);
+    let everything = store.history(&partition, &victim, TimestampMs(0), TimestampMs(T0 * 2));
+    let seqs: Vec<u64> = everything.await.unwrap().iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+}
+
+async fn trim_history_removes_only_older_fixes<S: Store>(store: &S) {
+    let fixes = vec![
+        located("victim-1", fix(1, T0 + 100)),
+        located("victim-1", fix(2, T0 + 200)),
+        located("victim-1", fix(3, T0 + 300)),
+    ];
+    commit_next(store, &order("order-17"), with_history(fixes)).await;
+    let other = vec![
+        located("unit-4", fix(1, T0 + 150)),
+        located("unit-4", fix(2, T0 + 250)),
+    ];
+    commit_next(store, &PartitionKey::Unassigned, with_history(other)).await;
+
+    assert_eq!(store.trim_history(TimestampMs(T0 + 200)).await.unwrap(), 2);
+
+    let (partition, victim) = (
+        order("order-17"),
+        DeviceId::parse("victim-1", "device").unwrap(),
+    );
+    let kept = store.history(&partition, &victim, TimestampMs(0), TimestampMs(T0 * 2));
+    assert_eq!(kept.await.unwrap(), [fix(2, T0 + 200), fix(3, T0 + 300)]);
+    let unit = DeviceId::parse("unit-4", "device").unwrap();
+    let kept = store.history(
+        &PartitionKey::Unassigned,
+        &unit,
+        TimestampMs(0),
+        TimestampMs(T0 * 2),
+    );
+    assert_eq!(kept.await.unwrap(), [fix(2, T0 + 250)]);
+    assert_eq!(store.trim_history(TimestampMs(T0 + 200)).await.unwrap(), 0);
+}
+
+async fn creating_an_existing_order_returns_false<S: Store>(store: &S) {
+    let original = StoredOrder {
+        id: OrderId::new("order-17"),
+        body: br#"{"id":"order-17","region":"utrecht"}"#.to_vec(),
+    };
+    assert!(store.create_order(&original).await.unwrap());
+    let epoch = store.orders_epoch().await.unwrap();
+
+    let again = StoredOrder {
+        body: br#"{"id":"order-17","region":"amsterdam"}"#.to_vec(),
+        ..original.clone()
+    };
+    assert!(!store.create_order(&again).await.unwrap());
+    assert_eq!(store.order(&original.id).await.unwrap(), Some(original));
+    assert_eq!(store.orders_epoch().await.unwrap(), epoch);
+}
+
+async fn put_delete_and_list_orders_change_the_epoch<S: Store>(store: &S) {
+    let first = StoredOrder {
+        id: OrderId::new("order-17"),
+        body: br#"{"id":"order-17"}"#.to_vec(),
+    };
+    let second = StoredOrder {
+        id: OrderId::new("order-18"),
+        body: br#"{"id":"order-18"}"#.to_vec(),
+    };
+    let mut seen = vec![store.orders_epoch().await.unwrap()];
+    assert!(store.create_order(&first).await.unwrap());
+    seen.push(store.orders_epoch().await.unwrap());
+    store.put_order(&second).await.unwrap();
+    seen.push(store.orders_epoch().await.unwrap());
+    let replaced = StoredOrder {
+        body: br#"{"id":"order-17","v":2}"#.to_vec(),
+        ..first.clone()
+    };
+    store.put_order(&replaced).await.unwrap();
+    seen.push(store.orders_epoch().await.unwrap());
+    assert_eq!(
+        store.orders().await.unwrap(),
+        [replaced.clone(), second.clone()]
+    );
+
+    assert!(store.delete_order(&first.id).await.unwrap());
+    seen.push(store.orders_epoch().await.unwrap());
+    assert!(!store.delete_order(&first.id).await.unwrap());
+    assert_eq!(store.orders_epoch().await.unwrap(), *seen.last().unwrap());
+    assert_eq!(store.order(&first.id).await.unwrap(), None);
+    assert_eq!(store.orders().await.unwrap(), [second]);
+
+    let mut distinct = seen.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), seen.len(), "epochs {seen:?}");
+}
+
+async fn two_concurrent_commits_at_the_same_version_let_exactly_one_win<S: Store + Clone>(
+    store: &S,
+) {
+    let partition = order("order-17");
+    for round in 0..10_u64 {
+        let contenders = ["a", "b"].map(|name| {
+            let (store, partition) = (store.clone(), partition.clone());
+            let alert = format!("alert-{name}-{round}");
+            let commit = with_revisions(vec![revision(&alert, 1, Priority::P1)], T0 + round);
+            tokio::spawn(async move { store.commit(&partition, round, commit).await })
+        });
+        let mut outcomes = Vec::new();
+        for contender in contenders {
+            outcomes.push(contender.await.unwrap().unwrap());
+        }
+        let won = outcomes
+            .iter()
+            .filter(|o| **o == CommitOutcome::Committed(round + 1))
+            .count();
+        let lost = outcomes
+            .iter()
+            .filter(|o| **o == CommitOutcome::Conflict)
+            .count();
+        assert_eq!((won, lost), (1, 1), "round {round}: {outcomes:?}");
+    }
+    assert_eq!(store.load(&partition).await.unwrap().unwrap().version, 10);
+    assert_eq!(store.alerts(&partition).await.unwrap().len(), 10);
+    assert_eq!(store.outbox(100).await.unwrap().len(), 10);
+}
+
+async fn state_survives_reopening_the_store<F: Fixture>(fixture: &mut F) {
+    let partition = order("order-17");
+    let commit = Commit {
+        state: b"engine state".to_vec(),
+        revisions: vec![revision("alert-1", 1, Priority::P1)],
+        history: vec![located("victim-1", fix(1, T0))],
+        at: TimestampMs(T0),
+    };
+    commit_next(fixture.store(), &partition, commit).await;
+    let order_17 = StoredOrder {
+        id: OrderId::new("order-17"),
+        body: b"{}".to_vec(),
+    };
+    fixture.store().create_order(&order_17).await.unwrap();
+
+    fixture.reopen();
+
+    let store = fixture.store();
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.version, loaded.value),
+        (1, b"engine state".to_vec())
+    );
+    assert_eq!(store.orders().await.unwrap(), [order_17]);
+    assert_eq!(store.partitions().await.unwrap(), [order("order-17")]);
+    assert!(
+        store
+            .alert(&AlertId::new("alert-1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(outbox_keys(store, 10).await, ["alert-1/1"]);
+    let victim = DeviceId::parse("victim-1", "device").unwrap();
+    let history = store.history(&partition, &victim, TimestampMs(T0), TimestampMs(T0 + 1));
+    assert_eq!(history.await.unwrap(), [fix(1, T0)]);
+}
+
+async fn alerts_lists_the_latest_revision_per_alert_of_a_partition<S: Store>(store: &S) {
+    let partition = order("order-17");
+    let first = vec![
+        revision("alert-1", 1, Priority::P1),
+        revision("alert-2", 1, Priority::P2),
+    ];
+    commit_next(store, &partition, with_revisions(first, T0)).await;
+    commit_next(
+        store,
+        &partition,
+        with_revisions(vec![revision("alert-1", 2, Priority::P1)], T0 + 1),
+    )
+    .await;
+    let elsewhere = vec![revision("alert-3", 1, Priority::P1)];
+    commit_next(
+        store,
+        &PartitionKey::Unassigned,
+        with_revisions(elsewhere, T0),
+    )
+    .await;
+
+    let alerts = store.alerts(&partition).await.unwrap();
+    assert_eq!(
+        alerts,
+        [
+            body("alert-1", 2, Priority::P1),
+            body("alert-2", 1, Priority::P2)
+        ]
+    );
+    assert!(store.alerts(&order("order-18")).await.unwrap().is_empty());
+}
+
+async fn partitions_lists_every_committed_partition<S: Store>(store: &S) {
+    for partition in [
+        order("order-18"),
+        PartitionKey::Unassigned,
+        order("order-17"),
+    ] {
+        commit_next(store, &partition, with_history(Vec::new())).await;
+    }
+    let refused = store
+        .commit(&order("order-19"), 4, with_history(Vec::new()))
+        .await;
+    assert_eq!(refused.unwrap(), CommitOutcome::Conflict);
+
+    let mut partitions = store.partitions().await.unwrap();
+    partitions.sort();
+    let mut expected = vec![
+        order("order-17"),
+        order("order-18"),
+        PartitionKey::Unassigned,
+    ];
+    expected.sort();
+    assert_eq!(partitions, expected);
+}
+
+/// One `#[tokio::test]` per generic test body, each on a fresh fixture.
+macro_rules! conformance_suite {
+    ($fixture:expr; $($test:ident),+ $(,)?) => {
+        use super::Fixture as _;
+
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let fixture = $fixture;
+                super::$test(fixture.store()).await;
+            }
+        )+
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn state_survives_reopening_the_store() {
+            let mut fixture = $fixture;
+            super::state_survives_reopening_the_store(&mut fixture).await;
+        }
+    };
+}
+
+macro_rules! both_stores {
+    ($($test:ident),+ $(,)?) => {
+        mod redis_store {
+            conformance_suite!(super::RedisFixture::new(); $($test),+);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn lost_cross_partition_indexes_are_rebuilt_by_a_new_connection() {
+                super::lost_cross_partition_indexes_are_rebuilt_by_a_new_connection().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_store_is_created_while_redis_is_down_and_reports_it_unavailable() {
+                super::a_store_is_created_while_redis_is_down_and_reports_it_unavailable().await;
+            }
+        }
+
+        mod embedded_store {
+            conformance_suite!(super::EmbeddedFixture::new(); $($test),+);
+        }
+    };
+}
+
+both_stores!(
+    a_first_commit_needs_version_0_and_makes_version_1,
+    a_commit_at_a_stale_version_conflicts_and_changes_nothing,
+    a_revision_lands_in_the_alert_timeline_and_the_outbox_together,
+    the_outbox_gives_p1_before_p2_before_p3_then_oldest_first,
+    a_delivered_revision_leaves_the_outbox,
+    delivered_is_false_for_an_unknown_key,
+    outbox_depth_counts_per_priority,
+    history_returns_a_devices_fixes_in_a_time_range_oldest_first,
+    trim_history_removes_only_older_fixes,
+    creating_an_existing_order_returns_false,
+    put_delete_and_list_orders_change_the_epoch,
+    two_concurrent_commits_at_the_same_version_let_exactly_one_win,
+    alerts_lists_the_latest_revision_per_alert_of_a_partition,
+    partitions_lists_every_committed_partition,
+);
+
+/// Redis only: the indexes outside the partitions are rebuilt from them, so a
+/// crash between a commit's script and its index writes loses no alert.
+async fn lost_cross_partition_indexes_are_rebuilt_by_a_new_connection() {
+    let mut fixture = RedisFixture::new();
+    let partition = order("order-17");
+    let commit = with_revisions(vec![revision("alert-1", 1, Priority::P1)], T0);
+    commit_next(fixture.store(), &partition, commit).await;
+
+    let index_keys = [
+        format!("{}:outbox", fixture.prefix),
+        format!("{}:alert-partition", fixture.prefix),
+    ];
+    let deleted: u64 = redis::cmd("DEL")
+        .arg(&index_keys)
+        .query(&mut fixture.raw())
+        .unwrap();
+    assert_eq!(deleted, 2);
+
+    fixture.reopen();
+
+    let store = fixture.store();
+    assert_eq!(outbox_keys(store, 10).await, ["alert-1/1"]);
+    let alert = store
+        .alert(&AlertId::new("alert-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alert.partition, partition);
+    assert_eq!(store.outbox_depth().await.unwrap()[0], (Priority::P1, 1));
+}
+
+/// Redis only: the service starts before Redis does, and sees it as unavailable.
+async fn a_store_is_created_while_redis_is_down_and_reports_it_unavailable() {
+    let nowhere = Url::parse("redis://127.0.0.1:1/0").unwrap();
+    let store = RedisStore::connect(&nowhere, "vangnet-conformance-down").unwrap();
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let load = store.load(&order("order-17")).await;
+    assert!(matches!(load, Err(StoreError::Unavailable(_))));
+}

@@ -1,0 +1,477 @@
+//! The embedded store: one redb file, one transaction per method, run on
+//! Tokio's blocking pool. The default when no Redis is configured.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
+use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
+
+use super::redis::{decode, encode, parse_partition, rank};
+use super::{
+    Commit, CommitOutcome, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert, StoredOrder,
+    TimelineEntry, Versioned,
+};
+
+/// Order id → order body.
+const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
+/// Named counters: [`ORDERS_EPOCH`].
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+/// Partition → (version, engine state).
+const STATES: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("states");
+/// (partition, alert id) → latest revision JSON.
+const ALERTS: TableDefinition<(&str, &str), &str> = TableDefinition::new("alerts");
+/// Alert id → partition.
+const ALERT_PARTITIONS: TableDefinition<&str, &str> = TableDefinition::new("alert_partitions");
+/// (alert id, position) → timeline entry JSON.
+const TIMELINES: TableDefinition<(&str, u64), &str> = TableDefinition::new("timelines");
+/// (priority rank, enqueued at, partition, key) → outbox entry JSON, in delivery order.
+const OUTBOX: TableDefinition<(u64, u64, &str, &str), &str> = TableDefinition::new("outbox");
+/// (partition, key) → (priority rank, enqueued at): where an entry sits in [`OUTBOX`].
+const OUTBOX_KEYS: TableDefinition<(&str, &str), (u64, u64)> = TableDefinition::new("outbox_keys");
+/// (partition, device, ts, seq) → fix JSON.
+const HISTORY: TableDefinition<(&str, &str, u64, u64), &str> = TableDefinition::new("history");
+/// (ts, partition, device, seq): [`HISTORY`] ordered by time, for trimming.
+const HISTORY_BY_TIME: TableDefinition<(u64, &str, &str, u64), ()> =
+    TableDefinition::new("history_by_time");
+
+const ORDERS_EPOCH: &str = "orders_epoch";
+
+/// The [`Store`] in a local redb file.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+impl EmbeddedStore {
+    /// Opens the store in the file at `path`, creating it if missing.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(db_error)?;
+        let txn = db.begin_write().map_err(db_error)?;
+        txn.open_table(ORDERS).map_err(db_error)?;
+        txn.open_table(COUNTERS).map_err(db_error)?;
+        txn.open_table(STATES).map_err(db_error)?;
+        txn.open_table(ALERTS).map_err(db_error)?;
+        txn.open_table(ALERT_PARTITIONS).map_err(db_error)?;
+        txn.open_table(TIMELINES).map_err(db_error)?;
+        txn.open_table(OUTBOX).map_err(db_error)?;
+        txn.open_table(OUTBOX_KEYS).map_err(db_error)?;
+        txn.open_table(HISTORY).map_err(db_error)?;
+        txn.open_table(HISTORY_BY_TIME).map_err(db_error)?;
+        txn.commit().map_err(db_error)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Runs `f` in one read transaction on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || f(&db.begin_read().map_err(db_error)?))
+            .await
+            .map_err(|err| StoreError::Unavailable(err.to_string()))?
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool and commits it
+    /// durably when `f` succeeds.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(db_error)?;
+            let value = f(&txn)?;
+            txn.commit().map_err(db_error)?;
+            Ok(value)
+        })
+        .await
+        .map_err(|err| StoreError::Unavailable(err.to_string()))?
+    }
+}
+
+impl Store for EmbeddedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|_| Ok(())).await
+    }
+
+    async fn create_order(&self, order: &StoredOrder) -> Result<bool, StoreError> {
+        let order = order.clone();
+        self.write(move |txn| {
+            let mut orders = txn.open_table(ORDERS).map_err(db_error)?;
+            if orders.get(order.id.as_str()).map_err(db_error)?.is_some() {
+                return Ok(false);
+            }
+            orders
+                .insert(order.id.as_str(), order.body.as_slice())
+                .map_err(db_error)?;
+            bump_orders_epoch(txn)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn put_order(&self, order: &StoredOrder) -> Result<(), StoreError> {
+        let order = order.clone();
+        self.write(move |txn| {
+            txn.open_table(ORDERS)
+                .map_err(db_error)?
+                .insert(order.id.as_str(), order.body.as_slice())
+                .map_err(db_error)?;
+            bump_orders_epoch(txn)
+        })
+        .await
+    }
+
+    async fn delete_order(&self, id: &OrderId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.write(move |txn| {
+            let deleted = txn
+                .open_table(ORDERS)
+                .map_err(db_error)?
+                .remove(id.as_str())
+                .map_err(db_error)?
+                .is_some();
+            if deleted {
+                bump_orders_epoch(txn)?;
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        let id = id.clone();
+        self.read(move |txn| {
+            let orders = txn.open_table(ORDERS).map_err(db_error)?;
+            let body = orders.get(id.as_str()).map_err(db_error)?;
+            Ok(body.map(|body| StoredOrder {
+                id,
+                body: body.value().to_vec(),
+            }))
+        })
+        .await
+    }
+
+    async fn orders(&self) -> Result<Vec<StoredOrder>, StoreError> {
+        self.read(|txn| {
+            let orders = txn.open_table(ORDERS).map_err(db_error)?;
+            orders
+                .iter()
+                .map_err(db_error)?
+                .map(|item| {
+                    let (id, body) = item.map_err(db_error)?;
+                    Ok(StoredOrder {
+                        id: OrderId::new(id.value()),
+                        body: body.value().to_vec(),
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn orders_epoch(&self) -> Result<u64, StoreError> {
+        self.read(|txn| {
+            let counters = txn.open_table(COUNTERS).map_err(db_error)?;
+            let epoch = counters.get(ORDERS_EPOCH).map_err(db_error)?;
+            Ok(epoch.map_or(0, |epoch| epoch.value()))
+        })
+        .await
+    }
+
+    async fn load(
+        &self,
+        partition: &PartitionKey,
+    ) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        let name = partition.to_string();
+        self.read(move |txn| {
+            let states = txn.open_table(STATES).map_err(db_error)?;
+            let state = states.get(name.as_str()).map_err(db_error)?;
+            Ok(state.map(|state| {
+                let (version, value) = state.value();
+                Versioned {
+                    version,
+                    value: value.to_vec(),
+                }
+            }))
+        })
+        .await
+    }
+
+    async fn commit(
+        &self,
+        partition: &PartitionKey,
+        expected: u64,
+        commit: Commit,
+    ) -> Result<CommitOutcome, StoreError> {
+        let partition = partition.clone();
+        self.write(move |txn| write_commit(txn, &partition, expected, commit))
+            .await
+    }
+
+    async fn partitions(&self) -> Result<Vec<PartitionKey>, StoreError> {
+        self.read(|txn| {
+            let states = txn.open_table(STATES).map_err(db_error)?;
+            let mut partitions = states
+                .iter()
+                .map_err(db_error)?
+                .map(|item| parse_partition(item.map_err(db_error)?.0.value()))
+                .collect::<Result<Vec<_>, _>>()?;
+            partitions.sort();
+            Ok(partitions)
+        })
+        .await
+    }
+
+    async fn alert(&self, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
+        let id = id.clone();
+        self.read(move |txn| {
+            let id = id.as_str();
+            let alert_partitions = txn.open_table(ALERT_PARTITIONS).map_err(db_error)?;
+            let Some(name) = alert_partitions.get(id).map_err(db_error)? else {
+                return Ok(None);
+            };
+            let name = name.value();
+            let alerts = txn.open_table(ALERTS).map_err(db_error)?;
+            let Some(current) = alerts.get((name, id)).map_err(db_error)? else {
+                return Ok(None);
+            };
+            let timelines = txn.open_table(TIMELINES).map_err(db_error)?;
+            let timeline = timelines
+                .range((id, 0)..=(id, u64::MAX))
+                .map_err(db_error)?
+                .map(|item| decode::<TimelineEntry>(item.map_err(db_error)?.1.value().as_bytes()))
+                .collect::<Result<_, _>>()?;
+            Ok(Some(StoredAlert {
+                partition: parse_partition(name)?,
+                current: decode(current.value().as_bytes())?,
+                timeline,
+            }))
+        })
+        .await
+    }
+
+    async fn alerts(&self, partition: &PartitionKey) -> Result<Vec<DispatchBody>, StoreError> {
+        let name = partition.to_string();
+        self.read(move |txn| {
+            let name = name.as_str();
+            let alerts = txn.open_table(ALERTS).map_err(db_error)?;
+            let mut found = Vec::new();
+            for item in alerts.range((name, "")..).map_err(db_error)? {
+                let (key, body) = item.map_err(db_error)?;
+                if key.value().0 != name {
+                    break;
+                }
+                found.push(decode(body.value().as_bytes())?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.read(move |txn| {
+            let outbox = txn.open_table(OUTBOX).map_err(db_error)?;
+            let mut entries = Vec::new();
+            for item in outbox.iter().map_err(db_error)? {
+                if entries.len() >= limit {
+                    break;
+                }
+                let (key, body) = item.map_err(db_error)?;
+                match decode(body.value().as_bytes()) {
+                    Ok(entry) => entries.push(entry),
+                    Err(err) => {
+                        let (_, _, name, key) = key.value();
+                        tracing::error!("skipping outbox entry {key} of {name}: {err}");
+                    }
+                }
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
+    async fn outbox_depth(&self) -> Result<Vec<(Priority, u64)>, StoreError> {
+        self.read(|txn| {
+            let outbox = txn.open_table(OUTBOX).map_err(db_error)?;
+            let mut depth = [Priority::P1, Priority::P2, Priority::P3].map(|p| (p, 0));
+            for item in outbox.iter().map_err(db_error)? {
+                let (key, _) = item.map_err(db_error)?;
+                let (entry_rank, ..) = key.value();
+                if let Some((_, count)) = depth.iter_mut().find(|(p, _)| rank(*p) == entry_rank) {
+                    *count += 1;
+                }
+            }
+            Ok(depth.to_vec())
+        })
+        .await
+    }
+
+    async fn delivered(&self, partition: &PartitionKey, key: &str) -> Result<bool, StoreError> {
+        let name = partition.to_string();
+        let key = key.to_owned();
+        self.write(move |txn| {
+            let (name, key) = (name.as_str(), key.as_str());
+            let place = txn
+                .open_table(OUTBOX_KEYS)
+                .map_err(db_error)?
+                .remove((name, key))
+                .map_err(db_error)?
+                .map(|place| place.value());
+            let Some((entry_rank, enqueued_at)) = place else {
+                return Ok(false);
+            };
+            txn.open_table(OUTBOX)
+                .map_err(db_error)?
+                .remove((entry_rank, enqueued_at, name, key))
+                .map_err(db_error)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn history(
+        &self,
+        partition: &PartitionKey,
+        device: &DeviceId,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> Result<Vec<Fix>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let name = partition.to_string();
+        let device = device.clone();
+        self.read(move |txn| {
+            let (name, device) = (name.as_str(), device.as_str());
+            let history = txn.open_table(HISTORY).map_err(db_error)?;
+            history
+                .range((name, device, from.millis(), 0)..(name, device, to.millis(), 0))
+                .map_err(db_error)?
+                .map(|item| decode(item.map_err(db_error)?.1.value().as_bytes()))
+                .collect()
+        })
+        .await
+    }
+
+    async fn trim_history(&self, before: TimestampMs) -> Result<u64, StoreError> {
+        self.write(move |txn| {
+            let mut by_time = txn.open_table(HISTORY_BY_TIME).map_err(db_error)?;
+            let mut history = txn.open_table(HISTORY).map_err(db_error)?;
+            let mut removed = 0;
+            for item in by_time
+                .extract_from_if(..(before.millis(), "", "", 0), |_, _| true)
+                .map_err(db_error)?
+            {
+                let (key, _) = item.map_err(db_error)?;
+                let (ts, name, device, seq) = key.value();
+                history.remove((name, device, ts, seq)).map_err(db_error)?;
+                removed += 1;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+/// The body of [`EmbeddedStore::commit`], inside its write transaction.
+fn write_commit(
+    txn: &WriteTransaction,
+    partition: &PartitionKey,
+    expected: u64,
+    commit: Commit,
+) -> Result<CommitOutcome, StoreError> {
+    let name = partition.to_string();
+    let name = name.as_str();
+    let mut states = txn.open_table(STATES).map_err(db_error)?;
+    let current = states
+        .get(name)
+        .map_err(db_error)?
+        .map_or(0, |state| state.value().0);
+    if current != expected {
+        return Ok(CommitOutcome::Conflict);
+    }
+    let version = current + 1;
+    states
+        .insert(name, (version, commit.state.as_slice()))
+        .map_err(db_error)?;
+
+    let mut alerts = txn.open_table(ALERTS).map_err(db_error)?;
+    let mut alert_partitions = txn.open_table(ALERT_PARTITIONS).map_err(db_error)?;
+    let mut timelines = txn.open_table(TIMELINES).map_err(db_error)?;
+    let mut outbox = txn.open_table(OUTBOX).map_err(db_error)?;
+    let mut outbox_keys = txn.open_table(OUTBOX_KEYS).map_err(db_error)?;
+    for entry in commit.revisions {
+        let id = entry.revision.alert_id.as_str();
+        alerts
+            .insert((name, id), encode(&entry.revision)?.as_str())
+            .map_err(db_error)?;
+        alert_partitions.insert(id, name).map_err(db_error)?;
+        let position = timelines
+            .range((id, 0)..=(id, u64::MAX))
+            .map_err(db_error)?
+            .next_back()
+            .transpose()
+            .map_err(db_error)?
+            .map_or(0, |(key, _)| key.value().1 + 1);
+        timelines
+            .insert((id, position), encode(&entry)?.as_str())
+            .map_err(db_error)?;
+
+        let queued = OutboxEntry {
+            partition: partition.clone(),
+            body: entry.revision.clone(),
+            enqueued_at: commit.at,
+        };
+        let key = queued.key();
+        let place = (rank(queued.body.priority), commit.at.millis());
+        let replaced = outbox_keys
+            .insert((name, key.as_str()), place)
+            .map_err(db_error)?
+            .map(|old| old.value());
+        if let Some((old_rank, old_at)) = replaced {
+            outbox
+                .remove((old_rank, old_at, name, key.as_str()))
+                .map_err(db_error)?;
+        }
+        outbox
+            .insert(
+                (place.0, place.1, name, key.as_str()),
+                encode(&queued)?.as_str(),
+            )
+            .map_err(db_error)?;
+    }
+
+    let mut history = txn.open_table(HISTORY).map_err(db_error)?;
+    let mut by_time = txn.open_table(HISTORY_BY_TIME).map_err(db_error)?;
+    for entry in &commit.history {
+        let (device, ts, seq) = (entry.device.as_str(), entry.fix.ts.millis(), entry.fix.seq);
+        history
+            .insert((name, device, ts, seq), encode(&entry.fix)?.as_str())
+            .map_err(db_error)?;
+        by_time
+            .insert((ts, name, device, seq), ())
+            .map_err(db_error)?;
+    }
+    Ok(CommitOutcome::Committed(version))
+}
+
+fn bump_orders_epoch(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut counters = txn.open_table(COUNTERS).map_err(db_error)?;
+    let epoch = counters
+        .get(ORDERS_EPOCH)
+        .map_err(db_error)?
+        .map_or(0, |epoch| epoch.value());
+    counters.insert(ORDERS_EPOCH, epoch + 1).map_err(db_error)?;
+    Ok(())
+}
+
+fn db_error(err: impl Into<redb::Error>) -> StoreError {
+    StoreError::Unavailable(err.into().to_string())
+}

@@ -1,0 +1,748 @@
+//! The Redis store. Every key of a partition carries the hash tag `{p:ID}`, so
+//! a commit is one Lua script on one cluster slot. The cross-partition indexes
+//! (alert to partition, the outbox queue) are written right after that script
+//! and rebuilt from the partitions before the first read of an index (and the
+//! outbox index every minute), so a crash between the two steps loses nothing.
+//!
+//! Layout under the prefix `P`, with `X` a partition's [`PartitionKey`] display:
+//!
+//! | key | type | content |
+//! |---|---|---|
+//! | `P:{orders}` | hash | order id → order body JSON |
+//! | `P:{orders}:epoch` | string | counter, incremented on every order change |
+//! | `P:partitions` | set | every partition a commit was attempted on |
+//! | `P:alert-partition` | hash | alert id → partition |
+//! | `P:outbox` | sorted set | `["X","{alert_id}/{revision}"]`, scored by priority then age |
+//! | `P:{p:X}:state` | hash | `version`, `state` (the engine's blob) |
+//! | `P:{p:X}:alerts` | hash | alert id → latest revision JSON |
+//! | `P:{p:X}:timeline:{alert_id}` | list | timeline entry JSON, oldest first |
+//! | `P:{p:X}:outbox` | hash | `{alert_id}/{revision}` → outbox entry JSON |
+//! | `P:{p:X}:history:{device}` | sorted set | fix JSON scored by its `ts` |
+//! | `P:{p:X}:history-devices` | set | devices with history in the partition |
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisError, Script};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
+
+use super::{
+    Commit, CommitOutcome, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert, StoredOrder,
+    TimelineEntry, Versioned,
+};
+
+/// How often the outbox index is rebuilt, to pick up a step another instance left half done.
+const REPAIR_INTERVAL: Duration = Duration::from_secs(60);
+/// Partitions read per round trip when scanning all of them.
+const SCAN_BATCH: usize = 256;
+/// Outbox scores are `rank * PRIORITY_SPAN + enqueued_at`, so P1 sorts before P2 before P3.
+const PRIORITY_SPAN: u64 = 10_000_000_000_000;
+/// Priorities from most to least urgent.
+const PRIORITIES: [Priority; 3] = [Priority::P1, Priority::P2, Priority::P3];
+
+/// KEYS: state, alerts, outbox, history-devices, one timeline per revision, one
+/// history per fix. ARGV: expected version, state, #revisions, #fixes, then per
+/// revision (alert id, current, timeline entry, outbox key, outbox entry), then
+/// per fix (device, ts, fix). Returns the new version, or -1 on a conflict.
+const COMMIT_LUA: &str = r"
+local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if version ~= tonumber(ARGV[1]) then
+  return -1
+end
+local revisions = tonumber(ARGV[3])
+local fixes = tonumber(ARGV[4])
+local arg = 5
+for i = 1, revisions do
+  redis.call('HSET', KEYS[2], ARGV[arg], ARGV[arg + 1])
+  redis.call('RPUSH', KEYS[4 + i], ARGV[arg + 2])
+  redis.call('HSET', KEYS[3], ARGV[arg + 3], ARGV[arg + 4])
+  arg = arg + 5
+end
+for i = 1, fixes do
+  redis.call('SADD', KEYS[4], ARGV[arg])
+  redis.call('ZADD', KEYS[4 + revisions + i], ARGV[arg + 1], ARGV[arg + 2])
+  arg = arg + 3
+end
+redis.call('HSET', KEYS[1], 'version', version + 1, 'state', ARGV[2])
+return version + 1
+";
+
+/// KEYS: history-devices, then one history per device. ARGV: before, then the
+/// device of each history key. Returns how many fixes went.
+const TRIM_LUA: &str = r"
+local removed = 0
+for i = 2, #KEYS do
+  removed = removed + redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[1])
+  if redis.call('ZCARD', KEYS[i]) == 0 then
+    redis.call('SREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+";
+
+/// KEYS: orders, epoch. ARGV: id, body. Returns 1 when created.
+const CREATE_ORDER_LUA: &str = r"
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('INCR', KEYS[2])
+  return 1
+end
+return 0
+";
+
+/// KEYS: orders, epoch. ARGV: id. Returns 1 when deleted.
+const DELETE_ORDER_LUA: &str = r"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('INCR', KEYS[2])
+  return 1
+end
+return 0
+";
+
+/// The [`Store`] on Redis (or a Redis Cluster slot per partition).
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    prefix: String,
+    commit: Script,
+    trim: Script,
+    create_order: Script,
+    delete_order: Script,
+    known_partitions: Mutex<HashSet<PartitionKey>>,
+    repair: Mutex<RepairSchedule>,
+}
+
+struct RepairSchedule {
+    next: Instant,
+    alerts_indexed: bool,
+}
+
+impl RedisStore {
+    /// Prepares a store on `url` with every key under `key_prefix`; connects
+    /// on first use and reconnects by itself, so Redis need not be up yet.
+    /// Must be called within a Tokio runtime.
+    pub fn connect(url: &Url, key_prefix: &str) -> Result<Self, StoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::Unavailable(
+                "the Redis store needs a Tokio runtime".into(),
+            ));
+        }
+        let client = Client::open(url.as_str()).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(3)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        Ok(Self {
+            conn,
+            shared: Arc::new(Shared {
+                prefix: key_prefix.to_owned(),
+                commit: Script::new(COMMIT_LUA),
+                trim: Script::new(TRIM_LUA),
+                create_order: Script::new(CREATE_ORDER_LUA),
+                delete_order: Script::new(DELETE_ORDER_LUA),
+                known_partitions: Mutex::new(HashSet::new()),
+                repair: Mutex::new(RepairSchedule {
+                    next: Instant::now(),
+                    alerts_indexed: false,
+                }),
+            }),
+        })
+    }
+
+    /// Rebuilds the outbox index (and with `alerts`, the alert index) from the
+    /// partitions; idempotent.
+    async fn repair(&self, alerts: bool) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.global("partitions"))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        names.sort();
+        for chunk in names.chunks(SCAN_BATCH) {
+            let mut read = redis::pipe();
+            for name in chunk {
+                read.cmd("HVALS").arg(self.key(name, "outbox"));
+                if alerts {
+                    read.cmd("HKEYS").arg(self.key(name, "alerts"));
+                }
+            }
+            let replies: Vec<Vec<String>> =
+                read.query_async(&mut conn).await.map_err(unavailable)?;
+            let mut replies = replies.into_iter();
+            let mut write = redis::pipe();
+            for name in chunk {
+                for json in replies.next().unwrap_or_default() {
+                    match decode::<OutboxEntry>(json.as_bytes()) {
+                        Ok(entry) => {
+                            write
+                                .cmd("ZADD")
+                                .arg(self.global("outbox"))
+                                .arg(outbox_score(&entry))
+                                .arg(outbox_member(name, &entry.key())?)
+                                .ignore();
+                        }
+                        Err(err) => tracing::error!("skipping an outbox entry of {name}: {err}"),
+                    }
+                }
+                if alerts {
+                    for id in replies.next().unwrap_or_default() {
+                        write
+                            .cmd("HSET")
+                            .arg(self.global("alert-partition"))
+                            .arg(id)
+                            .arg(name)
+                            .ignore();
+                    }
+                }
+            }
+            if !write.is_empty() {
+                write.exec_async(&mut conn).await.map_err(unavailable)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the indexes when due: first use, every minute, after a failed index write.
+    async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        let alerts = {
+            let mut schedule = self.schedule();
+            let now = Instant::now();
+            if now < schedule.next {
+                return Ok(());
+            }
+            schedule.next = now + REPAIR_INTERVAL;
+            !schedule.alerts_indexed
+        };
+        match self.repair(alerts).await {
+            Ok(()) => {
+                if alerts {
+                    self.schedule().alerts_indexed = true;
+                }
+                Ok(())
+            }
+            Err(err) => {
+                self.schedule().next = Instant::now();
+                Err(err)
+            }
+        }
+    }
+
+    /// Makes the next index read rebuild both indexes first.
+    fn schedule_full_repair(&self) {
+        let mut schedule = self.schedule();
+        schedule.next = Instant::now();
+        schedule.alerts_indexed = false;
+    }
+
+    fn schedule(&self) -> MutexGuard<'_, RepairSchedule> {
+        self.shared
+            .repair
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds the partition to `P:partitions` once per process, before its first commit.
+    async fn remember_partition(&self, partition: &PartitionKey) -> Result<(), StoreError> {
+        let known = self
+            .shared
+            .known_partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(partition);
+        if !known {
+            redis::cmd("SADD")
+                .arg(self.global("partitions"))
+                .arg(partition.to_string())
+                .exec_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?;
+            self.shared
+                .known_partitions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(partition.clone());
+        }
+        Ok(())
+    }
+
+    /// Writes the cross-partition index entries of committed revisions.
+    async fn index_revisions(
+        &self,
+        partition: &str,
+        entries: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        for entry in entries {
+            pipe.cmd("HSET")
+                .arg(self.global("alert-partition"))
+                .arg(entry.body.alert_id.as_str())
+                .arg(partition)
+                .ignore();
+            pipe.cmd("ZADD")
+                .arg(self.global("outbox"))
+                .arg(outbox_score(entry))
+                .arg(outbox_member(partition, &entry.key())?)
+                .ignore();
+        }
+        pipe.exec_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// `P:{name}`: a key outside every partition.
+    fn global(&self, name: &str) -> String {
+        format!("{}:{name}", self.shared.prefix)
+    }
+
+    /// `P:{p:partition}:{name}`: a key of one partition.
+    fn key(&self, partition: &str, name: &str) -> String {
+        format!("{}:{{p:{partition}}}:{name}", self.shared.prefix)
+    }
+
+    fn orders_key(&self) -> String {
+        format!("{}:{{orders}}", self.shared.prefix)
+    }
+
+    fn epoch_key(&self) -> String {
+        format!("{}:{{orders}}:epoch", self.shared.prefix)
+    }
+}
+
+impl Store for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        redis::cmd("PING")
+            .exec_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn create_order(&self, order: &StoredOrder) -> Result<bool, StoreError> {
+        let created: i64 = self
+            .shared
+            .create_order
+            .key(self.orders_key())
+            .key(self.epoch_key())
+            .arg(order.id.as_str())
+            .arg(order.body.as_slice())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(created == 1)
+    }
+
+    async fn put_order(&self, order: &StoredOrder) -> Result<(), StoreError> {
+        redis::pipe()
+            .atomic()
+            .cmd("HSET")
+            .arg(self.orders_key())
+            .arg(order.id.as_str())
+            .arg(order.body.as_slice())
+            .ignore()
+            .cmd("INCR")
+            .arg(self.epoch_key())
+            .ignore()
+            .exec_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn delete_order(&self, id: &OrderId) -> Result<bool, StoreError> {
+        let deleted: i64 = self
+            .shared
+            .delete_order
+            .key(self.orders_key())
+            .key(self.epoch_key())
+            .arg(id.as_str())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted == 1)
+    }
+
+    async fn order(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
+        let body: Option<Vec<u8>> = redis::cmd("HGET")
+            .arg(self.orders_key())
+            .arg(id.as_str())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(body.map(|body| StoredOrder {
+            id: id.clone(),
+            body,
+        }))
+    }
+
+    async fn orders(&self) -> Result<Vec<StoredOrder>, StoreError> {
+        let all: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(self.orders_key())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let mut orders: Vec<StoredOrder> = all
+            .into_iter()
+            .map(|(id, body)| StoredOrder {
+                id: OrderId::new(id),
+                body,
+            })
+            .collect();
+        orders.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(orders)
+    }
+
+    async fn orders_epoch(&self) -> Result<u64, StoreError> {
+        let epoch: Option<u64> = redis::cmd("GET")
+            .arg(self.epoch_key())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(epoch.unwrap_or(0))
+    }
+
+    async fn load(
+        &self,
+        partition: &PartitionKey,
+    ) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+        let (version, state): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+            .arg(self.key(&partition.to_string(), "state"))
+            .arg("version")
+            .arg("state")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(version.map(|version| Versioned {
+            version,
+            value: state.unwrap_or_default(),
+        }))
+    }
+
+    async fn commit(
+        &self,
+        partition: &PartitionKey,
+        expected: u64,
+        commit: Commit,
+    ) -> Result<CommitOutcome, StoreError> {
+        self.remember_partition(partition).await?;
+        let name = partition.to_string();
+        let mut invocation = self.shared.commit.prepare_invoke();
+        invocation
+            .key(self.key(&name, "state"))
+            .key(self.key(&name, "alerts"))
+            .key(self.key(&name, "outbox"))
+            .key(self.key(&name, "history-devices"));
+        for entry in &commit.revisions {
+            invocation.key(self.key(&name, &format!("timeline:{}", entry.revision.alert_id)));
+        }
+        for entry in &commit.history {
+            invocation.key(self.key(&name, &format!("history:{}", entry.device)));
+        }
+        invocation
+            .arg(expected)
+            .arg(commit.state.as_slice())
+            .arg(commit.revisions.len())
+            .arg(commit.history.len());
+        let mut outbox = Vec::with_capacity(commit.revisions.len());
+        for entry in commit.revisions {
+            let queued = OutboxEntry {
+                partition: partition.clone(),
+                body: entry.revision.clone(),
+                enqueued_at: commit.at,
+            };
+            invocation
+                .arg(entry.revision.alert_id.as_str())
+                .arg(encode(&entry.revision)?)
+                .arg(encode(&entry)?)
+                .arg(queued.key())
+                .arg(encode(&queued)?);
+            outbox.push(queued);
+        }
+        for entry in &commit.history {
+            invocation
+                .arg(entry.device.as_str())
+                .arg(entry.fix.ts.millis())
+                .arg(encode(&entry.fix)?);
+        }
+        let version: i64 = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|err| {
+                self.schedule_full_repair();
+                unavailable(err)
+            })?;
+        let Ok(version) = u64::try_from(version) else {
+            return Ok(CommitOutcome::Conflict);
+        };
+        if !outbox.is_empty()
+            && let Err(err) = self.index_revisions(&name, &outbox).await
+        {
+            tracing::warn!("indexing a commit of {name} failed, repairing on next read: {err}");
+            self.schedule_full_repair();
+        }
+        Ok(CommitOutcome::Committed(version))
+    }
+
+    async fn partitions(&self) -> Result<Vec<PartitionKey>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.global("partitions"))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        names.sort();
+        let mut partitions = Vec::with_capacity(names.len());
+        for chunk in names.chunks(SCAN_BATCH) {
+            let mut pipe = redis::pipe();
+            for name in chunk {
+                pipe.cmd("EXISTS").arg(self.key(name, "state"));
+            }
+            let committed: Vec<bool> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            for (name, committed) in chunk.iter().zip(committed) {
+                if committed {
+                    partitions.push(parse_partition(name)?);
+                }
+            }
+        }
+        partitions.sort();
+        Ok(partitions)
+    }
+
+    async fn alert(&self, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
+        self.ensure_indexes().await?;
+        let mut conn = self.conn.clone();
+        let name: Option<String> = redis::cmd("HGET")
+            .arg(self.global("alert-partition"))
+            .arg(id.as_str())
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        let (current, timeline): (Option<String>, Vec<String>) = redis::pipe()
+            .atomic()
+            .cmd("HGET")
+            .arg(self.key(&name, "alerts"))
+            .arg(id.as_str())
+            .cmd("LRANGE")
+            .arg(self.key(&name, &format!("timeline:{id}")))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        Ok(Some(StoredAlert {
+            partition: parse_partition(&name)?,
+            current: decode(current.as_bytes())?,
+            timeline: timeline
+                .iter()
+                .map(|json| decode::<TimelineEntry>(json.as_bytes()))
+                .collect::<Result<_, _>>()?,
+        }))
+    }
+
+    async fn alerts(&self, partition: &PartitionKey) -> Result<Vec<DispatchBody>, StoreError> {
+        let all: Vec<String> = redis::cmd("HVALS")
+            .arg(self.key(&partition.to_string(), "alerts"))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let mut alerts = all
+            .iter()
+            .map(|json| decode::<DispatchBody>(json.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        alerts.sort_by(|a, b| a.alert_id.cmp(&b.alert_id));
+        Ok(alerts)
+    }
+
+    async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.ensure_indexes().await?;
+        let mut conn = self.conn.clone();
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.global("outbox"))
+            .arg(0)
+            .arg(i64::try_from(limit - 1).unwrap_or(i64::MAX))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut stale = Vec::new();
+        let mut listed = Vec::with_capacity(members.len());
+        let mut pipe = redis::pipe();
+        for member in members {
+            match decode::<(String, String)>(member.as_bytes()) {
+                Ok((name, key)) => {
+                    pipe.cmd("HGET").arg(self.key(&name, "outbox")).arg(key);
+                    listed.push(member);
+                }
+                Err(err) => {
+                    tracing::error!("dropping outbox index member {member}: {err}");
+                    stale.push(member);
+                }
+            }
+        }
+        let bodies: Vec<Option<String>> = if pipe.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut conn).await.map_err(unavailable)?
+        };
+        let mut entries = Vec::with_capacity(listed.len());
+        for (member, body) in listed.into_iter().zip(bodies) {
+            match body.map(|json| decode::<OutboxEntry>(json.as_bytes())) {
+                Some(Ok(entry)) => entries.push(entry),
+                Some(Err(err)) => tracing::error!("skipping outbox entry {member}: {err}"),
+                None => stale.push(member),
+            }
+        }
+        if !stale.is_empty() {
+            redis::cmd("ZREM")
+                .arg(self.global("outbox"))
+                .arg(stale)
+                .exec_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(entries)
+    }
+
+    async fn outbox_depth(&self) -> Result<Vec<(Priority, u64)>, StoreError> {
+        self.ensure_indexes().await?;
+        let mut pipe = redis::pipe();
+        for priority in PRIORITIES {
+            let rank = rank(priority);
+            pipe.cmd("ZCOUNT")
+                .arg(self.global("outbox"))
+                .arg(rank * PRIORITY_SPAN)
+                .arg(format!("({}", (rank + 1) * PRIORITY_SPAN));
+        }
+        let counts: Vec<u64> = pipe
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(PRIORITIES.into_iter().zip(counts).collect())
+    }
+
+    async fn delivered(&self, partition: &PartitionKey, key: &str) -> Result<bool, StoreError> {
+        let name = partition.to_string();
+        let (removed,): (u64,) = redis::pipe()
+            .cmd("ZREM")
+            .arg(self.global("outbox"))
+            .arg(outbox_member(&name, key)?)
+            .ignore()
+            .cmd("HDEL")
+            .arg(self.key(&name, "outbox"))
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(removed == 1)
+    }
+
+    async fn history(
+        &self,
+        partition: &PartitionKey,
+        device: &DeviceId,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> Result<Vec<Fix>, StoreError> {
+        let fixes: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.key(&partition.to_string(), &format!("history:{device}")))
+            .arg(from.millis())
+            .arg(format!("({}", to.millis()))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        fixes.iter().map(|json| decode(json.as_bytes())).collect()
+    }
+
+    async fn trim_history(&self, before: TimestampMs) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.global("partitions"))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let mut removed = 0;
+        for chunk in names.chunks(SCAN_BATCH) {
+            let mut pipe = redis::pipe();
+            for name in chunk {
+                pipe.cmd("SMEMBERS").arg(self.key(name, "history-devices"));
+            }
+            let devices: Vec<Vec<String>> =
+                pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            for (name, devices) in chunk.iter().zip(devices) {
+                if devices.is_empty() {
+                    continue;
+                }
+                let mut invocation = self.shared.trim.key(self.key(name, "history-devices"));
+                invocation.arg(before.millis());
+                for device in &devices {
+                    invocation
+                        .key(self.key(name, &format!("history:{device}")))
+                        .arg(device);
+                }
+                let count: u64 = invocation
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                removed += count;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Reads a partition back from its display form.
+pub(super) fn parse_partition(name: &str) -> Result<PartitionKey, StoreError> {
+    match name.strip_prefix("o.") {
+        Some(id) => Ok(PartitionKey::Order(OrderId::new(id))),
+        None if name == "unassigned" => Ok(PartitionKey::Unassigned),
+        None => Err(StoreError::Corrupt(format!("unknown partition `{name}`"))),
+    }
+}
+
+/// Where an entry sorts in the outbox: most urgent priority first, then oldest.
+fn outbox_score(entry: &OutboxEntry) -> u64 {
+    rank(entry.body.priority) * PRIORITY_SPAN + entry.enqueued_at.millis().min(PRIORITY_SPAN - 1)
+}
+
+/// An outbox position for a priority: 0 for the most urgent.
+pub(super) fn rank(priority: Priority) -> u64 {
+    match priority {
+        Priority::P1 => 0,
+        Priority::P2 => 1,
+        Priority::P3 => 2,
+    }
+}
+
+fn outbox_member(partition: &str, key: &str) -> Result<String, StoreError> {
+    encode(&(partition, key))
+}
+
+/// Serializes a stored value as JSON.
+pub(super) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+/// Reads a stored JSON value.
+pub(super) fn decode<T: DeserializeOwned>(json: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(json).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+fn unavailable(err: RedisError) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
