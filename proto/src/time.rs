@@ -7,7 +7,18 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A point in time as Unix epoch milliseconds: the `ts` of every MQTT message.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
 )]
 #[serde(transparent)]
 pub struct TimestampMs(pub u64);

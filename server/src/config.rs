@@ -24,7 +24,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &'static str, message: impl Into<String>) -> Self {
+    /// An error about `setting`.
+    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
         Self {
             setting,
             message: message.into(),
@@ -102,6 +103,8 @@ pub struct Config {
     pub topics: Topics,
     /// MQTT 5 shared-subscription group.
     pub mqtt_shared_group: Option<String>,
+    /// This instance's name in its MQTT client ids.
+    pub instance_id: String,
     /// Whether OwnTracks topics are taken.
     pub owntracks: bool,
     /// The state store.
@@ -261,6 +264,14 @@ impl Config {
                 Topics::new(v).map_err(|e| format!("`{v}`: {e}"))
             })?,
             mqtt_shared_group: read.optional("mqtt_shared_group", |v| {
+                let valid = v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+                valid
+                    .then(|| v.to_owned())
+                    .ok_or_else(|| format!("`{v}` may hold only letters, digits, _ and -"))
+            })?,
+            instance_id: read.required("instance_id", |v| {
                 let valid = v
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));

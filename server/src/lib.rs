@@ -1,12 +1,20 @@
-//! The Vangnet service: configuration, adapters (HTTP so far) and start-up.
+//! The Vangnet service: configuration, the adapters around the detection
+//! engine (MQTT, store, HTTP) and start-up.
 //! The binary `vangnet` in `main.rs` only parses the command line and calls in here.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cli;
 pub mod config;
+pub mod downlink;
 pub mod health;
 pub mod http;
+pub mod ingest;
+pub mod mqtt;
+pub mod orders;
+pub mod partitions;
 pub mod serve;
 pub mod settings;
+pub mod store;
 pub mod telemetry;
+pub mod watchdog;

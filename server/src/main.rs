@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use vangnet_server::cli::{Cli, Subcommands};
+use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::{serve, telemetry};
 
 /// Exit status for bad configuration (SPEC section 2).
@@ -22,9 +23,16 @@ fn main() -> ExitCode {
                 }
             };
             telemetry::init(config.log_format);
+            let broker = match broker_url(&config) {
+                Ok(url) => url,
+                Err(err) => {
+                    eprintln!("{err}");
+                    return ExitCode::from(BAD_CONFIGURATION);
+                }
+            };
             let result = tokio::runtime::Runtime::new()
                 .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(serve::run(config)));
+                .and_then(|runtime| runtime.block_on(serve::run(config, broker)));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
@@ -33,5 +41,19 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The external broker, or the embedded one once it is started.
+fn broker_url(config: &Config) -> Result<url::Url, ConfigError> {
+    match &config.broker {
+        BrokerSetting::External(url) => Ok(url.clone()),
+        #[cfg(feature = "embedded-broker")]
+        BrokerSetting::Embedded => vangnet_server::mqtt::embedded::start(),
+        #[cfg(not(feature = "embedded-broker"))]
+        BrokerSetting::Embedded => Err(ConfigError::new(
+            "VANGNET_MQTT_URL",
+            "must be set: this build has no embedded broker (feature embedded-broker)",
+        )),
     }
 }

@@ -1,24 +1,127 @@
-//! `vangnet serve`: wires the adapters together and runs until SIGTERM or Ctrl-C.
+//! `vangnet serve`: wires the adapters around the engine and runs until
+//! SIGTERM or Ctrl-C, then stops taking messages, finishes what it took, and
+//! leaves the rest to the broker's persistent session.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusBuilder;
-use vangnet_proto::RejectReason;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+use vangnet_engine::EngineConfig;
+use vangnet_proto::{Channel, RejectReason, Topics};
 
-use crate::config::Config;
+use crate::config::{Config, DetectionSettings, StoreSetting};
+use crate::downlink::DeviceMessages;
 use crate::health::Health;
 use crate::http::{self, AppState};
+use crate::ingest::{self, Ingest};
+use crate::mqtt::connection::{self, LaneSpec, Shutdown};
+use crate::orders::OrderIndex;
+use crate::partitions::Partitions;
+use crate::store::{EmbeddedStore, RedisStore, Store};
+use crate::watchdog;
 
-/// Runs the service until it is asked to stop.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// Workers per lane; a device's messages always go to the same one.
+const ALARM_WORKERS: usize = 2;
+const LOC_WORKERS: usize = 4;
+/// How long shutdown waits for in-flight messages.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the service against `broker` until it is asked to stop.
+pub async fn run(config: Config, broker: Url) -> anyhow::Result<()> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
     describe_metrics();
+    match &config.store {
+        StoreSetting::Redis(url) => {
+            let store = RedisStore::connect(url, &config.store_prefix)
+                .context("opening the Redis store")?;
+            run_with(config, broker, Arc::new(store), metrics).await
+        }
+        StoreSetting::File(path) => {
+            let store = EmbeddedStore::open(path)
+                .with_context(|| format!("opening the embedded store {}", path.display()))?;
+            run_with(config, broker, Arc::new(store), metrics).await
+        }
+    }
+}
+
+async fn run_with<S: Store>(
+    config: Config,
+    broker: Url,
+    store: Arc<S>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     health.set_broker(false);
     health.set_store(false);
+    let background = CancellationToken::new();
+    let shutdown = Shutdown::default();
+
+    let orders = Arc::new(OrderIndex::default());
+    spawn_store_monitor(
+        store.clone(),
+        orders.clone(),
+        health.clone(),
+        background.clone(),
+    );
+    let partitions = Arc::new(Partitions::new(store, engine_config(&config.detection)));
+
+    let (alarm_tx, alarm_rx) = mpsc::channel(1024);
+    let (loc_tx, loc_rx) = mpsc::channel(4096);
+    let topics = &config.topics;
+    let mut loc_filters = vec![subscription(&config, topics.uplink_filter(Channel::Loc))];
+    if config.owntracks {
+        loc_filters.push(subscription(&config, Topics::OWNTRACKS_FILTER.to_owned()));
+    }
+    let alarm_lane = connection::spawn(
+        LaneSpec {
+            name: "alarm",
+            broker: broker.clone(),
+            client_id: client_id(&config, "alarm"),
+            filters: vec![
+                subscription(&config, topics.uplink_filter(Channel::Alarm)),
+                subscription(&config, topics.uplink_filter(Channel::Status)),
+            ],
+        },
+        alarm_tx,
+        shutdown.clone(),
+    )
+    .context("the MQTT broker URL")?;
+    let loc_lane = connection::spawn(
+        LaneSpec {
+            name: "loc",
+            broker,
+            client_id: client_id(&config, "loc"),
+            filters: loc_filters,
+        },
+        loc_tx,
+        shutdown.clone(),
+    )
+    .context("the MQTT broker URL")?;
+    spawn_broker_monitor(
+        [alarm_lane.clone(), loc_lane.clone()],
+        health.clone(),
+        background.clone(),
+    );
+
+    let downlink = DeviceMessages::new(config.topics.clone(), alarm_lane.clone());
+    let ingest = Arc::new(Ingest::new(
+        partitions.clone(),
+        orders.clone(),
+        config.topics.clone(),
+        config.owntracks,
+        downlink.clone(),
+        shutdown.stop.clone(),
+    ));
+    let alarm_workers =
+        ingest::spawn_workers(ingest.clone(), alarm_lane.clone(), alarm_rx, ALARM_WORKERS);
+    let loc_workers = ingest::spawn_workers(ingest, loc_lane.clone(), loc_rx, LOC_WORKERS);
+    let watchdog = watchdog::spawn(partitions, orders, downlink, background.clone());
 
     let server = http::start(
         config.http_addr,
@@ -28,15 +131,106 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
     )
     .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
-    let handle = server.handle();
-    tracing::info!(addr = %config.http_addr, "vangnet is listening for HTTP");
+    let http_handle = server.handle();
+    let http_task = tokio::spawn(server);
+    tracing::info!(addr = %config.http_addr, "vangnet is serving");
 
-    let server = tokio::spawn(server);
     shutdown_signal().await;
-    tracing::info!("shutting down");
-    handle.stop(true).await;
-    server.await.context("HTTP server task")??;
+    tracing::info!("shutting down: no new messages, finishing those in hand");
+    shutdown.intake.cancel();
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        let _ = alarm_workers.await;
+        let _ = loc_workers.await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("in-flight messages did not finish in time; the broker will redeliver them");
+    }
+    background.cancel();
+    let _ = watchdog.await;
+    alarm_lane.disconnect().await;
+    loc_lane.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    shutdown.stop.cancel();
+    http_handle.stop(true).await;
+    http_task.await.context("HTTP server task")??;
+    tracing::info!("stopped");
     Ok(())
+}
+
+fn engine_config(detection: &DetectionSettings) -> EngineConfig {
+    EngineConfig {
+        drift_mps: detection.drift_mps,
+        stale_after_s: detection.stale_after.as_secs(),
+        approach_horizon_s: detection.approach_horizon.as_secs(),
+        perp_silence_s: detection.perp_silence.as_secs(),
+        victim_silence_s: detection.victim_silence.as_secs(),
+        ..EngineConfig::default()
+    }
+}
+
+/// The MQTT client id of one lane: stable across restarts (persistent
+/// session) and distinct per instance and topic prefix.
+fn client_id(config: &Config, lane: &str) -> String {
+    let prefix: String = config
+        .topics
+        .prefix()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{}-{prefix}-{lane}", config.instance_id)
+}
+
+fn subscription(config: &Config, filter: String) -> String {
+    match &config.mqtt_shared_group {
+        Some(group) => format!("$share/{group}/{filter}"),
+        None => filter,
+    }
+}
+
+fn spawn_store_monitor<S: Store>(
+    store: Arc<S>,
+    orders: Arc<OrderIndex>,
+    health: Arc<Health>,
+    stop: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            let up = store.ping().await.is_ok() && orders.refresh(store.as_ref()).await.is_ok();
+            if up != health.store() {
+                tracing::info!(up, "store availability changed");
+            }
+            health.set_store(up);
+        }
+    });
+}
+
+fn spawn_broker_monitor(
+    lanes: [connection::Lane; 2],
+    health: Arc<Health>,
+    stop: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            health.set_broker(lanes.iter().all(connection::Lane::is_subscribed));
+        }
+    });
 }
 
 fn describe_metrics() {
@@ -44,6 +238,19 @@ fn describe_metrics() {
         "vangnet_rejected_messages_total",
         "Device messages rejected, by reason"
     );
+    metrics::describe_counter!(
+        "vangnet_messages_total",
+        "Device messages accepted, by kind"
+    );
+    metrics::describe_histogram!(
+        "vangnet_processing_seconds",
+        "From decoding a message to having its effects stored and its device messages queued"
+    );
+    metrics::describe_gauge!(
+        "vangnet_broker_connected",
+        "1 while both MQTT lanes are subscribed"
+    );
+    metrics::describe_gauge!("vangnet_store_up", "1 while the store answers");
     for reason in RejectReason::ALL {
         metrics::counter!("vangnet_rejected_messages_total", "reason" => reason.label())
             .increment(0);

@@ -56,6 +56,12 @@ pub const SETTINGS: &[Setting] = &[
         "MQTT 5 shared-subscription group, so several instances split the load [default: none]",
     ),
     setting(
+        "instance_id",
+        "VANGNET_INSTANCE_ID",
+        Some("vangnet"),
+        "Name of this instance in its MQTT client ids; give each instance of a shared group its own",
+    ),
+    setting(
         "owntracks",
         "VANGNET_OWNTRACKS",
         Some("false"),

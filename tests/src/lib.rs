@@ -15,7 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
-use vangnet_proto::{Channel, DeviceId, Topics};
+use vangnet_proto::{Channel, DeviceId, OrderId, Topics};
+use vangnet_server::store::{RedisStore, Store, StoredOrder};
 
 pub use rumqttc::QoS as MqttQos;
 
@@ -166,6 +167,37 @@ impl TestApp {
         text.lines()
             .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
             .unwrap_or(0.0)
+    }
+
+    /// The app's store, to seed orders and read alerts directly.
+    pub fn store(&self) -> RedisStore {
+        let url = url::Url::parse(&redis_url()).unwrap_or_else(|e| panic!("{e}"));
+        RedisStore::connect(&url, &self.store_prefix).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Stores an order (JSON of the SPEC section 7 body, `id` required) and
+    /// waits until the app has picked it up.
+    pub async fn put_order(&self, body: serde_json::Value) {
+        let id = body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("order without id"));
+        let order = StoredOrder {
+            id: OrderId::new(id),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        };
+        let store = self.store();
+        store
+            .put_order(&order)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let want = store.orders().await.map(|o| o.len()).unwrap_or(0) as f64;
+        eventually(
+            Duration::from_secs(10),
+            "the app loading the order",
+            || async { self.metric("vangnet_orders").await >= want },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// A device of this app's topic tree.

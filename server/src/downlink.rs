@@ -1,0 +1,100 @@
+//! Messages to devices (`ack`, `cmd`), published with QoS 1 once the step
+//! that made them is committed.
+
+use vangnet_proto::{Ack, Topics};
+
+use crate::mqtt::connection::Lane;
+use crate::partitions::Downlink;
+
+/// Publishes device messages on the panic lane's connection.
+#[derive(Clone)]
+pub struct DeviceMessages {
+    topics: Topics,
+    lane: Lane,
+}
+
+impl DeviceMessages {
+    /// Device messages under `topics`, sent through `lane`.
+    pub fn new(topics: Topics, lane: Lane) -> Self {
+        Self { topics, lane }
+    }
+
+    /// Publishes every message, one receipt per alarm (see [`merge_acks`]).
+    pub async fn publish(&self, downlink: Vec<Downlink>) {
+        for message in merge_acks(downlink) {
+            let (topic, payload) = match &message {
+                Downlink::Ack { device, ack } => (self.topics.ack(device), serde_json::to_vec(ack)),
+                Downlink::Command { device, command } => {
+                    (self.topics.cmd(device), serde_json::to_vec(command))
+                }
+            };
+            match payload {
+                Ok(payload) => self.lane.publish(topic, payload).await,
+                Err(err) => tracing::error!(%err, "could not encode a device message"),
+            }
+        }
+    }
+}
+
+/// Merges the receipts of one alarm from each of the device's orders into
+/// one receipt naming every alert (SPEC section 3: one id per order).
+pub fn merge_acks(downlink: Vec<Downlink>) -> Vec<Downlink> {
+    let mut merged: Vec<Downlink> = Vec::with_capacity(downlink.len());
+    for message in downlink {
+        if let Downlink::Ack { device, ack } = &message
+            && let Some(first) = merged.iter_mut().find_map(|m| match m {
+                Downlink::Ack { device: d, ack: a } if d == device && a.seq == ack.seq => Some(a),
+                _ => None,
+            })
+        {
+            merge_into(first, ack);
+            continue;
+        }
+        merged.push(message);
+    }
+    merged
+}
+
+fn merge_into(first: &mut Ack, other: &Ack) {
+    for id in &other.alert_ids {
+        if !first.alert_ids.contains(id) {
+            first.alert_ids.push(id.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vangnet_proto::{AlertId, DeviceId, TimestampMs};
+
+    use super::*;
+
+    fn ack(device: &str, seq: u64, id: &str) -> Downlink {
+        Downlink::Ack {
+            device: DeviceId::parse(device, "device").unwrap(),
+            ack: Ack {
+                seq: Some(seq),
+                alert_ids: vec![AlertId::new(id)],
+                ts: TimestampMs(1),
+            },
+        }
+    }
+
+    #[test]
+    fn receipts_of_one_alarm_from_two_orders_become_one_naming_both_alerts() {
+        let merged = merge_acks(vec![ack("v-1", 7, "A"), ack("v-1", 7, "B")]);
+        assert_eq!(merged.len(), 1);
+        let Downlink::Ack { ack, .. } = &merged[0] else {
+            panic!()
+        };
+        assert_eq!(ack.alert_ids, [AlertId::new("A"), AlertId::new("B")]);
+    }
+
+    #[test]
+    fn receipts_of_different_alarms_stay_apart() {
+        assert_eq!(
+            merge_acks(vec![ack("v-1", 7, "A"), ack("v-1", 8, "B")]).len(),
+            2
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! From MQTT delivery to durable effects: decode and validate, count
+//! rejections, limit floods per device, run the engine on each of the
+//! device's orders, publish the device messages, and only then ack the
+//! delivery to the broker.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Instant;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use vangnet_engine::Event;
+use vangnet_proto::{
+    AlarmKind, DeviceId, ProtoError, RejectReason, TimestampMs, Topics, Uplink, owntracks,
+    parse_uplink,
+};
+
+use crate::downlink::DeviceMessages;
+use crate::mqtt::connection::{Delivery, Lane};
+use crate::orders::OrderIndex;
+use crate::partitions::{Partitions, StepError, store_retry_delay};
+use crate::store::{PartitionKey, Store};
+
+/// Messages per second one device may send on `loc` and `status` before the excess is dropped.
+pub const DEVICE_RATE_PER_S: u32 = 20;
+/// Messages one device may send in a burst above its rate.
+pub const DEVICE_BURST: u32 = 100;
+
+/// Everything needed to turn deliveries into effects.
+pub struct Ingest<S> {
+    partitions: Arc<Partitions<S>>,
+    orders: Arc<OrderIndex>,
+    topics: Topics,
+    owntracks: bool,
+    limiter: DefaultKeyedRateLimiter<DeviceId>,
+    downlink: DeviceMessages,
+    stop: CancellationToken,
+}
+
+/// One message, decoded: whose, and what.
+struct Decoded {
+    device: DeviceId,
+    uplink: Uplink,
+}
+
+impl<S: Store> Ingest<S> {
+    /// Builds the pipeline; device messages are published on `downlink`.
+    pub fn new(
+        partitions: Arc<Partitions<S>>,
+        orders: Arc<OrderIndex>,
+        topics: Topics,
+        owntracks: bool,
+        downlink: DeviceMessages,
+        stop: CancellationToken,
+    ) -> Self {
+        let rate = NonZeroU32::new(DEVICE_RATE_PER_S).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(DEVICE_BURST).unwrap_or(NonZeroU32::MIN);
+        Self {
+            partitions,
+            orders,
+            topics,
+            owntracks,
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            downlink,
+            stop,
+        }
+    }
+
+    /// Handles one delivery completely; when this returns the delivery may be acked.
+    /// Returns `false` when it could not be stored before shutdown (do not ack).
+    pub async fn handle(&self, delivery: &Delivery) -> bool {
+        let started = Instant::now();
+        let now = TimestampMs::now();
+        let decoded = match self.decode(delivery, now) {
+            Ok(Some(decoded)) => decoded,
+            Ok(None) => return true,
+            Err(err) => {
+                reject(&err);
+                return true;
+            }
+        };
+        let kind = kind_label(&decoded.uplink);
+        metrics::counter!("vangnet_messages_total", "kind" => kind).increment(1);
+        if !matches!(decoded.uplink, Uplink::Alarm(_))
+            && self.limiter.check_key(&decoded.device).is_err()
+        {
+            metrics::counter!("vangnet_rate_limited_messages_total", "kind" => kind).increment(1);
+            return true;
+        }
+        let stored = self.process(decoded, now).await;
+        metrics::histogram!("vangnet_processing_seconds", "kind" => kind)
+            .record(started.elapsed().as_secs_f64());
+        stored
+    }
+
+    fn decode(&self, delivery: &Delivery, now: TimestampMs) -> Result<Option<Decoded>, ProtoError> {
+        let topic = delivery.publish.topic.as_str();
+        let payload = &delivery.publish.payload;
+        if self.owntracks && topic.starts_with("owntracks/") {
+            let device = Topics::parse_owntracks(topic)?;
+            let fix = owntracks::parse_location(payload, &device, now)?;
+            return Ok(fix.map(|fix| Decoded {
+                device,
+                uplink: Uplink::Fixes(vec![fix]),
+            }));
+        }
+        let (device, channel) = self.topics.parse_uplink(topic)?;
+        let uplink = parse_uplink(channel, payload, &device, now)?;
+        if let Uplink::Alarm(parsed) = &uplink {
+            for ignored in &parsed.ignored {
+                metrics::counter!("vangnet_panic_fields_ignored_total", "reason" => ignored.reason.label())
+                    .increment(1);
+            }
+        }
+        Ok(Some(Decoded { device, uplink }))
+    }
+
+    async fn process(&self, decoded: Decoded, now: TimestampMs) -> bool {
+        let Decoded { device, uplink } = decoded;
+        let is_panic = matches!(&uplink, Uplink::Alarm(p) if p.alarm.kind == AlarmKind::Panic);
+        let mut targets: Vec<_> = self
+            .orders
+            .orders_of(&device)
+            .into_iter()
+            .map(|(key, body)| (key, Some(body)))
+            .collect();
+        if targets.is_empty() {
+            if !is_panic {
+                reject(&ProtoError::new("topic", RejectReason::UnknownDevice));
+                return true;
+            }
+            targets.push((PartitionKey::Unassigned, None));
+        }
+        let event = Event::from(uplink);
+        let mut downlink = Vec::new();
+        for (key, body) in targets {
+            let mut attempt = 0;
+            loop {
+                let result = self
+                    .partitions
+                    .step::<std::convert::Infallible>(&key, body.as_deref(), now, None, |engine| {
+                        Ok(engine.handle(&device, event.clone(), now))
+                    })
+                    .await;
+                match result {
+                    Ok(outcome) => {
+                        downlink.extend(outcome.downlink);
+                        break;
+                    }
+                    Err(StepError::Refused(never)) => match never {},
+                    Err(StepError::Store(err)) => {
+                        tracing::warn!(%err, partition = %key, "store unavailable; retrying the step");
+                        let wait = store_retry_delay(attempt);
+                        attempt += 1;
+                        tokio::select! {
+                            () = self.stop.cancelled() => return false,
+                            () = tokio::time::sleep(wait) => {}
+                        }
+                    }
+                }
+            }
+        }
+        self.downlink.publish(downlink).await;
+        true
+    }
+}
+
+fn kind_label(uplink: &Uplink) -> &'static str {
+    match uplink {
+        Uplink::Fixes(_) => "loc",
+        Uplink::Alarm(_) => "alarm",
+        Uplink::Status(_) => "status",
+    }
+}
+
+/// Counts a rejected message; logged at debug without the payload.
+fn reject(err: &ProtoError) {
+    metrics::counter!("vangnet_rejected_messages_total", "reason" => err.reason.label())
+        .increment(1);
+    tracing::debug!(field = %err.field, reason = err.reason.label(), "message rejected");
+}
+
+/// Feeds a lane's deliveries to `shards` workers, each device always to the
+/// same worker so its messages are handled in order; acks each delivery
+/// once it is handled.
+pub fn spawn_workers<S: Store>(
+    ingest: Arc<Ingest<S>>,
+    lane: Lane,
+    mut deliveries: mpsc::Receiver<Delivery>,
+    shards: usize,
+) -> tokio::task::JoinHandle<()> {
+    let mut queues = Vec::with_capacity(shards);
+    let mut workers = Vec::with_capacity(shards);
+    for _ in 0..shards.max(1) {
+        let (tx, mut rx) = mpsc::channel::<Delivery>(1024);
+        queues.push(tx);
+        let ingest = ingest.clone();
+        let lane = lane.clone();
+        workers.push(tokio::spawn(async move {
+            while let Some(delivery) = rx.recv().await {
+                if ingest.handle(&delivery).await {
+                    lane.ack(&delivery).await;
+                }
+            }
+        }));
+    }
+    tokio::spawn(async move {
+        while let Some(delivery) = deliveries.recv().await {
+            let mut hasher = DefaultHasher::new();
+            delivery.publish.topic.hash(&mut hasher);
+            let shard = (hasher.finish() % queues.len() as u64) as usize;
+            if queues[shard].send(delivery).await.is_err() {
+                break;
+            }
+        }
+        drop(queues);
+        for worker in workers {
+            let _ = worker.await;
+        }
+    })
+}

@@ -1,0 +1,262 @@
+//! One supervised MQTT connection ("lane"): persistent session, reconnect
+//! with backoff (rumqttc has none of its own), re-subscribe on every ConnAck,
+//! and manual acks that are only sent once a message is durably handled.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+/// Capacity of rumqttc's request channel (acks and publishes queue there).
+const REQUEST_CAPACITY: usize = 4096;
+/// QoS 1 messages the broker may have in flight to us before it waits for acks.
+const INFLIGHT: u16 = 1000;
+
+/// How to open one lane.
+#[derive(Debug, Clone)]
+pub struct LaneSpec {
+    /// Short name for logs and metrics (`alarm`, `loc`).
+    pub name: &'static str,
+    /// Broker address.
+    pub broker: Url,
+    /// Stable client id, so the broker keeps the session across restarts.
+    pub client_id: String,
+    /// Topic filters to (re)subscribe on every connection.
+    pub filters: Vec<String>,
+}
+
+/// One message as received, with the connection it came on.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The MQTT message.
+    pub publish: Publish,
+    /// Which connection of the lane delivered it; acks for older connections are not sent.
+    pub epoch: u64,
+}
+
+/// Sends acks and publishes on a running lane.
+#[derive(Clone)]
+pub struct Lane {
+    name: &'static str,
+    client: AsyncClient,
+    epoch: Arc<AtomicU64>,
+    subscribed: watch::Receiver<bool>,
+}
+
+impl Lane {
+    /// Acknowledges a QoS 1 delivery. A delivery from a connection that has
+    /// since dropped is not acknowledged: the broker redelivers it, and
+    /// deduplication makes the repeat harmless.
+    pub async fn ack(&self, delivery: &Delivery) {
+        if delivery.publish.qos == QoS::AtMostOnce {
+            return;
+        }
+        if delivery.epoch != self.epoch.load(Ordering::Acquire) {
+            metrics::counter!("vangnet_mqtt_stale_acks_total", "lane" => self.name).increment(1);
+            return;
+        }
+        if let Err(err) = self.client.ack(&delivery.publish).await {
+            tracing::warn!(lane = self.name, %err, "could not queue an MQTT ack");
+        }
+    }
+
+    /// Publishes `payload` on `topic` with QoS 1.
+    pub async fn publish(&self, topic: String, payload: Vec<u8>) {
+        if let Err(err) = self
+            .client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+        {
+            tracing::warn!(lane = self.name, %err, "could not queue an MQTT publish");
+        }
+    }
+
+    /// True while the lane is connected and subscribed.
+    pub fn is_subscribed(&self) -> bool {
+        *self.subscribed.borrow()
+    }
+
+    /// Waits until the lane is connected and subscribed.
+    pub async fn until_subscribed(&self) {
+        let mut subscribed = self.subscribed.clone();
+        let _ = subscribed.wait_for(|up| *up).await;
+    }
+
+    /// Says goodbye to the broker; the persistent session keeps unacked messages.
+    pub async fn disconnect(&self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+/// When a lane stops: first `intake` (no new messages are handed on; the
+/// broker keeps them for the persistent session), then `stop` (no more polling).
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    /// Stop handing on messages.
+    pub intake: CancellationToken,
+    /// Stop the connection.
+    pub stop: CancellationToken,
+}
+
+/// Opens the lane and keeps it connected until `shutdown.stop`, handing
+/// every received message to `deliveries` until `shutdown.intake`.
+pub fn spawn(
+    spec: LaneSpec,
+    deliveries: mpsc::Sender<Delivery>,
+    shutdown: Shutdown,
+) -> Result<Lane, rumqttc::OptionError> {
+    let mut options = MqttOptions::parse_url(with_client_id(&spec.broker, &spec.client_id))?;
+    options
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_keep_alive(Duration::from_secs(15))
+        .set_inflight(INFLIGHT)
+        .set_max_packet_size(
+            vangnet_proto::MAX_PAYLOAD_BYTES * 16,
+            vangnet_proto::MAX_PAYLOAD_BYTES * 2,
+        );
+    let (client, mut event_loop) = AsyncClient::new(options, REQUEST_CAPACITY);
+    let epoch = Arc::new(AtomicU64::new(0));
+    let (subscribed_tx, subscribed) = watch::channel(false);
+    let lane = Lane {
+        name: spec.name,
+        client: client.clone(),
+        epoch: epoch.clone(),
+        subscribed,
+    };
+
+    tokio::spawn(async move {
+        let Shutdown { intake, stop } = shutdown;
+        let mut deliveries = Some(deliveries);
+        let mut backoff = Backoff::default();
+        let mut awaiting_suback = false;
+        loop {
+            let event = tokio::select! {
+                () = stop.cancelled() => break,
+                () = intake.cancelled(), if deliveries.is_some() => {
+                    deliveries = None;
+                    continue;
+                }
+                event = event_loop.poll() => event,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    epoch.fetch_add(1, Ordering::AcqRel);
+                    backoff.reset();
+                    awaiting_suback = true;
+                    let filters = spec
+                        .filters
+                        .iter()
+                        .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                    if let Err(err) = client.try_subscribe_many(filters) {
+                        tracing::warn!(lane = spec.name, %err, "could not queue the subscription");
+                    }
+                    tracing::info!(lane = spec.name, "connected to the MQTT broker");
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) if awaiting_suback => {
+                    awaiting_suback = false;
+                    subscribed_tx.send_replace(true);
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let Some(sink) = &deliveries else { continue };
+                    let delivery = Delivery {
+                        publish,
+                        epoch: epoch.load(Ordering::Acquire),
+                    };
+                    // Waiting here is the backpressure: the broker holds the rest.
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = intake.cancelled() => deliveries = None,
+                        sent = sink.send(delivery) => if sent.is_err() { deliveries = None },
+                    }
+                }
+                Ok(_) => {}
+                Err(_) if intake.is_cancelled() => break,
+                Err(err) => {
+                    subscribed_tx.send_replace(false);
+                    let wait = backoff.next_delay();
+                    tracing::warn!(lane = spec.name, %err, retry_in_ms = wait.as_millis() as u64, "MQTT connection lost");
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+        subscribed_tx.send_replace(false);
+    });
+    Ok(lane)
+}
+
+fn with_client_id(broker: &Url, client_id: &str) -> String {
+    let mut url = broker.clone();
+    url.query_pairs_mut().append_pair("client_id", client_id);
+    if url.scheme() == "tcp" {
+        let _ = url.set_scheme("mqtt");
+    }
+    url.to_string()
+}
+
+/// Exponential reconnect delay from 100 ms to 10 s, with jitter so that
+/// instances restarted together do not reconnect in lockstep.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(10);
+
+    fn next_delay(&mut self) -> Duration {
+        let exponential = Self::FIRST.saturating_mul(1 << self.failures.min(7));
+        self.failures = self.failures.saturating_add(1);
+        let capped = exponential.min(Self::MAX);
+        let jitter = fastrand::f64() * 0.5 + 0.75;
+        capped.mul_f64(jitter)
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped_at_ten_seconds_with_jitter() {
+        let mut backoff = Backoff::default();
+        let first = backoff.next_delay();
+        assert!(first >= Duration::from_millis(75) && first <= Duration::from_millis(125));
+        let later: Vec<_> = (0..20).map(|_| backoff.next_delay()).collect();
+        assert!(later.iter().all(|d| *d <= Duration::from_millis(12_500)));
+        assert!(
+            later
+                .last()
+                .is_some_and(|d| *d >= Duration::from_millis(7_500))
+        );
+    }
+
+    #[test]
+    fn backoff_starts_over_after_a_connection() {
+        let mut backoff = Backoff::default();
+        for _ in 0..10 {
+            backoff.next_delay();
+        }
+        backoff.reset();
+        assert!(backoff.next_delay() <= Duration::from_millis(125));
+    }
+
+    #[test]
+    fn the_client_id_travels_in_the_url() {
+        let url = Url::parse("tcp://127.0.0.1:1883").unwrap();
+        let text = with_client_id(&url, "vangnet-alarm");
+        assert_eq!(text, "mqtt://127.0.0.1:1883?client_id=vangnet-alarm");
+    }
+}

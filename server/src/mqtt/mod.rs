@@ -1,0 +1,6 @@
+//! MQTT adapter: supervised connections ("lanes") to the broker, and the
+//! embedded broker for running without one.
+
+pub mod connection;
+#[cfg(feature = "embedded-broker")]
+pub mod embedded;

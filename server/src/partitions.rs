@@ -1,0 +1,282 @@
+//! The engine, one protection order at a time.
+//!
+//! Each partition (an order, or the devices in no order) has an [`Engine`]
+//! cached in memory and a durable copy of its state in the [`Store`]. A step
+//! runs the pure engine on the cached state, then commits the new state, the
+//! alert revisions and the history in one atomic, versioned write. When
+//! another instance committed first, the step is run again on the fresh
+//! state, so two instances never open two alerts for one episode.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use vangnet_engine::{DeviceState, Effect, Engine, EngineConfig, OrderState};
+use vangnet_proto::order::OrderBody;
+use vangnet_proto::{Ack, Command, DeviceId, DispatchBody, TimestampMs};
+
+use crate::store::{
+    Act, Commit, CommitOutcome, HistoryEntry, PartitionKey, Store, StoreError, TimelineEntry,
+};
+
+/// A message for a device, to publish once the step that made it is committed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Downlink {
+    /// Receipt of an alarm.
+    Ack {
+        /// The device that raised it.
+        device: DeviceId,
+        /// The receipt.
+        ack: Ack,
+    },
+    /// A warning.
+    Command {
+        /// The receiving device.
+        device: DeviceId,
+        /// The warning.
+        command: Command,
+    },
+}
+
+/// What a committed step produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Messages for devices.
+    pub downlink: Vec<Downlink>,
+    /// Alert revisions now in the store and its outbox.
+    pub revisions: Vec<DispatchBody>,
+}
+
+/// The durable state of one partition: the order it was computed for and
+/// the engine state of the order and its devices.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct PartitionState {
+    order: Option<OrderBody>,
+    order_state: Option<OrderState>,
+    devices: BTreeMap<DeviceId, DeviceState>,
+}
+
+/// A cached engine and the store version it reflects.
+struct Slot {
+    engine: Engine,
+    state: PartitionState,
+    /// `None` when the cache must be reloaded before the next step.
+    version: Option<u64>,
+}
+
+/// What a step does to the engine; it may run more than once (after a conflict).
+pub trait StepFn<E>: FnMut(&mut Engine) -> Result<Vec<Effect>, E> {}
+impl<E, F: FnMut(&mut Engine) -> Result<Vec<Effect>, E>> StepFn<E> for F {}
+
+/// Why a step did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError<E> {
+    /// The engine refused the step (e.g. an invalid alert transition); nothing was stored.
+    #[error(transparent)]
+    Refused(E),
+    /// The store failed; nothing was stored, the caller retries.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Every partition's cached engine, over one store.
+pub struct Partitions<S> {
+    store: Arc<S>,
+    config: EngineConfig,
+    slots: Mutex<HashMap<PartitionKey, Arc<tokio::sync::Mutex<Option<Slot>>>>>,
+}
+
+impl<S: Store> Partitions<S> {
+    /// Partitions over `store`, with the detection `config`.
+    pub fn new(store: Arc<S>, config: EngineConfig) -> Self {
+        Self {
+            store,
+            config,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store the partitions commit to.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    fn slot(&self, key: &PartitionKey) -> Arc<tokio::sync::Mutex<Option<Slot>>> {
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slots.entry(key.clone()).or_default().clone()
+    }
+
+    /// Runs `step` on the partition at server time `now` and commits what it
+    /// changed; `act` is recorded with the revisions a person's act made.
+    /// `order` is the order's current body (`None` for the unassigned partition).
+    pub async fn step<E>(
+        &self,
+        key: &PartitionKey,
+        order: Option<&OrderBody>,
+        now: TimestampMs,
+        act: Option<&Act>,
+        mut step: impl StepFn<E>,
+    ) -> Result<Outcome, StepError<E>> {
+        let slot = self.slot(key);
+        let mut slot = slot.lock().await;
+        loop {
+            let cached = match slot.as_mut().filter(|s| s.version.is_some()) {
+                Some(cached) => cached,
+                None => slot.insert(self.load(key, now).await?),
+            };
+            let order_changed = match order {
+                Some(body) if cached.state.order.as_ref() != Some(body) => {
+                    sync_order(cached, body, now);
+                    true
+                }
+                _ => false,
+            };
+            let effects = match step(&mut cached.engine) {
+                Ok(effects) => effects,
+                Err(refused) => {
+                    cached.version = None;
+                    return Err(StepError::Refused(refused));
+                }
+            };
+            if effects.is_empty() && !order_changed {
+                return Ok(Outcome::default());
+            }
+            let (commit, outcome) = match cached.collect(effects, now, act) {
+                Ok(collected) => collected,
+                Err(err) => {
+                    cached.version = None;
+                    return Err(err.into());
+                }
+            };
+            let expected = cached.version.unwrap_or(0);
+            match self.store.commit(key, expected, commit).await {
+                Ok(CommitOutcome::Committed(version)) => {
+                    cached.version = Some(version);
+                    return Ok(outcome);
+                }
+                Ok(CommitOutcome::Conflict) => {
+                    metrics::counter!("vangnet_commit_conflicts_total").increment(1);
+                    cached.version = None;
+                }
+                Err(err) => {
+                    cached.version = None;
+                    return Err(err.into());
+                }
+            }
+        }
+    }
+
+    async fn load(&self, key: &PartitionKey, now: TimestampMs) -> Result<Slot, StoreError> {
+        let stored = self.store.load(key).await?;
+        let (state, version) = match stored {
+            Some(stored) => {
+                let state: PartitionState = serde_json::from_slice(&stored.value)
+                    .map_err(|e| StoreError::Corrupt(format!("partition {key}: {e}")))?;
+                (state, stored.version)
+            }
+            None => (PartitionState::default(), 0),
+        };
+        let mut engine = Engine::new(self.config.clone());
+        if let Some(body) = &state.order {
+            engine
+                .put_order(body, now)
+                .map_err(|e| StoreError::Corrupt(format!("partition {key}: stored order: {e}")))?;
+            if let (Some(id), Some(order_state)) = (&body.id, &state.order_state) {
+                engine
+                    .restore_order_state(id, order_state.clone())
+                    .map_err(|e| StoreError::Corrupt(format!("partition {key}: {e}")))?;
+            }
+        }
+        for (device, device_state) in &state.devices {
+            engine.restore_device_state(device.clone(), device_state.clone());
+        }
+        Ok(Slot {
+            engine,
+            state,
+            version: Some(version),
+        })
+    }
+}
+
+/// Brings the engine to the order's current body, keeping open alerts and levels.
+fn sync_order(slot: &mut Slot, body: &OrderBody, now: TimestampMs) {
+    match slot.engine.put_order(body, now) {
+        Ok(_) => slot.state.order = Some(body.clone()),
+        Err(err) => {
+            tracing::error!(%err, "a stored order no longer validates; keeping the previous one")
+        }
+    }
+}
+
+impl Slot {
+    /// Turns a step's effects into one commit and the messages to send after it.
+    fn collect(
+        &mut self,
+        effects: Vec<Effect>,
+        now: TimestampMs,
+        act: Option<&Act>,
+    ) -> Result<(Commit, Outcome), StoreError> {
+        let mut commit = Commit {
+            at: now,
+            ..Commit::default()
+        };
+        let mut outcome = Outcome::default();
+        let mut touched = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Dispatch(body) => {
+                    outcome.revisions.push((*body).clone());
+                    commit.revisions.push(TimelineEntry {
+                        revision: *body,
+                        act: act.cloned(),
+                    });
+                }
+                Effect::History { device, fix } => {
+                    touched.push(device.clone());
+                    commit.history.push(HistoryEntry { device, fix });
+                }
+                Effect::Ack { device, ack } => {
+                    touched.push(device.clone());
+                    outcome.downlink.push(Downlink::Ack { device, ack });
+                }
+                Effect::Command { device, command } => {
+                    outcome.downlink.push(Downlink::Command { device, command });
+                }
+                Effect::Persist(vangnet_engine::StateKey::Device(device)) => touched.push(device),
+                Effect::Persist(vangnet_engine::StateKey::Order(_)) => {}
+            }
+        }
+        self.snapshot(touched);
+        commit.state = serde_json::to_vec(&self.state)
+            .map_err(|e| StoreError::Corrupt(format!("encoding partition state: {e}")))?;
+        Ok((commit, outcome))
+    }
+
+    /// Copies the engine's state of the order and of every device it touched.
+    fn snapshot(&mut self, touched: Vec<DeviceId>) {
+        let order_id = self.state.order.as_ref().and_then(|b| b.id.clone());
+        if let Some(id) = &order_id {
+            self.state.order_state = self.engine.order_state(id).cloned();
+        }
+        let members = self
+            .state
+            .order
+            .iter()
+            .flat_map(|b| b.victim_devices.iter().chain(&b.perpetrator_devices))
+            .cloned();
+        for device in members.chain(touched) {
+            if let Some(state) = self.engine.device_state(&device) {
+                self.state.devices.insert(device, state.clone());
+            }
+        }
+    }
+}
+
+/// How long to wait before retrying a step whose store was unavailable.
+pub fn store_retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis(50u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(5))
+}

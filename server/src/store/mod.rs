@@ -1,0 +1,231 @@
+//! Durable state: one [`Store`] trait, two implementations (Redis and an
+//! embedded redb file) that pass one conformance suite.
+//!
+//! State is kept per *partition*: one protection order (or the catch-all
+//! partition of devices in no order). A partition's engine state, its
+//! alerts with their timelines, its dispatch outbox and its location history
+//! change together in one atomic [`Store::commit`], guarded by the version the
+//! caller loaded: two instances working on the same order cannot both commit,
+//! so they never raise two alerts for one episode. In Redis every key of a
+//! partition shares the hash tag `{p:ID}`, so the layout works on a cluster.
+
+mod embedded;
+mod redis;
+
+#[cfg(test)]
+mod conformance;
+
+use std::fmt;
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
+
+pub use self::embedded::EmbeddedStore;
+pub use self::redis::RedisStore;
+
+/// A store operation failed; the caller retries or reports the store as down.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or answered with an error.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Which partition state belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PartitionKey {
+    /// Everything of one protection order.
+    Order(OrderId),
+    /// Devices in no active order (their panics raise `panic_unassigned`).
+    Unassigned,
+}
+
+impl fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Order(id) => write!(f, "o.{id}"),
+            Self::Unassigned => f.write_str("unassigned"),
+        }
+    }
+}
+
+/// A value with the version it was stored under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    /// Increases by one with every commit; the first commit makes version 1.
+    pub version: u64,
+    /// The value.
+    pub value: T,
+}
+
+/// A human act on an alert, recorded in its timeline beside the revision it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Act {
+    /// Who acted (the token's `sub`).
+    pub actor: String,
+    /// What they wrote.
+    pub note: String,
+}
+
+/// One entry of an alert's timeline: a revision, and the act that made it, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The revision as dispatched.
+    pub revision: DispatchBody,
+    /// The person's act behind it (acknowledge, resolve).
+    pub act: Option<Act>,
+}
+
+/// An alert as stored: its latest revision and every revision before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredAlert {
+    /// The partition holding it.
+    pub partition: PartitionKey,
+    /// The latest revision.
+    pub current: DispatchBody,
+    /// Every revision, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One alert revision waiting to be delivered to police dispatch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// The partition holding it.
+    pub partition: PartitionKey,
+    /// The revision to deliver; its `Idempotency-Key` is `{alert_id}/{revision}`.
+    pub body: DispatchBody,
+    /// When it was committed.
+    pub enqueued_at: TimestampMs,
+}
+
+impl OutboxEntry {
+    /// `{alert_id}/{revision}`: unique per entry, and the dispatch `Idempotency-Key`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.body.alert_id, self.body.revision)
+    }
+}
+
+/// One stored fix of a device's location history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Whose fix.
+    pub device: DeviceId,
+    /// The fix as accepted.
+    pub fix: Fix,
+}
+
+/// Everything one processing step changes in one partition, written atomically.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Commit {
+    /// The partition's new engine state, serialized by the caller.
+    pub state: Vec<u8>,
+    /// New alert revisions: each is stored in its alert's timeline and put in the outbox.
+    pub revisions: Vec<TimelineEntry>,
+    /// Fixes to append to location history.
+    pub history: Vec<HistoryEntry>,
+    /// When this step ran (server time); outbox entries carry it.
+    pub at: TimestampMs,
+}
+
+/// What became of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Written; the partition now has this version.
+    Committed(u64),
+    /// Someone else committed first: reload and run the step again.
+    Conflict,
+}
+
+/// A stored protection order, as the API received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
+    /// Its id.
+    pub id: OrderId,
+    /// The order body as JSON.
+    pub body: Vec<u8>,
+}
+
+/// Durable state of the service. Every method is atomic on its own.
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the store is reachable.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a new order; `false` when the id exists already.
+    fn create_order(
+        &self,
+        order: &StoredOrder,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Replaces or creates an order.
+    fn put_order(&self, order: &StoredOrder)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Removes an order's definition (its partition, alerts and history stay).
+    fn delete_order(&self, id: &OrderId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// One order.
+    fn order(
+        &self,
+        id: &OrderId,
+    ) -> impl Future<Output = Result<Option<StoredOrder>, StoreError>> + Send;
+    /// Every order.
+    fn orders(&self) -> impl Future<Output = Result<Vec<StoredOrder>, StoreError>> + Send;
+    /// A number that changes whenever any order is created, replaced or deleted.
+    fn orders_epoch(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// A partition's engine state and version, if it was ever committed.
+    fn load(
+        &self,
+        partition: &PartitionKey,
+    ) -> impl Future<Output = Result<Option<Versioned<Vec<u8>>>, StoreError>> + Send;
+    /// Writes `commit` if the partition is still at `expected` (0: never committed).
+    fn commit(
+        &self,
+        partition: &PartitionKey,
+        expected: u64,
+        commit: Commit,
+    ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
+    /// Every partition ever committed.
+    fn partitions(&self) -> impl Future<Output = Result<Vec<PartitionKey>, StoreError>> + Send;
+
+    /// One alert with its timeline.
+    fn alert(
+        &self,
+        id: &AlertId,
+    ) -> impl Future<Output = Result<Option<StoredAlert>, StoreError>> + Send;
+    /// The latest revision of every alert of a partition.
+    fn alerts(
+        &self,
+        partition: &PartitionKey,
+    ) -> impl Future<Output = Result<Vec<DispatchBody>, StoreError>> + Send;
+
+    /// Up to `limit` undelivered revisions, highest priority first, then oldest first.
+    fn outbox(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
+    /// Undelivered revisions per priority.
+    fn outbox_depth(&self)
+    -> impl Future<Output = Result<Vec<(Priority, u64)>, StoreError>> + Send;
+    /// Marks a revision delivered; `false` if it was not pending.
+    fn delivered(
+        &self,
+        partition: &PartitionKey,
+        key: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// A device's history with `from <= ts < to`, oldest first.
+    fn history(
+        &self,
+        partition: &PartitionKey,
+        device: &DeviceId,
+        from: TimestampMs,
+        to: TimestampMs,
+    ) -> impl Future<Output = Result<Vec<Fix>, StoreError>> + Send;
+    /// Removes history with `ts < before`; returns how many fixes went.
+    fn trim_history(
+        &self,
+        before: TimestampMs,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
