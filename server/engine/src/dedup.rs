@@ -2,7 +2,8 @@
 //! `(device, seq, ts)`, in bounded memory.
 //!
 //! Memory bound per device: the keys of the last [`RECENT`] messages of any
-//! kind (16 bytes each, 512 bytes) plus the keys and acknowledged alert ids
+//! kind, 8 bytes each (128 bytes; each key is stored exactly, as its offset
+//! from a base key in two `u32`s), plus the keys and acknowledged alert ids
 //! of the alarms of the last 24 hours of device time, at most [`ALARMS`].
 //!
 //! Deviation from SPEC section 3 ("repeats within 24 hours"): a fix or status
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use vangnet_proto::{AlertId, TimestampMs};
 
 /// How many recent message keys each device keeps.
-pub const RECENT: usize = 32;
+pub const RECENT: usize = 16;
 /// At most this many alarms per device are remembered for 24 hours.
 pub const ALARMS: usize = 64;
 const ALARM_MEMORY_MS: u64 = 24 * 3600 * 1000;
@@ -44,23 +45,75 @@ pub struct SeenAlarm {
 }
 
 /// The bounded memory of one device's recent messages.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DedupWindow {
-    recent: VecDeque<MessageKey>,
+    /// Every remembered key is at or after this one in both `seq` and `ts`.
+    base: MessageKey,
+    /// The recent keys as offsets from `base`, oldest first.
+    recent: VecDeque<[u32; 2]>,
     alarms: Vec<SeenAlarm>,
+}
+
+impl Default for DedupWindow {
+    fn default() -> Self {
+        Self {
+            base: MessageKey {
+                seq: 0,
+                ts: TimestampMs(0),
+            },
+            recent: VecDeque::new(),
+            alarms: Vec::new(),
+        }
+    }
+}
+
+/// Whether two keys are close enough to share a base.
+fn near(a: MessageKey, b: MessageKey) -> bool {
+    const HALF: u64 = 1 << 31;
+    a.seq.abs_diff(b.seq) < HALF && a.ts.abs_diff(b.ts) < HALF
 }
 
 impl DedupWindow {
     /// Records `key`; `false` when it was seen already (a repeat).
     pub fn first_sight(&mut self, key: MessageKey) -> bool {
-        if self.recent.contains(&key) {
-            return false;
+        if let Some(code) = self.encode(key) {
+            if self.recent.contains(&code) {
+                return false;
+            }
+            if self.recent.len() == RECENT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(code);
+            return true;
         }
-        if self.recent.len() == RECENT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(key);
+        // An equal key would have been expressible: this one is new. Rebase
+        // around it, forgetting the keys too far from it to share a base.
+        let mut keys: Vec<MessageKey> = self
+            .recent
+            .iter()
+            .map(|code| self.decode(*code))
+            .filter(|old| near(*old, key))
+            .collect();
+        keys.push(key);
+        self.base = MessageKey {
+            seq: keys.iter().map(|k| k.seq).min().unwrap_or(key.seq),
+            ts: keys.iter().map(|k| k.ts).min().unwrap_or(key.ts),
+        };
+        self.recent = keys.into_iter().filter_map(|k| self.encode(k)).collect();
         true
+    }
+
+    fn encode(&self, key: MessageKey) -> Option<[u32; 2]> {
+        let seq = key.seq.checked_sub(self.base.seq)?;
+        let ts = key.ts.millis().checked_sub(self.base.ts.millis())?;
+        Some([u32::try_from(seq).ok()?, u32::try_from(ts).ok()?])
+    }
+
+    fn decode(&self, [seq, ts]: [u32; 2]) -> MessageKey {
+        MessageKey {
+            seq: self.base.seq + u64::from(seq),
+            ts: self.base.ts.plus_ms(u64::from(ts)),
+        }
     }
 
     /// The alert ids acknowledged for the alarm `key`, if it was seen already.
@@ -109,6 +162,17 @@ mod tests {
         }
         assert!(window.first_sight(key(0, 0)));
         assert!(!window.first_sight(key(RECENT as u64, RECENT as u64)));
+    }
+
+    #[test]
+    fn keys_far_apart_are_never_taken_for_each_other() {
+        let mut window = DedupWindow::default();
+        assert!(window.first_sight(key(1 << 40, 1_764_331_200_000)));
+        assert!(window.first_sight(key(3, 1_764_331_200_000)));
+        assert!(!window.first_sight(key(3, 1_764_331_200_000)));
+        assert!(window.first_sight(key(3, 5)));
+        assert!(!window.first_sight(key(3, 5)));
+        assert!(window.first_sight(key(4, 5)));
     }
 
     #[test]

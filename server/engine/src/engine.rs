@@ -56,13 +56,20 @@ struct Entry {
     state: OrderState,
 }
 
+/// A device's state and the orders it belongs to.
+#[derive(Debug, Clone, Default)]
+struct Device {
+    state: DeviceState,
+    orders: Vec<OrderId>,
+}
+
 /// The detection engine with all its state in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     config: EngineConfig,
-    orders: HashMap<OrderId, Entry>,
-    devices: HashMap<DeviceId, DeviceState>,
-    memberships: HashMap<DeviceId, Vec<OrderId>>,
+    /// Boxed, so that the maps' spare capacity costs a pointer, not a state.
+    orders: HashMap<OrderId, Box<Entry>>,
+    devices: HashMap<DeviceId, Box<Device>>,
     resolved: HashMap<AlertId, Alert>,
 }
 
@@ -99,25 +106,20 @@ impl Engine {
         };
         let mut effects = vec![Effect::Persist(StateKey::Order(order.id.clone()))];
         for (device, _) in order.devices() {
-            self.memberships
-                .entry(device.clone())
-                .or_default()
-                .push(order.id.clone());
             if !self.devices.contains_key(device) {
-                self.devices.insert(device.clone(), DeviceState::default());
                 effects.push(Effect::Persist(StateKey::Device(device.clone())));
             }
+            let entry = self.devices.entry(device.clone()).or_default();
+            entry.orders.push(order.id.clone());
         }
-        self.orders.insert(order.id.clone(), Entry { order, state });
+        self.orders
+            .insert(order.id.clone(), Box::new(Entry { order, state }));
         Ok(effects)
     }
 
     fn leave(&mut self, device: &DeviceId, order: &OrderId) {
-        if let Some(orders) = self.memberships.get_mut(device) {
-            orders.retain(|o| o != order);
-            if orders.is_empty() {
-                self.memberships.remove(device);
-            }
+        if let Some(entry) = self.devices.get_mut(device) {
+            entry.orders.retain(|o| o != order);
         }
     }
 
@@ -136,7 +138,9 @@ impl Engine {
     /// Whether `device` belongs to any order (the service rejects other
     /// devices' messages, except a panic).
     pub fn knows(&self, device: &DeviceId) -> bool {
-        self.memberships.contains_key(device)
+        self.devices
+            .get(device)
+            .is_some_and(|d| !d.orders.is_empty())
     }
 
     /// Handles one validated message of `device`, received at `now`.
@@ -164,7 +168,7 @@ impl Engine {
         let mut heard = false;
         let mut battery_changed = false;
         for fix in fixes {
-            let Some(state) = self.devices.get_mut(device) else {
+            let Some(state) = self.devices.get_mut(device).map(|d| &mut d.state) else {
                 return;
             };
             if !state.dedup.first_sight(MessageKey {
@@ -224,7 +228,8 @@ impl Engine {
         let Some(state) = self
             .devices
             .get_mut(device)
-            .filter(|_| self.memberships.contains_key(device))
+            .filter(|d| !d.orders.is_empty())
+            .map(|d| &mut d.state)
         else {
             return;
         };
@@ -273,20 +278,15 @@ impl Engine {
             config,
             orders,
             devices,
-            memberships,
             resolved,
         } = self;
-        let Some(member_of) = memberships.get(device) else {
+        let Some(member_of) = devices.get(device).map(|d| &d.orders) else {
             return;
         };
-        let positions = |d: &DeviceId| devices.get(d).and_then(|s| s.track.latest());
-        let heard = |d: &DeviceId| devices.get(d).and_then(|s| s.last_heard);
-        let low = |d: &DeviceId| {
-            devices
-                .get(d)
-                .and_then(|s| s.battery)
-                .is_some_and(|b| b.low)
-        };
+        let state = |d: &DeviceId| devices.get(d).map(|d| &d.state);
+        let positions = |d: &DeviceId| state(d).and_then(|s| s.track.latest());
+        let heard = |d: &DeviceId| state(d).and_then(|s| s.last_heard);
+        let low = |d: &DeviceId| state(d).and_then(|s| s.battery).is_some_and(|b| b.low);
         for order_id in member_of {
             let Some(entry) = orders.get_mut(order_id) else {
                 continue;
@@ -333,7 +333,8 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let key = alarm.seq.map(|seq| MessageKey { seq, ts: alarm.ts });
-        let state = self.devices.entry(device.clone()).or_default();
+        let entry = self.devices.entry(device.clone()).or_default();
+        let state = &mut entry.state;
         if let Some(ids) = key.and_then(|key| state.dedup.seen_alarm(key)) {
             effects.push(ack(device, alarm, ids.to_vec(), now));
             return;
@@ -346,7 +347,7 @@ impl Engine {
         let late = now.millis().saturating_sub(alarm.ts.millis()) > self.config.late_after_s * 1000;
         let mut ids = Vec::new();
         let in_force = |order: &Order| order.is_valid_at(now) || order.is_valid_at(alarm.ts);
-        let member_of = self.memberships.get(device).cloned().unwrap_or_default();
+        let member_of = entry.orders.clone();
         for order_id in member_of {
             let Some(entry) = self.orders.get(&order_id) else {
                 continue;
@@ -366,7 +367,7 @@ impl Engine {
         if ids.is_empty() && alarm.kind == AlarmKind::Panic {
             ids.push(self.unassigned_panic(device, position, late, alarm.ts, now, effects));
         }
-        let state = self.devices.entry(device.clone()).or_default();
+        let state = &mut self.devices.entry(device.clone()).or_default().state;
         if let Some(key) = key {
             state.dedup.remember_alarm(key, ids.clone());
         }
@@ -386,7 +387,7 @@ impl Engine {
             return;
         };
         let devices = &self.devices;
-        let positions = |d: &DeviceId| devices.get(d).and_then(|s| s.track.latest());
+        let positions = |d: &DeviceId| devices.get(d).and_then(|d| d.state.track.latest());
         let mut closed = Vec::new();
         let mut step = Step {
             order: &entry.order,
@@ -414,7 +415,7 @@ impl Engine {
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) -> AlertId {
-        let state = self.devices.entry(device.clone()).or_default();
+        let state = &mut self.devices.entry(device.clone()).or_default().state;
         let trigger = Trigger {
             priority: vangnet_proto::Priority::P2,
             confidence: None,
@@ -442,7 +443,7 @@ impl Engine {
                 };
                 let alert = Alert::open(id.clone(), Slot::of(kind), owner, trigger, now);
                 effects.push(Effect::Dispatch(Box::new(alert.current().clone())));
-                state.unassigned_panic = Some(alert);
+                state.unassigned_panic = Some(Box::new(alert));
                 id
             }
         }
@@ -459,7 +460,7 @@ impl Engine {
             resolved,
             ..
         } = self;
-        let heard = |d: &DeviceId| devices.get(d).and_then(|s| s.last_heard);
+        let heard = |d: &DeviceId| devices.get(d).and_then(|d| d.state.last_heard);
         for entry in orders.values_mut() {
             if entry.state.ended.is_some() || !entry.order.is_valid_at(now) {
                 continue;
@@ -532,7 +533,8 @@ impl Engine {
             effects.push(Effect::Persist(StateKey::Order(entry.order.id.clone())));
             return Ok(effects);
         }
-        for (device, state) in &mut self.devices {
+        for (device, entry) in &mut self.devices {
+            let state = &mut entry.state;
             let Some(alert) = state.unassigned_panic.as_mut().filter(|a| a.id() == id) else {
                 continue;
             };
@@ -540,7 +542,7 @@ impl Engine {
             if alert.is_resolved()
                 && let Some(alert) = state.unassigned_panic.take()
             {
-                self.resolved.insert(id.clone(), alert);
+                self.resolved.insert(id.clone(), *alert);
             }
             return Ok(vec![
                 Effect::Dispatch(Box::new(body)),
@@ -563,7 +565,7 @@ impl Engine {
         of_orders.chain(
             self.devices
                 .values()
-                .filter_map(|s| s.unassigned_panic.as_ref()),
+                .filter_map(|d| d.state.unassigned_panic.as_deref()),
         )
     }
 
@@ -584,7 +586,7 @@ impl Engine {
 
     /// A device's state, to be saved by the service.
     pub fn device_state(&self, id: &DeviceId) -> Option<&DeviceState> {
-        self.devices.get(id)
+        self.devices.get(id).map(|d| &d.state)
     }
 
     /// Puts back an order's saved state (after `put_order` of its body).
@@ -600,19 +602,19 @@ impl Engine {
 
     /// Puts back a device's saved state.
     pub fn restore_device_state(&mut self, id: DeviceId, state: DeviceState) {
-        self.devices.insert(id, state);
+        self.devices.entry(id).or_default().state = state;
     }
 
     /// What the order's state page shows (SPEC section 7, `/orders/{id}/state`).
     pub fn order_view(&self, id: &OrderId) -> Option<OrderView> {
         let entry = self.orders.get(id)?;
         let order = &entry.order;
-        let latest = |d: &DeviceId| self.devices.get(d).and_then(|s| s.track.latest());
+        let latest = |d: &DeviceId| self.device_state(d).and_then(|s| s.track.latest());
         let stale_ms = self.config.stale_after_s * 1000;
         let devices = order
             .devices()
             .map(|(device, role)| {
-                let state = self.devices.get(device);
+                let state = self.device_state(device);
                 let position = latest(device);
                 DeviceView {
                     device: device.clone(),

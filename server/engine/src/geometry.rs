@@ -206,6 +206,7 @@ impl Area {
                 edges.extend(xy.windows(2).map(|w| Line::new(w[0], w[1])));
             }
         }
+        edges.shrink_to_fit();
         let bbox = AABB::from_points(edges.iter().map(|e| &e.from));
         Self {
             frame,

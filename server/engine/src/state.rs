@@ -22,7 +22,7 @@ pub struct DeviceState {
     /// Its latest battery report.
     pub battery: Option<Battery>,
     /// An open `panic_unassigned` alert (a panic while in no active order).
-    pub unassigned_panic: Option<Alert>,
+    pub unassigned_panic: Option<Box<Alert>>,
     /// How many `panic_unassigned` episodes it has had, for their ids.
     pub unassigned_episodes: u32,
 }

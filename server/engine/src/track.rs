@@ -68,12 +68,18 @@ pub enum Verdict {
     Suspect,
 }
 
+/// The last consistent fix and the speed the track had arriving at it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Anchor {
+    position: Position,
+    speed: f64,
+}
+
 /// The recent track of one device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Track {
     latest: Option<Latest>,
-    anchor: Option<Position>,
-    before_anchor: Option<Position>,
+    anchor: Option<Anchor>,
 }
 
 impl Track {
@@ -92,19 +98,21 @@ impl Track {
         }
         let Some(anchor) = self
             .anchor
-            .filter(|a| fix.ts.abs_diff(a.ts) <= config.stale_after_s * 1000)
+            .filter(|a| fix.ts.abs_diff(a.position.ts) <= config.stale_after_s * 1000)
         else {
             return self.take_consistent(fix, None);
         };
-        if self.explains(anchor, self.before_anchor, fix, config) {
-            return self.take_consistent(fix, Some(anchor));
+        if explains(anchor, fix, config) {
+            return self.take_consistent(fix, Some(anchor.position));
         }
         if latest.suspect {
-            let confirmed = latest.position;
-            self.before_anchor = Some(anchor);
+            let confirmed = Anchor {
+                position: latest.position,
+                speed: speed_between(anchor.position, latest.position),
+            };
             self.anchor = Some(confirmed);
-            if self.explains(confirmed, Some(anchor), fix, config) {
-                return self.take_consistent(fix, Some(confirmed));
+            if explains(confirmed, fix, config) {
+                return self.take_consistent(fix, Some(confirmed.position));
             }
         }
         self.latest = Some(Latest {
@@ -115,36 +123,35 @@ impl Track {
     }
 
     fn take_consistent(&mut self, fix: Position, previous: Option<Position>) -> Verdict {
-        self.before_anchor = previous;
-        self.anchor = Some(fix);
+        self.anchor = Some(Anchor {
+            position: fix,
+            speed: previous.map_or(0.0, |p| speed_between(p, fix)),
+        });
         self.latest = Some(Latest {
             position: fix,
             suspect: false,
         });
         Verdict::Consistent { previous }
     }
+}
 
-    /// Whether moving from `anchor` to `fix` is plausible given the speed
-    /// the track had arriving at `anchor`.
-    fn explains(
-        &self,
-        anchor: Position,
-        before: Option<Position>,
-        fix: Position,
-        config: &EngineConfig,
-    ) -> bool {
-        let dt = seconds_between(anchor.ts, fix.ts);
-        let track_speed = before.map_or(0.0, |b| {
-            let moved = distance_m(b.at, anchor.at) - b.acc - anchor.acc;
-            moved.max(0.0) / seconds_between(b.ts, anchor.ts)
-        });
-        let speed = [anchor.spd, fix.spd]
-            .into_iter()
-            .flatten()
-            .fold(track_speed, f64::max);
-        let travel = ((speed + config.speed_change_mps) * dt).min(config.max_speed_mps * dt);
-        distance_m(anchor.at, fix.at) <= travel + 1.5 * (anchor.acc + fix.acc) + 10.0
-    }
+/// Whether moving from the anchor to `fix` is plausible given the speed the
+/// track had arriving at the anchor.
+fn explains(anchor: Anchor, fix: Position, config: &EngineConfig) -> bool {
+    let from = anchor.position;
+    let dt = seconds_between(from.ts, fix.ts);
+    let speed = [from.spd, fix.spd]
+        .into_iter()
+        .flatten()
+        .fold(anchor.speed, f64::max);
+    let travel = ((speed + config.speed_change_mps) * dt).min(config.max_speed_mps * dt);
+    distance_m(from.at, fix.at) <= travel + 1.5 * (from.acc + fix.acc) + 10.0
+}
+
+/// The speed between two fixes that their accuracies cannot explain away.
+fn speed_between(a: Position, b: Position) -> f64 {
+    let moved = distance_m(a.at, b.at) - a.acc - b.acc;
+    moved.max(0.0) / seconds_between(a.ts, b.ts)
 }
 
 fn seconds_between(a: TimestampMs, b: TimestampMs) -> f64 {

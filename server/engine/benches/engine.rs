@@ -1,0 +1,92 @@
+//! Throughput of the engine on one core: fixes evaluated per second with
+//! 100,000 active orders (a circle and a 50-vertex polygon each, plus the
+//! proximity rule), and against one 5,000-vertex polygon zone.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod common;
+
+use std::hint::black_box;
+
+use common::{Lcg, T0, build, fix, places, ring};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vangnet_engine::geometry::{Area, GeoPoint, LocalFrame};
+use vangnet_engine::{Engine, EngineConfig, Event};
+use vangnet_proto::order::{Geometry, OrderBody, ZoneBody};
+use vangnet_proto::{OrderId, TimestampMs, ZoneId};
+
+fn hundred_thousand_orders(c: &mut Criterion) {
+    let (homes, spots) = places(100_000);
+    let mut fleet = build(homes, spots);
+    let devices = 2 * fleet.homes.len();
+    let mut rng = Lcg(11);
+    let mut i = 0usize;
+    let mut group = c.benchmark_group("fleet");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("fix with 100k orders", |b| {
+        b.iter(|| {
+            let round = (i / devices) as u64 + 1;
+            let (device, fix) = fleet.next_fix(i % devices, round, &mut rng);
+            let device = device.clone();
+            let now = fix.ts;
+            i += 1;
+            black_box(fleet.engine.handle(&device, Event::Fixes(vec![fix]), now))
+        })
+    });
+    group.finish();
+}
+
+fn big_polygon(c: &mut Criterion) {
+    let centre = GeoPoint::new(51.92, 4.48);
+    let rings = vec![ring(centre, 2_000.0, 5_000)];
+    let frame = LocalFrame::new(centre);
+    let mut rng = Lcg(5);
+    let points: Vec<GeoPoint> = (0..4_096)
+        .map(|_| frame.unproject([(rng.next() - 0.5) * 6_000.0, (rng.next() - 0.5) * 6_000.0]))
+        .collect();
+
+    let corners: Vec<GeoPoint> = rings[0].iter().map(|p| GeoPoint::new(p[1], p[0])).collect();
+    let area = Area::new(&[vec![corners]]);
+    let mut group = c.benchmark_group("5000-vertex polygon");
+    group.throughput(Throughput::Elements(1));
+    let mut k = 0;
+    group.bench_function("signed distance", |b| {
+        b.iter(|| {
+            k = (k + 1) % points.len();
+            black_box(area.signed_distance_within(points[k], 1_000.0))
+        })
+    });
+
+    let mut engine = Engine::new(EngineConfig::default());
+    let body = OrderBody {
+        id: Some(OrderId::new("big")),
+        region: "rotterdam".into(),
+        exercise: false,
+        victim_devices: vec![common::dev("v".into())],
+        perpetrator_devices: vec![common::dev("p".into())],
+        proximity: None,
+        zones: vec![ZoneBody {
+            id: ZoneId::new("city"),
+            geometry: Geometry::Polygon(rings),
+            radius_m: None,
+            prealarm_m: 1_000.0,
+        }],
+        valid_from: None,
+        valid_until: None,
+    };
+    engine.put_order(&body, TimestampMs(T0)).unwrap();
+    let perpetrator = common::dev("p".into());
+    let mut seq = 0u64;
+    group.bench_function("fix against it", |b| {
+        b.iter(|| {
+            seq += 1;
+            let p = points[seq as usize % points.len()];
+            let fix = fix(seq, T0 + seq * 1_000, p, 10.0);
+            let now = fix.ts;
+            black_box(engine.handle(&perpetrator, Event::Fixes(vec![fix]), now))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hundred_thousand_orders, big_polygon);
+criterion_main!(benches);
