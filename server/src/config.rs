@@ -53,8 +53,8 @@ impl fmt::Debug for Secret {
 /// Where MQTT traffic comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrokerSetting {
-    /// Start the embedded broker on 127.0.0.1:1883.
-    Embedded,
+    /// Start the embedded broker on this address (127.0.0.1:1883 by default).
+    Embedded(SocketAddr),
     /// Connect to an external broker.
     External(Url),
 }
@@ -257,9 +257,13 @@ impl Config {
                 v.parse()
                     .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))
             })?,
-            broker: read
-                .optional("mqtt_url", parse_broker)?
-                .unwrap_or(BrokerSetting::Embedded),
+            broker: match read.optional("mqtt_url", parse_broker)? {
+                Some(external) => external,
+                None => BrokerSetting::Embedded(read.required("embedded_broker_addr", |v| {
+                    v.parse()
+                        .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:1883"))
+                })?),
+            },
             topics: read.required("mqtt_prefix", |v| {
                 Topics::new(v).map_err(|e| format!("`{v}`: {e}"))
             })?,
@@ -398,7 +402,10 @@ mod tests {
     fn defaults_follow_the_spec() {
         let config = Config::from_values(&RawValues::default()).unwrap();
         assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.broker, BrokerSetting::Embedded);
+        assert_eq!(
+            config.broker,
+            BrokerSetting::Embedded("127.0.0.1:1883".parse().unwrap())
+        );
         assert_eq!(config.topics.prefix(), "vangnet/v1");
         assert_eq!(config.store, StoreSetting::File("./vangnet-data".into()));
         assert_eq!(config.dispatch_url, None);

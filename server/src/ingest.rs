@@ -121,9 +121,17 @@ impl<S: Store> Ingest<S> {
     async fn process(&self, decoded: Decoded, now: TimestampMs) -> bool {
         let Decoded { device, uplink } = decoded;
         let is_panic = matches!(&uplink, Uplink::Alarm(p) if p.alarm.kind == AlarmKind::Panic);
-        let mut targets: Vec<_> = self
-            .orders
-            .orders_of(&device)
+        let mut orders = self.orders.orders_of(&device);
+        if orders.is_empty()
+            && self
+                .orders
+                .refresh(self.partitions.store().as_ref())
+                .await
+                .is_ok()
+        {
+            orders = self.orders.orders_of(&device);
+        }
+        let mut targets: Vec<_> = orders
             .into_iter()
             .map(|(key, body)| (key, Some(body)))
             .collect();

@@ -49,9 +49,9 @@ fn broker_url(config: &Config) -> Result<url::Url, ConfigError> {
     match &config.broker {
         BrokerSetting::External(url) => Ok(url.clone()),
         #[cfg(feature = "embedded-broker")]
-        BrokerSetting::Embedded => vangnet_server::mqtt::embedded::start(),
+        BrokerSetting::Embedded(addr) => vangnet_server::mqtt::embedded::start(*addr),
         #[cfg(not(feature = "embedded-broker"))]
-        BrokerSetting::Embedded => Err(ConfigError::new(
+        BrokerSetting::Embedded(_) => Err(ConfigError::new(
             "VANGNET_MQTT_URL",
             "must be set: this build has no embedded broker (feature embedded-broker)",
         )),

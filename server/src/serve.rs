@@ -62,7 +62,20 @@ async fn run_with<S: Store>(
     let background = CancellationToken::new();
     let shutdown = Shutdown::default();
 
+    let server = http::start(
+        config.http_addr,
+        AppState {
+            health: health.clone(),
+            metrics,
+        },
+    )
+    .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
+    let http_handle = server.handle();
+    let http_task = tokio::spawn(server);
+    tracing::info!(addr = %config.http_addr, "vangnet is serving HTTP");
+
     let orders = Arc::new(OrderIndex::default());
+    load_orders(store.as_ref(), &orders).await;
     spawn_store_monitor(
         store.clone(),
         orders.clone(),
@@ -122,18 +135,7 @@ async fn run_with<S: Store>(
         ingest::spawn_workers(ingest.clone(), alarm_lane.clone(), alarm_rx, ALARM_WORKERS);
     let loc_workers = ingest::spawn_workers(ingest, loc_lane.clone(), loc_rx, LOC_WORKERS);
     let watchdog = watchdog::spawn(partitions, orders, downlink, background.clone());
-
-    let server = http::start(
-        config.http_addr,
-        AppState {
-            health: health.clone(),
-            metrics,
-        },
-    )
-    .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
-    let http_handle = server.handle();
-    let http_task = tokio::spawn(server);
-    tracing::info!(addr = %config.http_addr, "vangnet is serving");
+    tracing::info!("vangnet is taking device messages");
 
     shutdown_signal().await;
     tracing::info!("shutting down: no new messages, finishing those in hand");
@@ -156,6 +158,18 @@ async fn run_with<S: Store>(
     http_task.await.context("HTTP server task")??;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits until the orders are loaded: a message taken before would find its
+/// device in no order.
+async fn load_orders<S: Store>(store: &S, orders: &OrderIndex) {
+    let mut attempt = 0;
+    while let Err(err) = orders.refresh(store).await {
+        let wait = crate::partitions::store_retry_delay(attempt);
+        attempt += 1;
+        tracing::warn!(%err, retry_in_ms = wait.as_millis() as u64, "store unavailable; waiting for it before taking messages");
+        tokio::time::sleep(wait).await;
+    }
 }
 
 fn engine_config(detection: &DetectionSettings) -> EngineConfig {

@@ -44,6 +44,12 @@ pub const SETTINGS: &[Setting] = &[
         "External MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT [default: start the embedded broker on 127.0.0.1:1883]",
     ),
     setting(
+        "embedded_broker_addr",
+        "VANGNET_EMBEDDED_BROKER_ADDR",
+        Some("127.0.0.1:1883"),
+        "Where the embedded broker listens when VANGNET_MQTT_URL is unset",
+    ),
+    setting(
         "mqtt_prefix",
         "VANGNET_MQTT_PREFIX",
         Some("vangnet/v1"),

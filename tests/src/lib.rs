@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use redis::TypedCommands;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use vangnet_proto::{Channel, DeviceId, OrderId, Topics};
@@ -70,12 +71,28 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 pub struct AppOptions {
     /// Extra or overriding environment variables.
     pub env: Vec<(String, String)>,
+    /// Variables of the default environment to leave unset.
+    pub unset: Vec<String>,
+    /// Topic prefix and Redis key prefix to reuse (a second instance of one deployment).
+    pub prefixes: Option<(String, String)>,
 }
 
 impl AppOptions {
     /// Sets one environment variable of the service.
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
         self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Leaves one of the harness's default variables unset.
+    pub fn unset(mut self, key: &str) -> Self {
+        self.unset.push(key.to_owned());
+        self
+    }
+
+    /// Shares `other`'s topic prefix and Redis key prefix, as a second instance would.
+    pub fn same_deployment_as(mut self, other: &TestApp) -> Self {
+        self.prefixes = Some((other.topics.prefix().to_owned(), other.store_prefix.clone()));
         self
     }
 }
@@ -101,8 +118,12 @@ impl TestApp {
 
     /// Starts the service with extra settings.
     pub async fn spawn_with(options: AppOptions) -> Self {
-        let prefix = format!("test/{}", unique_name("app"));
-        let store_prefix = unique_name("vangnet-test");
+        let (prefix, store_prefix) = options.prefixes.clone().unwrap_or_else(|| {
+            (
+                format!("test/{}", unique_name("app")),
+                unique_name("vangnet-test"),
+            )
+        });
         let port = free_port();
         let mut env = vec![
             ("VANGNET_HTTP_ADDR".to_owned(), format!("127.0.0.1:{port}")),
@@ -111,6 +132,7 @@ impl TestApp {
             ("VANGNET_STORE".to_owned(), redis_url()),
             ("VANGNET_STORE_PREFIX".to_owned(), store_prefix.clone()),
         ];
+        env.retain(|(key, _)| !options.unset.contains(key));
         env.extend(options.env);
         let child = start(&env).unwrap_or_else(|e| panic!("starting vangnet: {e:#}"));
         let app = Self {
@@ -232,6 +254,23 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        delete_redis_keys(&self.store_prefix);
+    }
+}
+
+/// Removes every Redis key under `prefix`, so test runs leave nothing behind.
+fn delete_redis_keys(prefix: &str) {
+    let Ok(mut connection) =
+        redis::Client::open(redis_url()).and_then(|client| client.get_connection())
+    else {
+        return;
+    };
+    let keys: Vec<String> = connection
+        .scan_match(format!("{prefix}:*"))
+        .map(|iter| iter.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    for chunk in keys.chunks(500) {
+        let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query(&mut connection);
     }
 }
 
@@ -291,7 +330,12 @@ pub struct MqttClient {
 impl MqttClient {
     /// Connects to the test broker.
     pub async fn connect(client_id: &str) -> Self {
-        let url = format!("{}?client_id={client_id}", mqtt_url());
+        Self::connect_to(&mqtt_url(), client_id).await
+    }
+
+    /// Connects to the broker at `broker` (an `mqtt://` URL).
+    pub async fn connect_to(broker: &str, client_id: &str) -> Self {
+        let url = format!("{broker}?client_id={client_id}");
         let mut options =
             MqttOptions::parse_url(url).unwrap_or_else(|e| panic!("test broker URL: {e}"));
         options.set_keep_alive(Duration::from_secs(30));
@@ -326,7 +370,7 @@ impl MqttClient {
         });
         tokio::time::timeout(Duration::from_secs(10), connected.recv())
             .await
-            .unwrap_or_else(|_| panic!("no CONNACK from the test broker at {}", mqtt_url()));
+            .unwrap_or_else(|_| panic!("no CONNACK from the broker at {broker}"));
         Self {
             client,
             messages,

@@ -5,22 +5,16 @@ use std::net::{SocketAddr, TcpListener};
 
 use crate::config::ConfigError;
 
-/// Where the embedded broker listens (SPEC section 2).
-pub const ADDR: &str = "127.0.0.1:1883";
-
-/// Claims the embedded broker's port and starts the broker on its own thread.
+/// Checks that `addr` is free and starts the broker there on its own thread.
 /// A taken port is a configuration problem: the caller exits with status 2.
-pub fn start() -> Result<url::Url, ConfigError> {
-    let addr: SocketAddr = ADDR
-        .parse()
-        .map_err(|_| ConfigError::new("VANGNET_MQTT_URL", "embedded broker address"))?;
+pub fn start(addr: SocketAddr) -> Result<url::Url, ConfigError> {
     if TcpListener::bind(addr).is_err() {
         return Err(ConfigError::new(
             "VANGNET_MQTT_URL",
             format!(
-                "unset, so the embedded broker would listen on {ADDR}, but that port is taken \
+                "unset, so the embedded broker would listen on {addr}, but that port is taken \
                  (another MQTT broker?); to use the broker already there, set \
-                 VANGNET_MQTT_URL=mqtt://{ADDR}"
+                 VANGNET_MQTT_URL=mqtt://{addr}"
             ),
         ));
     }
@@ -37,8 +31,8 @@ pub fn start() -> Result<url::Url, ConfigError> {
         .map_err(|e| {
             ConfigError::new("VANGNET_MQTT_URL", format!("embedded broker thread: {e}"))
         })?;
-    tracing::info!(addr = ADDR, "embedded MQTT broker started");
-    url::Url::parse(&format!("mqtt://{ADDR}"))
+    tracing::info!(%addr, "embedded MQTT broker started");
+    url::Url::parse(&format!("mqtt://{addr}"))
         .map_err(|e| ConfigError::new("VANGNET_MQTT_URL", e.to_string()))
 }
 
@@ -73,6 +67,6 @@ mod tests {
 
     #[test]
     fn the_broker_configuration_parses() {
-        assert!(broker_config(ADDR.parse().unwrap()).is_ok());
+        assert!(broker_config("127.0.0.1:1883".parse().unwrap()).is_ok());
     }
 }
