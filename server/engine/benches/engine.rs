@@ -16,7 +16,7 @@ use vangnet_proto::{OrderId, TimestampMs, ZoneId};
 
 fn hundred_thousand_orders(c: &mut Criterion) {
     let (homes, spots) = places(100_000);
-    let mut fleet = build(homes, spots);
+    let (mut engine, fleet) = build(homes, spots);
     let devices = 2 * fleet.homes.len();
     let mut rng = Lcg(11);
     let mut i = 0usize;
@@ -26,10 +26,9 @@ fn hundred_thousand_orders(c: &mut Criterion) {
         b.iter(|| {
             let round = (i / devices) as u64 + 1;
             let (device, fix) = fleet.next_fix(i % devices, round, &mut rng);
-            let device = device.clone();
             let now = fix.ts;
             i += 1;
-            black_box(fleet.engine.handle(&device, Event::Fixes(vec![fix]), now))
+            black_box(engine.handle(device, Event::Fixes(vec![fix]), now))
         })
     });
     group.finish();

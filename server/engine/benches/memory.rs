@@ -24,14 +24,13 @@ const POLYGON_EDGES: usize = 50;
 fn main() {
     let (homes, spots) = places(ORDERS);
     let region = Region::new(GLOBAL);
-    let mut fleet = build(homes, spots);
+    let (mut engine, fleet) = build(homes, spots);
     let mut rng = Lcg(3);
     for round in 1..=RECENT as u64 {
         for index in 0..2 * ORDERS {
             let (device, fix) = fleet.next_fix(index, round, &mut rng);
-            let device = device.clone();
             let now = fix.ts;
-            drop(fleet.engine.handle(&device, Event::Fixes(vec![fix]), now));
+            drop(engine.handle(device, Event::Fixes(vec![fix]), now));
         }
     }
     let change = region.change();
@@ -45,5 +44,5 @@ fn main() {
     println!("per active order (with its 2 devices): {per_order:.0} B");
     println!("  of which polygon edges ({POLYGON_EDGES} × {EDGE_BYTES} B): {polygon:.0} B");
     println!("  beside polygon vertices: {:.0} B", per_order - polygon);
-    drop(fleet);
+    drop(engine);
 }

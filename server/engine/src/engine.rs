@@ -2,7 +2,8 @@
 //! method per thing that can happen. Each method is a pure step: given the
 //! same state, event and `now`, it makes the same changes and effects.
 
-use std::collections::HashMap;
+use compact_str::CompactString;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 use vangnet_proto::order::OrderBody;
@@ -68,8 +69,11 @@ struct Device {
 pub struct Engine {
     config: EngineConfig,
     /// Boxed, so that the maps' spare capacity costs a pointer, not a state.
-    orders: HashMap<OrderId, Box<Entry>>,
-    devices: HashMap<DeviceId, Box<Device>>,
+    /// Keyed by inline strings (ids up to 24 bytes), so that finding an entry
+    /// reads no other memory; hashed with FxHash, as the keys are the ids of
+    /// known orders and devices only.
+    orders: HashMap<CompactString, Box<Entry>>,
+    devices: HashMap<CompactString, Box<Device>>,
     resolved: HashMap<AlertId, Alert>,
 }
 
@@ -95,7 +99,7 @@ impl Engine {
         now: TimestampMs,
     ) -> Result<Vec<Effect>, OrderError> {
         let order = Order::validate(body)?;
-        let state = match self.orders.remove(&order.id) {
+        let state = match self.orders.remove(order.id.as_str()) {
             Some(old) => {
                 for (device, _) in old.order.devices() {
                     self.leave(device, &old.order.id);
@@ -106,19 +110,19 @@ impl Engine {
         };
         let mut effects = vec![Effect::Persist(StateKey::Order(order.id.clone()))];
         for (device, _) in order.devices() {
-            if !self.devices.contains_key(device) {
+            if !self.devices.contains_key(device.as_str()) {
                 effects.push(Effect::Persist(StateKey::Device(device.clone())));
             }
-            let entry = self.devices.entry(device.clone()).or_default();
+            let entry = self.devices.entry(device.as_str().into()).or_default();
             entry.orders.push(order.id.clone());
         }
         self.orders
-            .insert(order.id.clone(), Box::new(Entry { order, state }));
+            .insert(order.id.as_str().into(), Box::new(Entry { order, state }));
         Ok(effects)
     }
 
     fn leave(&mut self, device: &DeviceId, order: &OrderId) {
-        if let Some(entry) = self.devices.get_mut(device) {
+        if let Some(entry) = self.devices.get_mut(device.as_str()) {
             entry.orders.retain(|o| o != order);
         }
     }
@@ -130,7 +134,7 @@ impl Engine {
         id: &OrderId,
         now: TimestampMs,
     ) -> Result<Vec<Effect>, UnknownOrder> {
-        let entry = self.orders.get_mut(id).ok_or(UnknownOrder)?;
+        let entry = self.orders.get_mut(id.as_str()).ok_or(UnknownOrder)?;
         entry.state.ended.get_or_insert(now);
         Ok(vec![Effect::Persist(StateKey::Order(id.clone()))])
     }
@@ -139,7 +143,7 @@ impl Engine {
     /// devices' messages, except a panic).
     pub fn knows(&self, device: &DeviceId) -> bool {
         self.devices
-            .get(device)
+            .get(device.as_str())
             .is_some_and(|d| !d.orders.is_empty())
     }
 
@@ -161,14 +165,16 @@ impl Engine {
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) {
-        if !self.knows(device) {
-            return;
-        }
         fixes.sort_by_key(|f| (f.ts, f.seq));
         let mut heard = false;
-        let mut battery_changed = false;
+        let mut evaluated = false;
         for fix in fixes {
-            let Some(state) = self.devices.get_mut(device).map(|d| &mut d.state) else {
+            let Some(state) = self
+                .devices
+                .get_mut(device.as_str())
+                .filter(|d| !d.orders.is_empty())
+                .map(|d| &mut d.state)
+            else {
                 return;
             };
             if !state.dedup.first_sight(MessageKey {
@@ -180,11 +186,10 @@ impl Engine {
             heard = true;
             state.last_heard = Some(now);
             let verdict = state.track.accept(Position::from(&fix), &self.config);
-            if verdict != Verdict::Older
-                && let Some(pct) = fix.batt
-            {
-                battery_changed |= update_battery(state, pct.get(), fix.ts, &self.config);
-            }
+            let battery_changed = verdict != Verdict::Older
+                && fix
+                    .batt
+                    .is_some_and(|pct| update_battery(state, pct.get(), fix.ts, &self.config));
             let latest = state.track.latest();
             effects.push(Effect::History {
                 device: device.clone(),
@@ -200,11 +205,12 @@ impl Engine {
             ) else {
                 continue;
             };
+            evaluated = true;
             self.each_order(
                 device,
                 latest.position.ts,
                 now,
-                false,
+                battery_changed,
                 effects,
                 |step, role, index, positions| match role {
                     Role::Perpetrator => step.perpetrator_fix(index, latest, previous, positions),
@@ -212,8 +218,10 @@ impl Engine {
                 },
             );
         }
-        if heard {
-            self.heard_from(device, battery_changed, now, effects);
+        if evaluated {
+            effects.push(Effect::Persist(StateKey::Device(device.clone())));
+        } else if heard {
+            self.heard_from(device, false, now, effects);
         }
     }
 
@@ -227,7 +235,7 @@ impl Engine {
         let config = &self.config;
         let Some(state) = self
             .devices
-            .get_mut(device)
+            .get_mut(device.as_str())
             .filter(|d| !d.orders.is_empty())
             .map(|d| &mut d.state)
         else {
@@ -280,15 +288,15 @@ impl Engine {
             devices,
             resolved,
         } = self;
-        let Some(member_of) = devices.get(device).map(|d| &d.orders) else {
+        let Some(member_of) = devices.get(device.as_str()).map(|d| &d.orders) else {
             return;
         };
-        let state = |d: &DeviceId| devices.get(d).map(|d| &d.state);
+        let state = |d: &DeviceId| devices.get(d.as_str()).map(|d| &d.state);
         let positions = |d: &DeviceId| state(d).and_then(|s| s.track.latest());
         let heard = |d: &DeviceId| state(d).and_then(|s| s.last_heard);
         let low = |d: &DeviceId| state(d).and_then(|s| s.battery).is_some_and(|b| b.low);
         for order_id in member_of {
-            let Some(entry) = orders.get_mut(order_id) else {
+            let Some(entry) = orders.get_mut(order_id.as_str()) else {
                 continue;
             };
             if entry.state.ended.is_some() || !entry.order.is_valid_at(at) {
@@ -333,7 +341,7 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let key = alarm.seq.map(|seq| MessageKey { seq, ts: alarm.ts });
-        let entry = self.devices.entry(device.clone()).or_default();
+        let entry = self.devices.entry(device.as_str().into()).or_default();
         let state = &mut entry.state;
         if let Some(ids) = key.and_then(|key| state.dedup.seen_alarm(key)) {
             effects.push(ack(device, alarm, ids.to_vec(), now));
@@ -349,7 +357,7 @@ impl Engine {
         let in_force = |order: &Order| order.is_valid_at(now) || order.is_valid_at(alarm.ts);
         let member_of = entry.orders.clone();
         for order_id in member_of {
-            let Some(entry) = self.orders.get(&order_id) else {
+            let Some(entry) = self.orders.get(order_id.as_str()) else {
                 continue;
             };
             if entry.state.ended.is_some() || !in_force(&entry.order) {
@@ -367,7 +375,11 @@ impl Engine {
         if ids.is_empty() && alarm.kind == AlarmKind::Panic {
             ids.push(self.unassigned_panic(device, position, late, alarm.ts, now, effects));
         }
-        let state = &mut self.devices.entry(device.clone()).or_default().state;
+        let state = &mut self
+            .devices
+            .entry(device.as_str().into())
+            .or_default()
+            .state;
         if let Some(key) = key {
             state.dedup.remember_alarm(key, ids.clone());
         }
@@ -383,11 +395,11 @@ impl Engine {
         effects: &mut Vec<Effect>,
         act: impl FnOnce(&mut Step<'_>, &crate::detect::Positions<'_>),
     ) {
-        let Some(entry) = self.orders.get_mut(order_id) else {
+        let Some(entry) = self.orders.get_mut(order_id.as_str()) else {
             return;
         };
         let devices = &self.devices;
-        let positions = |d: &DeviceId| devices.get(d).and_then(|d| d.state.track.latest());
+        let positions = |d: &DeviceId| devices.get(d.as_str()).and_then(|d| d.state.track.latest());
         let mut closed = Vec::new();
         let mut step = Step {
             order: &entry.order,
@@ -415,7 +427,11 @@ impl Engine {
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) -> AlertId {
-        let state = &mut self.devices.entry(device.clone()).or_default().state;
+        let state = &mut self
+            .devices
+            .entry(device.as_str().into())
+            .or_default()
+            .state;
         let trigger = Trigger {
             priority: vangnet_proto::Priority::P2,
             confidence: None,
@@ -460,7 +476,7 @@ impl Engine {
             resolved,
             ..
         } = self;
-        let heard = |d: &DeviceId| devices.get(d).and_then(|d| d.state.last_heard);
+        let heard = |d: &DeviceId| devices.get(d.as_str()).and_then(|d| d.state.last_heard);
         for entry in orders.values_mut() {
             if entry.state.ended.is_some() || !entry.order.is_valid_at(now) {
                 continue;
@@ -544,10 +560,12 @@ impl Engine {
             {
                 self.resolved.insert(id.clone(), *alert);
             }
-            return Ok(vec![
-                Effect::Dispatch(Box::new(body)),
-                Effect::Persist(StateKey::Device(device.clone())),
-            ]);
+            let mut effects = vec![Effect::Dispatch(Box::new(body))];
+            // Keys are made from device ids, so this always parses.
+            if let Ok(device) = DeviceId::parse(device, "device") {
+                effects.push(Effect::Persist(StateKey::Device(device)));
+            }
+            return Ok(effects);
         }
         Err(AlertError::NotFound)
     }
@@ -576,17 +594,17 @@ impl Engine {
 
     /// A validated order.
     pub fn order(&self, id: &OrderId) -> Option<&Order> {
-        self.orders.get(id).map(|e| &e.order)
+        self.orders.get(id.as_str()).map(|e| &e.order)
     }
 
     /// An order's state, to be saved by the service.
     pub fn order_state(&self, id: &OrderId) -> Option<&OrderState> {
-        self.orders.get(id).map(|e| &e.state)
+        self.orders.get(id.as_str()).map(|e| &e.state)
     }
 
     /// A device's state, to be saved by the service.
     pub fn device_state(&self, id: &DeviceId) -> Option<&DeviceState> {
-        self.devices.get(id).map(|d| &d.state)
+        self.devices.get(id.as_str()).map(|d| &d.state)
     }
 
     /// Puts back an order's saved state (after `put_order` of its body).
@@ -595,19 +613,19 @@ impl Engine {
         id: &OrderId,
         state: OrderState,
     ) -> Result<(), UnknownOrder> {
-        let entry = self.orders.get_mut(id).ok_or(UnknownOrder)?;
+        let entry = self.orders.get_mut(id.as_str()).ok_or(UnknownOrder)?;
         entry.state = state;
         Ok(())
     }
 
     /// Puts back a device's saved state.
     pub fn restore_device_state(&mut self, id: DeviceId, state: DeviceState) {
-        self.devices.entry(id).or_default().state = state;
+        self.devices.entry(id.as_str().into()).or_default().state = state;
     }
 
     /// What the order's state page shows (SPEC section 7, `/orders/{id}/state`).
     pub fn order_view(&self, id: &OrderId) -> Option<OrderView> {
-        let entry = self.orders.get(id)?;
+        let entry = self.orders.get(id.as_str())?;
         let order = &entry.order;
         let latest = |d: &DeviceId| self.device_state(d).and_then(|s| s.track.latest());
         let stale_ms = self.config.stale_after_s * 1000;

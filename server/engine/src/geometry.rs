@@ -60,7 +60,8 @@ fn metres_per_degree(lat_deg: f64) -> (f64, f64) {
 /// Distance in metres between two positions (mid-latitude ellipsoidal formula).
 pub fn distance_m(a: GeoPoint, b: GeoPoint) -> f64 {
     let (per_lat, per_lon) = metres_per_degree((a.lat + b.lat) / 2.0);
-    ((b.lat - a.lat) * per_lat).hypot((b.lon - a.lon) * per_lon)
+    let (dy, dx) = ((b.lat - a.lat) * per_lat, (b.lon - a.lon) * per_lon);
+    (dx * dx + dy * dy).sqrt()
 }
 
 /// A plane in metres around an origin, for shapes that are queried many times.
@@ -167,15 +168,16 @@ impl Edges {
         }
     }
 
-    fn in_envelope(&self, envelope: AABB<[f64; 2]>) -> Box<dyn Iterator<Item = &Edge> + '_> {
-        match self {
-            Self::Scan(edges) => Box::new(
-                edges
-                    .iter()
-                    .filter(move |e| e.envelope().intersects(&envelope)),
-            ),
-            Self::Indexed(tree) => Box::new(tree.locate_in_envelope_intersecting(&envelope)),
-        }
+    fn in_envelope(&self, envelope: AABB<[f64; 2]>) -> impl Iterator<Item = &Edge> {
+        let (scan, indexed) = match self {
+            Self::Scan(edges) => (Some(edges.iter()), None),
+            Self::Indexed(tree) => (None, Some(tree.locate_in_envelope_intersecting(&envelope))),
+        };
+        let scanned = scan
+            .into_iter()
+            .flatten()
+            .filter(move |e| e.envelope().intersects(&envelope));
+        scanned.chain(indexed.into_iter().flatten())
     }
 }
 

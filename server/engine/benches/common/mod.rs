@@ -60,8 +60,8 @@ pub fn dev(id: String) -> DeviceId {
     DeviceId::parse(&id, "device").unwrap()
 }
 
+/// Where every order's parties are.
 pub struct Fleet {
-    pub engine: Engine,
     pub homes: Vec<GeoPoint>,
     pub perpetrator_spots: Vec<GeoPoint>,
     pub victims: Vec<DeviceId>,
@@ -118,7 +118,7 @@ pub fn order(i: usize, home: GeoPoint) -> OrderBody {
 }
 
 /// Builds the engine with every order and one fix of each device.
-pub fn build(homes: Vec<GeoPoint>, perpetrator_spots: Vec<GeoPoint>) -> Fleet {
+pub fn build(homes: Vec<GeoPoint>, perpetrator_spots: Vec<GeoPoint>) -> (Engine, Fleet) {
     let mut engine = Engine::new(EngineConfig::default());
     let now = TimestampMs(T0);
     for (i, home) in homes.iter().enumerate() {
@@ -135,13 +135,13 @@ pub fn build(homes: Vec<GeoPoint>, perpetrator_spots: Vec<GeoPoint>) -> Fleet {
         let first = fix(0, T0, perpetrator_spots[i], 10.0);
         engine.handle(&perpetrators[i], Event::Fixes(vec![first]), now);
     }
-    Fleet {
-        engine,
+    let fleet = Fleet {
         homes,
         perpetrator_spots,
         victims,
         perpetrators,
-    }
+    };
+    (engine, fleet)
 }
 
 impl Fleet {
