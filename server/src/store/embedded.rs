@@ -2,6 +2,7 @@
 //! Tokio's blocking pool. The default when no Redis is configured.
 
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use redb::{
@@ -9,11 +10,11 @@ use redb::{
 };
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
-use super::redis::{decode, encode, parse_partition, rank};
 use super::{
     Commit, CommitOutcome, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert, StoredOrder,
     TimelineEntry, Versioned,
 };
+use super::{decode, encode, rank};
 
 /// Order id → order body.
 const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
@@ -221,7 +222,7 @@ impl Store for EmbeddedStore {
             let mut partitions = states
                 .iter()
                 .map_err(db_error)?
-                .map(|item| parse_partition(item.map_err(db_error)?.0.value()))
+                .map(|item| PartitionKey::from_str(item.map_err(db_error)?.0.value()))
                 .collect::<Result<Vec<_>, _>>()?;
             partitions.sort();
             Ok(partitions)
@@ -249,7 +250,7 @@ impl Store for EmbeddedStore {
                 .map(|item| decode::<TimelineEntry>(item.map_err(db_error)?.1.value().as_bytes()))
                 .collect::<Result<_, _>>()?;
             Ok(Some(StoredAlert {
-                partition: parse_partition(name)?,
+                partition: PartitionKey::from_str(name)?,
                 current: decode(current.value().as_bytes())?,
                 timeline,
             }))

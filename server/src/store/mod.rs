@@ -44,6 +44,19 @@ pub enum PartitionKey {
     Unassigned,
 }
 
+impl std::str::FromStr for PartitionKey {
+    type Err = StoreError;
+
+    /// Reads a partition back from its display form.
+    fn from_str(name: &str) -> Result<Self, StoreError> {
+        match name.strip_prefix("o.") {
+            Some(id) => Ok(Self::Order(OrderId::new(id))),
+            None if name == "unassigned" => Ok(Self::Unassigned),
+            None => Err(StoreError::Corrupt(format!("unknown partition `{name}`"))),
+        }
+    }
+}
+
 impl fmt::Display for PartitionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -51,6 +64,25 @@ impl fmt::Display for PartitionKey {
             Self::Unassigned => f.write_str("unassigned"),
         }
     }
+}
+
+/// An outbox position for a priority: 0 for the most urgent.
+fn rank(priority: Priority) -> u64 {
+    match priority {
+        Priority::P1 => 0,
+        Priority::P2 => 1,
+        Priority::P3 => 2,
+    }
+}
+
+/// Serializes a stored value as JSON, readable with `redis-cli` too.
+fn encode<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+/// Reads a stored JSON value.
+fn decode<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(json).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
 /// A value with the version it was stored under.
@@ -169,7 +201,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &OrderId,
     ) -> impl Future<Output = Result<Option<StoredOrder>, StoreError>> + Send;
-    /// Every order.
+    /// Every order, by id.
     fn orders(&self) -> impl Future<Output = Result<Vec<StoredOrder>, StoreError>> + Send;
     /// A number that changes whenever any order is created, replaced or deleted.
     fn orders_epoch(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
@@ -194,7 +226,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: &AlertId,
     ) -> impl Future<Output = Result<Option<StoredAlert>, StoreError>> + Send;
-    /// The latest revision of every alert of a partition.
+    /// The latest revision of every alert of a partition, by alert id.
     fn alerts(
         &self,
         partition: &PartitionKey,
@@ -205,7 +237,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<OutboxEntry>, StoreError>> + Send;
-    /// Undelivered revisions per priority.
+    /// Undelivered revisions per priority: P1, P2 and P3 in that order, zeros included.
     fn outbox_depth(&self)
     -> impl Future<Output = Result<Vec<(Priority, u64)>, StoreError>> + Send;
     /// Marks a revision delivered; `false` if it was not pending.

@@ -21,13 +21,12 @@
 //! | `P:{p:X}:history-devices` | set | devices with history in the partition |
 
 use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use url::Url;
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
@@ -35,6 +34,7 @@ use super::{
     Commit, CommitOutcome, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert, StoredOrder,
     TimelineEntry, Versioned,
 };
+use super::{decode, encode, rank};
 
 /// How often the outbox index is rebuilt, to pick up a step another instance left half done.
 const REPAIR_INTERVAL: Duration = Duration::from_secs(60);
@@ -508,7 +508,7 @@ impl Store for RedisStore {
             let committed: Vec<bool> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
             for (name, committed) in chunk.iter().zip(committed) {
                 if committed {
-                    partitions.push(parse_partition(name)?);
+                    partitions.push(PartitionKey::from_str(name)?);
                 }
             }
         }
@@ -544,7 +544,7 @@ impl Store for RedisStore {
             return Ok(None);
         };
         Ok(Some(StoredAlert {
-            partition: parse_partition(&name)?,
+            partition: PartitionKey::from_str(&name)?,
             current: decode(current.as_bytes())?,
             timeline: timeline
                 .iter()
@@ -706,41 +706,13 @@ impl Store for RedisStore {
     }
 }
 
-/// Reads a partition back from its display form.
-pub(super) fn parse_partition(name: &str) -> Result<PartitionKey, StoreError> {
-    match name.strip_prefix("o.") {
-        Some(id) => Ok(PartitionKey::Order(OrderId::new(id))),
-        None if name == "unassigned" => Ok(PartitionKey::Unassigned),
-        None => Err(StoreError::Corrupt(format!("unknown partition `{name}`"))),
-    }
-}
-
 /// Where an entry sorts in the outbox: most urgent priority first, then oldest.
 fn outbox_score(entry: &OutboxEntry) -> u64 {
     rank(entry.body.priority) * PRIORITY_SPAN + entry.enqueued_at.millis().min(PRIORITY_SPAN - 1)
 }
 
-/// An outbox position for a priority: 0 for the most urgent.
-pub(super) fn rank(priority: Priority) -> u64 {
-    match priority {
-        Priority::P1 => 0,
-        Priority::P2 => 1,
-        Priority::P3 => 2,
-    }
-}
-
 fn outbox_member(partition: &str, key: &str) -> Result<String, StoreError> {
     encode(&(partition, key))
-}
-
-/// Serializes a stored value as JSON.
-pub(super) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
-/// Reads a stored JSON value.
-pub(super) fn decode<T: DeserializeOwned>(json: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(json).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
 fn unavailable(err: RedisError) -> StoreError {
