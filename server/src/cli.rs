@@ -30,6 +30,8 @@ pub enum Subcommands {
 pub struct ServeArgs {
     config_file: Option<PathBuf>,
     overrides: RawValues,
+    /// Seed an exercise order and play a short scenario once ready.
+    pub demo: bool,
 }
 
 impl ServeArgs {
@@ -45,6 +47,7 @@ impl ServeArgs {
 }
 
 const CONFIG_ARG: &str = "config";
+const DEMO_ARG: &str = "demo";
 
 fn flag(key: &str) -> String {
     key.replace('_', "-")
@@ -70,7 +73,11 @@ impl Args for ServeArgs {
                 .help(help)
                 .hide_env_values(setting.env.contains("SECRET"))
         });
-        command.arg(config).args(settings)
+        let demo = Arg::new(DEMO_ARG)
+            .long(DEMO_ARG)
+            .action(clap::ArgAction::SetTrue)
+            .help("Seed an exercise order and play a short scenario once ready, printing what happens");
+        command.arg(config).arg(demo).args(settings)
     }
 
     fn augment_args_for_update(command: Command) -> Command {
@@ -89,6 +96,7 @@ impl FromArgMatches for ServeArgs {
         if let Some(path) = matches.get_one::<PathBuf>(CONFIG_ARG) {
             self.config_file = Some(path.clone());
         }
+        self.demo = matches.get_flag(DEMO_ARG);
         for setting in SETTINGS {
             if let Some(value) = matches.get_one::<String>(setting.key) {
                 self.overrides.set(setting.key, value.clone());

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             };
             let result = tokio::runtime::Runtime::new()
                 .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(serve::run(config, broker)));
+                .and_then(|runtime| runtime.block_on(serve::run(config, broker, args.demo)));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {

@@ -31,7 +31,7 @@ const LOC_WORKERS: usize = 4;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the service against `broker` until it is asked to stop.
-pub async fn run(config: Config, broker: Url) -> anyhow::Result<()> {
+pub async fn run(config: Config, broker: Url, demo: bool) -> anyhow::Result<()> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
@@ -40,12 +40,12 @@ pub async fn run(config: Config, broker: Url) -> anyhow::Result<()> {
         StoreSetting::Redis(url) => {
             let store = RedisStore::connect(url, &config.store_prefix)
                 .context("opening the Redis store")?;
-            run_with(config, broker, Arc::new(store), metrics).await
+            run_with(config, broker, Arc::new(store), metrics, demo).await
         }
         StoreSetting::File(path) => {
             let store = EmbeddedStore::open(path)
                 .with_context(|| format!("opening the embedded store {}", path.display()))?;
-            run_with(config, broker, Arc::new(store), metrics).await
+            run_with(config, broker, Arc::new(store), metrics, demo).await
         }
     }
 }
@@ -55,6 +55,7 @@ async fn run_with<S: Store>(
     broker: Url,
     store: Arc<S>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    demo: bool,
 ) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     health.set_broker(false);
@@ -82,7 +83,10 @@ async fn run_with<S: Store>(
         health.clone(),
         background.clone(),
     );
-    let partitions = Arc::new(Partitions::new(store, engine_config(&config.detection)));
+    let partitions = Arc::new(Partitions::new(
+        store.clone(),
+        engine_config(&config.detection),
+    ));
 
     let (alarm_tx, alarm_rx) = mpsc::channel(1024);
     let (loc_tx, loc_rx) = mpsc::channel(4096);
@@ -108,7 +112,7 @@ async fn run_with<S: Store>(
     let loc_lane = connection::spawn(
         LaneSpec {
             name: "loc",
-            broker,
+            broker: broker.clone(),
             client_id: client_id(&config, "loc"),
             filters: loc_filters,
         },
@@ -134,8 +138,19 @@ async fn run_with<S: Store>(
     let alarm_workers =
         ingest::spawn_workers(ingest.clone(), alarm_lane.clone(), alarm_rx, ALARM_WORKERS);
     let loc_workers = ingest::spawn_workers(ingest, loc_lane.clone(), loc_rx, LOC_WORKERS);
-    let watchdog = watchdog::spawn(partitions, orders, downlink, background.clone());
+    let watchdog = watchdog::spawn(partitions, orders.clone(), downlink, background.clone());
     tracing::info!("vangnet is taking device messages");
+    if demo {
+        let (alarm_lane, loc_lane) = (alarm_lane.clone(), loc_lane.clone());
+        let (topics, broker) = (config.topics.clone(), broker.clone());
+        tokio::spawn(async move {
+            alarm_lane.until_subscribed().await;
+            loc_lane.until_subscribed().await;
+            if let Err(err) = crate::demo::play(store.as_ref(), &orders, &topics, &broker).await {
+                tracing::error!("demo failed: {err:#}");
+            }
+        });
+    }
 
     shutdown_signal().await;
     tracing::info!("shutting down: no new messages, finishing those in hand");

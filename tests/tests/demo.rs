@@ -1,0 +1,47 @@
+//! The README's run command: `vangnet serve --demo` on the embedded broker
+//! and store shows alerts flowing, with nothing else running.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vangnet_e2e::{free_port, unique_name, workspace_binary};
+
+#[test]
+fn the_demo_shows_a_proximity_alarm_and_an_acknowledged_panic_on_embedded_defaults() {
+    let dir = std::env::temp_dir().join(unique_name("demo"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(workspace_binary("vangnet"))
+        .args(["serve", "--demo"])
+        .current_dir(&dir)
+        .env_clear()
+        .env(
+            "VANGNET_EMBEDDED_BROKER_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env("VANGNET_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    for line in stdout.lines().map_while(Result::ok) {
+        seen.push(line.clone());
+        if line.starts_with("demo done") || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = seen.join("\n");
+    assert!(text.contains("ALERT P1 proximity_alarm certain"), "{text}");
+    assert!(
+        text.contains("gets cmd: {\"kind\":\"warning\",\"level\":\"alarm\""),
+        "{text}"
+    );
+    assert!(text.contains("gets ack:"), "{text}");
+    assert!(text.contains("ALERT P1 panic"), "{text}");
+}
