@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod mqtt;
 pub mod orders;
 pub mod partitions;
+pub mod retention;
 pub mod serve;
 pub mod settings;
 pub mod store;

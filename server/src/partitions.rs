@@ -153,7 +153,11 @@ impl<S: Store> Partitions<S> {
                 }
             };
             let expected = cached.version.unwrap_or(0);
-            match self.store.commit(key, expected, commit).await {
+            let started = std::time::Instant::now();
+            let committed = self.store.commit(key, expected, commit).await;
+            metrics::histogram!("vangnet_store_commit_seconds")
+                .record(started.elapsed().as_secs_f64());
+            match committed {
                 Ok(CommitOutcome::Committed(version)) => {
                     cached.version = Some(version);
                     return Ok(outcome);

@@ -83,6 +83,7 @@ async fn run_with<S: Store>(
         health.clone(),
         background.clone(),
     );
+    crate::retention::spawn(store.clone(), config.history_retention, background.clone());
     let partitions = Arc::new(Partitions::new(
         store.clone(),
         engine_config(&config.detection),
@@ -280,6 +281,14 @@ fn describe_metrics() {
         "1 while both MQTT lanes are subscribed"
     );
     metrics::describe_gauge!("vangnet_store_up", "1 while the store answers");
+    metrics::describe_histogram!(
+        "vangnet_store_commit_seconds",
+        "One atomic commit of a partition's state, alerts, outbox and history"
+    );
+    metrics::describe_counter!(
+        "vangnet_rate_limited_messages_total",
+        "Location and status messages dropped because their device sent too many"
+    );
     for reason in RejectReason::ALL {
         metrics::counter!("vangnet_rejected_messages_total", "reason" => reason.label())
             .increment(0);

@@ -466,3 +466,37 @@ fn a_taken_embedded_broker_port_exits_2_saying_how_to_use_that_broker() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn history_older_than_the_retention_is_trimmed_at_start_up() {
+    let mut app =
+        ready_app_with_order(AppOptions::default().env("VANGNET_HISTORY_RETENTION_DAYS", "30"))
+            .await;
+    let perpetrator = app.device("p-1").await;
+    let day_ms = 24 * 3600 * 1000;
+    let old = json!({"seq": 1, "ts": now_ms() - 31 * day_ms, "lat": FAR_AWAY.0, "lon": FAR_AWAY.1, "acc": 5.0});
+    let recent = json!({"seq": 2, "ts": now_ms() - day_ms, "lat": FAR_AWAY.0, "lon": FAR_AWAY.1, "acc": 5.0});
+    perpetrator.send(Channel::Loc, old.to_string()).await;
+    perpetrator.send(Channel::Loc, recent.to_string()).await;
+    let partition = PartitionKey::Order(OrderId::new("o-1"));
+    let device = vangnet_proto::DeviceId::parse("p-1", "device").unwrap();
+    let store = app.store();
+    let everything = || async {
+        let all = store.history(&partition, &device, TimestampMs(0), TimestampMs(u64::MAX));
+        all.await.unwrap().len()
+    };
+    eventually(Duration::from_secs(5), "both fixes in history", || async {
+        everything().await == 2
+    })
+    .await
+    .unwrap();
+
+    app.terminate();
+    app.restart().await;
+
+    eventually(Duration::from_secs(5), "the old fix trimmed", || async {
+        everything().await == 1
+    })
+    .await
+    .unwrap();
+}
