@@ -2,8 +2,8 @@
 //! `(device, seq, ts)`, in bounded memory.
 //!
 //! Memory bound per device: the keys of the last [`RECENT`] messages of any
-//! kind, 8 bytes each (128 bytes; each key is stored exactly, as its offset
-//! from a base key in two `u32`s), plus the keys and acknowledged alert ids
+//! kind, 8 bytes each (128 bytes inline; each key is stored exactly, as its
+//! offset from a base key in two `u32`s), plus the keys and acknowledged alert ids
 //! of the alarms of the last 24 hours of device time, at most [`ALARMS`].
 //!
 //! Deviation from SPEC section 3 ("repeats within 24 hours"): a fix or status
@@ -14,8 +14,6 @@
 //! A status repeated that late only refreshes the battery level it already
 //! reported. Alarms, whose repeats must not count as new presses, are
 //! remembered for the full 24 hours.
-
-use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 use vangnet_proto::{AlertId, TimestampMs};
@@ -49,8 +47,12 @@ pub struct SeenAlarm {
 pub struct DedupWindow {
     /// Every remembered key is at or after this one in both `seq` and `ts`.
     base: MessageKey,
-    /// The recent keys as offsets from `base`, oldest first.
-    recent: VecDeque<[u32; 2]>,
+    /// A ring of recent keys as offsets from `base`, kept inline.
+    recent: [[u32; 2]; RECENT],
+    /// How many slots of `recent` hold keys.
+    len: u8,
+    /// The slot the next key goes to (the oldest, once the ring is full).
+    next: u8,
     alarms: Vec<SeenAlarm>,
 }
 
@@ -61,7 +63,9 @@ impl Default for DedupWindow {
                 seq: 0,
                 ts: TimestampMs(0),
             },
-            recent: VecDeque::new(),
+            recent: [[0; 2]; RECENT],
+            len: 0,
+            next: 0,
             alarms: Vec::new(),
         }
     }
@@ -77,21 +81,17 @@ impl DedupWindow {
     /// Records `key`; `false` when it was seen already (a repeat).
     pub fn first_sight(&mut self, key: MessageKey) -> bool {
         if let Some(code) = self.encode(key) {
-            if self.recent.contains(&code) {
+            if self.recent[..usize::from(self.len)].contains(&code) {
                 return false;
             }
-            if self.recent.len() == RECENT {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(code);
+            self.push(code);
             return true;
         }
         // An equal key would have been expressible: this one is new. Rebase
         // around it, forgetting the keys too far from it to share a base.
         let mut keys: Vec<MessageKey> = self
-            .recent
-            .iter()
-            .map(|code| self.decode(*code))
+            .oldest_first()
+            .map(|code| self.decode(code))
             .filter(|old| near(*old, key))
             .collect();
         keys.push(key);
@@ -99,8 +99,27 @@ impl DedupWindow {
             seq: keys.iter().map(|k| k.seq).min().unwrap_or(key.seq),
             ts: keys.iter().map(|k| k.ts).min().unwrap_or(key.ts),
         };
-        self.recent = keys.into_iter().filter_map(|k| self.encode(k)).collect();
+        (self.len, self.next) = (0, 0);
+        let codes: Vec<[u32; 2]> = keys.into_iter().filter_map(|k| self.encode(k)).collect();
+        for code in codes {
+            self.push(code);
+        }
         true
+    }
+
+    fn push(&mut self, code: [u32; 2]) {
+        self.recent[usize::from(self.next)] = code;
+        self.next = (self.next + 1) % RECENT as u8;
+        self.len = (self.len + 1).min(RECENT as u8);
+    }
+
+    fn oldest_first(&self) -> impl Iterator<Item = [u32; 2]> + '_ {
+        let start = if usize::from(self.len) == RECENT {
+            usize::from(self.next)
+        } else {
+            0
+        };
+        (0..usize::from(self.len)).map(move |i| self.recent[(start + i) % RECENT])
     }
 
     fn encode(&self, key: MessageKey) -> Option<[u32; 2]> {
