@@ -23,6 +23,41 @@ pub enum Subcommands {
     /// Run the service. Every setting is also read from the --config file,
     /// and an environment variable overrides the file.
     Serve(ServeArgs),
+    /// Print a signed API token, using the configured HS256 key
+    /// (VANGNET_JWT_SECRET), for development and demos.
+    Token(TokenArgs),
+}
+
+/// What `vangnet token` puts in the token.
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    /// admin, dispatcher, pilot or auditor.
+    #[arg(long, value_parser = ["admin", "dispatcher", "pilot", "auditor"])]
+    pub role: String,
+    /// A region the holder sees; repeat it for several, `*` for all.
+    #[arg(long = "region", required = true)]
+    pub regions: Vec<String>,
+    /// How long the token is valid, e.g. 8h or 30m.
+    #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
+    pub ttl: std::time::Duration,
+    /// The holder's name, recorded with every act.
+    #[arg(long, default_value = "developer")]
+    pub sub: String,
+    /// TOML file with the settings (jwt_secret, jwt_issuer, jwt_audience).
+    #[arg(long, env = "VANGNET_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl TokenArgs {
+    /// The configuration in force: the file, overridden by the environment.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut values = match &self.config {
+            Some(path) => RawValues::from_file(path)?,
+            None => RawValues::default(),
+        };
+        values.merge(&RawValues::from_env());
+        Config::from_values(&values)
+    }
 }
 
 /// The settings given to `vangnet serve`, not yet checked.

@@ -150,6 +150,17 @@ impl RawValues {
         }
     }
 
+    /// The `VANGNET_*` variables of the environment.
+    pub fn from_env() -> Self {
+        let mut values = Self::default();
+        for setting in SETTINGS {
+            if let Ok(value) = std::env::var(setting.env) {
+                values.set(setting.key, value);
+            }
+        }
+        values
+    }
+
     /// Reads a TOML configuration file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         const SETTING: &str = "--config";

@@ -1,4 +1,4 @@
-//! The HTTP server: liveness, readiness and Prometheus metrics (SPEC sections 2 and 7).
+//! The HTTP server: liveness, readiness, Prometheus metrics and the API (SPEC sections 2 and 7).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +8,9 @@ use actix_web::{App, HttpResponse, HttpServer, get, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
+use crate::api::{self, Authenticator};
 use crate::health::Health;
+use crate::store::Store;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -51,14 +53,25 @@ async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Binds `addr` and returns the server, to be awaited by the caller.
-pub fn start(addr: SocketAddr, state: AppState) -> std::io::Result<Server> {
+pub fn start<S: Store>(
+    addr: SocketAddr,
+    state: AppState,
+    store: Arc<S>,
+    authenticator: Authenticator,
+) -> std::io::Result<Server> {
     let data = web::Data::new(state);
+    let store = web::Data::from(store);
+    let authenticator = web::Data::new(authenticator);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(store.clone())
+            .app_data(authenticator.clone())
+            .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .service(healthz)
             .service(readyz)
             .service(prometheus)
+            .configure(api::orders::routes::<S>)
     })
     .workers(2)
     .disable_signals()

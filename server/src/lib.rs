@@ -4,6 +4,8 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;

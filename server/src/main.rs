@@ -5,7 +5,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use vangnet_server::cli::{Cli, Subcommands};
+use vangnet_server::auth::{self, Claims, Role};
+use vangnet_server::cli::{Cli, Subcommands, TokenArgs};
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::{serve, telemetry};
 
@@ -14,6 +15,7 @@ const BAD_CONFIGURATION: u8 = 2;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Subcommands::Token(args) => token(&args),
         Subcommands::Serve(args) => {
             let config = match args.load() {
                 Ok(config) => config,
@@ -55,5 +57,45 @@ fn broker_url(config: &Config) -> Result<url::Url, ConfigError> {
             "VANGNET_MQTT_URL",
             "must be set: this build has no embedded broker (feature embedded-broker)",
         )),
+    }
+}
+
+/// `vangnet token`: prints a token signed with the HS256 secret.
+fn token(args: &TokenArgs) -> ExitCode {
+    let config = match args.load() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(BAD_CONFIGURATION);
+        }
+    };
+    let Some(secret) = &config.jwt_secret else {
+        eprintln!("invalid configuration: VANGNET_JWT_SECRET: must be set to sign tokens");
+        return ExitCode::from(BAD_CONFIGURATION);
+    };
+    let role = match args.role.as_str() {
+        "admin" => Role::Admin,
+        "dispatcher" => Role::Dispatcher,
+        "pilot" => Role::Pilot,
+        _ => Role::Auditor,
+    };
+    let exp = vangnet_proto::TimestampMs::now().millis() / 1000 + args.ttl.as_secs();
+    let claims = Claims {
+        sub: args.sub.clone(),
+        role,
+        regions: args.regions.clone(),
+        exp,
+        iss: config.jwt_issuer.clone(),
+        aud: config.jwt_audience.clone(),
+    };
+    match auth::sign_hs256(secret.expose(), &claims) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("cannot sign the token: {err}");
+            ExitCode::FAILURE
+        }
     }
 }

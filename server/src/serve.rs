@@ -13,6 +13,8 @@ use url::Url;
 use vangnet_engine::EngineConfig;
 use vangnet_proto::{Channel, RejectReason, Topics};
 
+use crate::api::Authenticator;
+use crate::auth::Verifier;
 use crate::config::{Config, DetectionSettings, StoreSetting};
 use crate::downlink::DeviceMessages;
 use crate::health::Health;
@@ -63,12 +65,20 @@ async fn run_with<S: Store>(
     let background = CancellationToken::new();
     let shutdown = Shutdown::default();
 
+    let verifier = Verifier::from_config(&config)?;
+    if config.jwt_secret.is_some() && config.jwt_public_key.is_none() {
+        tracing::warn!(
+            "API tokens are checked with the HS256 secret: for development and tests only"
+        );
+    }
     let server = http::start(
         config.http_addr,
         AppState {
             health: health.clone(),
             metrics,
         },
+        store.clone(),
+        Authenticator(verifier),
     )
     .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
     let http_handle = server.handle();

@@ -61,7 +61,15 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 struct Device {
     state: DeviceState,
-    orders: Vec<OrderId>,
+    orders: Vec<Membership>,
+}
+
+/// A device's place in one order: the order's key, its side and its index there.
+#[derive(Debug, Clone)]
+struct Membership {
+    order: CompactString,
+    role: Role,
+    index: usize,
 }
 
 /// The detection engine with all its state in memory.
@@ -109,12 +117,22 @@ impl Engine {
             None => OrderState::new(&order, now),
         };
         let mut effects = vec![Effect::Persist(StateKey::Order(order.id.clone()))];
-        for (device, _) in order.devices() {
-            if !self.devices.contains_key(device.as_str()) {
-                effects.push(Effect::Persist(StateKey::Device(device.clone())));
+        let sides = [
+            (Role::Victim, &order.victims),
+            (Role::Perpetrator, &order.perpetrators),
+        ];
+        for (role, devices) in sides {
+            for (index, device) in devices.iter().enumerate() {
+                if !self.devices.contains_key(device.as_str()) {
+                    effects.push(Effect::Persist(StateKey::Device(device.clone())));
+                }
+                let entry = self.devices.entry(device.as_str().into()).or_default();
+                entry.orders.push(Membership {
+                    order: order.id.as_str().into(),
+                    role,
+                    index,
+                });
             }
-            let entry = self.devices.entry(device.as_str().into()).or_default();
-            entry.orders.push(order.id.clone());
         }
         self.orders
             .insert(order.id.as_str().into(), Box::new(Entry { order, state }));
@@ -123,7 +141,7 @@ impl Engine {
 
     fn leave(&mut self, device: &DeviceId, order: &OrderId) {
         if let Some(entry) = self.devices.get_mut(device.as_str()) {
-            entry.orders.retain(|o| o != order);
+            entry.orders.retain(|m| m.order != order.as_str());
         }
     }
 
@@ -295,20 +313,18 @@ impl Engine {
         let positions = |d: &DeviceId| state(d).and_then(|s| s.track.latest());
         let heard = |d: &DeviceId| state(d).and_then(|s| s.last_heard);
         let low = |d: &DeviceId| state(d).and_then(|s| s.battery).is_some_and(|b| b.low);
-        for order_id in member_of {
-            let Some(entry) = orders.get_mut(order_id.as_str()) else {
+        for &Membership {
+            ref order,
+            role,
+            index,
+        } in member_of
+        {
+            let Some(entry) = orders.get_mut(order) else {
                 continue;
             };
             if entry.state.ended.is_some() || !entry.order.is_valid_at(at) {
                 continue;
             }
-            let (role, index) = match entry.order.victims.iter().position(|d| d == device) {
-                Some(vi) => (Role::Victim, vi),
-                None => match entry.order.perpetrators.iter().position(|d| d == device) {
-                    Some(pi) => (Role::Perpetrator, pi),
-                    None => continue,
-                },
-            };
             let mut closed = Vec::new();
             let mut step = Step {
                 order: &entry.order,
@@ -356,19 +372,16 @@ impl Engine {
         let mut ids = Vec::new();
         let in_force = |order: &Order| order.is_valid_at(now) || order.is_valid_at(alarm.ts);
         let member_of = entry.orders.clone();
-        for order_id in member_of {
-            let Some(entry) = self.orders.get(order_id.as_str()) else {
+        for Membership { order, role, .. } in member_of {
+            let Some(entry) = self.orders.get(&order) else {
                 continue;
             };
             if entry.state.ended.is_some() || !in_force(&entry.order) {
                 continue;
             }
-            let Some(role) = entry.order.role_of(device) else {
-                continue;
-            };
             let (kind, ts) = (alarm.kind, alarm.ts);
             let position = position.clone();
-            self.each_order_one(&order_id, now, effects, |step, positions| {
+            self.each_order_one(&order, now, effects, |step, positions| {
                 ids.extend(step.alarm(kind, role, position, late, ts, positions));
             });
         }
@@ -390,12 +403,12 @@ impl Engine {
     /// Runs `act` on one order, filing its changes.
     fn each_order_one(
         &mut self,
-        order_id: &OrderId,
+        order_id: &str,
         now: TimestampMs,
         effects: &mut Vec<Effect>,
         act: impl FnOnce(&mut Step<'_>, &crate::detect::Positions<'_>),
     ) {
-        let Some(entry) = self.orders.get_mut(order_id.as_str()) else {
+        let Some(entry) = self.orders.get_mut(order_id) else {
             return;
         };
         let devices = &self.devices;

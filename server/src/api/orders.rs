@@ -1,0 +1,134 @@
+//! `/api/v1/orders`: create, read, replace and end protection orders.
+//! Admins manage every order; pilots only exercise orders.
+
+use actix_web::{HttpResponse, web};
+use vangnet_proto::order::OrderBody;
+use vangnet_proto::{DeviceId, OrderId, TimestampMs};
+
+use super::{ApiError, Caller, parse_body};
+use crate::auth::{Claims, Role, require};
+use crate::store::{Store, StoredOrder};
+
+/// Mounts the order endpoints for a store of type `S`.
+pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
+    config
+        .route("/api/v1/orders", web::post().to(create::<S>))
+        .route("/api/v1/orders/{id}", web::get().to(read::<S>))
+        .route("/api/v1/orders/{id}", web::put().to(replace::<S>))
+        .route("/api/v1/orders/{id}", web::delete().to(end::<S>));
+}
+
+/// A pilot may only touch exercise orders.
+fn may_touch(claims: &Claims, order: &OrderBody) -> Result<(), ApiError> {
+    if claims.role == Role::Pilot && !order.exercise {
+        return Err(ApiError::Forbidden(
+            "a pilot may only use exercise orders".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn validated(mut body: OrderBody, id: OrderId) -> Result<(OrderBody, Vec<u8>), ApiError> {
+    DeviceId::parse(id.as_str(), "id")
+        .map_err(|_| ApiError::Invalid("id: must match [A-Za-z0-9_.-]{1,64}".into()))?;
+    body.id = Some(id);
+    vangnet_engine::Order::validate(&body).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    Ok((body, bytes))
+}
+
+fn new_order_id() -> OrderId {
+    OrderId::new(format!(
+        "order-{}-{:04x}",
+        TimestampMs::now().millis(),
+        fastrand::u16(..)
+    ))
+}
+
+async fn create<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    require(&caller.0, &[Role::Admin, Role::Pilot])?;
+    let body: OrderBody = parse_body(&body)?;
+    may_touch(&caller.0, &body)?;
+    let id = body.id.clone().unwrap_or_else(new_order_id);
+    let (body, bytes) = validated(body, id.clone())?;
+    if !store
+        .create_order(&StoredOrder {
+            id: id.clone(),
+            body: bytes,
+        })
+        .await?
+    {
+        return Err(ApiError::Conflict(format!("order {id} exists already")));
+    }
+    tracing::info!(order = %id, actor = %caller.0.sub, "order created");
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/orders/{id}")))
+        .json(body))
+}
+
+async fn stored<S: Store>(store: &S, id: &OrderId) -> Result<OrderBody, ApiError> {
+    let order = store.order(id).await?.ok_or(ApiError::NotFound)?;
+    let mut body: OrderBody = serde_json::from_slice(&order.body)
+        .map_err(|e| ApiError::Unavailable(crate::store::StoreError::Corrupt(e.to_string())))?;
+    body.id = Some(order.id);
+    Ok(body)
+}
+
+async fn read<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require(&caller.0, &[Role::Admin, Role::Pilot])?;
+    let body = stored(store.get_ref(), &OrderId::new(id.into_inner())).await?;
+    may_touch(&caller.0, &body)?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn replace<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    require(&caller.0, &[Role::Admin, Role::Pilot])?;
+    let id = OrderId::new(id.into_inner());
+    let new: OrderBody = parse_body(&body)?;
+    if new.id.as_ref().is_some_and(|given| *given != id) {
+        return Err(ApiError::Invalid(
+            "id: differs from the id in the path".into(),
+        ));
+    }
+    let old = stored(store.get_ref(), &id).await?;
+    may_touch(&caller.0, &old)?;
+    may_touch(&caller.0, &new)?;
+    let (body, bytes) = validated(new, id.clone())?;
+    store
+        .put_order(&StoredOrder {
+            id: id.clone(),
+            body: bytes,
+        })
+        .await?;
+    tracing::info!(order = %id, actor = %caller.0.sub, "order replaced");
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Ends an order: it evaluates nothing more. Its open alerts stay open until
+/// a dispatcher resolves them.
+async fn end<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require(&caller.0, &[Role::Admin, Role::Pilot])?;
+    let id = OrderId::new(id.into_inner());
+    let old = stored(store.get_ref(), &id).await?;
+    may_touch(&caller.0, &old)?;
+    store.delete_order(&id).await?;
+    tracing::info!(order = %id, actor = %caller.0.sub, "order ended");
+    Ok(HttpResponse::NoContent().finish())
+}

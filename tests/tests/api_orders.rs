@@ -1,0 +1,316 @@
+//! The order endpoints of SPEC section 7 and the authentication in front of
+//! them: every 401 and 403 case, validation naming the field, nothing
+//! half-stored, and an order created here being evaluated.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use vangnet_e2e::{AppOptions, TestApp, unique_name};
+use vangnet_proto::{Channel, TimestampMs};
+use vangnet_server::auth::{Claims, Role, sign_hs256};
+
+const SECRET: &str = "test-secret-not-for-production";
+
+fn claims(role: Role, expires_in_s: i64) -> Claims {
+    let now = (TimestampMs::now().millis() / 1000) as i64;
+    Claims {
+        sub: "tester".into(),
+        role,
+        regions: vec!["*".into()],
+        exp: (now + expires_in_s) as u64,
+        iss: None,
+        aud: None,
+    }
+}
+
+fn token(role: Role) -> String {
+    sign_hs256(SECRET.as_bytes(), &claims(role, 3600)).unwrap()
+}
+
+fn order(id: &str, exercise: bool) -> Value {
+    json!({
+        "id": id, "region": "rotterdam", "exercise": exercise,
+        "victim_devices": [format!("{id}-v")], "perpetrator_devices": [format!("{id}-p")],
+        "proximity": {"alarm_m": 1000, "prealarm_m": 2000},
+        "zones": [{"id": "work", "geometry": {"type": "Polygon", "coordinates": [[[4.46,51.91],[4.47,51.91],[4.47,51.92],[4.46,51.92],[4.46,51.91]]]}, "prealarm_m": 500}]
+    })
+}
+
+async fn app() -> TestApp {
+    TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET)).await
+}
+
+async fn post(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(app.url("/api/v1/orders"))
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(app: &TestApp, token: &str, id: &str) -> u16 {
+    let url = app.url(&format!("/api/v1/orders/{id}"));
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+#[tokio::test]
+async fn an_admin_creates_an_order_and_gets_201_with_it() {
+    let app = app().await;
+    let (status, body) = post(&app, Some(&token(Role::Admin)), &order("api-1", false)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["id"], "api-1");
+    assert_eq!(get(&app, &token(Role::Admin), "api-1").await, 200);
+}
+
+#[tokio::test]
+async fn an_order_without_id_gets_one_assigned() {
+    let app = app().await;
+    let mut body = order("x", false);
+    body.as_object_mut().unwrap().remove("id");
+    let (status, created) = post(&app, Some(&token(Role::Admin)), &body).await;
+    assert_eq!(status, 201);
+    assert!(created["id"].as_str().is_some_and(|id| !id.is_empty()));
+}
+
+#[tokio::test]
+async fn an_existing_id_gets_409() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    post(&app, Some(&admin), &order("api-dup", false)).await;
+    let (status, _) = post(&app, Some(&admin), &order("api-dup", false)).await;
+    assert_eq!(status, 409);
+}
+
+#[tokio::test]
+async fn a_missing_token_gets_401() {
+    let app = app().await;
+    assert_eq!(post(&app, None, &order("a", false)).await.0, 401);
+}
+
+#[tokio::test]
+async fn an_expired_token_gets_401_beyond_the_30_s_leeway() {
+    let app = app().await;
+    let expired = sign_hs256(SECRET.as_bytes(), &claims(Role::Admin, -60)).unwrap();
+    assert_eq!(post(&app, Some(&expired), &order("a", false)).await.0, 401);
+    let within_leeway = sign_hs256(SECRET.as_bytes(), &claims(Role::Admin, -10)).unwrap();
+    assert_eq!(
+        post(&app, Some(&within_leeway), &order("b", false)).await.0,
+        201
+    );
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_key_gets_401() {
+    let app = app().await;
+    let forged = sign_hs256(b"another-secret", &claims(Role::Admin, 3600)).unwrap();
+    assert_eq!(post(&app, Some(&forged), &order("a", false)).await.0, 401);
+}
+
+#[tokio::test]
+async fn an_alg_none_token_gets_401() {
+    use std::fmt::Write;
+    let app = app().await;
+    let encode = |value: Value| {
+        let bytes = serde_json::to_vec(&value).unwrap();
+        base64url(&bytes)
+    };
+    let mut unsigned = encode(json!({"alg": "none", "typ": "JWT"}));
+    write!(
+        unsigned,
+        ".{}.",
+        encode(serde_json::to_value(claims(Role::Admin, 3600)).unwrap())
+    )
+    .unwrap();
+    assert_eq!(post(&app, Some(&unsigned), &order("a", false)).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_token_without_exp_gets_401() {
+    let app = app().await;
+    let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
+    let no_exp = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"sub": "x", "role": "admin", "regions": ["*"]}),
+        &key,
+    )
+    .unwrap();
+    assert_eq!(post(&app, Some(&no_exp), &order("a", false)).await.0, 401);
+}
+
+#[tokio::test]
+async fn with_an_es256_key_only_es256_tokens_pass_and_hs256_with_the_public_key_gets_401() {
+    let dir = std::env::temp_dir().join(unique_name("keys"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let private = dir.join("private.pem");
+    let public = dir.join("public.pem");
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        private.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        private.to_str().unwrap(),
+        "-out",
+        dir.join("pk8.pem").to_str().unwrap(),
+    ]);
+    openssl(&[
+        "ec",
+        "-in",
+        private.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    let app = TestApp::spawn_with(
+        AppOptions::default().env("VANGNET_JWT_PUBLIC_KEY", public.to_str().unwrap()),
+    )
+    .await;
+
+    let public_pem = std::fs::read(&public).unwrap();
+    let confused = sign_hs256(&public_pem, &claims(Role::Admin, 3600)).unwrap();
+    assert_eq!(post(&app, Some(&confused), &order("a", false)).await.0, 401);
+
+    let key = EncodingKey::from_ec_pem(&std::fs::read(dir.join("pk8.pem")).unwrap()).unwrap();
+    let valid = jsonwebtoken::encode(
+        &Header::new(Algorithm::ES256),
+        &claims(Role::Admin, 3600),
+        &key,
+    )
+    .unwrap();
+    assert_eq!(post(&app, Some(&valid), &order("b", false)).await.0, 201);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_dispatcher_creating_an_order_gets_403() {
+    let app = app().await;
+    assert_eq!(
+        post(&app, Some(&token(Role::Dispatcher)), &order("a", false))
+            .await
+            .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn an_auditor_reading_an_order_gets_403() {
+    let app = app().await;
+    post(&app, Some(&token(Role::Admin)), &order("api-r", false)).await;
+    assert_eq!(get(&app, &token(Role::Auditor), "api-r").await, 403);
+}
+
+#[tokio::test]
+async fn a_pilot_creates_exercise_orders_but_gets_403_for_a_real_one() {
+    let app = app().await;
+    let pilot = token(Role::Pilot);
+    assert_eq!(post(&app, Some(&pilot), &order("real", false)).await.0, 403);
+    assert_eq!(post(&app, Some(&pilot), &order("drill", true)).await.0, 201);
+    post(&app, Some(&token(Role::Admin)), &order("real-2", false)).await;
+    assert_eq!(get(&app, &pilot, "real-2").await, 403);
+}
+
+#[tokio::test]
+async fn an_invalid_order_gets_422_naming_the_field_and_nothing_is_stored() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let mut body = order("bad-1", false);
+    body["proximity"]["prealarm_m"] = json!(500);
+    let (status, error) = post(&app, Some(&admin), &body).await;
+    assert_eq!(status, 422, "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("prealarm_m"),
+        "{error}"
+    );
+    assert_eq!(get(&app, &admin, "bad-1").await, 404);
+}
+
+#[tokio::test]
+async fn a_malformed_order_gets_400_naming_the_field() {
+    let app = app().await;
+    let mut body = order("bad-2", false);
+    body["proximity"]["alarm_m"] = json!("far");
+    let (status, error) = post(&app, Some(&token(Role::Admin)), &body).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("proximity.alarm_m"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_order_created_through_the_api_is_evaluated_and_ending_it_keeps_its_open_alerts() {
+    let app = app().await;
+    app.wait_until_ready().await;
+    let admin = token(Role::Admin);
+    post(&app, Some(&admin), &order("live", false)).await;
+    let mut victim = app.device("live-v").await;
+    let panic = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
+    victim.send(Channel::Alarm, panic).await;
+    let ack = victim
+        .next_downlink(Duration::from_secs(5))
+        .await
+        .expect("an ack")
+        .json();
+    let alert_id = ack["alert_ids"][0].as_str().unwrap().to_owned();
+
+    let url = app.url("/api/v1/orders/live");
+    let response = reqwest::Client::new()
+        .delete(url)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+
+    use vangnet_server::store::Store;
+    let alert = app
+        .store()
+        .alert(&vangnet_proto::AlertId::new(alert_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(serde_json::to_value(alert.current.status).unwrap(), "open");
+    assert_eq!(get(&app, &admin, "live").await, 404);
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n =
+            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
