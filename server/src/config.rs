@@ -11,6 +11,7 @@ use std::time::Duration;
 use url::Url;
 use vangnet_proto::Topics;
 
+use crate::dispatch::{Route, RouteConfig};
 use crate::settings::{SETTINGS, Setting};
 
 /// A setting with an unusable value: the service must not start.
@@ -38,6 +39,11 @@ impl ConfigError {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
     /// The secret's bytes, for the code that signs or verifies with it.
     pub fn expose(&self) -> &[u8] {
         self.0.as_bytes()
@@ -115,6 +121,8 @@ pub struct Config {
     pub history_retention: Duration,
     /// The default police dispatch route.
     pub dispatch_url: Option<Url>,
+    /// Dispatch routes: the default route (if `dispatch_url` is set) and the file's `[[routes]]`.
+    pub routes: Vec<Route>,
     /// Key signing dispatch requests.
     pub dispatch_secret: Option<Secret>,
     /// HS256 key of API tokens.
@@ -133,21 +141,25 @@ pub struct Config {
 
 /// Raw values by file key, before they are checked.
 #[derive(Debug, Default, Clone)]
-pub struct RawValues(HashMap<&'static str, String>);
+pub struct RawValues {
+    values: HashMap<&'static str, String>,
+    routes: Vec<RouteConfig>,
+}
 
 impl RawValues {
     /// Adds a value; a later source overrides an earlier one, and an empty value counts as unset.
     pub fn set(&mut self, key: &'static str, value: String) {
         if !value.trim().is_empty() {
-            self.0.insert(key, value);
+            self.values.insert(key, value);
         }
     }
 
     /// Takes every value of `other` over this one's.
     pub fn merge(&mut self, other: &RawValues) {
-        for (key, value) in &other.0 {
-            self.0.insert(key, value.clone());
+        for (key, value) in &other.values {
+            self.values.insert(key, value.clone());
         }
+        self.routes.extend(other.routes.iter().cloned());
     }
 
     /// The `VANGNET_*` variables of the environment.
@@ -175,6 +187,12 @@ impl RawValues {
         })?;
         let mut values = Self::default();
         for (key, value) in table {
+            if key == "routes" {
+                values.routes = value.try_into().map_err(|e: toml::de::Error| {
+                    ConfigError::new("routes", format!("{}: {}", path.display(), e.message()))
+                })?;
+                continue;
+            }
             let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
                 return Err(ConfigError::new(
                     SETTING,
@@ -202,7 +220,7 @@ impl RawValues {
     }
 
     fn get(&self, setting: &Setting) -> Option<&str> {
-        self.0
+        self.values
             .get(setting.key)
             .map(String::as_str)
             .or(setting.default)
@@ -263,6 +281,24 @@ impl Config {
     /// Checks every value and builds the configuration.
     pub fn from_values(values: &RawValues) -> Result<Self, ConfigError> {
         let read = Reader(values);
+        let dispatch_url = read.optional("dispatch_url", parse_http_url)?;
+        let dispatch_secret = read.optional("dispatch_secret", |v| Ok(Secret(v.to_owned())))?;
+        let mut routes: Vec<Route> = dispatch_url
+            .iter()
+            .map(|url| Route::default_route(url.clone(), dispatch_secret.clone()))
+            .collect();
+        for (index, route) in values.routes.iter().enumerate() {
+            let route = Route::from_config(route.clone()).map_err(|message| {
+                ConfigError::new("routes", format!("routes[{index}].{message}"))
+            })?;
+            if routes.iter().any(|r| r.name == route.name) {
+                return Err(ConfigError::new(
+                    "routes",
+                    format!("routes[{index}].name: `{}` is used twice", route.name),
+                ));
+            }
+            routes.push(route);
+        }
         Ok(Self {
             http_addr: read.required("http_addr", |v| {
                 v.parse()
@@ -307,8 +343,9 @@ impl Config {
                     _ => Err(format!("`{v}` is not a positive whole number of days")),
                 }
             })?,
-            dispatch_url: read.optional("dispatch_url", parse_http_url)?,
-            dispatch_secret: read.optional("dispatch_secret", |v| Ok(Secret(v.to_owned())))?,
+            dispatch_url,
+            routes,
+            dispatch_secret,
             jwt_secret: read.optional("jwt_secret", |v| Ok(Secret(v.to_owned())))?,
             jwt_public_key: read.optional("jwt_public_key", parse_readable_file)?,
             jwt_issuer: read.optional("jwt_issuer", |v| Ok(v.to_owned()))?,
@@ -481,6 +518,30 @@ mod tests {
             error(&[("perp_silence_s", "0")]).setting,
             "VANGNET_PERP_SILENCE_S"
         );
+    }
+
+    #[test]
+    fn the_dispatch_url_makes_the_default_route() {
+        let config =
+            Config::from_values(&values(&[("dispatch_url", "http://127.0.0.1:9000/alerts")]));
+        let routes = config.unwrap().routes;
+        assert_eq!(routes.len(), 1);
+        assert_eq!(routes[0].name, "default");
+    }
+
+    #[test]
+    fn routes_in_the_file_are_read_and_a_bad_one_is_named() {
+        let dir = std::env::temp_dir().join(format!("vangnet-routes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "[[routes]]\nname = \"drill\"\nurl = \"http://127.0.0.1:9/x\"\nformat = \"cap\"\nexercise = true\nmin_priority = \"P3\"\n").unwrap();
+        let config = Config::from_values(&RawValues::from_file(&good).unwrap()).unwrap();
+        assert_eq!(config.routes[0].name, "drill");
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[[routes]]\nname = \"x\"\nurl = \"ftp://x\"\n").unwrap();
+        let err = Config::from_values(&RawValues::from_file(&bad).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("routes[0].url"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! What `/healthz` and `/readyz` report: whether the broker subscription and
-//! the store are up. Adapters set these; the HTTP layer only reads them.
+//! the store are up, and which dispatch routes are degraded. Adapters set
+//! these; the HTTP layer only reads them.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Live readiness of the service's dependencies, shared by adapters and HTTP.
@@ -8,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct Health {
     broker: AtomicBool,
     store: AtomicBool,
+    degraded_routes: Mutex<BTreeSet<String>>,
 }
 
 impl Health {
@@ -31,6 +35,28 @@ impl Health {
     /// True when the store answers.
     pub fn store(&self) -> bool {
         self.store.load(Ordering::Relaxed)
+    }
+
+    /// Records whether a dispatch route has an undelivered P1 older than 30 s.
+    pub fn set_route_degraded(&self, route: &str, degraded: bool) {
+        let mut routes = self
+            .degraded_routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if degraded {
+            routes.insert(route.to_owned());
+        } else {
+            routes.remove(route);
+        }
+    }
+
+    /// Dispatch routes that are degraded now.
+    pub fn degraded_routes(&self) -> Vec<String> {
+        let routes = self
+            .degraded_routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        routes.iter().cloned().collect()
     }
 
     /// True when the service can take traffic.

@@ -25,9 +25,17 @@ fn up_or_down(up: bool) -> &'static str {
     if up { "up" } else { "down" }
 }
 
+/// Liveness: always 200 while the process serves; a dispatch route whose
+/// oldest undelivered P1 is older than 30 s makes the status `degraded`.
 #[get("/healthz")]
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let degraded = state.health.degraded_routes();
+    let status = if degraded.is_empty() {
+        "ok"
+    } else {
+        "degraded"
+    };
+    HttpResponse::Ok().json(json!({ "status": status, "degraded_routes": degraded }))
 }
 
 #[get("/readyz")]

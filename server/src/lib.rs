@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod dispatch;
 pub mod downlink;
 pub mod health;
 pub mod http;

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use serde::{Deserialize, Serialize};
 use vangnet_engine::{DeviceState, Effect, Engine, EngineConfig, OrderState};
 use vangnet_proto::order::OrderBody;
@@ -85,6 +87,7 @@ pub struct Partitions<S> {
     store: Arc<S>,
     config: EngineConfig,
     slots: Mutex<HashMap<PartitionKey, Arc<tokio::sync::Mutex<Option<Slot>>>>>,
+    committed: Arc<Notify>,
 }
 
 impl<S: Store> Partitions<S> {
@@ -94,7 +97,13 @@ impl<S: Store> Partitions<S> {
             store,
             config,
             slots: Mutex::new(HashMap::new()),
+            committed: Arc::new(Notify::new()),
         }
+    }
+
+    /// Signalled whenever a step commits alert revisions, so dispatch starts at once.
+    pub fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
     }
 
     /// The store the partitions commit to.
@@ -160,6 +169,9 @@ impl<S: Store> Partitions<S> {
             match committed {
                 Ok(CommitOutcome::Committed(version)) => {
                     cached.version = Some(version);
+                    if !outcome.revisions.is_empty() {
+                        self.committed.notify_one();
+                    }
                     return Ok(outcome);
                 }
                 Ok(CommitOutcome::Conflict) => {

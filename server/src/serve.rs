@@ -98,6 +98,16 @@ async fn run_with<S: Store>(
         store.clone(),
         engine_config(&config.detection),
     ));
+    if config.routes.is_empty() {
+        tracing::warn!("no dispatch route configured: alerts are kept and shown, not sent");
+    }
+    crate::dispatch::spawn(
+        store.clone(),
+        config.routes.clone(),
+        partitions.committed(),
+        health.clone(),
+        background.clone(),
+    )?;
 
     let (alarm_tx, alarm_rx) = mpsc::channel(1024);
     let (loc_tx, loc_rx) = mpsc::channel(4096);

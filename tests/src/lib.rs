@@ -6,6 +6,9 @@
 //! `redis://127.0.0.1:6379/0`; `VANGNET_TEST_MQTT_URL` and
 //! `VANGNET_TEST_REDIS_URL` point the tests elsewhere.
 
+mod redis_server;
+mod sink;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -19,7 +22,9 @@ use tokio::sync::mpsc;
 use vangnet_proto::{Channel, DeviceId, OrderId, Topics};
 use vangnet_server::store::{RedisStore, Store, StoredOrder};
 
+pub use redis_server::RedisServer;
 pub use rumqttc::QoS as MqttQos;
+pub use sink::{Sink, SinkRequest};
 
 /// The broker the tests use.
 pub fn mqtt_url() -> String {
@@ -193,7 +198,14 @@ impl TestApp {
 
     /// The app's store, to seed orders and read alerts directly.
     pub fn store(&self) -> RedisStore {
-        let url = url::Url::parse(&redis_url()).unwrap_or_else(|e| panic!("{e}"));
+        let store = self
+            .env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == "VANGNET_STORE")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(redis_url);
+        let url = url::Url::parse(&store).unwrap_or_else(|e| panic!("{e}"));
         RedisStore::connect(&url, &self.store_prefix).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -282,7 +294,7 @@ fn start(env: &[(String, String)]) -> anyhow::Result<Child> {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env(
             "RUST_LOG",
-            std::env::var("VANGNET_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            std::env::var("VANGNET_TEST_LOG").unwrap_or_else(|_| "error".into()),
         )
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null());

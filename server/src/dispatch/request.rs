@@ -1,0 +1,112 @@
+//! One delivery attempt: the body in the route's format, the headers of
+//! SPEC section 6 (Idempotency-Key, HMAC signature), and a 5 s timeout.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use vangnet_proto::DispatchBody;
+
+use super::route::{Format, Route};
+use super::{cap, eido};
+
+/// How long dispatch may take to answer before the attempt counts as failed.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// Who Vangnet says it is in CAP and EIDO documents.
+const SENDER: &str = "vangnet";
+
+/// Why an attempt did not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// The body could not be rendered in the route's format.
+    #[error("rendering {0}")]
+    Render(String),
+    /// No answer, or not a 2xx answer.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl AttemptError {
+    /// Short outcome label for metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Render(_) => "render_error",
+            Self::Failed(_) => "failed",
+        }
+    }
+}
+
+/// The HMAC-SHA256 of `body` under `key`, as `sha256=<hex>`.
+pub fn signature(key: &[u8], body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn render(route: &Route, body: &DispatchBody) -> Result<(Vec<u8>, &'static str), AttemptError> {
+    match route.format {
+        Format::Json => serde_json::to_vec(body)
+            .map(|bytes| (bytes, "application/json"))
+            .map_err(|e| AttemptError::Render(e.to_string())),
+        Format::Cap => cap::render(body, SENDER)
+            .map(|xml| (xml.into_bytes(), "application/cap+xml"))
+            .map_err(|e| AttemptError::Render(e.to_string())),
+        Format::Eido => serde_json::to_vec(&eido::render(body, SENDER))
+            .map(|bytes| (bytes, "application/json"))
+            .map_err(|e| AttemptError::Render(e.to_string())),
+    }
+}
+
+/// Posts one revision to one route.
+pub async fn deliver(
+    client: &reqwest::Client,
+    route: &Route,
+    body: &DispatchBody,
+) -> Result<(), AttemptError> {
+    let (bytes, content_type) = render(route, body)?;
+    let mut request = client
+        .post(route.url.clone())
+        .timeout(TIMEOUT)
+        .header("Content-Type", content_type)
+        .header(
+            "Idempotency-Key",
+            format!("{}/{}", body.alert_id, body.revision),
+        );
+    if let Some(secret) = &route.secret {
+        request = request.header("X-Vangnet-Signature", signature(secret.expose(), &bytes));
+    }
+    if let Some(auth) = &route.auth_header {
+        request = request.header(
+            "Authorization",
+            String::from_utf8_lossy(auth.expose()).into_owned(),
+        );
+    }
+    let response = request
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| AttemptError::Failed(e.without_url().to_string()))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(AttemptError::Failed(format!(
+            "answered {}",
+            response.status()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_the_hex_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

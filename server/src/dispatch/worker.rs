@@ -1,0 +1,175 @@
+//! One route's delivery worker: most urgent revision first, a few requests
+//! in flight, and after a failure exponential backoff with jitter (capped at
+//! 30 s) with one probe at a time, retrying forever. Each route has its own
+//! worker, so a slow or dead route delays no other route and no ingest.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use vangnet_proto::{Priority, TimestampMs};
+
+use super::request::{self, AttemptError};
+use super::route::Route;
+use crate::health::Health;
+use crate::store::OutboxEntry;
+
+/// Requests one healthy route may have in flight.
+const CONCURRENCY: usize = 4;
+/// Longest wait between two tries.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A route whose oldest undelivered P1 is older than this is degraded.
+pub const DEGRADED_AFTER: Duration = Duration::from_secs(30);
+
+/// A revision waiting for this route, ordered most urgent, then oldest, first.
+struct Pending(Arc<OutboxEntry>);
+
+impl Pending {
+    fn rank(&self) -> (Priority, std::cmp::Reverse<TimestampMs>) {
+        (self.0.body.priority, std::cmp::Reverse(self.0.enqueued_at))
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank() == other.rank()
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+/// Delay before try `failures + 1`: 250 ms doubling to 30 s, ±25% jitter.
+fn backoff(failures: u32) -> Duration {
+    let exponential = Duration::from_millis(250).saturating_mul(1 << failures.min(8));
+    exponential
+        .min(MAX_BACKOFF)
+        .mul_f64(0.75 + fastrand::f64() * 0.5)
+        .min(MAX_BACKOFF)
+}
+
+/// Runs `route`'s worker until `stop`; reports each delivered entry on `delivered`.
+pub async fn run(
+    index: usize,
+    route: Arc<Route>,
+    client: reqwest::Client,
+    mut incoming: mpsc::UnboundedReceiver<Arc<OutboxEntry>>,
+    delivered: mpsc::UnboundedSender<(usize, Arc<OutboxEntry>)>,
+    health: Arc<Health>,
+    stop: CancellationToken,
+) {
+    let mut queue = BinaryHeap::new();
+    let mut undelivered_p1: BTreeMap<String, TimestampMs> = BTreeMap::new();
+    let mut in_flight = JoinSet::new();
+    let mut failures = 0u32;
+    let mut retry_at: Option<Instant> = None;
+    let mut gauges = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let limit = if failures == 0 { CONCURRENCY } else { 1 };
+        let may_send = retry_at.is_none_or(|at| Instant::now() >= at);
+        while may_send && in_flight.len() < limit {
+            let Some(Pending(entry)) = queue.pop() else {
+                break;
+            };
+            let (client, route) = (client.clone(), route.clone());
+            in_flight.spawn(async move {
+                let result = request::deliver(&client, &route, &entry.body).await;
+                (entry, result)
+            });
+        }
+        let wake = retry_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            () = stop.cancelled() => return,
+            received = incoming.recv() => match received {
+                Some(entry) => {
+                    if entry.body.priority == Priority::P1 {
+                        undelivered_p1.insert(entry.key(), entry.enqueued_at);
+                    }
+                    queue.push(Pending(entry));
+                }
+                None => return,
+            },
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                let Ok((entry, result)) = joined else { continue };
+                match result {
+                    Ok(()) => {
+                        metrics::counter!("vangnet_dispatch_attempts_total", "route" => route.name.clone(), "outcome" => "delivered").increment(1);
+                        failures = 0;
+                        retry_at = None;
+                        undelivered_p1.remove(&entry.key());
+                        let _ = delivered.send((index, entry));
+                    }
+                    Err(err) => {
+                        metrics::counter!("vangnet_dispatch_attempts_total", "route" => route.name.clone(), "outcome" => err.outcome()).increment(1);
+                        log_failure(&route, &err, failures);
+                        failures = failures.saturating_add(1);
+                        retry_at = Some(Instant::now() + backoff(failures));
+                        queue.push(Pending(entry));
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(wake), if retry_at.is_some() => {}
+            _ = gauges.tick() => {}
+        }
+        report(
+            &route,
+            &undelivered_p1,
+            queue.len() + in_flight.len(),
+            &health,
+        );
+    }
+}
+
+fn log_failure(route: &Route, err: &AttemptError, failures: u32) {
+    if failures == 0 {
+        tracing::warn!(route = %route.name, %err, "dispatch failed; retrying with backoff until delivered");
+    } else {
+        tracing::debug!(route = %route.name, %err, failures, "dispatch retry failed");
+    }
+}
+
+fn report(
+    route: &Route,
+    undelivered_p1: &BTreeMap<String, TimestampMs>,
+    pending: usize,
+    health: &Health,
+) {
+    let now = TimestampMs::now();
+    let oldest_p1 = undelivered_p1
+        .values()
+        .min()
+        .map(|at| now.millis().saturating_sub(at.millis()));
+    let age = Duration::from_millis(oldest_p1.unwrap_or(0));
+    metrics::gauge!("vangnet_dispatch_pending", "route" => route.name.clone()).set(pending as f64);
+    metrics::gauge!("vangnet_dispatch_oldest_undelivered_p1_seconds", "route" => route.name.clone())
+        .set(age.as_secs_f64());
+    let degraded = age > DEGRADED_AFTER;
+    metrics::gauge!("vangnet_dispatch_route_degraded", "route" => route.name.clone())
+        .set(f64::from(u8::from(degraded)));
+    health.set_route_degraded(&route.name, degraded);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_thirty_seconds_and_never_beyond() {
+        assert!(backoff(1) <= Duration::from_millis(650));
+        assert!((0..50).map(backoff).all(|d| d <= MAX_BACKOFF));
+        assert!(backoff(20) >= Duration::from_millis(22_500));
+    }
+}
