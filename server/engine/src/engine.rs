@@ -68,8 +68,8 @@ struct Device {
 #[derive(Debug, Clone)]
 struct Membership {
     order: CompactString,
+    index: u32,
     role: Role,
-    index: usize,
 }
 
 /// The detection engine with all its state in memory.
@@ -129,8 +129,8 @@ impl Engine {
                 let entry = self.devices.entry(device.as_str().into()).or_default();
                 entry.orders.push(Membership {
                     order: order.id.as_str().into(),
+                    index: index as u32,
                     role,
-                    index,
                 });
             }
         }
@@ -335,7 +335,7 @@ impl Engine {
                 closed: &mut closed,
                 changed: false,
             };
-            act(&mut step, role, index, &positions);
+            act(&mut step, role, index as usize, &positions);
             if step.has_open(AlertKind::SignalLost) {
                 step.silence(&heard);
             }
