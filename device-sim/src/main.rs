@@ -1,13 +1,38 @@
 //! `vangnet-sim`: simulated devices, scenarios and a fake police dispatch
 //! endpoint for pilots and tests.
 
-use clap::Parser;
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod bench;
+mod broker;
+mod fleet;
+mod latency;
+mod procstat;
+mod report;
+mod seed;
+mod service;
+
+use clap::{Parser, Subcommand};
 
 /// Simulated Vangnet devices and a fake police dispatch endpoint.
 #[derive(Debug, Parser)]
 #[command(name = "vangnet-sim", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    Cli::parse();
+/// What to run.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The standard benchmark: the bare broker's ceiling, Vangnet's sustained
+    /// fixes per second with N orders, panic→ack latency, resident memory.
+    Bench(bench::BenchArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Bench(args) => bench::run(args).await,
+    }
 }

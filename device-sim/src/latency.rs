@@ -1,0 +1,170 @@
+//! Panic→ack latency: a victim's device publishes a panic and times how long
+//! the service takes to acknowledge it on the device's `ack` topic (the
+//! measurable proxy until dispatch exists).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rumqttc::{AsyncClient, Packet, QoS};
+use tokio::sync::mpsc;
+use vangnet_proto::{Channel, DeviceId, TimestampMs, Topics};
+
+use crate::broker;
+
+/// How long a panic may wait for its ack before it counts as missed.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Latencies measured so far, and panics never acknowledged.
+#[derive(Debug, Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    missed: u64,
+}
+
+/// A summary of panic→ack latencies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencySummary {
+    /// Panics acknowledged.
+    pub count: usize,
+    /// Panics not acknowledged within 5 s.
+    pub missed: u64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Slowest, ms.
+    pub max_ms: f64,
+}
+
+impl LatencySummary {
+    fn of(mut latencies: Vec<Duration>, missed: u64) -> Self {
+        latencies.sort();
+        let at = |share: f64| {
+            let rank = (share * latencies.len() as f64).ceil() as usize;
+            latencies
+                .get(rank.saturating_sub(1))
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        Self {
+            count: latencies.len(),
+            missed,
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+}
+
+/// Sends a panic from one device every interval and times each ack; runs until dropped.
+pub struct PanicProber {
+    samples: Arc<Mutex<Samples>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PanicProber {
+    /// Connects as `device` and starts probing every `every`.
+    pub async fn start(
+        broker_url: &str,
+        client_id: &str,
+        topics: &Topics,
+        device: &str,
+        every: Duration,
+    ) -> anyhow::Result<Self> {
+        let device = DeviceId::parse(device, "device").context("probe device id")?;
+        let (acks_tx, acks) = mpsc::unbounded_channel();
+        let client = broker::connect(
+            broker_url,
+            client_id,
+            &[topics.ack(&device)],
+            move |packet| {
+                if let Packet::Publish(publish) = packet
+                    && let Ok(ack) = serde_json::from_slice::<serde_json::Value>(&publish.payload)
+                    && let Some(seq) = ack["seq"].as_u64()
+                {
+                    let _ = acks_tx.send(seq);
+                }
+            },
+        )
+        .await?;
+        let samples = Arc::new(Mutex::new(Samples::default()));
+        let alarm_topic = topics.uplink(&device, Channel::Alarm);
+        let task = tokio::spawn(probe(client, alarm_topic, acks, samples.clone(), every));
+        Ok(Self { samples, task })
+    }
+
+    /// The summary of the samples since the last call, which starts a new set.
+    pub fn take(&self) -> LatencySummary {
+        let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let taken = std::mem::take(&mut *samples);
+        LatencySummary::of(taken.latencies, taken.missed)
+    }
+}
+
+impl Drop for PanicProber {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn probe(
+    client: AsyncClient,
+    topic: String,
+    mut acks: mpsc::UnboundedReceiver<u64>,
+    samples: Arc<Mutex<Samples>>,
+    every: Duration,
+) {
+    for seq in 1u64.. {
+        let payload = format!(
+            r#"{{"seq":{seq},"ts":{},"kind":"panic"}}"#,
+            TimestampMs::now().millis()
+        );
+        let sent = Instant::now();
+        if client
+            .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let acked = tokio::time::timeout(ACK_TIMEOUT, async {
+            while let Some(acked) = acks.recv().await {
+                if acked == seq {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        let latency = sent.elapsed();
+        {
+            let mut samples = samples.lock().unwrap_or_else(|p| p.into_inner());
+            match acked {
+                Ok(true) => samples.latencies.push(latency),
+                _ => samples.missed += 1,
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let latencies = (1..=100).map(Duration::from_millis).collect();
+        let summary = LatencySummary::of(latencies, 2);
+        assert_eq!(
+            (
+                summary.count,
+                summary.p50_ms,
+                summary.p99_ms,
+                summary.max_ms
+            ),
+            (100, 50.0, 99.0, 100.0)
+        );
+        assert_eq!(LatencySummary::of(Vec::new(), 0).max_ms, 0.0);
+    }
+}

@@ -1,0 +1,98 @@
+//! CPU time and resident memory of processes, read from Linux `/proc`, to
+//! show where a benchmark's time goes.
+
+use std::time::Instant;
+
+/// Clock ticks per second of `/proc/PID/stat` times (`getconf CLK_TCK`, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU seconds (user + system) `pid` has used, if it exists.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / TICKS_PER_SECOND)
+}
+
+/// Resident memory of `pid` in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The first process whose command name is `name`, if any runs on this machine.
+pub fn find_pid(name: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+}
+
+/// Measures the CPU share of a few named processes over an interval.
+#[derive(Debug, Clone)]
+pub struct CpuMeter {
+    processes: Vec<(&'static str, u32)>,
+    baseline: Vec<Option<f64>>,
+    since: Instant,
+}
+
+impl CpuMeter {
+    /// Watches `processes` (label, pid), starting now.
+    pub fn new(processes: Vec<(&'static str, u32)>) -> Self {
+        let mut meter = Self {
+            processes,
+            baseline: Vec::new(),
+            since: Instant::now(),
+        };
+        meter.restart();
+        meter
+    }
+
+    /// Starts a new interval.
+    pub fn restart(&mut self) {
+        self.baseline = self
+            .processes
+            .iter()
+            .map(|(_, pid)| cpu_seconds(*pid))
+            .collect();
+        self.since = Instant::now();
+    }
+
+    /// Each process's CPU use since the interval started, in % of one core.
+    pub fn percentages(&self) -> Vec<(&'static str, Option<f64>)> {
+        let elapsed = self.since.elapsed().as_secs_f64().max(1e-3);
+        self.processes
+            .iter()
+            .zip(&self.baseline)
+            .map(|((label, pid), before)| {
+                let used = cpu_seconds(*pid).zip(*before).map(|(now, then)| now - then);
+                (*label, used.map(|seconds| 100.0 * seconds / elapsed))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let me = std::process::id();
+        assert!(cpu_seconds(me).is_some());
+        assert!(rss_kib(me).is_some_and(|kib| kib > 0));
+    }
+}

@@ -1,0 +1,142 @@
+//! The benchmark's output: a table row per step as it completes, a summary,
+//! and one JSON line with the figures last.
+
+use serde_json::{Value, json};
+
+use crate::bench::{Climb, Plan, Step};
+use crate::latency::LatencySummary;
+
+/// Prints what is about to be measured, and the table's header.
+pub fn header(plan: &Plan) {
+    println!(
+        "vangnet-sim bench: {} orders ({} devices), {:.0} s per step",
+        plan.orders,
+        plan.orders * 2,
+        plan.step.as_secs_f64()
+    );
+    println!(
+        "{:<8} {:>9} {:>9} {:>6} {:>7} {:>7}  cpu % of one core; panic→ack ms",
+        "phase", "target/s", "offered/s", "lag s", "lost", "refused"
+    );
+}
+
+/// Prints one step's row of `phase`.
+pub fn step(phase: &str, step: &Step) {
+    let cpu: Vec<String> = step
+        .cpu
+        .iter()
+        .map(|(label, share)| match share {
+            Some(share) => format!("{label} {share:.0}"),
+            None => format!("{label} -"),
+        })
+        .collect();
+    let latency = step.latency.map_or(String::new(), |l| {
+        format!(
+            "; p50 {:.1} p99 {:.1} max {:.1}",
+            l.p50_ms, l.p99_ms, l.max_ms
+        )
+    });
+    println!(
+        "{phase:<8} {:>9.0} {:>9.0} {:>6.2} {:>7} {:>7}  {}{latency}",
+        step.target,
+        step.rate(),
+        step.lag_s,
+        step.lost,
+        step.refused,
+        cpu.join(", ")
+    );
+}
+
+/// Everything the benchmark measured.
+#[derive(Debug)]
+pub struct Report {
+    /// The settings it ran with.
+    pub plan: Plan,
+    /// (a): the bare broker.
+    pub broker: Climb,
+    /// (b): Vangnet.
+    pub vangnet: Climb,
+    /// (c) before any load.
+    pub idle_latency: LatencySummary,
+    /// (d): the child's VmRSS at the end.
+    pub rss_kib: Option<u64>,
+}
+
+impl Report {
+    /// Prints the summary and the JSON line.
+    pub fn print(&self) {
+        let broker = self.broker.best().map_or(0.0, Step::rate);
+        let vangnet_best = self.vangnet.best();
+        let vangnet = vangnet_best.map_or(0.0, Step::rate);
+        let ratio = (broker > 0.0).then(|| vangnet / broker);
+        let loaded = vangnet_best.and_then(|step| step.latency);
+        let loss = vangnet_best
+            .or(self.vangnet.steps.first())
+            .map_or(0, |step| step.lost);
+        let rss_mib = self.rss_kib.map(|kib| kib as f64 / 1024.0);
+        println!();
+        println!(
+            "(a) broker pass-through ceiling: {}{broker:.0} fixes/s (stopped by {})",
+            at_least(&self.broker),
+            self.broker.limit.label()
+        );
+        println!(
+            "(b) vangnet sustained, no loss: {}{vangnet:.0} fixes/s with {} orders = {} of the broker (stopped by {})",
+            at_least(&self.vangnet),
+            self.plan.orders,
+            ratio.map_or("-".into(), |r| format!("{:.0}%", r * 100.0)),
+            self.vangnet.limit.label()
+        );
+        println!(
+            "(c) panic→ack idle: {}; under the load of (b): {}",
+            describe(Some(self.idle_latency)),
+            describe(loaded)
+        );
+        println!(
+            "(d) vangnet resident memory at the end: {}",
+            rss_mib.map_or("-".into(), |mib| format!("{mib:.0} MiB"))
+        );
+        let figures = json!({
+            "orders": self.plan.orders,
+            "devices": self.plan.orders * 2,
+            "step_seconds": self.plan.step.as_secs_f64(),
+            "broker_fixes_per_s": broker.round(),
+            "broker_limited_by": self.broker.limit.label(),
+            "vangnet_fixes_per_s": vangnet.round(),
+            "vangnet_limited_by": self.vangnet.limit.label(),
+            "ratio": ratio.map(|r| (r * 1000.0).round() / 1000.0),
+            "loss": loss,
+            "panic_ack_idle_ms": latency_json(Some(self.idle_latency)),
+            "panic_ack_loaded_ms": latency_json(loaded),
+            "vangnet_rss_mib": rss_mib.map(f64::round),
+            "orders_seeded": "straight into Redis (no HTTP order API yet)",
+        });
+        println!("{figures}");
+    }
+}
+
+/// "at least " when a climb stopped before anything went wrong.
+fn at_least(climb: &Climb) -> &'static str {
+    if climb.limit.is_a_setting() {
+        "at least "
+    } else {
+        ""
+    }
+}
+
+fn describe(latency: Option<LatencySummary>) -> String {
+    match latency {
+        Some(l) if l.count > 0 => format!(
+            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} panics, {} unanswered)",
+            l.p50_ms, l.p99_ms, l.max_ms, l.count, l.missed
+        ),
+        Some(l) => format!("no ack ({} panics unanswered)", l.missed),
+        None => "-".into(),
+    }
+}
+
+fn latency_json(latency: Option<LatencySummary>) -> Value {
+    latency.map_or(Value::Null, |l| {
+        json!({"p50": l.p50_ms, "p99": l.p99_ms, "max": l.max_ms, "count": l.count, "missed": l.missed})
+    })
+}

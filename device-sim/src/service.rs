@@ -1,0 +1,229 @@
+//! The `vangnet serve` child process under test: starting it next to this
+//! binary, waiting until it is ready, reading its counters, stopping it.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// Where and how the child runs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// `VANGNET_MQTT_URL`.
+    pub mqtt_url: String,
+    /// `VANGNET_STORE` (a `redis://` URL).
+    pub store_url: String,
+    /// `VANGNET_MQTT_PREFIX`.
+    pub mqtt_prefix: String,
+    /// `VANGNET_STORE_PREFIX`.
+    pub store_prefix: String,
+}
+
+/// The counters of `/metrics` the benchmark judges by.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counters {
+    /// `vangnet_messages_total{kind="loc"}`: location messages taken in.
+    pub loc: u64,
+    /// Every `vangnet_rejected_messages_total` and `vangnet_rate_limited_messages_total` sample, summed.
+    pub refused: u64,
+    /// `vangnet_orders`: orders loaded.
+    pub orders: u64,
+}
+
+impl Counters {
+    /// Reads the counters from Prometheus text.
+    fn parse(text: &str) -> Self {
+        let mut counters = Self::default();
+        for line in text.lines().filter(|line| !line.starts_with('#')) {
+            let Some((sample, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let name = sample.split('{').next().unwrap_or_default();
+            let value = value as u64;
+            match name {
+                "vangnet_messages_total" if sample.contains(r#"kind="loc""#) => {
+                    counters.loc += value
+                }
+                "vangnet_rejected_messages_total" | "vangnet_rate_limited_messages_total" => {
+                    counters.refused += value
+                }
+                "vangnet_orders" => counters.orders = value,
+                _ => {}
+            }
+        }
+        counters
+    }
+}
+
+/// A running `vangnet serve`, killed when dropped.
+pub struct Vangnet {
+    child: Child,
+    pid: u32,
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl Vangnet {
+    /// The `vangnet` binary beside this one.
+    fn binary() -> anyhow::Result<PathBuf> {
+        let me = std::env::current_exe().context("locating vangnet-sim")?;
+        let path = me.with_file_name("vangnet");
+        if !path.exists() {
+            bail!(
+                "{} is missing; build it: cargo build --release --workspace",
+                path.display()
+            );
+        }
+        Ok(path)
+    }
+
+    /// Starts `vangnet serve` on a free HTTP port with `config`; returns once it answers `/healthz`.
+    pub async fn start(config: &ServiceConfig) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .context("finding a free port")?
+            .port();
+        let binary = Self::binary()?;
+        let child = Command::new(&binary)
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("VANGNET_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("VANGNET_MQTT_URL", &config.mqtt_url)
+            .env("VANGNET_MQTT_PREFIX", &config.mqtt_prefix)
+            .env("VANGNET_STORE", &config.store_url)
+            .env("VANGNET_STORE_PREFIX", &config.store_prefix)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let pid = child.id().context("vangnet exited at once")?;
+        let mut service = Self {
+            child,
+            pid,
+            base_url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        service
+            .wait_until("/healthz answering", Duration::from_secs(20), |_| true)
+            .await?;
+        Ok(service)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Waits until `/readyz` answers 200 and `vangnet_orders` reaches `orders`.
+    pub async fn wait_until_ready(&mut self, orders: u64, timeout: Duration) -> anyhow::Result<()> {
+        let readyz = format!("{}/readyz", self.base_url);
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            if let Ok(response) = self.http.get(&readyz).send().await
+                && response.status().is_success()
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("vangnet was not ready (/readyz 200) within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        self.wait_until(
+            &format!("vangnet_orders reaching {orders}"),
+            remaining,
+            |counters| counters.orders >= orders,
+        )
+        .await
+    }
+
+    async fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Counters) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            if let Ok(counters) = self.counters().await
+                && done(&counters)
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("vangnet: no {what} within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        match self.child.try_wait().context("checking on vangnet")? {
+            Some(status) => bail!("vangnet exited with {status}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The counters of `/metrics` now.
+    pub async fn counters(&self) -> anyhow::Result<Counters> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base_url))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .context("GET /metrics")?
+            .text()
+            .await
+            .context("reading /metrics")?;
+        Ok(Counters::parse(&text))
+    }
+
+    /// Stops it with SIGTERM, or SIGKILL when it has not exited within 10 s.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .await;
+        let exited = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        if exited.is_err() {
+            self.child.kill().await.context("killing vangnet")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_sum_every_refusal_and_take_only_location_messages() {
+        let text = "# TYPE vangnet_messages_total counter\n\
+            vangnet_messages_total{kind=\"loc\"} 120\n\
+            vangnet_messages_total{kind=\"alarm\"} 3\n\
+            vangnet_rejected_messages_total{reason=\"not_json\"} 2\n\
+            vangnet_rejected_messages_total{reason=\"bad_topic\"} 1\n\
+            vangnet_rate_limited_messages_total{kind=\"loc\"} 4\n\
+            vangnet_orders 10\n";
+        assert_eq!(
+            Counters::parse(text),
+            Counters {
+                loc: 120,
+                refused: 7,
+                orders: 10
+            }
+        );
+    }
+}
