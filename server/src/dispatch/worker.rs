@@ -72,7 +72,7 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let mut queue = BinaryHeap::new();
-    let mut undelivered_p1: BTreeMap<String, TimestampMs> = BTreeMap::new();
+    let mut undelivered: BTreeMap<String, (Priority, TimestampMs)> = BTreeMap::new();
     let mut in_flight = JoinSet::new();
     let mut failures = 0u32;
     let mut retry_at: Option<Instant> = None;
@@ -95,9 +95,7 @@ pub async fn run(
             () = stop.cancelled() => return,
             received = incoming.recv() => match received {
                 Some(entry) => {
-                    if entry.body.priority == Priority::P1 {
-                        undelivered_p1.insert(entry.key(), entry.enqueued_at);
-                    }
+                    undelivered.insert(entry.key(), (entry.body.priority, entry.enqueued_at));
                     queue.push(Pending(entry));
                 }
                 None => return,
@@ -109,7 +107,7 @@ pub async fn run(
                         metrics::counter!("vangnet_dispatch_attempts_total", "route" => route.name.clone(), "outcome" => "delivered").increment(1);
                         failures = 0;
                         retry_at = None;
-                        undelivered_p1.remove(&entry.key());
+                        undelivered.remove(&entry.key());
                         let _ = delivered.send((index, entry));
                     }
                     Err(err) => {
@@ -122,14 +120,8 @@ pub async fn run(
                 }
             }
             () = tokio::time::sleep_until(wake), if retry_at.is_some() => {}
-            _ = gauges.tick() => {}
+            _ = gauges.tick() => report(&route, &undelivered, &health),
         }
-        report(
-            &route,
-            &undelivered_p1,
-            queue.len() + in_flight.len(),
-            &health,
-        );
     }
 }
 
@@ -141,23 +133,27 @@ fn log_failure(route: &Route, err: &AttemptError, failures: u32) {
     }
 }
 
-fn report(
-    route: &Route,
-    undelivered_p1: &BTreeMap<String, TimestampMs>,
-    pending: usize,
-    health: &Health,
-) {
-    let now = TimestampMs::now();
-    let oldest_p1 = undelivered_p1
-        .values()
-        .min()
-        .map(|at| now.millis().saturating_sub(at.millis()));
-    let age = Duration::from_millis(oldest_p1.unwrap_or(0));
-    metrics::gauge!("vangnet_dispatch_pending", "route" => route.name.clone()).set(pending as f64);
-    metrics::gauge!("vangnet_dispatch_oldest_undelivered_p1_seconds", "route" => route.name.clone())
-        .set(age.as_secs_f64());
-    let degraded = age > DEGRADED_AFTER;
-    metrics::gauge!("vangnet_dispatch_route_degraded", "route" => route.name.clone())
+/// Publishes the route's backlog and age gauges, and whether it is degraded.
+fn report(route: &Route, undelivered: &BTreeMap<String, (Priority, TimestampMs)>, health: &Health) {
+    let now = TimestampMs::now().millis();
+    let age = |only_p1: bool| {
+        let oldest = undelivered
+            .values()
+            .filter(|(priority, _)| !only_p1 || *priority == Priority::P1)
+            .map(|(_, at)| at.millis())
+            .min();
+        Duration::from_millis(oldest.map_or(0, |at| now.saturating_sub(at)))
+    };
+    let name = route.name.clone();
+    metrics::gauge!("vangnet_dispatch_undelivered", "route" => name.clone())
+        .set(undelivered.len() as f64);
+    metrics::gauge!("vangnet_dispatch_oldest_undelivered_seconds", "route" => name.clone())
+        .set(age(false).as_secs_f64());
+    let oldest_p1 = age(true);
+    metrics::gauge!("vangnet_dispatch_oldest_undelivered_p1_seconds", "route" => name.clone())
+        .set(oldest_p1.as_secs_f64());
+    let degraded = oldest_p1 > DEGRADED_AFTER;
+    metrics::gauge!("vangnet_dispatch_route_degraded", "route" => name)
         .set(f64::from(u8::from(degraded)));
     health.set_route_degraded(&route.name, degraded);
 }
