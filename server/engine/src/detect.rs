@@ -22,8 +22,8 @@ use crate::track::{Latest, Position};
 /// A pair's closing speed is measured over at least this many seconds.
 const MIN_APPROACH_INTERVAL_MS: u64 = 20_000;
 
-/// Looks up a device's latest position.
-pub(crate) type Positions<'p> = dyn Fn(&DeviceId) -> Option<Latest> + 'p;
+/// Looks up the latest position of the order's device on a side, by index.
+pub(crate) type Positions<'p> = dyn Fn(Role, usize) -> Option<Latest> + 'p;
 
 /// The party of `device` at `position`, for a dispatch body.
 pub(crate) fn party(device: &DeviceId, position: &Position) -> Option<Party> {
@@ -62,8 +62,8 @@ impl Step<'_> {
         for zi in 0..self.order.zones.len() {
             self.zone(zi, pi, fix, previous, positions);
         }
-        for (vi, victim) in self.order.victims.iter().enumerate() {
-            if let Some(victim) = positions(victim) {
+        for vi in 0..self.order.victims.len() {
+            if let Some(victim) = positions(Role::Victim, vi) {
                 self.pair(vi, pi, victim, fix);
             }
         }
@@ -71,8 +71,8 @@ impl Step<'_> {
 
     /// A new fix of the order's victim device number `vi`.
     pub fn victim_fix(&mut self, vi: usize, fix: Latest, positions: &Positions<'_>) {
-        for (pi, perpetrator) in self.order.perpetrators.iter().enumerate() {
-            if let Some(perpetrator) = positions(perpetrator) {
+        for pi in 0..self.order.perpetrators.len() {
+            if let Some(perpetrator) = positions(Role::Perpetrator, pi) {
                 self.pair(vi, pi, fix, perpetrator);
             }
         }
@@ -123,10 +123,10 @@ impl Step<'_> {
             .copied()
             .max()
             .unwrap_or_default();
-        let victim = order
-            .victims
-            .iter()
-            .find_map(|v| positions(v).and_then(|l| party(v, &l.position)));
+        let victim =
+            order.victims.iter().enumerate().find_map(|(vi, v)| {
+                positions(Role::Victim, vi).and_then(|l| party(v, &l.position))
+            });
         let base = Trigger {
             priority: Priority::P2,
             confidence: None,
@@ -260,13 +260,14 @@ impl Step<'_> {
             AlarmKind::Separation => (AlertKind::Separation, Priority::P2),
             AlarmKind::Fall => (AlertKind::Fall, Priority::P2),
         };
-        let other_side = match role {
-            Role::Victim => &self.order.perpetrators,
-            Role::Perpetrator => &self.order.victims,
+        let (other_role, other_side) = match role {
+            Role::Victim => (Role::Perpetrator, &self.order.perpetrators),
+            Role::Perpetrator => (Role::Victim, &self.order.victims),
         };
         let other = other_side
             .iter()
-            .find_map(|d| positions(d).and_then(|l| party(d, &l.position)));
+            .enumerate()
+            .find_map(|(i, d)| positions(other_role, i).and_then(|l| party(d, &l.position)));
         let (victim, perpetrator) = match role {
             Role::Victim => (position, other),
             Role::Perpetrator => (other, position),

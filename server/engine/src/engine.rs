@@ -4,6 +4,7 @@
 
 use compact_str::CompactString;
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 use serde::Serialize;
 use vangnet_proto::order::OrderBody;
@@ -55,13 +56,41 @@ pub struct UnknownOrder;
 struct Entry {
     order: Order,
     state: OrderState,
+    keys: Keys,
+}
+
+/// An order's device ids as inline map keys, by side and index, so that
+/// finding the other party's position reads no string from elsewhere.
+#[derive(Debug, Clone)]
+struct Keys {
+    victims: SmallVec<[CompactString; 1]>,
+    perpetrators: SmallVec<[CompactString; 1]>,
+}
+
+impl Keys {
+    fn of(order: &Order) -> Self {
+        let keys = |devices: &[DeviceId]| devices.iter().map(|d| d.as_str().into()).collect();
+        Self {
+            victims: keys(&order.victims),
+            perpetrators: keys(&order.perpetrators),
+        }
+    }
+
+    fn get(&self, role: Role, index: usize) -> Option<&str> {
+        let side = match role {
+            Role::Victim => &self.victims,
+            Role::Perpetrator => &self.perpetrators,
+        };
+        side.get(index).map(CompactString::as_str)
+    }
 }
 
 /// A device's state and the orders it belongs to.
 #[derive(Debug, Clone, Default)]
 struct Device {
     state: DeviceState,
-    orders: Vec<Membership>,
+    /// Usually one order: kept inline.
+    orders: SmallVec<[Membership; 1]>,
 }
 
 /// A device's place in one order: the order's key, its side and its index there.
@@ -134,8 +163,14 @@ impl Engine {
                 });
             }
         }
-        self.orders
-            .insert(order.id.as_str().into(), Box::new(Entry { order, state }));
+        self.orders.insert(
+            order.id.as_str().into(),
+            Box::new(Entry {
+                keys: Keys::of(&order),
+                order,
+                state,
+            }),
+        );
         Ok(effects)
     }
 
@@ -310,7 +345,6 @@ impl Engine {
             return;
         };
         let state = |d: &DeviceId| devices.get(d.as_str()).map(|d| &d.state);
-        let positions = |d: &DeviceId| state(d).and_then(|s| s.track.latest());
         let heard = |d: &DeviceId| state(d).and_then(|s| s.last_heard);
         let low = |d: &DeviceId| state(d).and_then(|s| s.battery).is_some_and(|b| b.low);
         for &Membership {
@@ -325,6 +359,11 @@ impl Engine {
             if entry.state.ended.is_some() || !entry.order.is_valid_at(at) {
                 continue;
             }
+            let keys = &entry.keys;
+            let positions = |role, index| {
+                let device = devices.get(keys.get(role, index)?)?;
+                device.state.track.latest()
+            };
             let mut closed = Vec::new();
             let mut step = Step {
                 order: &entry.order,
@@ -412,7 +451,11 @@ impl Engine {
             return;
         };
         let devices = &self.devices;
-        let positions = |d: &DeviceId| devices.get(d.as_str()).and_then(|d| d.state.track.latest());
+        let keys = &entry.keys;
+        let positions = |role, index| {
+            let device = devices.get(keys.get(role, index)?)?;
+            device.state.track.latest()
+        };
         let mut closed = Vec::new();
         let mut step = Step {
             order: &entry.order,

@@ -2,6 +2,7 @@
 //! and its devices' states from a store, run one step, and save them again.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use vangnet_proto::TimestampMs;
 
 use crate::alert::Alert;
@@ -56,10 +57,12 @@ pub struct OrderState {
     pub since: TimestampMs,
     /// Server time the order was ended; it then evaluates nothing.
     pub ended: Option<TimestampMs>,
-    /// Zone level per (zone, perpetrator device), zone-major, in the order's order.
-    pub zone_levels: Vec<Level>,
-    /// Pair state per (victim device, perpetrator device), victim-major.
-    pub pairs: Vec<PairState>,
+    /// Zone level per (zone, perpetrator device), zone-major, in the order's
+    /// order; inline for up to 8, so that reading them costs no extra lookup.
+    pub zone_levels: SmallVec<[Level; 8]>,
+    /// Pair state per (victim device, perpetrator device), victim-major; the
+    /// usual single pair is kept inline.
+    pub pairs: SmallVec<[PairState; 1]>,
     /// Its alerts that are not resolved.
     pub alerts: Vec<Alert>,
     /// How many alerts it has opened, for their ids.
@@ -72,8 +75,14 @@ impl OrderState {
         Self {
             since: now,
             ended: None,
-            zone_levels: vec![Level::Clear; order.zones.len() * order.perpetrators.len()],
-            pairs: vec![PairState::default(); order.victims.len() * order.perpetrators.len()],
+            zone_levels: SmallVec::from_elem(
+                Level::Clear,
+                order.zones.len() * order.perpetrators.len(),
+            ),
+            pairs: SmallVec::from_elem(
+                PairState::default(),
+                order.victims.len() * order.perpetrators.len(),
+            ),
             alerts: Vec::new(),
             episodes: 0,
         }
