@@ -2,8 +2,7 @@
 //! method per thing that can happen. Each method is a pure step: given the
 //! same state, event and `now`, it makes the same changes and effects.
 
-use compact_str::CompactString;
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use serde::Serialize;
@@ -22,6 +21,7 @@ use crate::effect::{Effect, StateKey};
 use crate::geometry::distance_m;
 use crate::ids::alert_id;
 use crate::order::{Order, OrderError, Role};
+use crate::slab::Slab;
 use crate::state::{Battery, DeviceState, OrderState};
 use crate::track::{Position, Verdict};
 
@@ -59,29 +59,35 @@ struct Entry {
     keys: Keys,
 }
 
-/// An order's device ids as inline map keys, by side and index, so that
-/// finding the other party's position reads no string from elsewhere.
-#[derive(Debug, Clone)]
+/// The device slots of an order, by side and index, so that finding the
+/// other party's position needs no hashing.
+#[derive(Debug, Clone, Default)]
 struct Keys {
-    victims: SmallVec<[CompactString; 1]>,
-    perpetrators: SmallVec<[CompactString; 1]>,
+    victims: SmallVec<[u32; 2]>,
+    perpetrators: SmallVec<[u32; 2]>,
 }
 
 impl Keys {
-    fn of(order: &Order) -> Self {
-        let keys = |devices: &[DeviceId]| devices.iter().map(|d| d.as_str().into()).collect();
-        Self {
-            victims: keys(&order.victims),
-            perpetrators: keys(&order.perpetrators),
+    fn side(&self, role: Role) -> &[u32] {
+        match role {
+            Role::Victim => &self.victims,
+            Role::Perpetrator => &self.perpetrators,
         }
     }
 
-    fn get(&self, role: Role, index: usize) -> Option<&str> {
-        let side = match role {
-            Role::Victim => &self.victims,
-            Role::Perpetrator => &self.perpetrators,
-        };
-        side.get(index).map(CompactString::as_str)
+    fn push(&mut self, role: Role, slot: u32) {
+        match role {
+            Role::Victim => self.victims.push(slot),
+            Role::Perpetrator => self.perpetrators.push(slot),
+        }
+    }
+
+    fn get(&self, role: Role, index: usize) -> Option<u32> {
+        self.side(role).get(index).copied()
+    }
+
+    fn all(&self) -> impl Iterator<Item = u32> + '_ {
+        self.victims.iter().chain(&self.perpetrators).copied()
     }
 }
 
@@ -93,10 +99,10 @@ struct Device {
     orders: SmallVec<[Membership; 1]>,
 }
 
-/// A device's place in one order: the order's key, its side and its index there.
-#[derive(Debug, Clone)]
+/// A device's place in one order: the order's slot, its side and its index there.
+#[derive(Debug, Clone, Copy)]
 struct Membership {
-    order: CompactString,
+    order: u32,
     index: u32,
     role: Role,
 }
@@ -105,13 +111,9 @@ struct Membership {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     config: EngineConfig,
-    /// Boxed, so that the maps' spare capacity costs a pointer, not a state.
-    /// Keyed by inline strings (ids up to 24 bytes), so that finding an entry
-    /// reads no other memory; hashed with FxHash, as the keys are the ids of
-    /// known orders and devices only.
-    orders: HashMap<CompactString, Box<Entry>>,
-    devices: HashMap<CompactString, Box<Device>>,
-    resolved: HashMap<AlertId, Alert>,
+    orders: Slab<Entry>,
+    devices: Slab<Device>,
+    resolved: FxHashMap<AlertId, Alert>,
 }
 
 impl Engine {
@@ -136,48 +138,45 @@ impl Engine {
         now: TimestampMs,
     ) -> Result<Vec<Effect>, OrderError> {
         let order = Order::validate(body)?;
-        let state = match self.orders.remove(order.id.as_str()) {
-            Some(old) => {
-                for (device, _) in old.order.devices() {
-                    self.leave(device, &old.order.id);
+        let mut state = OrderState::new(&order, now);
+        if let Some(slot) = self.orders.slot(order.id.as_str())
+            && let Some(old) = self.orders.at_mut(slot)
+        {
+            let previous = std::mem::replace(&mut old.state, OrderState::new(&order, now));
+            state = previous.carried_over(&old.order, &order);
+            let leaving: Vec<u32> = old.keys.all().collect();
+            for device in leaving {
+                if let Some(device) = self.devices.at_mut(device) {
+                    device.orders.retain(|m| m.order != slot);
                 }
-                old.state.carried_over(&old.order, &order)
             }
-            None => OrderState::new(&order, now),
-        };
+        }
         let mut effects = vec![Effect::Persist(StateKey::Order(order.id.clone()))];
-        let sides = [
-            (Role::Victim, &order.victims),
-            (Role::Perpetrator, &order.perpetrators),
-        ];
-        for (role, devices) in sides {
-            for (index, device) in devices.iter().enumerate() {
-                if !self.devices.contains_key(device.as_str()) {
-                    effects.push(Effect::Persist(StateKey::Device(device.clone())));
+        let mut keys = Keys::default();
+        for (device, role) in order.devices() {
+            if self.devices.slot(device.as_str()).is_none() {
+                effects.push(Effect::Persist(StateKey::Device(device.clone())));
+            }
+            let slot = self
+                .devices
+                .slot_or_insert_with(device.as_str(), Device::default);
+            keys.push(role, slot);
+        }
+        let id = order.id.clone();
+        let joining = keys.clone();
+        let slot = self.orders.put(id.as_str(), Entry { order, state, keys });
+        for role in [Role::Victim, Role::Perpetrator] {
+            for (index, device) in joining.side(role).iter().enumerate() {
+                if let Some(device) = self.devices.at_mut(*device) {
+                    device.orders.push(Membership {
+                        order: slot,
+                        index: index as u32,
+                        role,
+                    });
                 }
-                let entry = self.devices.entry(device.as_str().into()).or_default();
-                entry.orders.push(Membership {
-                    order: order.id.as_str().into(),
-                    index: index as u32,
-                    role,
-                });
             }
         }
-        self.orders.insert(
-            order.id.as_str().into(),
-            Box::new(Entry {
-                keys: Keys::of(&order),
-                order,
-                state,
-            }),
-        );
         Ok(effects)
-    }
-
-    fn leave(&mut self, device: &DeviceId, order: &OrderId) {
-        if let Some(entry) = self.devices.get_mut(device.as_str()) {
-            entry.orders.retain(|m| m.order != order.as_str());
-        }
     }
 
     /// Ends an order: it evaluates nothing more, and its open alerts stay
@@ -218,13 +217,16 @@ impl Engine {
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) {
+        let Some(slot) = self.devices.slot(device.as_str()) else {
+            return;
+        };
         fixes.sort_by_key(|f| (f.ts, f.seq));
         let mut heard = false;
         let mut evaluated = false;
         for fix in fixes {
             let Some(state) = self
                 .devices
-                .get_mut(device.as_str())
+                .at_mut(slot)
                 .filter(|d| !d.orders.is_empty())
                 .map(|d| &mut d.state)
             else {
@@ -260,7 +262,7 @@ impl Engine {
             };
             evaluated = true;
             self.each_order(
-                device,
+                slot,
                 latest.position.ts,
                 now,
                 battery_changed,
@@ -274,7 +276,7 @@ impl Engine {
         if evaluated {
             effects.push(Effect::Persist(StateKey::Device(device.clone())));
         } else if heard {
-            self.heard_from(device, false, now, effects);
+            self.heard_from(device, slot, false, now, effects);
         }
     }
 
@@ -286,9 +288,12 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let config = &self.config;
+        let Some(slot) = self.devices.slot(device.as_str()) else {
+            return;
+        };
         let Some(state) = self
             .devices
-            .get_mut(device.as_str())
+            .at_mut(slot)
             .filter(|d| !d.orders.is_empty())
             .map(|d| &mut d.state)
         else {
@@ -306,7 +311,7 @@ impl Engine {
             Some(pct) if newer => update_battery(state, pct.get(), status.ts, config),
             _ => false,
         };
-        self.heard_from(device, battery_changed, now, effects);
+        self.heard_from(device, slot, battery_changed, now, effects);
     }
 
     /// After a message of `device`: clears its silence, re-checks batteries,
@@ -314,21 +319,22 @@ impl Engine {
     fn heard_from(
         &mut self,
         device: &DeviceId,
+        slot: u32,
         battery_changed: bool,
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) {
-        self.each_order(device, now, now, battery_changed, effects, |_, _, _, _| {});
+        self.each_order(slot, now, now, battery_changed, effects, |_, _, _, _| {});
         effects.push(Effect::Persist(StateKey::Device(device.clone())));
     }
 
-    /// Runs `act` on every order of `device` in force at `at`, with the
-    /// device's side and index in it, then re-checks silence and batteries
-    /// where an alert about them is open (or `battery_changed`), and files
-    /// the step's changes.
+    /// Runs `act` on every order of the device in `slot` in force at `at`,
+    /// with the device's side and index in it, then re-checks silence and
+    /// batteries where an alert about them is open (or `battery_changed`),
+    /// and files the step's changes.
     fn each_order(
         &mut self,
-        device: &DeviceId,
+        slot: u32,
         at: TimestampMs,
         now: TimestampMs,
         battery_changed: bool,
@@ -341,19 +347,14 @@ impl Engine {
             devices,
             resolved,
         } = self;
-        let Some(member_of) = devices.get(device.as_str()).map(|d| &d.orders) else {
+        let Some(member_of) = devices.at(slot).map(|d| &d.orders) else {
             return;
         };
         let state = |d: &DeviceId| devices.get(d.as_str()).map(|d| &d.state);
         let heard = |d: &DeviceId| state(d).and_then(|s| s.last_heard);
         let low = |d: &DeviceId| state(d).and_then(|s| s.battery).is_some_and(|b| b.low);
-        for &Membership {
-            ref order,
-            role,
-            index,
-        } in member_of
-        {
-            let Some(entry) = orders.get_mut(order) else {
+        for &Membership { order, role, index } in member_of {
+            let Some(entry) = orders.at_mut(order) else {
                 continue;
             };
             if entry.state.ended.is_some() || !entry.order.is_valid_at(at) {
@@ -361,7 +362,7 @@ impl Engine {
             }
             let keys = &entry.keys;
             let positions = |role, index| {
-                let device = devices.get(keys.get(role, index)?)?;
+                let device = devices.at(keys.get(role, index)?)?;
                 device.state.track.latest()
             };
             let mut closed = Vec::new();
@@ -396,7 +397,12 @@ impl Engine {
         effects: &mut Vec<Effect>,
     ) {
         let key = alarm.seq.map(|seq| MessageKey { seq, ts: alarm.ts });
-        let entry = self.devices.entry(device.as_str().into()).or_default();
+        let slot = self
+            .devices
+            .slot_or_insert_with(device.as_str(), Device::default);
+        let Some(entry) = self.devices.at_mut(slot) else {
+            return;
+        };
         let state = &mut entry.state;
         if let Some(ids) = key.and_then(|key| state.dedup.seen_alarm(key)) {
             effects.push(ack(device, alarm, ids.to_vec(), now));
@@ -412,7 +418,7 @@ impl Engine {
         let in_force = |order: &Order| order.is_valid_at(now) || order.is_valid_at(alarm.ts);
         let member_of = entry.orders.clone();
         for Membership { order, role, .. } in member_of {
-            let Some(entry) = self.orders.get(&order) else {
+            let Some(entry) = self.orders.at(order) else {
                 continue;
             };
             if entry.state.ended.is_some() || !in_force(&entry.order) {
@@ -420,40 +426,38 @@ impl Engine {
             }
             let (kind, ts) = (alarm.kind, alarm.ts);
             let position = position.clone();
-            self.each_order_one(&order, now, effects, |step, positions| {
+            self.each_order_one(order, now, effects, |step, positions| {
                 ids.extend(step.alarm(kind, role, position, late, ts, positions));
             });
         }
         if ids.is_empty() && alarm.kind == AlarmKind::Panic {
-            ids.push(self.unassigned_panic(device, position, late, alarm.ts, now, effects));
+            let panic = (position, late, alarm.ts);
+            ids.extend(self.unassigned_panic(device, slot, panic, now, effects));
         }
-        let state = &mut self
-            .devices
-            .entry(device.as_str().into())
-            .or_default()
-            .state;
-        if let Some(key) = key {
-            state.dedup.remember_alarm(key, ids.clone());
+        if let Some(key) = key
+            && let Some(entry) = self.devices.at_mut(slot)
+        {
+            entry.state.dedup.remember_alarm(key, ids.clone());
         }
-        self.heard_from(device, false, now, effects);
+        self.heard_from(device, slot, false, now, effects);
         effects.push(ack(device, alarm, ids, now));
     }
 
     /// Runs `act` on one order, filing its changes.
     fn each_order_one(
         &mut self,
-        order_id: &str,
+        slot: u32,
         now: TimestampMs,
         effects: &mut Vec<Effect>,
         act: impl FnOnce(&mut Step<'_>, &crate::detect::Positions<'_>),
     ) {
-        let Some(entry) = self.orders.get_mut(order_id) else {
+        let Some(entry) = self.orders.at_mut(slot) else {
             return;
         };
         let devices = &self.devices;
         let keys = &entry.keys;
         let positions = |role, index| {
-            let device = devices.get(keys.get(role, index)?)?;
+            let device = devices.at(keys.get(role, index)?)?;
             device.state.track.latest()
         };
         let mut closed = Vec::new();
@@ -474,20 +478,16 @@ impl Engine {
             .extend(closed.into_iter().map(|a| (a.id().clone(), a)));
     }
 
+    /// A panic from a device in no order in force: `panic_unassigned`.
     fn unassigned_panic(
         &mut self,
         device: &DeviceId,
-        position: Option<Party>,
-        late: bool,
-        device_ts: TimestampMs,
+        slot: u32,
+        (position, late, device_ts): (Option<Party>, bool, TimestampMs),
         now: TimestampMs,
         effects: &mut Vec<Effect>,
-    ) -> AlertId {
-        let state = &mut self
-            .devices
-            .entry(device.as_str().into())
-            .or_default()
-            .state;
+    ) -> Option<AlertId> {
+        let state = &mut self.devices.at_mut(slot)?.state;
         let trigger = Trigger {
             priority: vangnet_proto::Priority::P2,
             confidence: None,
@@ -502,7 +502,7 @@ impl Engine {
                 if let Some(body) = alert.trigger(trigger, self.config.position_revision_s, now) {
                     effects.push(Effect::Dispatch(Box::new(body)));
                 }
-                alert.id().clone()
+                Some(alert.id().clone())
             }
             None => {
                 state.unassigned_episodes += 1;
@@ -516,7 +516,7 @@ impl Engine {
                 let alert = Alert::open(id.clone(), Slot::of(kind), owner, trigger, now);
                 effects.push(Effect::Dispatch(Box::new(alert.current().clone())));
                 state.unassigned_panic = Some(Box::new(alert));
-                id
+                Some(id)
             }
         }
     }
@@ -533,7 +533,7 @@ impl Engine {
             ..
         } = self;
         let heard = |d: &DeviceId| devices.get(d.as_str()).and_then(|d| d.state.last_heard);
-        for entry in orders.values_mut() {
+        for entry in orders.iter_mut() {
             if entry.state.ended.is_some() || !entry.order.is_valid_at(now) {
                 continue;
             }
@@ -590,7 +590,7 @@ impl Engine {
                 .err()
                 .unwrap_or(AlertError::InvalidTransition { from, to: from }));
         }
-        for entry in self.orders.values_mut() {
+        for entry in self.orders.iter_mut() {
             let Some(index) = entry.state.alerts.iter().position(|a| a.id() == id) else {
                 continue;
             };
@@ -605,7 +605,7 @@ impl Engine {
             effects.push(Effect::Persist(StateKey::Order(entry.order.id.clone())));
             return Ok(effects);
         }
-        for (device, entry) in &mut self.devices {
+        for (device, entry) in self.devices.ids_mut() {
             let state = &mut entry.state;
             let Some(alert) = state.unassigned_panic.as_mut().filter(|a| a.id() == id) else {
                 continue;
@@ -635,10 +635,10 @@ impl Engine {
 
     /// Every alert that is not resolved.
     pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
-        let of_orders = self.orders.values().flat_map(|e| e.state.alerts.iter());
+        let of_orders = self.orders.iter().flat_map(|e| e.state.alerts.iter());
         of_orders.chain(
             self.devices
-                .values()
+                .iter()
                 .filter_map(|d| d.state.unassigned_panic.as_deref()),
         )
     }
@@ -676,7 +676,12 @@ impl Engine {
 
     /// Puts back a device's saved state.
     pub fn restore_device_state(&mut self, id: DeviceId, state: DeviceState) {
-        self.devices.entry(id.as_str().into()).or_default().state = state;
+        let slot = self
+            .devices
+            .slot_or_insert_with(id.as_str(), Device::default);
+        if let Some(device) = self.devices.at_mut(slot) {
+            device.state = state;
+        }
     }
 
     /// What the order's state page shows (SPEC section 7, `/orders/{id}/state`).

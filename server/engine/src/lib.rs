@@ -20,6 +20,7 @@ mod engine;
 pub mod geometry;
 mod ids;
 pub mod order;
+mod slab;
 pub mod state;
 pub mod track;
 
