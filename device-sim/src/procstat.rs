@@ -16,6 +16,21 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((user + system) / TICKS_PER_SECOND)
 }
 
+/// Busy and total CPU ticks of the whole machine, all cores (`/proc/stat`).
+fn machine_ticks() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    let total: f64 = ticks.iter().sum();
+    let idle = ticks.get(3)? + ticks.get(4).unwrap_or(&0.0);
+    Some((total - idle, total))
+}
+
 /// Resident memory of `pid` in KiB (`VmRSS`).
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -46,6 +61,7 @@ pub fn find_pid(name: &str) -> Option<u32> {
 pub struct CpuMeter {
     processes: Vec<(&'static str, u32)>,
     baseline: Vec<Option<f64>>,
+    machine_baseline: Option<(f64, f64)>,
     since: Instant,
 }
 
@@ -55,6 +71,7 @@ impl CpuMeter {
         let mut meter = Self {
             processes,
             baseline: Vec::new(),
+            machine_baseline: None,
             since: Instant::now(),
         };
         meter.restart();
@@ -68,12 +85,19 @@ impl CpuMeter {
             .iter()
             .map(|(_, pid)| cpu_seconds(*pid))
             .collect();
+        self.machine_baseline = machine_ticks();
         self.since = Instant::now();
     }
 
-    /// Each process's CPU use since the interval started, in % of one core.
+    /// Each process's CPU use since the interval started, in % of one core,
+    /// then the whole machine's (`machine`, % of all cores) to show other work.
     pub fn percentages(&self) -> Vec<(&'static str, Option<f64>)> {
         let elapsed = self.since.elapsed().as_secs_f64().max(1e-3);
+        let machine = machine_ticks().zip(self.machine_baseline).map(
+            |((busy, total), (busy_then, total_then))| {
+                100.0 * (busy - busy_then) / (total - total_then).max(1.0)
+            },
+        );
         self.processes
             .iter()
             .zip(&self.baseline)
@@ -81,6 +105,7 @@ impl CpuMeter {
                 let used = cpu_seconds(*pid).zip(*before).map(|(now, then)| now - then);
                 (*label, used.map(|seconds| 100.0 * seconds / elapsed))
             })
+            .chain([("machine", machine)])
             .collect()
     }
 }
@@ -94,5 +119,6 @@ mod tests {
         let me = std::process::id();
         assert!(cpu_seconds(me).is_some());
         assert!(rss_kib(me).is_some_and(|kib| kib > 0));
+        assert!(machine_ticks().is_some_and(|(busy, total)| busy <= total));
     }
 }

@@ -15,7 +15,7 @@ pub fn header(plan: &Plan) {
         plan.step.as_secs_f64()
     );
     println!(
-        "{:<8} {:>9} {:>9} {:>6} {:>7} {:>7}  cpu % of one core; panic→ack ms",
+        "{:<8} {:>9} {:>9} {:>6} {:>7} {:>7}  cpu % of one core (machine: % of all cores); panic→ack ms",
         "phase", "target/s", "offered/s", "lag s", "lost", "refused"
     );
 }
