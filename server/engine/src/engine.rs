@@ -5,25 +5,23 @@
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use serde::Serialize;
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{
     Ack, Alarm, AlarmKind, AlertId, AlertKind, DeviceId, DispatchBody, Fix, Latitude, Longitude,
-    Meters, OrderId, Party, Status, TimestampMs, Uplink, WarningLevel, ZoneId,
+    Meters, OrderId, Party, Status, TimestampMs, Uplink, WarningLevel,
 };
 
 use crate::alert::{Act, Alert, AlertError, Owner, Press, Slot, Trigger};
-use crate::classify::Level;
 use crate::config::EngineConfig;
 use crate::dedup::MessageKey;
 use crate::detect::{Step, party};
 use crate::effect::{Effect, StateKey};
-use crate::geometry::distance_m;
 use crate::ids::alert_id;
 use crate::order::{Order, OrderError, Role};
 use crate::slab::Slab;
 use crate::state::{Battery, DeviceState, OrderState};
 use crate::track::{Position, Verdict};
+use crate::view::OrderView;
 
 /// Something a device sent, already validated by `vangnet-proto`.
 #[derive(Debug, Clone, PartialEq)]
@@ -670,7 +668,7 @@ impl Engine {
         state: OrderState,
     ) -> Result<(), UnknownOrder> {
         let entry = self.orders.get_mut(id.as_str()).ok_or(UnknownOrder)?;
-        entry.state = state;
+        entry.state = state.fitted(&entry.order);
         Ok(())
     }
 
@@ -687,98 +685,13 @@ impl Engine {
     /// What the order's state page shows (SPEC section 7, `/orders/{id}/state`).
     pub fn order_view(&self, id: &OrderId) -> Option<OrderView> {
         let entry = self.orders.get(id.as_str())?;
-        let order = &entry.order;
-        let latest = |d: &DeviceId| self.device_state(d).and_then(|s| s.track.latest());
-        let stale_ms = self.config.stale_after_s * 1000;
-        let devices = order
-            .devices()
-            .map(|(device, role)| {
-                let state = self.device_state(device);
-                let position = latest(device);
-                DeviceView {
-                    device: device.clone(),
-                    role: match role {
-                        Role::Victim => "victim",
-                        Role::Perpetrator => "perpetrator",
-                    },
-                    position: position.and_then(|l| party(device, &l.position)),
-                    suspect: position.is_some_and(|l| l.suspect),
-                    last_heard: state.and_then(|s| s.last_heard),
-                    battery_pct: state.and_then(|s| s.battery).map(|b| b.pct),
-                }
-            })
-            .collect();
-        let mut victim_unknown = false;
-        let mut perpetrator_unknown = false;
-        let mut proximity = Vec::new();
-        for victim in &order.victims {
-            for perpetrator in &order.perpetrators {
-                let (v, p) = (latest(victim), latest(perpetrator));
-                let (vu, pu) = match (v, p) {
-                    (Some(v), Some(p)) if v.position.ts.abs_diff(p.position.ts) > stale_ms => {
-                        (v.position.ts < p.position.ts, p.position.ts < v.position.ts)
-                    }
-                    (v, p) => (v.is_none(), p.is_none()),
-                };
-                victim_unknown |= vu;
-                perpetrator_unknown |= pu;
-                let distance_m = match (v, p) {
-                    (Some(v), Some(p)) if !vu && !pu => {
-                        Some(distance_m(v.position.at, p.position.at))
-                    }
-                    _ => None,
-                };
-                proximity.push(PairView {
-                    victim: victim.clone(),
-                    perpetrator: perpetrator.clone(),
-                    distance_m,
-                });
-            }
-        }
-        let perps = order.perpetrators.len();
-        let zones = order
-            .zones
-            .iter()
-            .enumerate()
-            .flat_map(|(zi, zone)| {
-                order
-                    .perpetrators
-                    .iter()
-                    .enumerate()
-                    .map(move |(pi, perpetrator)| (zi, zone, pi, perpetrator))
-            })
-            .map(|(zi, zone, pi, perpetrator)| ZoneView {
-                zone: zone.id.clone(),
-                perpetrator: perpetrator.clone(),
-                distance_m: latest(perpetrator).and_then(|l| {
-                    zone.shape
-                        .signed_distance_within(l.position.at, f64::INFINITY)
-                }),
-                level: entry
-                    .state
-                    .zone_levels
-                    .get(zi * perps + pi)
-                    .copied()
-                    .unwrap_or_default(),
-            })
-            .collect();
-        Some(OrderView {
-            order_id: order.id.clone(),
-            region: order.region.clone(),
-            exercise: order.exercise,
-            ended: entry.state.ended,
-            victim_position_unknown: victim_unknown,
-            perpetrator_position_unknown: perpetrator_unknown,
-            devices,
-            proximity,
-            zones,
-            open_alerts: entry
-                .state
-                .alerts
-                .iter()
-                .map(|a| a.current().clone())
-                .collect(),
-        })
+        let state_of = |d: &DeviceId| self.device_state(d);
+        Some(OrderView::of(
+            &entry.order,
+            &entry.state,
+            &state_of,
+            &self.config,
+        ))
     }
 }
 
@@ -836,70 +749,4 @@ fn clear_warnings(order: &Order, alert: &Alert, now: TimestampMs) -> Vec<Effect>
         .iter()
         .map(|d| Effect::warning(d.clone(), WarningLevel::Clear, alert.id().clone(), now))
         .collect()
-}
-
-/// What an order's state page shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OrderView {
-    /// The order.
-    pub order_id: OrderId,
-    /// Its region.
-    pub region: String,
-    /// Exercise order.
-    pub exercise: bool,
-    /// When it was ended, if it was.
-    pub ended: Option<TimestampMs>,
-    /// A victim has no fix, or one older than `stale_after_s` against a perpetrator's.
-    pub victim_position_unknown: bool,
-    /// A perpetrator has no fix, or one older than `stale_after_s` against a victim's.
-    pub perpetrator_position_unknown: bool,
-    /// Each device's latest position.
-    pub devices: Vec<DeviceView>,
-    /// Each victim–perpetrator distance, when both positions are known.
-    pub proximity: Vec<PairView>,
-    /// Each perpetrator's signed distance to each zone.
-    pub zones: Vec<ZoneView>,
-    /// The order's alerts that are not resolved.
-    pub open_alerts: Vec<DispatchBody>,
-}
-
-/// One device of an order's state page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeviceView {
-    /// The device.
-    pub device: DeviceId,
-    /// `victim` or `perpetrator`.
-    pub role: &'static str,
-    /// Its latest fix.
-    pub position: Option<Party>,
-    /// The latest fix contradicts the device's track and awaits confirmation.
-    pub suspect: bool,
-    /// Server time of its last message.
-    pub last_heard: Option<TimestampMs>,
-    /// Its latest battery report.
-    pub battery_pct: Option<f64>,
-}
-
-/// One victim–perpetrator pair of an order's state page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PairView {
-    /// The victim's device.
-    pub victim: DeviceId,
-    /// The perpetrator's device.
-    pub perpetrator: DeviceId,
-    /// Their distance, when both positions are known.
-    pub distance_m: Option<f64>,
-}
-
-/// One zone–perpetrator pair of an order's state page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ZoneView {
-    /// The zone.
-    pub zone: ZoneId,
-    /// The perpetrator's device.
-    pub perpetrator: DeviceId,
-    /// Signed distance (negative inside), when the perpetrator's position is known.
-    pub distance_m: Option<f64>,
-    /// The level reached.
-    pub level: Level,
 }

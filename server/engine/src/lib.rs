@@ -23,11 +23,13 @@ pub mod order;
 mod slab;
 pub mod state;
 pub mod track;
+mod view;
 
 pub use alert::{Act, Alert, AlertError, Revision, Slot};
 pub use classify::Level;
 pub use config::EngineConfig;
 pub use effect::{Effect, StateKey};
-pub use engine::{DeviceView, Engine, Event, OrderView, PairView, UnknownOrder, ZoneView};
+pub use engine::{Engine, Event, UnknownOrder};
 pub use order::{Order, OrderError, Problem};
 pub use state::{DeviceState, OrderState};
+pub use view::{DeviceView, OrderView, PairView, ZoneView};

@@ -88,6 +88,17 @@ impl OrderState {
         }
     }
 
+    /// This state made to fit `order`: one level per (zone, perpetrator) and
+    /// one pair per (victim, perpetrator), missing ones clear, so that a state
+    /// saved for another version of the order cannot switch a zone off.
+    pub fn fitted(mut self, order: &Order) -> Self {
+        let zones = order.zones.len() * order.perpetrators.len();
+        let pairs = order.victims.len() * order.perpetrators.len();
+        self.zone_levels.resize(zones, Level::Clear);
+        self.pairs.resize(pairs, PairState::default());
+        self
+    }
+
     /// This state carried over from `old` to its replacement `new`: levels
     /// follow their zone and device ids; alerts and counters stay.
     pub fn carried_over(self, old: &Order, new: &Order) -> Self {
