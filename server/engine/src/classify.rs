@@ -34,11 +34,6 @@ impl Level {
             Self::Prealarm | Self::Clear => None,
         }
     }
-
-    /// Whether the alarm distance is (possibly) violated.
-    pub fn is_alarm(self) -> bool {
-        self >= Self::PossibleAlarm
-    }
 }
 
 /// Alarm distance `A` and pre-alarm distance `B` (`B > A`) of one target.

@@ -123,11 +123,6 @@ impl Engine {
         }
     }
 
-    /// The configuration in force.
-    pub fn config(&self) -> &EngineConfig {
-        &self.config
-    }
-
     /// Creates or replaces an order from its API body. A replacement keeps
     /// the order's open alerts and the levels of the zones and devices it keeps.
     pub fn put_order(

@@ -118,16 +118,6 @@ impl Circle {
         }
     }
 
-    /// The centre.
-    pub fn centre(&self) -> GeoPoint {
-        self.centre
-    }
-
-    /// The radius in metres.
-    pub fn radius_m(&self) -> f64 {
-        self.radius_m
-    }
-
     /// Distance to the centre minus the radius: negative inside.
     pub fn signed_distance(&self, p: GeoPoint) -> f64 {
         distance_m(self.centre, p) - self.radius_m

@@ -235,17 +235,6 @@ impl Order {
             && self.valid_until.is_none_or(|until| t < until)
     }
 
-    /// The side `device` is on in this order, if any.
-    pub fn role_of(&self, device: &DeviceId) -> Option<Role> {
-        if self.victims.contains(device) {
-            Some(Role::Victim)
-        } else if self.perpetrators.contains(device) {
-            Some(Role::Perpetrator)
-        } else {
-            None
-        }
-    }
-
     /// Every device of the order with its side.
     pub fn devices(&self) -> impl Iterator<Item = (&DeviceId, Role)> {
         let victims = self.victims.iter().map(|d| (d, Role::Victim));
