@@ -140,10 +140,17 @@ impl Step<'_> {
             kind,
             zone: Some(zone.id.clone()),
         };
-        self.sync(slot(AlertKind::ZoneAlarm), alarm_trigger(aggregate, &base));
-        self.sync(
+        let alarm = alarm_trigger(level, &base);
+        self.sync_shared(
+            slot(AlertKind::ZoneAlarm),
+            aggregate >= Level::PossibleAlarm,
+            alarm,
+        );
+        let prealarm = (level >= Level::Prealarm).then_some(base);
+        self.sync_shared(
             slot(AlertKind::ZonePrealarm),
-            (aggregate >= Level::Prealarm).then_some(base),
+            aggregate >= Level::Prealarm,
+            prealarm,
         );
     }
 
@@ -191,15 +198,21 @@ impl Step<'_> {
             press: None,
             device_ts: p.ts.max(v.ts),
         };
-        self.sync(
-            Slot::of(AlertKind::ProximityAlarm),
-            alarm_trigger(aggregate, &base),
+        let alarm = alarm_trigger(pair.level, &base);
+        let any_alarm = aggregate >= Level::PossibleAlarm;
+        self.sync_shared(Slot::of(AlertKind::ProximityAlarm), any_alarm, alarm);
+        let prealarm = (pair.level >= Level::Prealarm).then(|| base.clone());
+        let any_prealarm = aggregate >= Level::Prealarm;
+        self.sync_shared(
+            Slot::of(AlertKind::ProximityPrealarm),
+            any_prealarm,
+            prealarm,
         );
-        let prealarm = (aggregate >= Level::Prealarm).then(|| base.clone());
-        self.sync(Slot::of(AlertKind::ProximityPrealarm), prealarm);
-        self.sync(
+        let approaching = pair.approach_from.is_some().then_some(base);
+        self.sync_shared(
             Slot::of(AlertKind::ProximityApproach),
-            approach.then_some(base),
+            approach,
+            approaching,
         );
     }
 
@@ -340,6 +353,18 @@ impl Step<'_> {
             distance_m: None,
             press: None,
             device_ts: self.now,
+        }
+    }
+
+    /// Syncs an alert whose condition several parties share (zone alerts
+    /// with several perpetrator devices, proximity with several pairs): it
+    /// clears when no party holds it (`any` false), and a party updates it,
+    /// with its own positions, only while that party holds it (`own`).
+    fn sync_shared(&mut self, slot: Slot, any: bool, own: Option<Trigger>) {
+        match (any, own) {
+            (false, _) => self.sync(slot, None),
+            (true, Some(trigger)) => self.sync(slot, Some(trigger)),
+            (true, None) => {}
         }
     }
 

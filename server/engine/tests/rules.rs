@@ -399,6 +399,27 @@ fn battery_at_or_below_15_percent_raises_battery_low_p3() {
     assert_eq!(sent[0].kind, AlertKind::BatteryLow);
 }
 
+#[test]
+fn another_victims_distance_neither_clears_nor_rewrites_a_proximity_alarm() {
+    let mut body = proximity_order();
+    body.victim_devices.push(dev("v2"));
+    let mut engine = engine_with(&[body]);
+    send(&mut engine, "v1", vec![fix(1, 0, 0.0, 0.0, 10.0)]);
+    send(&mut engine, "p1", vec![fix(1, 10, 300.0, 0.0, 10.0)]);
+    let sent = dispatches(&send(
+        &mut engine,
+        "v2",
+        vec![fix(1, 60, 1_800.0, 0.0, 10.0)],
+    ));
+    assert!(only(&sent, AlertKind::ProximityAlarm).is_empty());
+    let alarm = engine
+        .open_alerts()
+        .find(|a| a.slot.kind == AlertKind::ProximityAlarm)
+        .unwrap();
+    assert!(alarm.current().cleared_at.is_none());
+    assert_eq!(alarm.current().victim.as_ref().unwrap().device, dev("v1"));
+}
+
 // ---- SPEC section 5: alerts and priorities ----
 
 #[test]
