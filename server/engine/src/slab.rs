@@ -4,14 +4,15 @@
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 
-/// Boxed values by slot, and the slot of each id.
+/// Values by slot, and the slot of each id.
 ///
-/// Boxed, so that spare capacity costs a pointer rather than a value. The ids
-/// are inline strings (up to 24 bytes), so finding a slot reads no other
-/// memory; FxHash is enough, as only known orders and devices are inserted.
+/// Values sit in one vector, which grows by an eighth at a time so that its
+/// spare capacity stays small. The ids are inline strings (up to 24 bytes),
+/// so finding a slot reads no other memory; FxHash is enough, as only known
+/// orders and devices are inserted.
 #[derive(Debug, Clone)]
 pub(crate) struct Slab<T> {
-    values: Vec<Box<T>>,
+    values: Vec<T>,
     slots: FxHashMap<CompactString, u32>,
 }
 
@@ -32,12 +33,12 @@ impl<T> Slab<T> {
 
     /// The value in `slot`.
     pub fn at(&self, slot: u32) -> Option<&T> {
-        self.values.get(slot as usize).map(|v| &**v)
+        self.values.get(slot as usize)
     }
 
     /// The value in `slot`, to change.
     pub fn at_mut(&mut self, slot: u32) -> Option<&mut T> {
-        self.values.get_mut(slot as usize).map(|v| &mut **v)
+        self.values.get_mut(slot as usize)
     }
 
     /// The value of `id`.
@@ -54,7 +55,7 @@ impl<T> Slab<T> {
     pub fn put(&mut self, id: &str, value: T) -> u32 {
         match self.slot(id) {
             Some(slot) => {
-                *self.values[slot as usize] = value;
+                self.values[slot as usize] = value;
                 slot
             }
             None => self.push(id, value),
@@ -71,19 +72,22 @@ impl<T> Slab<T> {
 
     fn push(&mut self, id: &str, value: T) -> u32 {
         let slot = self.values.len() as u32;
-        self.values.push(Box::new(value));
+        if self.values.len() == self.values.capacity() {
+            self.values.reserve_exact(self.values.len() / 8 + 16);
+        }
+        self.values.push(value);
         self.slots.insert(id.into(), slot);
         slot
     }
 
     /// Every value.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.values.iter().map(|v| &**v)
+        self.values.iter()
     }
 
     /// Every value, to change.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.values.iter_mut().map(|v| &mut **v)
+        self.values.iter_mut()
     }
 
     /// Every id with its value, to change.
@@ -92,9 +96,6 @@ impl<T> Slab<T> {
         let mut by_slot: Vec<(&str, u32)> =
             self.slots.iter().map(|(id, s)| (id.as_str(), *s)).collect();
         by_slot.sort_unstable_by_key(|(_, s)| *s);
-        by_slot
-            .into_iter()
-            .map(|(id, _)| id)
-            .zip(values.iter_mut().map(|v| &mut **v))
+        by_slot.into_iter().map(|(id, _)| id).zip(values.iter_mut())
     }
 }

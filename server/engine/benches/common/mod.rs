@@ -60,8 +60,10 @@ pub fn dev(id: String) -> DeviceId {
     DeviceId::parse(&id, "device").unwrap()
 }
 
-/// Where every order's parties are.
+/// Where every order's parties are, and the (shuffled) order in which their
+/// devices report, so that no device's state is next to the previous one's.
 pub struct Fleet {
+    pub arrival: Vec<usize>,
     pub homes: Vec<GeoPoint>,
     pub perpetrator_spots: Vec<GeoPoint>,
     pub victims: Vec<DeviceId>,
@@ -135,7 +137,14 @@ pub fn build(homes: Vec<GeoPoint>, perpetrator_spots: Vec<GeoPoint>) -> (Engine,
         let first = fix(0, T0, perpetrator_spots[i], 10.0);
         engine.handle(&perpetrators[i], Event::Fixes(vec![first]), now);
     }
+    let mut rng = Lcg(13);
+    let mut arrival: Vec<usize> = (0..2 * homes.len()).collect();
+    for i in (1..arrival.len()).rev() {
+        let j = (rng.next() * (i + 1) as f64) as usize;
+        arrival.swap(i, j);
+    }
     let fleet = Fleet {
+        arrival,
         homes,
         perpetrator_spots,
         victims,
@@ -145,10 +154,11 @@ pub fn build(homes: Vec<GeoPoint>, perpetrator_spots: Vec<GeoPoint>) -> (Engine,
 }
 
 impl Fleet {
-    /// The `round`-th fix of device number `index` (victims first, then
-    /// perpetrators), 30 s after the previous one, jittering ±10 m.
-    pub fn next_fix(&self, index: usize, round: u64, rng: &mut Lcg) -> (&DeviceId, Fix) {
+    /// The `round`-th fix of the `turn`-th device to report (in the shuffled
+    /// arrival order), 30 s after its previous one, jittering ±10 m.
+    pub fn next_fix(&self, turn: usize, round: u64, rng: &mut Lcg) -> (&DeviceId, Fix) {
         let n = self.homes.len();
+        let index = self.arrival[turn % self.arrival.len()];
         let (device, place) = if index < n {
             (&self.victims[index], self.homes[index])
         } else {
