@@ -89,24 +89,44 @@ pub async fn forget_session(broker: &str, client_id: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// A subscriber that does nothing but count (rumqttc acks each QoS 1 message as it arrives).
+/// A subscriber that does nothing but count (rumqttc acks each QoS 1 message
+/// as it arrives). It runs on a thread of its own, as a separate service
+/// would, so the publishers of the same process do not slow it down.
 pub struct CountingSubscriber {
     client: AsyncClient,
     received: Arc<AtomicU64>,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl CountingSubscriber {
     /// Subscribes to `filter` at QoS 1.
     pub async fn connect(broker: &str, client_id: &str, filter: &str) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("counting-subscriber")
+            .enable_all()
+            .build()
+            .context("starting the subscriber's runtime")?;
         let received = Arc::new(AtomicU64::new(0));
         let counter = received.clone();
-        let client = connect(broker, client_id, &[filter.to_owned()], move |packet| {
-            if matches!(packet, Packet::Publish(_)) {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
+        let (broker, client_id, filter) =
+            (broker.to_owned(), client_id.to_owned(), filter.to_owned());
+        let client = runtime
+            .spawn(async move {
+                connect(&broker, &client_id, &[filter], move |packet| {
+                    if matches!(packet, Packet::Publish(_)) {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .await
+            })
+            .await
+            .context("subscriber task")??;
+        Ok(Self {
+            client,
+            received,
+            runtime: Some(runtime),
         })
-        .await?;
-        Ok(Self { client, received })
     }
 
     /// Messages received so far.
@@ -117,6 +137,14 @@ impl CountingSubscriber {
     /// Disconnects.
     pub async fn disconnect(&self) -> anyhow::Result<()> {
         self.client.disconnect().await.context("MQTT disconnect")
+    }
+}
+
+impl Drop for CountingSubscriber {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
