@@ -94,6 +94,7 @@ impl Vangnet {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
             .env("VANGNET_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("VANGNET_MQTT_URL", &config.mqtt_url)
             .env("VANGNET_MQTT_PREFIX", &config.mqtt_prefix)
