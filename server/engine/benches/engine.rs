@@ -19,7 +19,7 @@ use vangnet_proto::{OrderId, TimestampMs, ZoneId};
 fn hundred_thousand_orders(c: &mut Criterion) {
     let (homes, spots) = places(100_000);
     let (mut engine, fleet) = build(homes, spots);
-    let devices = 2 * fleet.homes.len();
+    let devices = fleet.devices();
     let mut rng = Lcg(11);
     let rounds = 10;
     let cpu_before = cpu_seconds();

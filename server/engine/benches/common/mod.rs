@@ -60,14 +60,11 @@ pub fn dev(id: String) -> DeviceId {
     DeviceId::parse(&id, "device").unwrap()
 }
 
-/// Where every order's parties are, and the (shuffled) order in which their
-/// devices report, so that no device's state is next to the previous one's.
+/// The devices of the fleet in the (shuffled) order they report, each with
+/// where it stays, laid out in that order so that the benchmark itself reads
+/// memory sequentially and only the engine's accesses are random.
 pub struct Fleet {
-    pub arrival: Vec<usize>,
-    pub homes: Vec<GeoPoint>,
-    pub perpetrator_spots: Vec<GeoPoint>,
-    pub victims: Vec<DeviceId>,
-    pub perpetrators: Vec<DeviceId>,
+    pub arrivals: Vec<(DeviceId, GeoPoint)>,
 }
 
 /// The places of `orders` orders, decided before any engine memory is used.
@@ -143,30 +140,34 @@ pub fn build(homes: Vec<GeoPoint>, perpetrator_spots: Vec<GeoPoint>) -> (Engine,
         let j = (rng.next() * (i + 1) as f64) as usize;
         arrival.swap(i, j);
     }
-    let fleet = Fleet {
-        arrival,
-        homes,
-        perpetrator_spots,
-        victims,
-        perpetrators,
-    };
+    let n = homes.len();
+    let arrivals = arrival
+        .into_iter()
+        .map(|index| {
+            if index < n {
+                (dev(format!("v-{index}")), homes[index])
+            } else {
+                (
+                    dev(format!("p-{}", index - n)),
+                    perpetrator_spots[index - n],
+                )
+            }
+        })
+        .collect();
+    let fleet = Fleet { arrivals };
     (engine, fleet)
 }
 
 impl Fleet {
-    /// The `round`-th fix of the `turn`-th device to report (in the shuffled
-    /// arrival order), 30 s after its previous one, jittering ±10 m.
+    /// How many devices report.
+    pub fn devices(&self) -> usize {
+        self.arrivals.len()
+    }
+
+    /// The `round`-th fix of the `turn`-th device to report, 30 s after its
+    /// previous one, jittering ±10 m.
     pub fn next_fix(&self, turn: usize, round: u64, rng: &mut Lcg) -> (&DeviceId, Fix) {
-        let n = self.homes.len();
-        let index = self.arrival[turn % self.arrival.len()];
-        let (device, place) = if index < n {
-            (&self.victims[index], self.homes[index])
-        } else {
-            (
-                &self.perpetrators[index - n],
-                self.perpetrator_spots[index - n],
-            )
-        };
+        let (device, place) = &self.arrivals[turn % self.arrivals.len()];
         let p = GeoPoint::new(
             place.lat + (rng.next() - 0.5) * 2e-4,
             place.lon + (rng.next() - 0.5) * 3e-4,
