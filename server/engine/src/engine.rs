@@ -243,14 +243,12 @@ impl Engine {
                 device: device.clone(),
                 fix,
             });
-            let (Some(latest), previous) = (
-                latest,
-                match verdict {
-                    Verdict::Older => continue,
-                    Verdict::Consistent { previous } => previous,
-                    Verdict::Suspect => None,
-                },
-            ) else {
+            let previous = match verdict {
+                Verdict::Older => continue,
+                Verdict::Consistent { previous } => previous,
+                Verdict::Suspect => None,
+            };
+            let Some(latest) = latest else {
                 continue;
             };
             evaluated = true;
