@@ -26,9 +26,10 @@ use crate::partitions::Partitions;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 use crate::watchdog;
 
-/// Workers per lane; a device's messages always go to the same one.
-const ALARM_WORKERS: usize = 2;
-const LOC_WORKERS: usize = 4;
+/// Workers per lane; a device's messages always go to the same one. Each
+/// waits for its store commit, so more workers keep more commits in flight.
+const ALARM_WORKERS: usize = 4;
+const LOC_WORKERS: usize = 16;
 /// How long shutdown waits for in-flight messages.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 

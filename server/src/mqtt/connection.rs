@@ -120,6 +120,11 @@ pub fn spawn(
             vangnet_proto::MAX_PAYLOAD_BYTES * 2,
         );
     let (client, mut event_loop) = AsyncClient::new(options, REQUEST_CAPACITY);
+    // Without this, Nagle's algorithm meets delayed ACKs and holds acks and
+    // downlink messages for about 40 ms.
+    let mut network = event_loop.network_options();
+    network.set_tcp_nodelay(true);
+    event_loop.set_network_options(network);
     let epoch = Arc::new(AtomicU64::new(0));
     let (subscribed_tx, subscribed) = watch::channel(false);
     let lane = Lane {
