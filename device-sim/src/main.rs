@@ -11,6 +11,7 @@ mod procstat;
 mod report;
 mod seed;
 mod service;
+mod sink;
 
 use clap::{Parser, Subcommand};
 
@@ -28,11 +29,16 @@ enum Command {
     /// The standard benchmark: the bare broker's ceiling, Vangnet's sustained
     /// fixes per second with N orders, panic→ack latency, resident memory.
     Bench(bench::BenchArgs),
+    /// A fake police dispatch endpoint: records each request as a JSON line,
+    /// verifies signatures, answers according to a fault plan, prints a live
+    /// summary.
+    Sink(sink::SinkArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Bench(args) => bench::run(args).await,
+        Command::Sink(args) => sink::run(args).await,
     }
 }
