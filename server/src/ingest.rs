@@ -197,7 +197,7 @@ fn reject(err: &ProtoError) {
 pub fn spawn_workers<S: Store>(
     ingest: Arc<Ingest<S>>,
     lane: Lane,
-    mut deliveries: mpsc::Receiver<Delivery>,
+    mut deliveries: mpsc::UnboundedReceiver<Delivery>,
     shards: usize,
 ) -> tokio::task::JoinHandle<()> {
     let mut queues = Vec::with_capacity(shards);

@@ -35,6 +35,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the service against `broker` until it is asked to stop.
 pub async fn run(config: Config, broker: Url, demo: bool) -> anyhow::Result<()> {
+    let stop_signal = StopSignal::listen()?;
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
@@ -43,12 +44,12 @@ pub async fn run(config: Config, broker: Url, demo: bool) -> anyhow::Result<()> 
         StoreSetting::Redis(url) => {
             let store = RedisStore::connect(url, &config.store_prefix)
                 .context("opening the Redis store")?;
-            run_with(config, broker, Arc::new(store), metrics, demo).await
+            run_with(config, broker, Arc::new(store), metrics, demo, stop_signal).await
         }
         StoreSetting::File(path) => {
             let store = EmbeddedStore::open(path)
                 .with_context(|| format!("opening the embedded store {}", path.display()))?;
-            run_with(config, broker, Arc::new(store), metrics, demo).await
+            run_with(config, broker, Arc::new(store), metrics, demo, stop_signal).await
         }
     }
 }
@@ -59,6 +60,7 @@ async fn run_with<S: Store>(
     store: Arc<S>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     demo: bool,
+    stop_signal: StopSignal,
 ) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     health.set_broker(false);
@@ -110,8 +112,8 @@ async fn run_with<S: Store>(
         background.clone(),
     )?;
 
-    let (alarm_tx, alarm_rx) = mpsc::channel(1024);
-    let (loc_tx, loc_rx) = mpsc::channel(4096);
+    let (alarm_tx, alarm_rx) = mpsc::unbounded_channel();
+    let (loc_tx, loc_rx) = mpsc::unbounded_channel();
     let topics = &config.topics;
     let mut loc_filters = vec![subscription(&config, topics.uplink_filter(Channel::Loc))];
     if config.owntracks {
@@ -174,7 +176,7 @@ async fn run_with<S: Store>(
         });
     }
 
-    shutdown_signal().await;
+    stop_signal.received().await;
     tracing::info!("shutting down: no new messages, finishing those in hand");
     shutdown.intake.cancel();
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
@@ -316,20 +318,23 @@ fn describe_metrics() {
     }
 }
 
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops the service");
-                std::future::pending::<()>().await;
-            }
+/// SIGTERM or Ctrl-C, listened for from start-up on, so a stop request that
+/// arrives while the service is still starting is not lost.
+struct StopSignal {
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn listen() -> anyhow::Result<Self> {
+        let kind = tokio::signal::unix::SignalKind::terminate();
+        let terminate = tokio::signal::unix::signal(kind).context("listening for SIGTERM")?;
+        Ok(Self { terminate })
+    }
+
+    async fn received(mut self) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
     }
 }

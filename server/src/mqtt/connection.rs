@@ -104,9 +104,14 @@ pub struct Shutdown {
 
 /// Opens the lane and keeps it connected until `shutdown.stop`, handing
 /// every received message to `deliveries` until `shutdown.intake`.
+///
+/// The poll loop never waits on the workers: they queue their acks through
+/// this same connection, so a loop blocked on a full queue would never send
+/// them. The queue is bounded by the broker instead, which sends no more QoS 1
+/// messages than its in-flight window allows until acks come back.
 pub fn spawn(
     spec: LaneSpec,
-    deliveries: mpsc::Sender<Delivery>,
+    deliveries: mpsc::UnboundedSender<Delivery>,
     shutdown: Shutdown,
 ) -> Result<Lane, rumqttc::OptionError> {
     let mut options = MqttOptions::parse_url(with_client_id(&spec.broker, &spec.client_id))?;
@@ -172,11 +177,8 @@ pub fn spawn(
                         publish,
                         epoch: epoch.load(Ordering::Acquire),
                     };
-                    // Waiting here is the backpressure: the broker holds the rest.
-                    tokio::select! {
-                        () = stop.cancelled() => break,
-                        () = intake.cancelled() => deliveries = None,
-                        sent = sink.send(delivery) => if sent.is_err() { deliveries = None },
+                    if sink.send(delivery).is_err() {
+                        deliveries = None;
                     }
                 }
                 Ok(_) => {}
