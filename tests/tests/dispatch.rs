@@ -248,3 +248,28 @@ async fn a_cap_route_receives_cap_1_2_valid_against_the_schema() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_route_with_a_p1_undelivered_for_30_s_is_degraded_in_healthz_and_metrics() {
+    let sink = Sink::start().await;
+    sink.set_failing(true);
+    let app = app_with(&sink, AppOptions::default()).await;
+    app.put_order(order("d-7", false)).await;
+    app.device("d-7-v")
+        .await
+        .send(Channel::Alarm, alarm(1, "panic"))
+        .await;
+    let healthz = || async { app.get("/healthz").await.json::<Value>().await.unwrap() };
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    assert_eq!(healthz().await["status"], "ok", "not degraded before 30 s");
+
+    tokio::time::sleep(Duration::from_secs(13)).await;
+
+    let health = healthz().await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["degraded_routes"], json!(["default"]));
+    let gauge = "vangnet_dispatch_route_degraded{route=\"default\"}";
+    assert_eq!(app.metric(gauge).await, 1.0);
+    sink.set_failing(false);
+    wait_for_deliveries(&sink, 1, Duration::from_secs(35)).await;
+}
