@@ -314,22 +314,8 @@ impl Config {
             topics: read.required("mqtt_prefix", |v| {
                 Topics::new(v).map_err(|e| format!("`{v}`: {e}"))
             })?,
-            mqtt_shared_group: read.optional("mqtt_shared_group", |v| {
-                let valid = v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-                valid
-                    .then(|| v.to_owned())
-                    .ok_or_else(|| format!("`{v}` may hold only letters, digits, _ and -"))
-            })?,
-            instance_id: read.required("instance_id", |v| {
-                let valid = v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-                valid
-                    .then(|| v.to_owned())
-                    .ok_or_else(|| format!("`{v}` may hold only letters, digits, _ and -"))
-            })?,
+            mqtt_shared_group: read.optional("mqtt_shared_group", parse_name)?,
+            instance_id: read.required("instance_id", parse_name)?,
             owntracks: read.required("owntracks", parse_bool)?,
             store: read.required("store", parse_store)?,
             store_prefix: read.required("store_prefix", |v| {
@@ -367,6 +353,16 @@ impl Config {
             })?,
         })
     }
+}
+
+/// A name that goes into MQTT client ids and shared-subscription filters.
+fn parse_name(value: &str) -> Result<String, String> {
+    let valid = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    valid
+        .then(|| value.to_owned())
+        .ok_or_else(|| format!("`{value}` may hold only letters, digits, _ and -"))
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {
