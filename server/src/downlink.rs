@@ -1,6 +1,8 @@
 //! Messages to devices (`ack`, `cmd`), published with QoS 1 once the step
 //! that made them is committed.
 
+use std::sync::{Arc, OnceLock};
+
 use vangnet_proto::{Ack, Topics};
 
 use crate::mqtt::connection::Lane;
@@ -32,6 +34,30 @@ impl DeviceMessages {
                 Ok(payload) => self.lane.publish(topic, payload).await,
                 Err(err) => tracing::error!(%err, "could not encode a device message"),
             }
+        }
+    }
+}
+
+/// Device messages for the HTTP API: the MQTT lane they go through is
+/// connected after the HTTP server starts, so it is set once it exists.
+#[derive(Clone, Default)]
+pub struct DeviceLink(Arc<OnceLock<DeviceMessages>>);
+
+impl DeviceLink {
+    /// Sets the publisher; later calls are ignored.
+    pub fn set(&self, messages: DeviceMessages) {
+        let _ = self.0.set(messages);
+    }
+
+    /// Publishes every message, or logs that none could be sent yet.
+    pub async fn publish(&self, downlink: Vec<Downlink>) {
+        match self.0.get() {
+            Some(messages) => messages.publish(downlink).await,
+            None if downlink.is_empty() => {}
+            None => tracing::warn!(
+                count = downlink.len(),
+                "device messages dropped: the MQTT lane is not connected yet"
+            ),
         }
     }
 }

@@ -9,7 +9,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
 use crate::api::{self, Authenticator};
+use crate::downlink::DeviceLink;
 use crate::health::Health;
+use crate::orders::OrderIndex;
+use crate::partitions::Partitions;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -60,26 +63,48 @@ async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
         .body(state.metrics.render())
 }
 
+/// What the API handlers reach: the store, the token check, the partitions'
+/// engines (shared with ingest), the active orders and the device messages.
+pub struct ApiContext<S> {
+    /// Durable state.
+    pub store: Arc<S>,
+    /// Verifies bearer tokens.
+    pub authenticator: Authenticator,
+    /// The engines alert acts run on.
+    pub partitions: Arc<Partitions<S>>,
+    /// The active orders, for the step of an act.
+    pub orders: Arc<OrderIndex>,
+    /// Publishes what acts tell devices (e.g. `clear`).
+    pub devices: DeviceLink,
+}
+
 /// Binds `addr` and returns the server, to be awaited by the caller.
 pub fn start<S: Store>(
     addr: SocketAddr,
     state: AppState,
-    store: Arc<S>,
-    authenticator: Authenticator,
+    api: ApiContext<S>,
 ) -> std::io::Result<Server> {
     let data = web::Data::new(state);
-    let store = web::Data::from(store);
-    let authenticator = web::Data::new(authenticator);
+    let store = web::Data::from(api.store);
+    let authenticator = web::Data::new(api.authenticator);
+    let partitions = web::Data::from(api.partitions);
+    let orders = web::Data::from(api.orders);
+    let devices = web::Data::new(api.devices);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(store.clone())
             .app_data(authenticator.clone())
+            .app_data(partitions.clone())
+            .app_data(orders.clone())
+            .app_data(devices.clone())
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .service(healthz)
             .service(readyz)
             .service(prometheus)
             .configure(api::orders::routes::<S>)
+            .configure(api::state::routes::<S>)
+            .configure(api::alerts::routes::<S>)
     })
     .workers(2)
     .disable_signals()

@@ -76,6 +76,11 @@ impl OrderIndex {
             .collect()
     }
 
+    /// One order's current body, if it is active.
+    pub fn get(&self, id: &OrderId) -> Option<Arc<OrderBody>> {
+        self.read().orders.get(id).cloned()
+    }
+
     /// Every order with its partition.
     pub fn all(&self) -> Vec<(PartitionKey, Arc<OrderBody>)> {
         self.read()

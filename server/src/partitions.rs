@@ -186,6 +186,36 @@ impl<S: Store> Partitions<S> {
         }
     }
 
+    /// Reads the partition's cached engine (loading it if needed) and commits
+    /// nothing. An `order` newer than the cached one is applied to the cache
+    /// for this read only; the next step reloads and commits it.
+    pub async fn view<T>(
+        &self,
+        key: &PartitionKey,
+        order: Option<&OrderBody>,
+        now: TimestampMs,
+        read: impl FnOnce(&Engine) -> T,
+    ) -> Result<T, StoreError> {
+        let slot = self.slot(key);
+        let mut slot = slot.lock().await;
+        let cached = match slot.as_mut().filter(|s| s.version.is_some()) {
+            Some(cached) => cached,
+            None => slot.insert(self.load(key, now).await?),
+        };
+        let order_changed = match order {
+            Some(body) if cached.state.order.as_ref() != Some(body) => {
+                sync_order(cached, body, now);
+                true
+            }
+            _ => false,
+        };
+        let value = read(&cached.engine);
+        if order_changed {
+            cached.version = None;
+        }
+        Ok(value)
+    }
+
     async fn load(&self, key: &PartitionKey, now: TimestampMs) -> Result<Slot, StoreError> {
         let stored = self.store.load(key).await?;
         let (state, version) = match stored {

@@ -16,9 +16,9 @@ use vangnet_proto::{Channel, RejectReason, Topics};
 use crate::api::Authenticator;
 use crate::auth::Verifier;
 use crate::config::{Config, DetectionSettings, StoreSetting};
-use crate::downlink::DeviceMessages;
+use crate::downlink::{DeviceLink, DeviceMessages};
 use crate::health::Health;
-use crate::http::{self, AppState};
+use crate::http::{self, ApiContext, AppState};
 use crate::ingest::{self, Ingest};
 use crate::mqtt::connection::{self, LaneSpec, Shutdown};
 use crate::orders::OrderIndex;
@@ -74,21 +74,31 @@ async fn run_with<S: Store>(
             "API tokens are checked with the HS256 secret: for development and tests only"
         );
     }
+    let orders = Arc::new(OrderIndex::default());
+    let partitions = Arc::new(Partitions::new(
+        store.clone(),
+        engine_config(&config.detection),
+    ));
+    let api_devices = DeviceLink::default();
     let server = http::start(
         config.http_addr,
         AppState {
             health: health.clone(),
             metrics,
         },
-        store.clone(),
-        Authenticator(verifier),
+        ApiContext {
+            store: store.clone(),
+            authenticator: Authenticator(verifier),
+            partitions: partitions.clone(),
+            orders: orders.clone(),
+            devices: api_devices.clone(),
+        },
     )
     .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
     let http_handle = server.handle();
     let http_task = tokio::spawn(server);
     tracing::info!(addr = %config.http_addr, "vangnet is serving HTTP");
 
-    let orders = Arc::new(OrderIndex::default());
     load_orders(store.as_ref(), &orders).await;
     spawn_store_monitor(
         store.clone(),
@@ -97,10 +107,6 @@ async fn run_with<S: Store>(
         background.clone(),
     );
     crate::retention::spawn(store.clone(), config.history_retention, background.clone());
-    let partitions = Arc::new(Partitions::new(
-        store.clone(),
-        engine_config(&config.detection),
-    ));
     if config.routes.is_empty() {
         tracing::warn!("no dispatch route configured: alerts are kept and shown, not sent");
     }
@@ -151,6 +157,7 @@ async fn run_with<S: Store>(
     );
 
     let downlink = DeviceMessages::new(config.topics.clone(), alarm_lane.clone());
+    api_devices.set(downlink.clone());
     let ingest = Arc::new(Ingest::new(
         partitions.clone(),
         orders.clone(),

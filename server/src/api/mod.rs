@@ -1,7 +1,9 @@
 //! The HTTP API of SPEC section 7 for people and tools: bearer-token
 //! authentication, JSON errors naming what is wrong, and the endpoints.
 
+pub mod alerts;
 pub mod orders;
+pub mod state;
 
 use std::future::{Ready, ready};
 

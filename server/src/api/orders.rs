@@ -70,7 +70,8 @@ async fn create<S: Store>(
         .json(body))
 }
 
-async fn stored<S: Store>(store: &S, id: &OrderId) -> Result<OrderBody, ApiError> {
+/// An order as stored, with its id; 404 when there is none.
+pub(crate) async fn stored<S: Store>(store: &S, id: &OrderId) -> Result<OrderBody, ApiError> {
     let order = store.order(id).await?.ok_or(ApiError::NotFound)?;
     let mut body: OrderBody = serde_json::from_slice(&order.body)
         .map_err(|e| ApiError::Unavailable(crate::store::StoreError::Corrupt(e.to_string())))?;

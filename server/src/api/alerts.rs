@@ -1,0 +1,325 @@
+//! `/api/v1/alerts`: list, read, acknowledge and resolve alerts.
+//!
+//! A dispatcher sees the alerts of its regions, and every `panic_unassigned`
+//! alert as well: those have no region (the device is in no order), are
+//! urgent and belong to nobody yet, so every dispatcher must see them.
+//! Another region's alert is answered as if it did not exist (404).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vangnet_engine::AlertError;
+use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
+
+use super::{ApiError, Caller, parse_body};
+use crate::auth::{Claims, Role, require};
+use crate::downlink::DeviceLink;
+use crate::orders::OrderIndex;
+use crate::partitions::{Partitions, StepError};
+use crate::store::{Act, PartitionKey, Store, StoreError, StoredAlert};
+
+/// Items per page unless `limit` says otherwise.
+const PAGE: usize = 100;
+/// The largest `limit` accepted.
+const MAX_PAGE: usize = 500;
+
+/// Mounts the alert endpoints for a store of type `S`.
+pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
+    config
+        .route("/api/v1/alerts", web::get().to(list::<S>))
+        .route("/api/v1/alerts/{id}", web::get().to(read::<S>))
+        .route("/api/v1/alerts/{id}/ack", web::post().to(acknowledge::<S>))
+        .route("/api/v1/alerts/{id}/resolve", web::post().to(resolve::<S>));
+}
+
+/// Whether the caller may see what belongs to `region`; `None` (a
+/// `panic_unassigned` alert) is seen by every dispatcher and admin.
+pub fn may_see(claims: &Claims, region: Option<&str>) -> bool {
+    claims.role == Role::Admin || region.is_none_or(|region| claims.sees_region(region))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<AlertStatus>,
+    priority: Option<Priority>,
+    region: Option<String>,
+    exercise: Option<bool>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+impl ListQuery {
+    fn matches(&self, alert: &DispatchBody) -> bool {
+        self.status.is_none_or(|s| s == alert.status)
+            && self.priority.is_none_or(|p| p == alert.priority)
+            && self.exercise.is_none_or(|e| e == alert.exercise)
+            && self
+                .region
+                .as_ref()
+                .is_none_or(|r| alert.region.as_ref() == Some(r))
+    }
+}
+
+/// Newest first: by `updated_at`, then by alert id.
+fn sort_key(alert: &DispatchBody) -> (u64, &str) {
+    (alert.updated_at.0.millis(), alert.alert_id.as_str())
+}
+
+/// A cursor is `{updated_at ms}:{alert_id}` of the last item of a page.
+fn cursor_of(alert: &DispatchBody) -> String {
+    format!("{}:{}", alert.updated_at.0.millis(), alert.alert_id)
+}
+
+fn parse_cursor(cursor: &str) -> Result<(u64, String), ApiError> {
+    cursor
+        .split_once(':')
+        .and_then(|(ms, id)| Some((ms.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| ApiError::BadRequest("cursor: not a cursor of this API".into()))
+}
+
+/// Lists alerts, newest first, a page at a time.
+///
+/// It reads every partition's alerts from the store on each call: fine for
+/// thousands of alerts, but a deployment with far more needs an index by
+/// time (and region) in the store.
+async fn list<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let claims = &caller.0;
+    require(claims, &[Role::Dispatcher, Role::Admin])?;
+    let query = web::Query::<ListQuery>::from_query(request.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("query: {e}")))?
+        .into_inner();
+    if let Some(region) = &query.region
+        && !may_see(claims, Some(region))
+    {
+        return Err(ApiError::Forbidden(format!(
+            "region {region} is not one of yours"
+        )));
+    }
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let mut items = Vec::new();
+    for partition in store.partitions().await? {
+        for alert in store.alerts(&partition).await? {
+            let before_cursor = after
+                .as_ref()
+                .is_none_or(|(ms, id)| sort_key(&alert) < (*ms, id.as_str()));
+            if before_cursor && may_see(claims, alert.region.as_deref()) && query.matches(&alert) {
+                items.push(alert);
+            }
+        }
+    }
+    items.sort_by(|a, b| sort_key(b).cmp(&sort_key(a)));
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
+}
+
+/// The alert, if the caller may see it; 404 otherwise.
+async fn visible<S: Store>(
+    store: &S,
+    claims: &Claims,
+    id: &AlertId,
+) -> Result<StoredAlert, ApiError> {
+    let alert = store.alert(id).await?.ok_or(ApiError::NotFound)?;
+    if may_see(claims, alert.current.region.as_deref()) {
+        Ok(alert)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+fn corrupt(err: serde_json::Error) -> ApiError {
+    ApiError::Unavailable(StoreError::Corrupt(err.to_string()))
+}
+
+/// The current revision's fields plus `timeline`: every revision, each with
+/// the `act` (actor and note) of the person who made it, if one did.
+fn with_timeline(alert: &StoredAlert) -> Result<Value, ApiError> {
+    let mut timeline = Vec::with_capacity(alert.timeline.len());
+    for entry in &alert.timeline {
+        let mut revision = serde_json::to_value(&entry.revision).map_err(corrupt)?;
+        if let (Some(act), Value::Object(fields)) = (&entry.act, &mut revision) {
+            fields.insert("act".into(), serde_json::to_value(act).map_err(corrupt)?);
+        }
+        timeline.push(revision);
+    }
+    let mut body = serde_json::to_value(&alert.current).map_err(corrupt)?;
+    if let Value::Object(fields) = &mut body {
+        fields.insert("timeline".into(), Value::Array(timeline));
+    }
+    Ok(body)
+}
+
+async fn read<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require(&caller.0, &[Role::Dispatcher, Role::Admin])?;
+    let alert = visible(store.get_ref(), &caller.0, &AlertId::new(id.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(with_timeline(&alert)?))
+}
+
+/// The body of an acknowledgement or resolution.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActBody {
+    #[serde(default)]
+    note: String,
+}
+
+/// What a dispatcher does to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transition {
+    Acknowledge,
+    Resolve,
+}
+
+impl Transition {
+    fn status(self) -> AlertStatus {
+        match self {
+            Self::Acknowledge => AlertStatus::Acknowledged,
+            Self::Resolve => AlertStatus::Resolved,
+        }
+    }
+}
+
+/// What acting on an alert needs besides the request.
+struct Acting<S: Store> {
+    store: web::Data<S>,
+    partitions: web::Data<Partitions<S>>,
+    orders: web::Data<OrderIndex>,
+    devices: web::Data<DeviceLink>,
+}
+
+async fn acknowledge<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    partitions: web::Data<Partitions<S>>,
+    orders: web::Data<OrderIndex>,
+    devices: web::Data<DeviceLink>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let acting = Acting {
+        store,
+        partitions,
+        orders,
+        devices,
+    };
+    act(
+        Transition::Acknowledge,
+        caller,
+        acting,
+        id.into_inner(),
+        &body,
+    )
+    .await
+}
+
+async fn resolve<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    partitions: web::Data<Partitions<S>>,
+    orders: web::Data<OrderIndex>,
+    devices: web::Data<DeviceLink>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let acting = Acting {
+        store,
+        partitions,
+        orders,
+        devices,
+    };
+    act(Transition::Resolve, caller, acting, id.into_inner(), &body).await
+}
+
+/// Runs the transition as one engine step on the alert's partition, so the
+/// new status, its revision (with who and why) and its outbox entry are
+/// committed together; then tells the devices (e.g. `clear` on resolve).
+async fn act<S: Store>(
+    transition: Transition,
+    caller: Caller,
+    acting: Acting<S>,
+    id: String,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    let claims = &caller.0;
+    require(claims, &[Role::Dispatcher])?;
+    let id = AlertId::new(id);
+    let ActBody { note } = if body.iter().all(u8::is_ascii_whitespace) {
+        ActBody::default()
+    } else {
+        parse_body(body)?
+    };
+    if transition == Transition::Resolve && note.trim().is_empty() {
+        return Err(ApiError::Invalid(
+            "note: required to resolve an alert".into(),
+        ));
+    }
+    let alert = visible(acting.store.get_ref(), claims, &id).await?;
+    if alert.current.status == AlertStatus::Resolved {
+        // The engine forgets resolved alerts when it reloads; the store does not.
+        let refused = AlertError::InvalidTransition {
+            from: AlertStatus::Resolved,
+            to: transition.status(),
+        };
+        return Err(ApiError::Conflict(refused.to_string()));
+    }
+    let order = match &alert.partition {
+        PartitionKey::Order(order_id) => acting.orders.get(order_id),
+        PartitionKey::Unassigned => None,
+    };
+    let recorded = Act {
+        actor: claims.sub.clone(),
+        note: note.clone(),
+    };
+    let engine_act = vangnet_engine::Act {
+        actor: claims.sub.clone(),
+        note,
+    };
+    let now = TimestampMs::now();
+    let outcome = acting
+        .partitions
+        .step(
+            &alert.partition,
+            order.as_deref(),
+            now,
+            Some(&recorded),
+            |engine| match transition {
+                Transition::Acknowledge => engine.acknowledge(&id, engine_act.clone(), now),
+                Transition::Resolve => engine.resolve(&id, engine_act.clone(), now),
+            },
+        )
+        .await
+        .map_err(|err| match err {
+            StepError::Refused(AlertError::NotFound) => ApiError::NotFound,
+            StepError::Refused(AlertError::NoteRequired) => {
+                ApiError::Invalid(format!("note: {}", AlertError::NoteRequired))
+            }
+            StepError::Refused(refused) => ApiError::Conflict(refused.to_string()),
+            StepError::Store(err) => ApiError::Unavailable(err),
+        })?;
+    acting.devices.publish(outcome.downlink).await;
+    let revision = outcome
+        .revisions
+        .into_iter()
+        .find(|revision| revision.alert_id == id)
+        .ok_or_else(|| {
+            ApiError::Unavailable(StoreError::Corrupt(format!(
+                "the step on alert {id} made no revision"
+            )))
+        })?;
+    tracing::info!(alert = %id, actor = %claims.sub, status = ?revision.status, "alert handled");
+    Ok(HttpResponse::Ok().json(revision))
+}

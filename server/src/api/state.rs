@@ -1,0 +1,40 @@
+//! `GET /api/v1/orders/{id}/state`: an order's current positions, distances
+//! and open alerts, read from its partition's engine without changing it.
+
+use actix_web::{HttpResponse, web};
+use vangnet_proto::{OrderId, TimestampMs};
+
+use super::alerts::may_see;
+use super::orders::stored;
+use super::{ApiError, Caller};
+use crate::auth::{Role, require};
+use crate::partitions::Partitions;
+use crate::store::{PartitionKey, Store};
+
+/// Mounts the order state endpoint for a store of type `S`.
+pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
+    config.route("/api/v1/orders/{id}/state", web::get().to(order_state::<S>));
+}
+
+/// The order's state; 404 for an order of a region the dispatcher does not have.
+async fn order_state<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    partitions: web::Data<Partitions<S>>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require(&caller.0, &[Role::Admin, Role::Dispatcher])?;
+    let id = OrderId::new(id.into_inner());
+    let body = stored(store.get_ref(), &id).await?;
+    if !may_see(&caller.0, Some(&body.region)) {
+        return Err(ApiError::NotFound);
+    }
+    let key = PartitionKey::Order(id.clone());
+    let view = partitions
+        .view(&key, Some(&body), TimestampMs::now(), |engine| {
+            engine.order_view(&id)
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(view))
+}
