@@ -1,0 +1,413 @@
+//! The alert endpoints of SPEC section 7: list with filters and pages, read
+//! with the timeline, acknowledge and resolve (committed, dispatched and
+//! recorded with who and why), order state, and region scoping on each.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vangnet_e2e::{AppOptions, Sink, SinkRequest, TestApp, eventually};
+use vangnet_proto::{Channel, TimestampMs};
+use vangnet_server::auth::{Claims, Role, sign_hs256};
+
+const SECRET: &str = "alerts-test-secret";
+
+fn token_for(role: Role, regions: &[&str]) -> String {
+    let now = TimestampMs::now().millis() / 1000;
+    let claims = Claims {
+        sub: format!("{role:?}-1").to_lowercase(),
+        role,
+        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+        exp: now + 3600,
+        iss: None,
+        aud: None,
+    };
+    sign_hs256(SECRET.as_bytes(), &claims).unwrap()
+}
+
+fn admin() -> String {
+    token_for(Role::Admin, &["*"])
+}
+
+fn dispatcher() -> String {
+    token_for(Role::Dispatcher, &["rotterdam"])
+}
+
+fn order(id: &str, region: &str) -> Value {
+    json!({
+        "id": id, "region": region, "exercise": false,
+        "victim_devices": [format!("{id}-v")], "perpetrator_devices": [format!("{id}-p")],
+        "proximity": {"alarm_m": 1000, "prealarm_m": 2000}, "zones": []
+    })
+}
+
+async fn app(sink: Option<&Sink>) -> TestApp {
+    let mut options = AppOptions::default().env("VANGNET_JWT_SECRET", SECRET);
+    if let Some(sink) = sink {
+        options = options.env("VANGNET_DISPATCH_URL", sink.url());
+    }
+    let app = TestApp::spawn_with(options).await;
+    app.wait_until_ready().await;
+    app
+}
+
+async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = reqwest::Client::new().request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    call(app, "GET", path, Some(token), None).await
+}
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    call(app, "POST", path, Some(token), Some(body)).await
+}
+
+/// Creates the orders through the API and waits until the app evaluates them.
+async fn create_orders(app: &TestApp, orders: &[Value]) {
+    for body in orders {
+        let (status, error) = post(app, "/api/v1/orders", &admin(), body.clone()).await;
+        assert_eq!(status, 201, "{error}");
+    }
+    let want = orders.len() as f64;
+    eventually(
+        Duration::from_secs(10),
+        "the app loading the orders",
+        || async { app.metric("vangnet_orders").await >= want },
+    )
+    .await
+    .unwrap();
+}
+
+/// The victim of `order_id` presses panic; returns the alert id of the receipt.
+async fn panic(app: &TestApp, order_id: &str) -> String {
+    let mut victim = app.device(&format!("{order_id}-v")).await;
+    let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
+    victim.send(Channel::Alarm, alarm).await;
+    let ack = victim
+        .next_downlink(Duration::from_secs(5))
+        .await
+        .expect("a receipt for the panic")
+        .json();
+    ack["alert_ids"][0].as_str().unwrap().to_owned()
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["alert_id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_list_shows_panics_newest_first_filters_them_and_pages_with_a_cursor() {
+    let app = app(None).await;
+    create_orders(
+        &app,
+        &[order("l-1", "rotterdam"), order("l-2", "rotterdam")],
+    )
+    .await;
+    let older = panic(&app, "l-1").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let newer = panic(&app, "l-2").await;
+
+    let (status, list) = get(&app, "/api/v1/alerts", &dispatcher()).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(ids(&list), [newer.as_str(), older.as_str()]);
+    assert_eq!(list["next"], Value::Null);
+    assert_eq!(list["items"][0]["kind"], "panic");
+    assert_eq!(list["items"][0]["region"], "rotterdam");
+
+    let count = |path: &'static str| {
+        let app = &app;
+        async move { ids(&get(app, path, &admin()).await.1).len() }
+    };
+    assert_eq!(count("/api/v1/alerts?priority=P1").await, 2);
+    assert_eq!(count("/api/v1/alerts?priority=P3").await, 0);
+    assert_eq!(count("/api/v1/alerts?status=open").await, 2);
+    assert_eq!(count("/api/v1/alerts?status=resolved").await, 0);
+    assert_eq!(count("/api/v1/alerts?exercise=true").await, 0);
+
+    let (_, first) = get(&app, "/api/v1/alerts?limit=1", &admin()).await;
+    assert_eq!(ids(&first), [newer.as_str()]);
+    let cursor = first["next"].as_str().expect("a cursor to the next page");
+    let (_, second) = get(
+        &app,
+        &format!("/api/v1/alerts?limit=1&cursor={cursor}"),
+        &admin(),
+    )
+    .await;
+    assert_eq!(ids(&second), [older.as_str()]);
+    assert_eq!(second["next"], Value::Null);
+
+    let (status, _) = get(&app, "/api/v1/alerts?priority=P9", &admin()).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn a_rotterdam_dispatcher_never_sees_a_utrecht_alert_or_order() {
+    let app = app(None).await;
+    create_orders(&app, &[order("r-1", "rotterdam"), order("u-1", "utrecht")]).await;
+    let ours = panic(&app, "r-1").await;
+    let theirs = panic(&app, "u-1").await;
+    let dispatcher = dispatcher();
+
+    let (_, list) = get(&app, "/api/v1/alerts", &dispatcher).await;
+    assert_eq!(ids(&list), [ours.as_str()]);
+    let (_, all) = get(&app, "/api/v1/alerts", &admin()).await;
+    assert_eq!(ids(&all).len(), 2);
+
+    assert_eq!(
+        get(&app, &format!("/api/v1/alerts/{theirs}"), &dispatcher)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        get(&app, "/api/v1/orders/u-1/state", &dispatcher).await.0,
+        404
+    );
+    assert_eq!(
+        get(&app, "/api/v1/alerts?region=utrecht", &dispatcher)
+            .await
+            .0,
+        403
+    );
+    let (status, _) = post(
+        &app,
+        &format!("/api/v1/alerts/{theirs}/ack"),
+        &dispatcher,
+        json!({"note": "x"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    assert_eq!(
+        get(&app, &format!("/api/v1/alerts/{ours}"), &dispatcher)
+            .await
+            .0,
+        200
+    );
+    let (status, state) = get(&app, "/api/v1/orders/r-1/state", &dispatcher).await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["order_id"], "r-1");
+    assert_eq!(state["open_alerts"][0]["alert_id"], ours.as_str());
+    let (_, filtered) = get(&app, "/api/v1/alerts?region=rotterdam", &dispatcher).await;
+    assert_eq!(ids(&filtered), [ours.as_str()]);
+}
+
+async fn wait_for_deliveries(sink: &Sink, count: usize) -> Vec<SinkRequest> {
+    eventually(
+        Duration::from_secs(10),
+        "deliveries to the dispatch sink",
+        || async { sink.delivered().len() >= count },
+    )
+    .await
+    .unwrap();
+    sink.delivered()
+}
+
+#[tokio::test]
+async fn acknowledging_then_resolving_records_who_and_why_and_reaches_dispatch_as_revisions_2_and_3()
+ {
+    let sink = Sink::start().await;
+    let app = app(Some(&sink)).await;
+    create_orders(&app, &[order("h-1", "rotterdam")]).await;
+    let alert = panic(&app, "h-1").await;
+    let dispatcher = dispatcher();
+
+    let (status, acked) = post(
+        &app,
+        &format!("/api/v1/alerts/{alert}/ack"),
+        &dispatcher,
+        json!({"note": "on it"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!(
+        (acked["status"].as_str(), acked["revision"].as_u64()),
+        (Some("acknowledged"), Some(2))
+    );
+    let (status, resolved) = post(
+        &app,
+        &format!("/api/v1/alerts/{alert}/resolve"),
+        &dispatcher,
+        json!({"note": "unit on site, victim safe"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(
+        (resolved["status"].as_str(), resolved["revision"].as_u64()),
+        (Some("resolved"), Some(3))
+    );
+
+    let (status, read) = get(&app, &format!("/api/v1/alerts/{alert}"), &admin()).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["status"], "resolved");
+    let timeline = read["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 3, "{read}");
+    assert_eq!(timeline[0]["act"], Value::Null);
+    assert_eq!(
+        timeline[1]["act"],
+        json!({"actor": "dispatcher-1", "note": "on it"})
+    );
+    assert_eq!(
+        timeline[2]["act"],
+        json!({"actor": "dispatcher-1", "note": "unit on site, victim safe"})
+    );
+    assert_eq!(timeline[2]["revision"], 3);
+
+    let delivered = wait_for_deliveries(&sink, 3).await;
+    let keys: std::collections::BTreeSet<String> = delivered
+        .iter()
+        .filter_map(|r| r.headers.get("idempotency-key").cloned())
+        .collect();
+    for revision in 1..=3 {
+        assert!(keys.contains(&format!("{alert}/{revision}")), "{keys:?}");
+    }
+    let last = delivered
+        .iter()
+        .map(SinkRequest::json)
+        .find(|body| body["revision"] == 3)
+        .unwrap();
+    assert_eq!(last["status"], "resolved");
+}
+
+#[tokio::test]
+async fn resolving_without_a_note_is_refused_naming_note_and_acknowledging_a_resolved_alert_gets_409()
+ {
+    let app = app(None).await;
+    create_orders(&app, &[order("n-1", "rotterdam")]).await;
+    let alert = panic(&app, "n-1").await;
+    let dispatcher = dispatcher();
+    let resolve = format!("/api/v1/alerts/{alert}/resolve");
+
+    let (status, error) = post(&app, &resolve, &dispatcher, json!({"note": "  "})).await;
+    assert!(status == 400 || status == 422, "{status} {error}");
+    assert!(error["error"].as_str().unwrap().contains("note"), "{error}");
+    let (status, _) = post(&app, &resolve, &dispatcher, json!({})).await;
+    assert!(status == 400 || status == 422);
+    assert_eq!(
+        get(&app, &format!("/api/v1/alerts/{alert}"), &dispatcher)
+            .await
+            .1["status"],
+        "open"
+    );
+
+    assert_eq!(
+        post(
+            &app,
+            &resolve,
+            &dispatcher,
+            json!({"note": "false alarm, called her"})
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, error) = post(
+        &app,
+        &format!("/api/v1/alerts/{alert}/ack"),
+        &dispatcher,
+        json!({"note": "late"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("Resolved"),
+        "{error}"
+    );
+    assert_eq!(
+        post(&app, &resolve, &dispatcher, json!({"note": "again"}))
+            .await
+            .0,
+        409
+    );
+}
+
+#[tokio::test]
+async fn auditors_and_pilots_get_403_for_alerts_and_no_token_gets_401() {
+    let app = app(None).await;
+    for role in [Role::Auditor, Role::Pilot] {
+        let token = token_for(role, &["*"]);
+        assert_eq!(get(&app, "/api/v1/alerts", &token).await.0, 403, "{role:?}");
+        assert_eq!(
+            get(&app, "/api/v1/alerts/some-id", &token).await.0,
+            403,
+            "{role:?}"
+        );
+        assert_eq!(
+            get(&app, "/api/v1/orders/some-id/state", &token).await.0,
+            403,
+            "{role:?}"
+        );
+    }
+    let (status, _) = post(
+        &app,
+        "/api/v1/alerts/some-id/ack",
+        &admin(),
+        json!({"note": "x"}),
+    )
+    .await;
+    assert_eq!(status, 403, "acknowledging is a dispatcher's act");
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/alerts/some-id",
+        "/api/v1/orders/some-id/state",
+    ] {
+        assert_eq!(call(&app, "GET", path, None, None).await.0, 401, "{path}");
+    }
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/api/v1/alerts/some-id/resolve",
+            None,
+            Some(json!({"note": "x"}))
+        )
+        .await
+        .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_panic_from_a_device_in_no_order_is_listed_for_every_dispatcher_and_can_be_acknowledged()
+{
+    let app = app(None).await;
+    let alert = panic(&app, "nobody").await;
+    let utrecht = token_for(Role::Dispatcher, &["utrecht"]);
+
+    let (_, list) = get(&app, "/api/v1/alerts", &utrecht).await;
+    assert_eq!(ids(&list), [alert.as_str()]);
+    assert_eq!(list["items"][0]["kind"], "panic_unassigned");
+    assert_eq!(list["items"][0]["region"], Value::Null);
+    let (status, acked) = post(
+        &app,
+        &format!("/api/v1/alerts/{alert}/ack"),
+        &utrecht,
+        json!({"note": "calling the number"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!(acked["status"], "acknowledged");
+    let (_, read) = get(&app, &format!("/api/v1/alerts/{alert}"), &dispatcher()).await;
+    assert_eq!(read["timeline"].as_array().map(Vec::len), Some(2), "{read}");
+}
