@@ -13,8 +13,8 @@ use vangnet_proto::{
 };
 
 use super::{
-    Act, Commit, CommitOutcome, EmbeddedStore, HistoryEntry, PartitionKey, RedisStore, Store,
-    StoreError, StoredOrder, TimelineEntry,
+    Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, PartitionKey, RedisStore,
+    Store, StoreError, StoredOrder, TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
@@ -618,6 +618,72 @@ async fn partitions_lists_every_committed_partition<S: Store>(store: &S) {
     assert_eq!(partitions, expected);
 }
 
+async fn events_follow_commits_in_order_and_resume_after_an_id<S: Store>(store: &S) {
+    assert!(store.events_after(None, 10).await.unwrap().is_empty());
+    assert_eq!(store.last_event_id().await.unwrap(), None);
+    commit_next(
+        store,
+        &order("order-17"),
+        with_revisions(
+            vec![
+                revision("alert-1", 1, Priority::P1),
+                revision("alert-2", 1, Priority::P2),
+            ],
+            T0,
+        ),
+    )
+    .await;
+    commit_next(store, &order("order-18"), with_history(Vec::new())).await;
+    let stale = store
+        .commit(
+            &order("order-18"),
+            0,
+            with_revisions(vec![revision("alert-9", 1, Priority::P1)], T0),
+        )
+        .await;
+    assert_eq!(stale.unwrap(), CommitOutcome::Conflict);
+    commit_next(
+        store,
+        &order("order-18"),
+        with_revisions(vec![revision("alert-3", 1, Priority::P1)], T0 + 1),
+    )
+    .await;
+    commit_next(
+        store,
+        &order("order-17"),
+        with_revisions(vec![revision("alert-1", 2, Priority::P1)], T0 + 2),
+    )
+    .await;
+
+    let all = store.events_after(None, 100).await.unwrap();
+    let keys: Vec<String> = all
+        .iter()
+        .map(|(_, body)| format!("{}/{}", body.alert_id, body.revision))
+        .collect();
+    assert_eq!(keys, ["alert-1/1", "alert-2/1", "alert-3/1", "alert-1/2"]);
+    assert_eq!(all[3].1, body("alert-1", 2, Priority::P1));
+    let ids: Vec<EventId> = all.iter().map(|(id, _)| id.clone()).collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+    assert_eq!(store.last_event_id().await.unwrap().as_ref(), ids.last());
+
+    let rest = store.events_after(Some(&ids[0]), 100).await.unwrap();
+    assert_eq!(rest, all[1..]);
+    let page = store.events_after(Some(&ids[0]), 2).await.unwrap();
+    assert_eq!(page, all[1..3]);
+    let resent = EventId::parse(ids[1].as_str()).unwrap();
+    assert_eq!(
+        store.events_after(Some(&resent), 100).await.unwrap(),
+        all[2..]
+    );
+    assert!(
+        store
+            .events_after(Some(&ids[3]), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// One `#[tokio::test]` per generic test body, each on a fresh fixture.
 macro_rules! conformance_suite {
     ($fixture:expr; $($test:ident),+ $(,)?) => {
@@ -676,6 +742,7 @@ both_stores!(
     two_concurrent_commits_at_the_same_version_let_exactly_one_win,
     alerts_lists_the_latest_revision_per_alert_of_a_partition,
     partitions_lists_every_committed_partition,
+    events_follow_commits_in_order_and_resume_after_an_id,
 );
 
 /// Redis only: the indexes outside the partitions are rebuilt from them, so a

@@ -11,8 +11,8 @@ use redb::{
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    Commit, CommitOutcome, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert, StoredOrder,
-    TimelineEntry, Versioned,
+    Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert,
+    StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 
@@ -38,6 +38,9 @@ const HISTORY: TableDefinition<(&str, &str, u64, u64), &str> = TableDefinition::
 const HISTORY_BY_TIME: TableDefinition<(u64, &str, &str, u64), ()> =
     TableDefinition::new("history_by_time");
 
+/// Sequence number → committed revision JSON: the event log, in commit order.
+const EVENTS: TableDefinition<u64, &str> = TableDefinition::new("events");
+
 const ORDERS_EPOCH: &str = "orders_epoch";
 
 /// The [`Store`] in a local redb file.
@@ -61,6 +64,7 @@ impl EmbeddedStore {
         txn.open_table(OUTBOX_KEYS).map_err(db_error)?;
         txn.open_table(HISTORY).map_err(db_error)?;
         txn.open_table(HISTORY_BY_TIME).map_err(db_error)?;
+        txn.open_table(EVENTS).map_err(db_error)?;
         txn.commit().map_err(db_error)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -337,6 +341,43 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn events_after(
+        &self,
+        after: Option<&EventId>,
+        limit: usize,
+    ) -> Result<Vec<(EventId, DispatchBody)>, StoreError> {
+        let start = match after {
+            None => 0,
+            Some(id) => id
+                .as_str()
+                .parse::<u64>()
+                .map_err(|_| StoreError::Corrupt(format!("event id `{id}` is not of this store")))?
+                .saturating_add(1),
+        };
+        self.read(move |txn| {
+            let events = txn.open_table(EVENTS).map_err(db_error)?;
+            events
+                .range(start..)
+                .map_err(db_error)?
+                .take(limit)
+                .map(|item| {
+                    let (seq, body) = item.map_err(db_error)?;
+                    Ok((event_id(seq.value()), decode(body.value().as_bytes())?))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn last_event_id(&self) -> Result<Option<EventId>, StoreError> {
+        self.read(|txn| {
+            let events = txn.open_table(EVENTS).map_err(db_error)?;
+            let last = events.last().map_err(db_error)?;
+            Ok(last.map(|(seq, _)| event_id(seq.value())))
+        })
+        .await
+    }
+
     async fn history(
         &self,
         partition: &PartitionKey,
@@ -408,7 +449,15 @@ fn write_commit(
     let mut timelines = txn.open_table(TIMELINES).map_err(db_error)?;
     let mut outbox = txn.open_table(OUTBOX).map_err(db_error)?;
     let mut outbox_keys = txn.open_table(OUTBOX_KEYS).map_err(db_error)?;
-    for entry in commit.revisions {
+    let mut events = txn.open_table(EVENTS).map_err(db_error)?;
+    let first_event = events
+        .last()
+        .map_err(db_error)?
+        .map_or(1, |(seq, _)| seq.value() + 1);
+    for (seq, entry) in (first_event..).zip(commit.revisions) {
+        events
+            .insert(seq, encode(&entry.revision)?.as_str())
+            .map_err(db_error)?;
         let id = entry.revision.alert_id.as_str();
         alerts
             .insert((name, id), encode(&entry.revision)?.as_str())
@@ -461,6 +510,11 @@ fn write_commit(
             .map_err(db_error)?;
     }
     Ok(CommitOutcome::Committed(version))
+}
+
+/// The event id of a sequence number: zero-padded, so ids sort as text too.
+fn event_id(seq: u64) -> EventId {
+    EventId(format!("{seq:020}"))
 }
 
 fn bump_orders_epoch(txn: &WriteTransaction) -> Result<(), StoreError> {

@@ -172,6 +172,55 @@ pub enum CommitOutcome {
     Conflict,
 }
 
+/// Where an alert revision sits in the event log ([`Store::events_after`]).
+///
+/// Redis stream ids (`ms-seq`) or the embedded store's zero-padded sequence
+/// number; ordered by their numeric parts, so ids sort in log order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventId(String);
+
+impl EventId {
+    /// Reads an id a client sent back (`Last-Event-ID`): digits, optionally `-` and digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (first, rest) = text.split_once('-').unwrap_or((text, "0"));
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        (digits(first) && digits(rest) && first.len() <= 20 && rest.len() <= 20)
+            .then(|| Self(text.to_owned()))
+    }
+
+    /// The id as sent to clients.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The numeric parts, for ordering.
+    fn parts(&self) -> (u128, u128) {
+        let (first, rest) = self.0.split_once('-').unwrap_or((&self.0, "0"));
+        (first.parse().unwrap_or(0), rest.parse().unwrap_or(0))
+    }
+}
+
+impl Ord for EventId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts()
+            .cmp(&other.parts())
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for EventId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A stored protection order, as the API received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredOrder {
@@ -246,6 +295,17 @@ pub trait Store: Send + Sync + 'static {
         partition: &PartitionKey,
         key: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Up to `limit` alert revisions committed after `after` (from the start
+    /// of the log when `None`), oldest first: every committed revision is in
+    /// the log exactly once, in commit order.
+    fn events_after(
+        &self,
+        after: Option<&EventId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(EventId, DispatchBody)>, StoreError>> + Send;
+    /// The id of the newest event in the log, if any.
+    fn last_event_id(&self) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
 
     /// A device's history with `from <= ts < to`, oldest first.
     fn history(

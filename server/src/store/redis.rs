@@ -19,6 +19,13 @@
 //! | `P:{p:X}:outbox` | hash | `{alert_id}/{revision}` → outbox entry JSON |
 //! | `P:{p:X}:history:{device}` | sorted set | fix JSON scored by its `ts` |
 //! | `P:{p:X}:history-devices` | set | devices with history in the partition |
+//! | `P:events` | stream | field `body`: each committed revision JSON, in commit order |
+//!
+//! `P:events` is written by the commit script itself, so an event exists
+//! exactly when its revision does; it is capped with `MAXLEN ~` at
+//! [`EVENTS_MAX_LEN`], so a client resuming from an older id misses events.
+//! It has no hash tag: on Redis Cluster it would be in another slot than the
+//! partition and its `XADD` would have to move to the index step.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -31,8 +38,8 @@ use url::Url;
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    Commit, CommitOutcome, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert, StoredOrder,
-    TimelineEntry, Versioned,
+    Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert,
+    StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 
@@ -42,13 +49,16 @@ const REPAIR_INTERVAL: Duration = Duration::from_secs(60);
 const SCAN_BATCH: usize = 256;
 /// Outbox scores are `rank * PRIORITY_SPAN + enqueued_at`, so P1 sorts before P2 before P3.
 const PRIORITY_SPAN: u64 = 10_000_000_000_000;
+/// About how many events `P:events` keeps (`XADD MAXLEN ~`).
+const EVENTS_MAX_LEN: u64 = 100_000;
 /// Priorities from most to least urgent.
 const PRIORITIES: [Priority; 3] = [Priority::P1, Priority::P2, Priority::P3];
 
 /// KEYS: state, alerts, outbox, history-devices, one timeline per revision, one
-/// history per fix. ARGV: expected version, state, #revisions, #fixes, then per
-/// revision (alert id, current, timeline entry, outbox key, outbox entry), then
-/// per fix (device, ts, fix). Returns the new version, or -1 on a conflict.
+/// history per fix, then the event stream. ARGV: expected version, state,
+/// #revisions, #fixes, events max length, then per revision (alert id, current,
+/// timeline entry, outbox key, outbox entry), then per fix (device, ts, fix).
+/// Returns the new version, or -1 on a conflict.
 const COMMIT_LUA: &str = r"
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then
@@ -56,9 +66,10 @@ if version ~= tonumber(ARGV[1]) then
 end
 local revisions = tonumber(ARGV[3])
 local fixes = tonumber(ARGV[4])
-local arg = 5
+local arg = 6
 for i = 1, revisions do
   redis.call('HSET', KEYS[2], ARGV[arg], ARGV[arg + 1])
+  redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', ARGV[5], '*', 'body', ARGV[arg + 1])
   redis.call('RPUSH', KEYS[4 + i], ARGV[arg + 2])
   redis.call('HSET', KEYS[3], ARGV[arg + 3], ARGV[arg + 4])
   arg = arg + 5
@@ -447,10 +458,12 @@ impl Store for RedisStore {
             invocation.key(self.key(&name, &format!("history:{}", entry.device)));
         }
         invocation
+            .key(self.global("events"))
             .arg(expected)
             .arg(commit.state.as_slice())
             .arg(commit.revisions.len())
-            .arg(commit.history.len());
+            .arg(commit.history.len())
+            .arg(EVENTS_MAX_LEN);
         let mut outbox = Vec::with_capacity(commit.revisions.len());
         for entry in commit.revisions {
             let queued = OutboxEntry {
@@ -650,6 +663,57 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(removed == 1)
+    }
+
+    async fn events_after(
+        &self,
+        after: Option<&EventId>,
+        limit: usize,
+    ) -> Result<Vec<(EventId, DispatchBody)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = after.map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(self.global("events"))
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        entries
+            .into_iter()
+            .map(|(id, fields)| {
+                let id = EventId::parse(&id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("event id `{id}`")))?;
+                let body = fields
+                    .chunks(2)
+                    .find(|pair| pair.first().is_some_and(|field| field == "body"))
+                    .and_then(|pair| pair.get(1))
+                    .ok_or_else(|| StoreError::Corrupt(format!("event {id} has no body")))?;
+                Ok((id, decode(body.as_bytes())?))
+            })
+            .collect()
+    }
+
+    async fn last_event_id(&self) -> Result<Option<EventId>, StoreError> {
+        let last: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
+            .arg(self.global("events"))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        last.into_iter()
+            .next()
+            .map(|(id, _)| {
+                EventId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("event id `{id}`")))
+            })
+            .transpose()
     }
 
     async fn history(
