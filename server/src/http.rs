@@ -104,6 +104,7 @@ pub fn start<S: Store>(
             .service(prometheus)
             .configure(api::orders::routes::<S>)
             .configure(api::state::routes::<S>)
+            .configure(api::stream::routes::<S>)
             .configure(api::alerts::routes::<S>)
     })
     .workers(2)

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod orders;
 pub mod state;
+pub mod stream;
 
 use std::future::{Ready, ready};
 

@@ -1,0 +1,138 @@
+//! `GET /api/v1/alerts/stream`: every alert revision the caller may see, as
+//! Server-Sent Events, resumable with `Last-Event-ID`.
+//!
+//! The stream tails the store's event log ([`Store::events_after`]) by
+//! polling, so it carries revisions committed by any instance. A new
+//! connection starts at the current end of the log, after `Last-Event-ID`
+//! when given, or at the start of the log with `?from=start`. Region scoping
+//! is that of the alert list. On Redis the log is capped (about 100 000
+//! events), so an id older than that resumes after a gap.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::stream;
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use super::alerts::may_see;
+use super::{ApiError, Caller};
+use crate::auth::{Claims, Role, require};
+use crate::store::{EventId, Store};
+
+/// How often the log is read for new events.
+const POLL: Duration = Duration::from_millis(250);
+/// A comment is sent after this long without events, so proxies keep the connection.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Events read per poll.
+const BATCH: usize = 500;
+
+/// Mounts the stream; before `/api/v1/alerts/{id}`, which would take `stream` for an id.
+pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
+    config.route("/api/v1/alerts/stream", web::get().to(stream::<S>));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    from: Option<String>,
+}
+
+/// Where a connection is in the log.
+struct Tail<S> {
+    store: web::Data<S>,
+    claims: Claims,
+    cursor: Option<EventId>,
+    last_sent: Instant,
+}
+
+async fn stream<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let claims = caller.0;
+    require(&claims, &[Role::Dispatcher, Role::Admin])?;
+    let query = web::Query::<StreamQuery>::from_query(request.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("query: {e}")))?;
+    let resume = request
+        .headers()
+        .get("last-event-id")
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(EventId::parse)
+                .ok_or_else(|| ApiError::BadRequest("Last-Event-ID: not an event id".into()))
+        })
+        .transpose()?;
+    let cursor = match (resume, query.from.as_deref()) {
+        (Some(id), _) => Some(id),
+        (None, Some("start")) => None,
+        (None, Some(other)) => {
+            return Err(ApiError::BadRequest(format!(
+                "from: `{other}` is not `start`"
+            )));
+        }
+        (None, None) => store.last_event_id().await?,
+    };
+    let tail = Tail {
+        store,
+        claims,
+        cursor,
+        last_sent: Instant::now(),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/event-stream"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream::unfold(tail, |mut tail| async move {
+            let chunk = tail.next_chunk().await;
+            Some((Ok::<_, Infallible>(chunk), tail))
+        })))
+}
+
+impl<S: Store> Tail<S> {
+    /// Waits for the next events the caller may see (or a keep-alive when
+    /// due) and renders them. Ends when actix drops the stream, which it
+    /// does when the client is gone.
+    async fn next_chunk(&mut self) -> Bytes {
+        loop {
+            let mut full = false;
+            match self.store.events_after(self.cursor.as_ref(), BATCH).await {
+                Ok(events) => {
+                    full = events.len() == BATCH;
+                    let mut chunk = String::new();
+                    for (id, body) in events {
+                        if may_see(&self.claims, body.region.as_deref()) {
+                            match serde_json::to_string(&body) {
+                                Ok(json) => {
+                                    chunk.push_str(&format!(
+                                        "id: {id}\nevent: alert\ndata: {json}\n\n"
+                                    ));
+                                }
+                                Err(err) => tracing::error!(%id, %err, "skipping an event"),
+                            }
+                        }
+                        self.cursor = Some(id);
+                    }
+                    if !chunk.is_empty() {
+                        self.last_sent = Instant::now();
+                        return Bytes::from(chunk);
+                    }
+                }
+                Err(err) => tracing::warn!(%err, "reading the event log failed, retrying"),
+            }
+            if self.last_sent.elapsed() >= KEEP_ALIVE {
+                self.last_sent = Instant::now();
+                return Bytes::from_static(b": keep-alive\n\n");
+            }
+            if !full {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
