@@ -1,0 +1,216 @@
+//! `GET /api/v1/alerts/stream` (SPEC section 7): every alert revision as a
+//! Server-Sent Event with a resumable id, so a dispatcher who reconnects with
+//! `Last-Event-ID` misses nothing and gets nothing twice; scoped by region.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use vangnet_e2e::{AppOptions, TestApp, eventually};
+use vangnet_proto::{Channel, TimestampMs};
+use vangnet_server::auth::{Claims, Role, sign_hs256};
+
+const SECRET: &str = "stream-test-secret";
+
+fn token_for(role: Role, regions: &[&str]) -> String {
+    let now = TimestampMs::now().millis() / 1000;
+    let claims = Claims {
+        sub: format!("{role:?}-1").to_lowercase(),
+        role,
+        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+        exp: now + 3600,
+        iss: None,
+        aud: None,
+    };
+    sign_hs256(SECRET.as_bytes(), &claims).unwrap()
+}
+
+fn order(id: &str, region: &str) -> Value {
+    json!({
+        "id": id, "region": region, "exercise": false,
+        "victim_devices": [format!("{id}-v")], "perpetrator_devices": [format!("{id}-p")],
+        "proximity": {"alarm_m": 1000, "prealarm_m": 2000}, "zones": []
+    })
+}
+
+/// One Server-Sent Event.
+#[derive(Debug)]
+struct Event {
+    id: Option<String>,
+    event: Option<String>,
+    data: Value,
+}
+
+/// Reads events off a streaming response, skipping comments.
+struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventStream {
+    async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Self {
+        let mut request = reqwest::Client::new()
+            .get(app.url("/api/v1/alerts/stream"))
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-cache");
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event within `wait`, or `None`.
+    async fn next(&mut self, wait: Duration) -> Option<Event> {
+        let deadline = Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, None, None);
+                for line in frame.lines() {
+                    match line.split_once(": ") {
+                        Some(("id", value)) => id = Some(value.to_owned()),
+                        Some(("event", value)) => event = Some(value.to_owned()),
+                        Some(("data", value)) => data = Some(serde_json::from_str(value).unwrap()),
+                        _ => assert!(line.is_empty() || line.starts_with(':'), "line {line:?}"),
+                    }
+                }
+                if let Some(data) = data {
+                    return Some(Event { id, event, data });
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await;
+            let chunk = chunk.ok()?.unwrap().expect("the stream to stay open");
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+fn revision_of(event: &Event) -> (String, u64) {
+    assert_eq!(event.event.as_deref(), Some("alert"));
+    assert!(event.id.is_some(), "{event:?}");
+    (
+        event.data["alert_id"].as_str().unwrap().to_owned(),
+        event.data["revision"].as_u64().unwrap(),
+    )
+}
+
+/// The victim of `order_id` presses panic; returns the alert id of the receipt.
+async fn panic(app: &TestApp, order_id: &str) -> String {
+    let mut victim = app.device(&format!("{order_id}-v")).await;
+    let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
+    victim.send(Channel::Alarm, alarm).await;
+    let ack = victim
+        .next_downlink(Duration::from_secs(5))
+        .await
+        .expect("a receipt for the panic")
+        .json();
+    ack["alert_ids"][0].as_str().unwrap().to_owned()
+}
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_dispatcher_who_reconnects_with_last_event_id_gets_exactly_the_missed_revisions() {
+    let app = TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET)).await;
+    app.wait_until_ready().await;
+    let admin = token_for(Role::Admin, &["*"]);
+    for body in [order("s-r", "rotterdam"), order("s-u", "utrecht")] {
+        post(&app, "/api/v1/orders", &admin, body).await;
+    }
+    eventually(Duration::from_secs(10), "the orders loaded", || async {
+        app.metric("vangnet_orders").await >= 2.0
+    })
+    .await
+    .unwrap();
+    let rotterdam = token_for(Role::Dispatcher, &["rotterdam"]);
+    let utrecht = token_for(Role::Dispatcher, &["utrecht"]);
+    let mut utrecht_stream = EventStream::open(&app, &utrecht, None).await;
+    let mut stream = EventStream::open(&app, &rotterdam, None).await;
+
+    let alert = panic(&app, "s-r").await;
+    let raised = stream
+        .next(Duration::from_secs(5))
+        .await
+        .expect("the panic");
+    assert_eq!(revision_of(&raised), (alert.clone(), 1));
+    assert_eq!(raised.data["region"], "rotterdam");
+    let seen = raised.id.unwrap();
+    drop(stream);
+
+    let path = format!("/api/v1/alerts/{alert}");
+    post(
+        &app,
+        &format!("{path}/ack"),
+        &rotterdam,
+        json!({"note": "on it"}),
+    )
+    .await;
+    post(
+        &app,
+        &format!("{path}/resolve"),
+        &rotterdam,
+        json!({"note": "safe"}),
+    )
+    .await;
+    let other = panic(&app, "s-u").await;
+
+    let mut resumed = EventStream::open(&app, &rotterdam, Some(&seen)).await;
+    let mut missed = Vec::new();
+    while let Some(event) = resumed.next(Duration::from_secs(2)).await {
+        missed.push(revision_of(&event));
+    }
+    assert_eq!(missed, [(alert.clone(), 2), (alert.clone(), 3)]);
+
+    // Opened before all of it, so a leaked rotterdam revision would come first.
+    let first = utrecht_stream
+        .next(Duration::from_secs(5))
+        .await
+        .expect("the utrecht panic");
+    assert_eq!(first.data["region"], "utrecht", "{first:?}");
+    assert_eq!(revision_of(&first), (other, 1));
+}
+
+#[tokio::test]
+async fn the_stream_refuses_a_bad_last_event_id_and_callers_without_the_role() {
+    let app = TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET)).await;
+    app.wait_until_ready().await;
+    let status = |token: String, id: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut request = reqwest::Client::new()
+                .get(app.url("/api/v1/alerts/stream"))
+                .bearer_auth(token);
+            if let Some(id) = id {
+                request = request.header("Last-Event-ID", id);
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    let dispatcher = || token_for(Role::Dispatcher, &["rotterdam"]);
+    assert_eq!(status(dispatcher(), Some("not-an-id")).await, 400);
+    assert_eq!(status(token_for(Role::Auditor, &["*"]), None).await, 403);
+}
