@@ -212,5 +212,7 @@ async fn the_stream_refuses_a_bad_last_event_id_and_callers_without_the_role() {
     };
     let dispatcher = || token_for(Role::Dispatcher, &["rotterdam"]);
     assert_eq!(status(dispatcher(), Some("not-an-id")).await, 400);
+    let too_large = Some("18446744073709551616-0");
+    assert_eq!(status(dispatcher(), too_large).await, 400);
     assert_eq!(status(token_for(Role::Auditor, &["*"]), None).await, 403);
 }

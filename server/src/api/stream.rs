@@ -27,6 +27,8 @@ use crate::store::{EventId, Store};
 const POLL: Duration = Duration::from_millis(250);
 /// A comment is sent after this long without events, so proxies keep the connection.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long to wait after a failed read of the log.
+const RETRY: Duration = Duration::from_secs(1);
 /// Events read per poll.
 const BATCH: usize = 500;
 
@@ -79,6 +81,8 @@ async fn stream<S: Store>(
         }
         (None, None) => store.last_event_id().await?,
     };
+    // Fails now, not forever in the loop, on an id of another store.
+    store.events_after(cursor.as_ref(), 1).await?;
     let tail = Tail {
         store,
         claims,
@@ -101,10 +105,12 @@ impl<S: Store> Tail<S> {
     /// does when the client is gone.
     async fn next_chunk(&mut self) -> Bytes {
         loop {
-            let mut full = false;
+            let mut wait = POLL;
             match self.store.events_after(self.cursor.as_ref(), BATCH).await {
                 Ok(events) => {
-                    full = events.len() == BATCH;
+                    if events.len() == BATCH {
+                        wait = Duration::ZERO;
+                    }
                     let mut chunk = String::new();
                     for (id, body) in events {
                         if may_see(&self.claims, body.region.as_deref()) {
@@ -124,15 +130,16 @@ impl<S: Store> Tail<S> {
                         return Bytes::from(chunk);
                     }
                 }
-                Err(err) => tracing::warn!(%err, "reading the event log failed, retrying"),
+                Err(err) => {
+                    tracing::warn!(%err, "reading the event log failed, retrying");
+                    wait = RETRY;
+                }
             }
             if self.last_sent.elapsed() >= KEEP_ALIVE {
                 self.last_sent = Instant::now();
                 return Bytes::from_static(b": keep-alive\n\n");
             }
-            if !full {
-                tokio::time::sleep(POLL).await;
-            }
+            tokio::time::sleep(wait).await;
         }
     }
 }

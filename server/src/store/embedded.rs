@@ -39,6 +39,7 @@ const HISTORY_BY_TIME: TableDefinition<(u64, &str, &str, u64), ()> =
     TableDefinition::new("history_by_time");
 
 /// Sequence number → committed revision JSON: the event log, in commit order.
+/// Never trimmed: alert revisions are few next to location history.
 const EVENTS: TableDefinition<u64, &str> = TableDefinition::new("events");
 
 const ORDERS_EPOCH: &str = "orders_epoch";

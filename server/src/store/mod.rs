@@ -184,9 +184,9 @@ impl EventId {
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         let (first, rest) = text.split_once('-').unwrap_or((text, "0"));
-        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-        (digits(first) && digits(rest) && first.len() <= 20 && rest.len() <= 20)
-            .then(|| Self(text.to_owned()))
+        let number =
+            |part: &str| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok();
+        (number(first) && number(rest)).then(|| Self(text.to_owned()))
     }
 
     /// The id as sent to clients.
@@ -195,7 +195,7 @@ impl EventId {
     }
 
     /// The numeric parts, for ordering.
-    fn parts(&self) -> (u128, u128) {
+    fn parts(&self) -> (u64, u64) {
         let (first, rest) = self.0.split_once('-').unwrap_or((&self.0, "0"));
         (first.parse().unwrap_or(0), rest.parse().unwrap_or(0))
     }
