@@ -7,6 +7,10 @@
 //! when given, or at the start of the log with `?from=start`. Region scoping
 //! is that of the alert list. On Redis the log is capped (about 100 000
 //! events), so an id older than that resumes after a gap.
+//!
+//! A client that goes away is noticed when a write to it fails: on an idle
+//! stream, at the second keep-alive (about 30 s, measured); until then the
+//! connection keeps polling the log.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -101,8 +105,8 @@ async fn stream<S: Store>(
 
 impl<S: Store> Tail<S> {
     /// Waits for the next events the caller may see (or a keep-alive when
-    /// due) and renders them. Ends when actix drops the stream, which it
-    /// does when the client is gone.
+    /// due) and renders them. Ends when actix drops the stream, after a
+    /// write to the client failed.
     async fn next_chunk(&mut self) -> Bytes {
         loop {
             let mut wait = POLL;
