@@ -10,6 +10,8 @@
 //! [`classify`] (levels and hysteresis), [`track`] (outliers), [`dedup`],
 //! [`alert`] (episodes and revisions), [`effect`], and the [`Engine`] facade.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod alert;
 pub mod classify;
 pub mod config;

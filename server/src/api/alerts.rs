@@ -28,8 +28,7 @@ pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     config
         .route("/api/v1/alerts", web::get().to(list::<S>))
         .route("/api/v1/alerts/{id}", web::get().to(read::<S>))
-        .route("/api/v1/alerts/{id}/ack", web::post().to(acknowledge::<S>))
-        .route("/api/v1/alerts/{id}/resolve", web::post().to(resolve::<S>));
+        .route("/api/v1/alerts/{id}/{action}", web::post().to(act::<S>));
 }
 
 /// Whether the caller may see what belongs to `region`; `None` (a
@@ -193,70 +192,29 @@ impl Transition {
     }
 }
 
-/// What acting on an alert needs besides the request.
-struct Acting<S: Store> {
-    store: web::Data<S>,
-    partitions: web::Data<Partitions<S>>,
-    orders: web::Data<OrderIndex>,
-    devices: web::Data<DeviceLink>,
-}
-
-async fn acknowledge<S: Store>(
-    caller: Caller,
-    store: web::Data<S>,
-    partitions: web::Data<Partitions<S>>,
-    orders: web::Data<OrderIndex>,
-    devices: web::Data<DeviceLink>,
-    id: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let acting = Acting {
-        store,
-        partitions,
-        orders,
-        devices,
-    };
-    act(
-        Transition::Acknowledge,
-        caller,
-        acting,
-        id.into_inner(),
-        &body,
-    )
-    .await
-}
-
-async fn resolve<S: Store>(
-    caller: Caller,
-    store: web::Data<S>,
-    partitions: web::Data<Partitions<S>>,
-    orders: web::Data<OrderIndex>,
-    devices: web::Data<DeviceLink>,
-    id: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let acting = Acting {
-        store,
-        partitions,
-        orders,
-        devices,
-    };
-    act(Transition::Resolve, caller, acting, id.into_inner(), &body).await
-}
-
 /// Runs the transition as one engine step on the alert's partition, so the
 /// new status, its revision (with who and why) and its outbox entry are
 /// committed together; then tells the devices (e.g. `clear` on resolve).
+/// `POST /api/v1/alerts/{id}/ack` and `/api/v1/alerts/{id}/resolve`.
 async fn act<S: Store>(
-    transition: Transition,
     caller: Caller,
-    acting: Acting<S>,
-    id: String,
-    body: &[u8],
+    store: web::Data<S>,
+    partitions: web::Data<Partitions<S>>,
+    orders: web::Data<OrderIndex>,
+    devices: web::Data<DeviceLink>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let (id, action) = path.into_inner();
+    let transition = match action.as_str() {
+        "ack" => Transition::Acknowledge,
+        "resolve" => Transition::Resolve,
+        _ => return Err(ApiError::NotFound),
+    };
     let claims = &caller.0;
     require(claims, &[Role::Dispatcher])?;
     let id = AlertId::new(id);
+    let body: &[u8] = &body;
     let ActBody { note } = if body.iter().all(u8::is_ascii_whitespace) {
         ActBody::default()
     } else {
@@ -267,7 +225,7 @@ async fn act<S: Store>(
             "note: required to resolve an alert".into(),
         ));
     }
-    let alert = visible(acting.store.get_ref(), claims, &id).await?;
+    let alert = visible(store.get_ref(), claims, &id).await?;
     if alert.current.status == AlertStatus::Resolved {
         // The engine forgets resolved alerts when it reloads; the store does not.
         let refused = AlertError::InvalidTransition {
@@ -277,7 +235,7 @@ async fn act<S: Store>(
         return Err(ApiError::Conflict(refused.to_string()));
     }
     let order = match &alert.partition {
-        PartitionKey::Order(order_id) => acting.orders.get(order_id),
+        PartitionKey::Order(order_id) => orders.get(order_id),
         PartitionKey::Unassigned => None,
     };
     let recorded = Act {
@@ -289,8 +247,7 @@ async fn act<S: Store>(
         note,
     };
     let now = TimestampMs::now();
-    let outcome = acting
-        .partitions
+    let outcome = partitions
         .step(
             &alert.partition,
             order.as_deref(),
@@ -310,7 +267,7 @@ async fn act<S: Store>(
             StepError::Refused(refused) => ApiError::Conflict(refused.to_string()),
             StepError::Store(err) => ApiError::Unavailable(err),
         })?;
-    acting.devices.publish(outcome.downlink).await;
+    devices.publish(outcome.downlink).await;
     let revision = outcome
         .revisions
         .into_iter()
