@@ -2,12 +2,14 @@ use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use crate::{ProtoError, RejectReason};
 
 /// A device's identity as it appears in MQTT topics: `[A-Za-z0-9_.-]{1,64}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema, ToSchema)]
 #[serde(transparent)]
+#[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$", min_length = 1, max_length = 64)]
 pub struct DeviceId(
     #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,64}$"), length(min = 1, max = 64))] String,
 );

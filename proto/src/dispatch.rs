@@ -5,13 +5,14 @@ use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{DeviceId, Latitude, Longitude, Meters, TimestampMs, UtcTime};
 
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema, ToSchema)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -50,7 +51,18 @@ text_id!(
 
 /// How urgently people must act. Ordered so that `P1` is the greatest.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    ToSchema,
 )]
 pub enum Priority {
     /// Can wait for working hours.
@@ -62,7 +74,7 @@ pub enum Priority {
 }
 
 /// How sure a zone or proximity alarm is, given the positions' uncertainty.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
     /// Even the most favourable reading of the uncertainty violates the order.
@@ -72,7 +84,7 @@ pub enum Confidence {
 }
 
 /// What an alert is about (SPEC section 5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// The victim pressed the panic button.
@@ -104,7 +116,7 @@ pub enum AlertKind {
 }
 
 /// Where an alert stands in its handling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     /// Raised, nobody has taken it yet.
@@ -116,7 +128,7 @@ pub enum AlertStatus {
 }
 
 /// A party's latest fix as used by the evaluation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct Party {
     /// The device the fix came from.
     pub device: DeviceId,
@@ -131,7 +143,7 @@ pub struct Party {
 }
 
 /// One revision of an alert, as police dispatch receives it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 pub struct DispatchBody {
     /// The alert episode.
     pub alert_id: AlertId,

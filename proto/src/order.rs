@@ -6,6 +6,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{DeviceId, OrderId, UtcTime, ZoneId};
 
@@ -13,7 +14,7 @@ use crate::{DeviceId, OrderId, UtcTime, ZoneId};
 pub type Position = Vec<f64>;
 
 /// A protection order as the API receives and returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderBody {
     /// The order's id; the server assigns one when absent.
@@ -43,7 +44,7 @@ pub struct OrderBody {
 }
 
 /// The perpetrator–victim distances of an order.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProximityRule {
     /// Closer than this raises `proximity_alarm` (metres).
@@ -53,7 +54,7 @@ pub struct ProximityRule {
 }
 
 /// One exclusion zone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneBody {
     /// Unique within the order; named in the zone's alerts.
@@ -68,15 +69,15 @@ pub struct ZoneBody {
 }
 
 /// The GeoJSON geometries a zone may have, positions as `[lon, lat]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(tag = "type", content = "coordinates")]
 pub enum Geometry {
     /// The centre of a circle zone.
-    Point(Position),
+    Point(Vec<f64>),
     /// An outer ring followed by its holes; each ring closed (first position = last).
-    Polygon(Vec<Vec<Position>>),
+    Polygon(Vec<Vec<Vec<f64>>>),
     /// Several polygons, each an outer ring followed by its holes.
-    MultiPolygon(Vec<Vec<Vec<Position>>>),
+    MultiPolygon(Vec<Vec<Vec<Vec<f64>>>>),
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
     Serialize,
     Deserialize,
     JsonSchema,
+    utoipa::ToSchema,
 )]
 #[serde(transparent)]
 pub struct TimestampMs(pub u64);
@@ -61,7 +62,8 @@ impl fmt::Display for TimestampMs {
 
 /// A point in time written as RFC 3339 UTC with milliseconds
 /// (`2026-11-28T12:00:01.120Z`): the timestamps of the dispatch body and the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(value_type = String, format = DateTime)]
 pub struct UtcTime(pub TimestampMs);
 
 impl fmt::Display for UtcTime {

@@ -30,6 +30,13 @@ fn up_or_down(up: bool) -> &'static str {
 
 /// Liveness: always 200 while the process serves; a dispatch route whose
 /// oldest undelivered P1 is older than 30 s makes the status `degraded`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\" | \"degraded\", \"degraded_routes\": [...]}`", body = Object)),
+)]
 #[get("/healthz")]
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let degraded = state.health.degraded_routes();
@@ -41,6 +48,17 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": status, "degraded_routes": degraded }))
 }
 
+/// Readiness: 200 when broker and store are up, 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready: `{\"ready\": true, \"broker\": \"up\", \"store\": \"up\"}`", body = Object),
+        (status = 503, description = "Not ready; names what is down", body = Object),
+    ),
+)]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let health = &state.health;
@@ -56,6 +74,14 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String)),
+)]
 #[get("/metrics")]
 async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
@@ -106,6 +132,7 @@ pub fn start<S: Store>(
             .configure(api::state::routes::<S>)
             .configure(api::stream::routes::<S>)
             .configure(api::alerts::routes::<S>)
+            .configure(api::openapi::routes)
     })
     .workers(2)
     .disable_signals()

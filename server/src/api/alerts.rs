@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use vangnet_engine::AlertError;
 use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
 
+use super::openapi::{ActBody as ActBodyDoc, AlertAction, AlertPage, AlertWithTimeline, ErrorBody};
 use super::{ApiError, Caller, parse_body};
 use crate::auth::{Claims, Role, require};
 use crate::downlink::DeviceLink;
@@ -82,7 +83,29 @@ fn parse_cursor(cursor: &str) -> Result<(u64, String), ApiError> {
 /// It reads every partition's alerts from the store on each call: fine for
 /// thousands of alerts, but a deployment with far more needs an index by
 /// time (and region) in the store.
-async fn list<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    operation_id = "list_alerts",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(
+        ("status" = Option<AlertStatus>, Query, description = "Only alerts with this status"),
+        ("priority" = Option<Priority>, Query, description = "Only alerts of this priority"),
+        ("region" = Option<String>, Query, description = "Only alerts of this region (one of the caller's)"),
+        ("exercise" = Option<bool>, Query, description = "Only exercise (true) or real (false) alerts"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Items per page (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "A page of alerts", body = AlertPage),
+        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     request: HttpRequest,
@@ -158,7 +181,23 @@ fn with_timeline(alert: &StoredAlert) -> Result<Value, ApiError> {
     Ok(body)
 }
 
-async fn read<S: Store>(
+/// An alert with its timeline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}",
+    operation_id = "read_alert",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The alert id")),
+    responses(
+        (status = 200, description = "The alert with its timeline", body = AlertWithTimeline),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn read<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     id: web::Path<String>,
@@ -196,7 +235,29 @@ impl Transition {
 /// new status, its revision (with who and why) and its outbox entry are
 /// committed together; then tells the devices (e.g. `clear` on resolve).
 /// `POST /api/v1/alerts/{id}/ack` and `/api/v1/alerts/{id}/resolve`.
-async fn act<S: Store>(
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/{action}",
+    operation_id = "act_on_alert",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The alert id"),
+        ("action" = AlertAction, Path, description = "`ack` or `resolve`"),
+    ),
+    request_body(content = Option<ActBodyDoc>, description = "Optional for `ack`; `note` is required to resolve"),
+    responses(
+        (status = 200, description = "The new revision", body = DispatchBody),
+        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
+        (status = 409, description = "Conflict with the current state", body = ErrorBody),
+        (status = 422, description = "The content is invalid", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn act<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     partitions: web::Data<Partitions<S>>,

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
+use super::openapi::ErrorBody;
 use super::{ApiError, Caller, parse_body};
 use crate::auth::{Claims, Role, require};
 use crate::store::{Store, StoredOrder};
@@ -45,7 +46,25 @@ fn new_order_id() -> OrderId {
     ))
 }
 
-async fn create<S: Store>(
+/// Creates an order; the server assigns an id when the body has none.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    operation_id = "create_order",
+    tag = "orders",
+    security(("bearer" = [])),
+    request_body = OrderBody,
+    responses(
+        (status = 201, description = "Created; `Location` names the order", body = OrderBody),
+        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 409, description = "Conflict with the current state", body = ErrorBody),
+        (status = 422, description = "The content is invalid", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn create<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     body: web::Bytes,
@@ -79,7 +98,23 @@ pub(crate) async fn stored<S: Store>(store: &S, id: &OrderId) -> Result<OrderBod
     Ok(body)
 }
 
-async fn read<S: Store>(
+/// Reads an order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}",
+    operation_id = "read_order",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "The order", body = OrderBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn read<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     id: web::Path<String>,
@@ -90,7 +125,26 @@ async fn read<S: Store>(
     Ok(HttpResponse::Ok().json(body))
 }
 
-async fn replace<S: Store>(
+/// Replaces an order.
+#[utoipa::path(
+    put,
+    path = "/api/v1/orders/{id}",
+    operation_id = "replace_order",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order id")),
+    request_body = OrderBody,
+    responses(
+        (status = 200, description = "The order as replaced", body = OrderBody),
+        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
+        (status = 422, description = "The content is invalid", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn replace<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     id: web::Path<String>,
@@ -120,7 +174,22 @@ async fn replace<S: Store>(
 
 /// Ends an order: it evaluates nothing more. Its open alerts stay open until
 /// a dispatcher resolves them.
-async fn end<S: Store>(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orders/{id}",
+    operation_id = "end_order",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn end<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     id: web::Path<String>,

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use vangnet_proto::{OrderId, TimestampMs};
 
 use super::alerts::may_see;
+use super::openapi::ErrorBody;
 use super::orders::stored;
 use super::{ApiError, Caller};
 use crate::auth::{Role, require};
@@ -17,7 +18,22 @@ pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
 }
 
 /// The order's state; 404 for an order of a region the dispatcher does not have.
-async fn order_state<S: Store>(
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}/state",
+    operation_id = "order_state",
+    tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "The order's current positions, distances and open alerts", body = Object),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn order_state<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     partitions: web::Data<Partitions<S>>,

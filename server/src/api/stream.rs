@@ -23,6 +23,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::alerts::may_see;
+use super::openapi::ErrorBody;
 use super::{ApiError, Caller};
 use crate::auth::{Claims, Role, require};
 use crate::store::{EventId, Store};
@@ -55,7 +56,26 @@ struct Tail<S> {
     last_sent: Instant,
 }
 
-async fn stream<S: Store>(
+/// The live stream of alert revisions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/stream",
+    operation_id = "alert_stream",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "`start` to begin at the start of the log"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"),
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events: `id`, `event: alert`, `data` a DispatchBody", content_type = "text/event-stream", body = String),
+        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
+        (status = 401, description = "No valid bearer token", body = ErrorBody),
+        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn stream<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     request: HttpRequest,

@@ -1,0 +1,125 @@
+//! The OpenAPI 3.1 document of the HTTP API, generated from the handlers'
+//! annotations and served at `GET /api/v1/openapi.json` without a token.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use vangnet_proto::order::{Geometry, OrderBody, ProximityRule, ZoneBody};
+use vangnet_proto::{
+    AlertId, AlertKind, AlertStatus, Confidence, DeviceId, DispatchBody, Latitude, Longitude,
+    Meters, OrderId, Party, Priority, TimestampMs, UtcTime, ZoneId,
+};
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, for people.
+    pub error: String,
+}
+
+/// One page of the alert list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertPage {
+    /// Alerts, newest first.
+    pub items: Vec<DispatchBody>,
+    /// The `cursor` of the next page, or null on the last.
+    pub next: Option<String>,
+}
+
+/// An alert's current revision plus `timeline`: every revision, each with
+/// the `act` (`actor`, `note`) of the person who made it, if one did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertWithTimeline {
+    /// The current revision's fields.
+    #[serde(flatten)]
+    pub current: DispatchBody,
+    /// Every revision, oldest first.
+    pub timeline: Vec<serde_json::Value>,
+}
+
+/// The body of an acknowledgement or resolution (may be empty for `ack`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActBody {
+    /// Why; required (non-blank) to resolve.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// What a dispatcher does to an alert.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertAction {
+    /// Acknowledge: the dispatcher takes the alert.
+    Ack,
+    /// Resolve: the alert is closed; a note is required.
+    Resolve,
+}
+
+/// Adds the bearer JWT security scheme.
+struct BearerJwt;
+
+impl Modify for BearerJwt {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vangnet API", version = env!("CARGO_PKG_VERSION")),
+    paths(
+        super::orders::create,
+        super::orders::read,
+        super::orders::replace,
+        super::orders::end,
+        super::state::order_state,
+        super::alerts::list,
+        super::alerts::read,
+        super::alerts::act,
+        super::stream::stream,
+        serve,
+        crate::http::healthz,
+        crate::http::readyz,
+        crate::http::prometheus,
+    ),
+    components(schemas(
+        ErrorBody, AlertPage, AlertWithTimeline, ActBody, AlertAction, DispatchBody, Party,
+        Priority, Confidence, AlertKind, AlertStatus, AlertId, OrderId, ZoneId, DeviceId,
+        Latitude, Longitude, Meters, UtcTime, TimestampMs, OrderBody, ProximityRule, ZoneBody,
+        Geometry,
+    )),
+    modifiers(&BearerJwt),
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of the API.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Mounts `GET /api/v1/openapi.json`.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config.route("/api/v1/openapi.json", web::get().to(serve));
+}
+
+/// The OpenAPI document; needs no token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "openapi_document",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
+)]
+async fn serve() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
