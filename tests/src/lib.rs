@@ -19,7 +19,8 @@ use anyhow::{Context, bail};
 use redis::TypedCommands;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
-use vangnet_proto::{Channel, DeviceId, OrderId, Topics};
+use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs, Topics};
+use vangnet_server::auth::{Claims, Role, sign_hs256};
 use vangnet_server::store::{RedisStore, Store, StoredOrder};
 
 pub use redis_server::RedisServer;
@@ -446,6 +447,19 @@ impl Device {
     pub async fn next_downlink(&mut self, wait: Duration) -> Option<Received> {
         self.mqtt.next(wait).await
     }
+}
+
+/// An API token for `role` in `regions`, signed with the HS256 `secret`, valid for an hour.
+pub fn token_for(secret: &str, role: Role, regions: &[&str]) -> String {
+    let claims = Claims {
+        sub: format!("{role:?}-1").to_lowercase(),
+        role,
+        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+        exp: TimestampMs::now().millis() / 1000 + 3600,
+        iss: None,
+        aud: None,
+    };
+    sign_hs256(secret.as_bytes(), &claims).unwrap_or_else(|e| panic!("signing a token: {e}"))
 }
 
 /// Fails unless `condition` holds within `wait`, checking every 50 ms.

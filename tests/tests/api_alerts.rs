@@ -7,21 +7,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, Sink, SinkRequest, TestApp, eventually};
 use vangnet_proto::{Channel, TimestampMs};
-use vangnet_server::auth::{Claims, Role, sign_hs256};
+use vangnet_server::auth::Role;
 
 const SECRET: &str = "alerts-test-secret";
 
 fn token_for(role: Role, regions: &[&str]) -> String {
-    let now = TimestampMs::now().millis() / 1000;
-    let claims = Claims {
-        sub: format!("{role:?}-1").to_lowercase(),
-        role,
-        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
-        exp: now + 3600,
-        iss: None,
-        aud: None,
-    };
-    sign_hs256(SECRET.as_bytes(), &claims).unwrap()
+    vangnet_e2e::token_for(SECRET, role, regions)
 }
 
 fn admin() -> String {
