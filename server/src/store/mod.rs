@@ -13,6 +13,7 @@ mod embedded;
 mod redis;
 
 #[cfg(test)]
+#[path = "tests/conformance.rs"]
 mod conformance;
 
 use std::fmt;
