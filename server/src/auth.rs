@@ -1,9 +1,11 @@
-//! API authentication (SPEC section 7): bearer JWTs verified with the one
-//! configured key, its algorithm pinned, so `alg: none` and tokens signed
-//! with the public key as an HMAC secret are refused.
+//! API authentication (SPEC section 7): bearer JWTs verified with the
+//! configured key (an HS256 secret, a PEM public key, or the keys of a JWKS
+//! file picked by `kid`), each key's algorithm pinned, so `alg: none` and
+//! tokens signed with the public key as an HMAC secret are refused.
 
 use std::path::Path;
 
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +51,14 @@ impl Claims {
     }
 }
 
-/// Checks API tokens against the configured key.
+/// Checks API tokens against the configured keys.
 pub struct Verifier {
+    keys: Vec<TrustedKey>,
+}
+
+/// A key tokens may be signed with, and the checks pinned to its algorithm.
+struct TrustedKey {
+    kid: Option<String>,
     key: DecodingKey,
     validation: Validation,
 }
@@ -59,52 +67,119 @@ pub struct Verifier {
 const LEEWAY_S: u64 = 30;
 
 impl Verifier {
-    /// The verifier of the configured key: a public key if given, else the HS256 secret;
-    /// `None` when neither is configured (every API call then gets 401).
+    /// The verifier of the configured keys: the public key file (PEM or JWKS)
+    /// if given, else the HS256 secret; `None` when neither is configured
+    /// (every API call then gets 401).
     pub fn from_config(config: &Config) -> Result<Option<Self>, ConfigError> {
-        let (key, algorithm) = if let Some(path) = &config.jwt_public_key {
-            public_key(path)?
+        let keys = if let Some(path) = &config.jwt_public_key {
+            public_keys(path)?
         } else if let Some(secret) = &config.jwt_secret {
             let key = DecodingKey::from_secret(secret.expose())
                 .map_err(|e| ConfigError::new("VANGNET_JWT_SECRET", e.to_string()))?;
-            (key, Algorithm::HS256)
+            vec![(None, key, Algorithm::HS256)]
         } else {
             return Ok(None);
         };
-        let mut validation = Validation::new(algorithm);
-        validation.leeway = LEEWAY_S;
-        validation.set_required_spec_claims(&["exp"]);
-        match &config.jwt_issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
-            None => validation.iss = None,
-        }
-        match &config.jwt_audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
-        }
-        Ok(Some(Self { key, validation }))
+        let keys = keys
+            .into_iter()
+            .map(|(kid, key, algorithm)| TrustedKey {
+                kid,
+                key,
+                validation: validation(config, algorithm),
+            })
+            .collect();
+        Ok(Some(Self { keys }))
     }
 
     /// The claims of a valid token, or why it is not.
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map(|data| data.claims)
+        let kid = jsonwebtoken::decode_header(token)?.kid;
+        let trusted = match self.keys.as_slice() {
+            [only] if only.kid.is_none() => only,
+            keys => keys
+                .iter()
+                .find(|key| key.kid.is_some() && key.kid == kid)
+                .ok_or(jsonwebtoken::errors::ErrorKind::InvalidToken)?,
+        };
+        jsonwebtoken::decode::<Claims>(token, &trusted.key, &trusted.validation)
+            .map(|data| data.claims)
     }
 }
 
-fn public_key(path: &Path) -> Result<(DecodingKey, Algorithm), ConfigError> {
-    let bad = |message: String| ConfigError::new("VANGNET_JWT_PUBLIC_KEY", message);
-    let pem =
-        std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
-    if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
-        return Ok((key, Algorithm::ES256));
+/// The checks of every token: `exp` required with leeway, `iss` and `aud` when configured.
+fn validation(config: &Config, algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = LEEWAY_S;
+    validation.set_required_spec_claims(&["exp"]);
+    match &config.jwt_issuer {
+        Some(issuer) => validation.set_issuer(&[issuer]),
+        None => validation.iss = None,
     }
-    if let Ok(key) = DecodingKey::from_ed_pem(&pem) {
-        return Ok((key, Algorithm::EdDSA));
+    match &config.jwt_audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
+    validation
+}
+
+/// The keys of a PEM public key file, or of a JWKS file (a JSON object with `keys`).
+fn public_keys(path: &Path) -> Result<Vec<(Option<String>, DecodingKey, Algorithm)>, ConfigError> {
+    let bad = |message: String| ConfigError::new("VANGNET_JWT_PUBLIC_KEY", message);
+    let bytes =
+        std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    if bytes.trim_ascii_start().starts_with(b"{") {
+        let set: JwkSet = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("{} is not a JWKS file: {e}", path.display())))?;
+        return jwks_keys(&set).map_err(bad);
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(&bytes) {
+        return Ok(vec![(None, key, Algorithm::ES256)]);
+    }
+    if let Ok(key) = DecodingKey::from_ed_pem(&bytes) {
+        return Ok(vec![(None, key, Algorithm::EdDSA)]);
     }
     Err(bad(format!(
         "{} is not a PEM public key of ES256 (P-256) or EdDSA (Ed25519)",
         path.display()
     )))
+}
+
+/// The ES256 and EdDSA keys of a JWKS; any other key, or a key without
+/// `kid` beside others, is a configuration error.
+fn jwks_keys(set: &JwkSet) -> Result<Vec<(Option<String>, DecodingKey, Algorithm)>, String> {
+    if set.keys.is_empty() {
+        return Err("the JWKS holds no keys".into());
+    }
+    set.keys
+        .iter()
+        .map(|jwk| {
+            let kid = jwk.common.key_id.clone();
+            let name = kid.as_deref().unwrap_or("without kid");
+            if kid.is_none() && set.keys.len() > 1 {
+                return Err(format!(
+                    "key {name}: every key of a JWKS with several needs a kid"
+                ));
+            }
+            let (algorithm, declared) = match &jwk.algorithm {
+                AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
+                    (Algorithm::ES256, KeyAlgorithm::ES256)
+                }
+                AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+                    (Algorithm::EdDSA, KeyAlgorithm::EdDSA)
+                }
+                _ => {
+                    return Err(format!(
+                        "key {name}: only ES256 (P-256) and EdDSA (Ed25519) keys are accepted"
+                    ));
+                }
+            };
+            if jwk.common.key_algorithm.is_some_and(|alg| alg != declared) {
+                return Err(format!("key {name}: its alg does not match its curve"));
+            }
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("key {name}: {e}"))?;
+            Ok((kid, key, algorithm))
+        })
+        .collect()
 }
 
 /// Signs `claims` with the HS256 secret (for `vangnet token`, development and demos).

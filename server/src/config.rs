@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -133,6 +134,8 @@ pub struct Config {
     pub jwt_issuer: Option<String>,
     /// Required `aud` of API tokens.
     pub jwt_audience: Option<String>,
+    /// Changes one token holder may make per minute.
+    pub api_changes_per_minute: NonZeroU32,
     /// Detection parameters.
     pub detection: DetectionSettings,
     /// Log output format.
@@ -336,6 +339,10 @@ impl Config {
             jwt_public_key: read.optional("jwt_public_key", parse_readable_file)?,
             jwt_issuer: read.optional("jwt_issuer", |v| Ok(v.to_owned()))?,
             jwt_audience: read.optional("jwt_audience", |v| Ok(v.to_owned()))?,
+            api_changes_per_minute: read.required("api_changes_per_minute", |v| {
+                v.parse()
+                    .map_err(|_| format!("`{v}` is not a positive whole number"))
+            })?,
             detection: DetectionSettings {
                 drift_mps: read.required("drift_mps", |v| match v.parse::<f64>() {
                     Ok(mps) if mps.is_finite() && mps >= 0.0 => Ok(mps),

@@ -8,6 +8,7 @@ use actix_web::{App, HttpResponse, HttpServer, get, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
+use crate::alert_board::AlertBoard;
 use crate::api::{self, Authenticator};
 use crate::downlink::DeviceLink;
 use crate::health::Health;
@@ -116,6 +117,7 @@ pub fn start<S: Store>(
     let partitions = web::Data::from(api.partitions);
     let orders = web::Data::from(api.orders);
     let devices = web::Data::new(api.devices);
+    let board = web::Data::new(AlertBoard::default());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -124,6 +126,7 @@ pub fn start<S: Store>(
             .app_data(partitions.clone())
             .app_data(orders.clone())
             .app_data(devices.clone())
+            .app_data(board.clone())
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .service(healthz)
             .service(readyz)

@@ -4,6 +4,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alert_board;
 pub mod api;
 pub mod auth;
 pub mod cli;

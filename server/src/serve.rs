@@ -88,7 +88,7 @@ async fn run_with<S: Store>(
         },
         ApiContext {
             store: store.clone(),
-            authenticator: Authenticator(verifier),
+            authenticator: Authenticator::new(verifier, config.api_changes_per_minute),
             partitions: partitions.clone(),
             orders: orders.clone(),
             devices: api_devices.clone(),

@@ -113,7 +113,7 @@ pub const SETTINGS: &[Setting] = &[
         "jwt_public_key",
         "VANGNET_JWT_PUBLIC_KEY",
         None,
-        "Path of a PEM public key (ES256 or EdDSA) of API tokens",
+        "Path of a PEM public key (ES256 or EdDSA), or of a JWKS file of such keys picked by `kid`, of API tokens",
     ),
     setting(
         "jwt_issuer",
@@ -126,6 +126,12 @@ pub const SETTINGS: &[Setting] = &[
         "VANGNET_JWT_AUDIENCE",
         None,
         "Required `aud` of API tokens [default: not checked]",
+    ),
+    setting(
+        "api_changes_per_minute",
+        "VANGNET_API_CHANGES_PER_MINUTE",
+        Some("600"),
+        "Changes (POST, PUT, DELETE) one token holder may make per minute; more get 429",
     ),
     setting(
         "drift_mps",

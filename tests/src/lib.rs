@@ -462,6 +462,18 @@ pub fn token_for(secret: &str, role: Role, regions: &[&str]) -> String {
     sign_hs256(secret.as_bytes(), &claims).unwrap_or_else(|e| panic!("signing a token: {e}"))
 }
 
+/// A token with `alg: none` and no signature, which must never be accepted.
+pub fn alg_none_token(claims: &Claims) -> String {
+    use base64::Engine;
+    let part = |value: serde_json::Value| {
+        let json = serde_json::to_vec(&value).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    };
+    let header = part(serde_json::json!({"alg": "none", "typ": "JWT"}));
+    let payload = part(serde_json::to_value(claims).unwrap_or_default());
+    format!("{header}.{payload}.")
+}
+
 /// Fails unless `condition` holds within `wait`, checking every 50 ms.
 pub async fn eventually<F, Fut>(wait: Duration, what: &str, mut condition: F) -> anyhow::Result<()>
 where

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, unique_name};
+use vangnet_e2e::{AppOptions, TestApp, alg_none_token, unique_name};
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::auth::{Claims, Role, sign_hs256};
 
@@ -119,19 +119,8 @@ async fn a_token_signed_with_another_key_gets_401() {
 
 #[tokio::test]
 async fn an_alg_none_token_gets_401() {
-    use std::fmt::Write;
     let app = app().await;
-    let encode = |value: Value| {
-        let bytes = serde_json::to_vec(&value).unwrap();
-        base64url(&bytes)
-    };
-    let mut unsigned = encode(json!({"alg": "none", "typ": "JWT"}));
-    write!(
-        unsigned,
-        ".{}.",
-        encode(serde_json::to_value(claims(Role::Admin, 3600)).unwrap())
-    )
-    .unwrap();
+    let unsigned = alg_none_token(&claims(Role::Admin, 3600));
     assert_eq!(post(&app, Some(&unsigned), &order("a", false)).await.0, 401);
 }
 
@@ -151,42 +140,7 @@ async fn a_token_without_exp_gets_401() {
 #[tokio::test]
 async fn with_an_es256_key_only_es256_tokens_pass_and_hs256_with_the_public_key_gets_401() {
     let dir = std::env::temp_dir().join(unique_name("keys"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let private = dir.join("private.pem");
-    let public = dir.join("public.pem");
-    let openssl = |args: &[&str]| {
-        let status = std::process::Command::new("openssl")
-            .args(args)
-            .status()
-            .unwrap();
-        assert!(status.success(), "openssl {args:?}");
-    };
-    openssl(&[
-        "ecparam",
-        "-name",
-        "prime256v1",
-        "-genkey",
-        "-noout",
-        "-out",
-        private.to_str().unwrap(),
-    ]);
-    openssl(&[
-        "pkcs8",
-        "-topk8",
-        "-nocrypt",
-        "-in",
-        private.to_str().unwrap(),
-        "-out",
-        dir.join("pk8.pem").to_str().unwrap(),
-    ]);
-    openssl(&[
-        "ec",
-        "-in",
-        private.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        public.to_str().unwrap(),
-    ]);
+    let (private, public) = es256_key_pair(&dir, "k");
     let app = TestApp::spawn_with(
         AppOptions::default().env("VANGNET_JWT_PUBLIC_KEY", public.to_str().unwrap()),
     )
@@ -196,15 +150,106 @@ async fn with_an_es256_key_only_es256_tokens_pass_and_hs256_with_the_public_key_
     let confused = sign_hs256(&public_pem, &claims(Role::Admin, 3600)).unwrap();
     assert_eq!(post(&app, Some(&confused), &order("a", false)).await.0, 401);
 
-    let key = EncodingKey::from_ec_pem(&std::fs::read(dir.join("pk8.pem")).unwrap()).unwrap();
-    let valid = jsonwebtoken::encode(
-        &Header::new(Algorithm::ES256),
-        &claims(Role::Admin, 3600),
-        &key,
-    )
-    .unwrap();
+    let valid = es256_token(&private, None);
     assert_eq!(post(&app, Some(&valid), &order("b", false)).await.0, 201);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn with_a_jwks_file_a_token_passes_only_with_the_key_its_kid_names() {
+    let dir = std::env::temp_dir().join(unique_name("jwks"));
+    let (first, _) = es256_key_pair(&dir, "first");
+    let (second, _) = es256_key_pair(&dir, "second");
+    let jwk = |private: &std::path::Path, kid: &str| {
+        let key = EncodingKey::from_ec_pem(&std::fs::read(private).unwrap()).unwrap();
+        let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk
+    };
+    let jwks = dir.join("jwks.json");
+    let set = json!({"keys": [jwk(&first, "k1"), jwk(&second, "k2")]});
+    std::fs::write(&jwks, set.to_string()).unwrap();
+    let app = TestApp::spawn_with(
+        AppOptions::default().env("VANGNET_JWT_PUBLIC_KEY", jwks.to_str().unwrap()),
+    )
+    .await;
+
+    let named = es256_token(&second, Some("k2"));
+    assert_eq!(post(&app, Some(&named), &order("a", false)).await.0, 201);
+    for (token, what) in [
+        (
+            es256_token(&second, Some("k1")),
+            "signed with another key than its kid",
+        ),
+        (es256_token(&second, Some("k9")), "an unknown kid"),
+        (es256_token(&second, None), "no kid"),
+    ] {
+        assert_eq!(
+            post(&app, Some(&token), &order("b", false)).await.0,
+            401,
+            "{what}"
+        );
+    }
+    let mut confused_header = Header::new(Algorithm::HS256);
+    confused_header.kid = Some("k1".into());
+    let secret = EncodingKey::from_secret(&std::fs::read(&jwks).unwrap()).unwrap();
+    let confused =
+        jsonwebtoken::encode(&confused_header, &claims(Role::Admin, 3600), &secret).unwrap();
+    assert_eq!(post(&app, Some(&confused), &order("c", false)).await.0, 401);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A P-256 key pair made with openssl in `dir`: the PKCS#8 private key and the public key PEM.
+fn es256_key_pair(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (ec, private, public) = (
+        dir.join(format!("{name}-ec.pem")),
+        dir.join(format!("{name}-pk8.pem")),
+        dir.join(format!("{name}-public.pem")),
+    );
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {args:?}");
+    };
+    let arg = |text: &'static str| std::ffi::OsStr::new(text);
+    openssl(&[
+        arg("ecparam"),
+        arg("-name"),
+        arg("prime256v1"),
+        arg("-genkey"),
+        arg("-noout"),
+        arg("-out"),
+        ec.as_os_str(),
+    ]);
+    openssl(&[
+        arg("pkcs8"),
+        arg("-topk8"),
+        arg("-nocrypt"),
+        arg("-in"),
+        ec.as_os_str(),
+        arg("-out"),
+        private.as_os_str(),
+    ]);
+    openssl(&[
+        arg("ec"),
+        arg("-in"),
+        ec.as_os_str(),
+        arg("-pubout"),
+        arg("-out"),
+        public.as_os_str(),
+    ]);
+    (private, public)
+}
+
+/// An admin token signed with the PKCS#8 key at `private`, with `kid` in its header.
+fn es256_token(private: &std::path::Path, kid: Option<&str>) -> String {
+    let key = EncodingKey::from_ec_pem(&std::fs::read(private).unwrap()).unwrap();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, &claims(Role::Admin, 3600), &key).unwrap()
 }
 
 #[tokio::test]
@@ -300,17 +345,4 @@ async fn an_order_created_through_the_api_is_evaluated_and_ending_it_keeps_its_o
         .unwrap();
     assert_eq!(serde_json::to_value(alert.current.status).unwrap(), "open");
     assert_eq!(get(&app, &admin, "live").await, 404);
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n =
-            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
 }

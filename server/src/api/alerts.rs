@@ -13,6 +13,7 @@ use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
 
 use super::openapi::{ActBody as ActBodyDoc, AlertAction, AlertPage, AlertWithTimeline, ErrorBody};
 use super::{ApiError, Caller, parse_body};
+use crate::alert_board::{AlertBoard, BoardKey};
 use crate::auth::{Claims, Role, require};
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
@@ -61,28 +62,19 @@ impl ListQuery {
     }
 }
 
-/// Newest first: by `updated_at`, then by alert id.
-fn sort_key(alert: &DispatchBody) -> (u64, &str) {
-    (alert.updated_at.0.millis(), alert.alert_id.as_str())
-}
-
 /// A cursor is `{updated_at ms}:{alert_id}` of the last item of a page.
 fn cursor_of(alert: &DispatchBody) -> String {
     format!("{}:{}", alert.updated_at.0.millis(), alert.alert_id)
 }
 
-fn parse_cursor(cursor: &str) -> Result<(u64, String), ApiError> {
+fn parse_cursor(cursor: &str) -> Result<BoardKey, ApiError> {
     cursor
         .split_once(':')
         .and_then(|(ms, id)| Some((ms.parse().ok()?, id.to_owned())))
         .ok_or_else(|| ApiError::BadRequest("cursor: not a cursor of this API".into()))
 }
 
-/// Lists alerts, newest first, a page at a time.
-///
-/// It reads every partition's alerts from the store on each call: fine for
-/// thousands of alerts, but a deployment with far more needs an index by
-/// time (and region) in the store.
+/// Lists alerts, newest first (by `updated_at`, then id), a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/alerts",
@@ -108,6 +100,7 @@ fn parse_cursor(cursor: &str) -> Result<(u64, String), ApiError> {
 pub(crate) async fn list<S: Store>(
     caller: Caller,
     store: web::Data<S>,
+    board: web::Data<AlertBoard>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let claims = &caller.0;
@@ -123,19 +116,11 @@ pub(crate) async fn list<S: Store>(
         )));
     }
     let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
-    let after = query.cursor.as_deref().map(parse_cursor).transpose()?;
-    let mut items = Vec::new();
-    for partition in store.partitions().await? {
-        for alert in store.alerts(&partition).await? {
-            let before_cursor = after
-                .as_ref()
-                .is_none_or(|(ms, id)| sort_key(&alert) < (*ms, id.as_str()));
-            if before_cursor && may_see(claims, alert.region.as_deref()) && query.matches(&alert) {
-                items.push(alert);
-            }
-        }
-    }
-    items.sort_by(|a, b| sort_key(b).cmp(&sort_key(a)));
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    board.catch_up(store.get_ref()).await?;
+    let mut items = board.page(before.as_ref(), limit + 1, |alert| {
+        may_see(claims, alert.region.as_deref()) && query.matches(alert)
+    });
     let next = if items.len() > limit {
         items.truncate(limit);
         items.last().map(cursor_of)

@@ -8,9 +8,11 @@ pub mod state;
 pub mod stream;
 
 use std::future::{Ready, ready};
+use std::num::NonZeroU32;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 
 use crate::auth::{Claims, Verifier};
@@ -40,6 +42,9 @@ pub enum ApiError {
     /// The body is well-formed but its content is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// The caller made too many changes in a short time.
+    #[error("too many changes; slow down and try again")]
+    TooManyRequests,
     /// The store is not reachable; try again.
     #[error("store unavailable, try again")]
     Unavailable(#[from] StoreError),
@@ -54,6 +59,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -62,12 +68,34 @@ impl ResponseError for ApiError {
         if let Self::Unavailable(err) = self {
             tracing::warn!(%err, "API request failed on the store");
         }
-        HttpResponse::build(self.status_code()).json(json!({ "error": self.to_string() }))
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::TooManyRequests = self {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, "1"));
+        }
+        response.json(json!({ "error": self.to_string() }))
     }
 }
 
-/// Verifies bearer tokens; absent when no key is configured (every call is then 401).
-pub struct Authenticator(pub Option<Verifier>);
+/// Verifies bearer tokens, and limits how fast one token holder changes things.
+pub struct Authenticator {
+    /// Absent when no key is configured: every call is then 401.
+    verifier: Option<Verifier>,
+    /// Changes (every method but GET and HEAD) per token `sub`.
+    changes: DefaultKeyedRateLimiter<String>,
+}
+
+impl Authenticator {
+    /// Checks tokens with `verifier` and allows each holder `changes_per_minute`
+    /// changes, in bursts of up to a tenth of that.
+    pub fn new(verifier: Option<Verifier>, changes_per_minute: NonZeroU32) -> Self {
+        let burst = NonZeroU32::new(changes_per_minute.get() / 10).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_minute(changes_per_minute).allow_burst(burst);
+        Self {
+            verifier,
+            changes: RateLimiter::keyed(quota),
+        }
+    }
+}
 
 /// The verified claims of the caller.
 pub struct Caller(pub Claims);
@@ -83,9 +111,12 @@ impl FromRequest for Caller {
 
 fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
     let unauthorized = |why: &str| ApiError::Unauthorized(why.to_owned());
-    let verifier = request
+    let authenticator = request
         .app_data::<web::Data<Authenticator>>()
-        .and_then(|auth| auth.0.as_ref())
+        .ok_or_else(|| unauthorized("no token key is configured"))?;
+    let verifier = authenticator
+        .verifier
+        .as_ref()
         .ok_or_else(|| unauthorized("no token key is configured"))?;
     let token = request
         .headers()
@@ -93,10 +124,15 @@ fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or_else(|| unauthorized("a bearer token is required"))?;
-    verifier.verify(token.trim()).map(Caller).map_err(|err| {
+    let claims = verifier.verify(token.trim()).map_err(|err| {
         tracing::debug!(%err, "token refused");
         unauthorized("invalid or expired token")
-    })
+    })?;
+    let reads = [Method::GET, Method::HEAD];
+    if !reads.contains(request.method()) && authenticator.changes.check_key(&claims.sub).is_err() {
+        return Err(ApiError::TooManyRequests);
+    }
+    Ok(Caller(claims))
 }
 
 /// Parses a JSON body, naming the field at fault.
