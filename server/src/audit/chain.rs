@@ -18,6 +18,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// One audit entry, as stored, served and exported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = AuditEntry)]
 pub struct Entry {
     /// Position in the chain: 1, 2, 3 …
     pub seq: u64,
