@@ -155,12 +155,11 @@ async fn an_order_change_a_panic_and_its_ack_appear_in_the_trail_with_actor_and_
     .await;
     assert_eq!(status, 200, "{body}");
 
-    let mut entries = Vec::new();
     eventually(
         Duration::from_secs(10),
         "both revisions audited",
         || async {
-            entries = trail(&app).await;
+            let entries = trail(&app).await;
             entries
                 .iter()
                 .filter(|e| e.action == "alert.revision")
@@ -170,6 +169,7 @@ async fn an_order_change_a_panic_and_its_ack_appear_in_the_trail_with_actor_and_
     )
     .await
     .unwrap();
+    let entries = trail(&app).await;
 
     let find = |action: &str| entries.iter().find(|e| e.action == action).unwrap();
     let created = find("order.create");
