@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use redis::TypedCommands;
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, eventually, redis_url, unique_name, workspace_binary};
+use vangnet_e2e::{
+    AppOptions, Sink, TestApp, eventually, redis_url, unique_name, workspace_binary,
+};
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::audit::chain::{self, Entry};
 use vangnet_server::auth::Role;
+use vangnet_server::store::Store;
 
 const SECRET: &str = "audit-test-secret";
 
@@ -313,4 +316,103 @@ async fn only_auditors_read_the_trail_401_without_a_token_403_for_other_roles() 
     .await;
     assert_eq!(status, 200);
     assert_eq!(page, json!({"items": [], "next": null}));
+}
+
+#[tokio::test]
+async fn a_failing_route_is_audited_once_per_revision_then_its_delivery() {
+    let sink = Sink::start().await;
+    sink.set_failing(true);
+    let options = AppOptions::default()
+        .env("VANGNET_JWT_SECRET", SECRET)
+        .env("VANGNET_DISPATCH_URL", sink.url());
+    let app = TestApp::spawn_with(options).await;
+    app.wait_until_ready().await;
+    app.put_order(order("f-1")).await;
+    let victim = app.device("f-1-v").await;
+    let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
+    victim.send(Channel::Alarm, alarm).await;
+
+    let count =
+        |entries: &[Entry], action: &str| entries.iter().filter(|e| e.action == action).count();
+    eventually(Duration::from_secs(10), "a failure audited", || async {
+        count(&trail(&app).await, "dispatch.failed") == 1
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    sink.set_failing(false);
+    eventually(Duration::from_secs(40), "the delivery audited", || async {
+        count(&trail(&app).await, "dispatch.delivered") == 1
+    })
+    .await
+    .unwrap();
+
+    let entries = trail(&app).await;
+    assert_eq!(count(&entries, "dispatch.failed"), 1);
+    let delivered = entries
+        .iter()
+        .find(|e| e.action == "dispatch.delivered")
+        .unwrap();
+    assert_eq!(delivered.actor, "dispatch:default");
+    assert_eq!(delivered.detail["revision"], 1);
+}
+
+#[tokio::test]
+async fn every_revision_is_audited_exactly_once_across_a_kill_9_with_two_instances() {
+    let mut first = app().await;
+    let second = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .same_deployment_as(&first),
+    )
+    .await;
+    second.wait_until_ready().await;
+    let ids = ["k-1", "k-2", "k-3"];
+    for id in ids {
+        first.put_order(order(id)).await;
+    }
+    for id in ids {
+        let victim = first.device(&format!("{id}-v")).await;
+        for seq in 1..=3 {
+            let alarm = json!({"seq": seq, "ts": TimestampMs::now(), "kind": "panic"});
+            victim.send(Channel::Alarm, alarm.to_string()).await;
+        }
+    }
+    first.kill9();
+    first.restart().await;
+
+    let store = first.store();
+    let audited = || async {
+        let events = store.events_after(None, 1000).await.unwrap();
+        let entries = trail(&second).await;
+        let mut revisions: Vec<(String, u64)> = entries
+            .iter()
+            .filter(|e| e.action == "alert.revision")
+            .map(|e| (e.subject.clone(), e.detail["revision"].as_u64().unwrap()))
+            .collect();
+        revisions.sort();
+        let mut committed: Vec<(String, u64)> = events
+            .iter()
+            .map(|(_, body)| (body.alert_id.to_string(), u64::from(body.revision)))
+            .collect();
+        committed.sort();
+        (committed, revisions)
+    };
+    eventually(
+        Duration::from_secs(15),
+        "every revision audited",
+        || async {
+            let (committed, revisions) = audited().await;
+            committed.len() >= 3 && committed == revisions
+        },
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (committed, revisions) = audited().await;
+    assert_eq!(committed, revisions);
+    assert_eq!(
+        chain::verify(&trail(&second).await).map(|n| n > 0),
+        Ok(true)
+    );
 }
