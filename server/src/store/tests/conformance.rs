@@ -728,7 +728,10 @@ async fn an_audit_append_on_a_stale_head_is_refused_and_changes_nothing<S: Store
     );
     assert!(!store.append_audit(&forged, None).await.unwrap());
 
-    assert_eq!(store.audit_after(0, 10).await.unwrap(), [first.clone()]);
+    assert_eq!(
+        store.audit_after(0, 10).await.unwrap(),
+        std::slice::from_ref(&first)
+    );
     assert_eq!(store.audit_head().await.unwrap().link, first.link());
 }
 
