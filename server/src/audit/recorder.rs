@@ -68,3 +68,106 @@ pub async fn record_pending<S: Store>(store: &S) -> Result<usize, StoreError> {
     }
     Ok(events.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use vangnet_proto::{AlertId, AlertKind, AlertStatus, OrderId, Priority, TimestampMs, UtcTime};
+
+    use super::*;
+    use crate::audit::chain;
+    use crate::store::{Commit, EmbeddedStore, PartitionKey, TimelineEntry};
+
+    fn revision(alert: &str, revision: u32) -> TimelineEntry {
+        let at = UtcTime(TimestampMs(1_764_331_200_000));
+        TimelineEntry {
+            revision: DispatchBody {
+                alert_id: AlertId::new(alert),
+                revision,
+                order_id: Some(OrderId::new("order-17")),
+                region: Some("utrecht".into()),
+                priority: Priority::P1,
+                kind: AlertKind::Panic,
+                confidence: None,
+                status: AlertStatus::Open,
+                exercise: false,
+                late: false,
+                count: revision,
+                created_at: at,
+                updated_at: at,
+                cleared_at: None,
+                victim: None,
+                perpetrator: None,
+                zone: None,
+                distance_m: None,
+                summary: String::new(),
+            },
+            act: None,
+        }
+    }
+
+    async fn commit(store: &EmbeddedStore, version: u64, revisions: Vec<TimelineEntry>) {
+        let partition = PartitionKey::Order(OrderId::new("order-17"));
+        let commit = Commit {
+            revisions,
+            ..Commit::default()
+        };
+        store.commit(&partition, version, commit).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn each_committed_revision_is_recorded_once_in_commit_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
+        commit(
+            &store,
+            0,
+            vec![revision("alert-1", 1), revision("alert-2", 1)],
+        )
+        .await;
+        assert_eq!(record_pending(&store).await.unwrap(), 2);
+        commit(&store, 1, vec![revision("alert-1", 2)]).await;
+        record_pending(&store).await.unwrap();
+        assert_eq!(record_pending(&store).await.unwrap(), 0);
+
+        let entries = store.audit_after(0, 10).await.unwrap();
+        let recorded: Vec<(&str, &serde_json::Value)> = entries
+            .iter()
+            .map(|e| (e.subject.as_str(), &e.detail["revision"]))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                ("alert-1", &json!(1)),
+                ("alert-2", &json!(1)),
+                ("alert-1", &json!(2))
+            ]
+        );
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.actor == "system" && e.action == "alert.revision")
+        );
+        assert_eq!(chain::verify(&entries), Ok(3));
+    }
+
+    #[tokio::test]
+    async fn an_event_already_recorded_is_not_recorded_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
+        commit(&store, 0, vec![revision("alert-1", 1)]).await;
+        let (event, body) = store.events_after(None, 1).await.unwrap().remove(0);
+
+        assert!(
+            append_for_event(&store, &event, revision_draft(&body))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !append_for_event(&store, &event, revision_draft(&body))
+                .await
+                .unwrap()
+        );
+        assert_eq!(record_pending(&store).await.unwrap(), 0);
+        assert_eq!(store.audit_after(0, 10).await.unwrap().len(), 1);
+    }
+}
