@@ -1,5 +1,6 @@
 //! The command line: `vangnet serve` and its settings, each of which can
-//! also come from the environment or the `--config` file.
+//! also come from the environment or the `--config` file; `vangnet token`
+//! and `vangnet audit`.
 
 use std::path::PathBuf;
 
@@ -26,6 +27,54 @@ pub enum Subcommands {
     /// Print a signed API token, using the configured HS256 key
     /// (VANGNET_JWT_SECRET), for development and demos.
     Token(TokenArgs),
+    /// Check or export the tamper-evident audit trail of the configured store
+    /// (VANGNET_STORE, VANGNET_STORE_PREFIX or the --config file).
+    Audit(AuditArgs),
+}
+
+/// `vangnet audit`: which audit tool, and where the settings come from.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// What to do with the audit trail.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+    /// TOML file with the settings (store, store_prefix).
+    #[arg(long, env = "VANGNET_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl AuditArgs {
+    /// The configuration in force: the file, overridden by the environment.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        file_and_env(self.config.as_deref())
+    }
+}
+
+/// The audit tools.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the chain: exit 0 when intact, 1 naming the first broken seq.
+    Verify {
+        /// Check an exported file instead of the store.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Write the chain as JSON lines that `audit verify --file` checks on their own.
+    Export {
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// The settings of `path` (if any), overridden by the environment.
+fn file_and_env(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+    let mut values = match path {
+        Some(path) => RawValues::from_file(path)?,
+        None => RawValues::default(),
+    };
+    values.merge(&RawValues::from_env());
+    Config::from_values(&values)
 }
 
 /// What `vangnet token` puts in the token.
@@ -51,12 +100,7 @@ pub struct TokenArgs {
 impl TokenArgs {
     /// The configuration in force: the file, overridden by the environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        let mut values = match &self.config {
-            Some(path) => RawValues::from_file(path)?,
-            None => RawValues::default(),
-        };
-        values.merge(&RawValues::from_env());
-        Config::from_values(&values)
+        file_and_env(self.config.as_deref())
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod alert_board;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -5,17 +5,21 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use vangnet_server::audit::command::{self as audit, AuditError};
 use vangnet_server::auth::{self, Claims, Role};
-use vangnet_server::cli::{Cli, Subcommands, TokenArgs};
+use vangnet_server::cli::{AuditArgs, AuditCommand, Cli, Subcommands, TokenArgs};
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::{serve, telemetry};
 
 /// Exit status for bad configuration (SPEC section 2).
 const BAD_CONFIGURATION: u8 = 2;
+/// Exit status of `vangnet audit` when the chain could not be read at all.
+const UNREADABLE: u8 = 3;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Subcommands::Token(args) => token(&args),
+        Subcommands::Audit(args) => audit_tool(&args),
         Subcommands::Serve(args) => {
             let config = match args.load() {
                 Ok(config) => config,
@@ -96,6 +100,67 @@ fn token(args: &TokenArgs) -> ExitCode {
         Err(err) => {
             eprintln!("cannot sign the token: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `vangnet audit verify|export`: exit 0 when done, 1 for a broken chain,
+/// 2 for bad configuration, 3 when the store or a file could not be read.
+fn audit_tool(args: &AuditArgs) -> ExitCode {
+    let config = match args.load() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(BAD_CONFIGURATION);
+        }
+    };
+    let result = tokio::runtime::Runtime::new()
+        .map_err(AuditError::from)
+        .and_then(|runtime| runtime.block_on(run_audit(&args.command, &config)));
+    match result {
+        Ok(Done::Verified(count)) => {
+            println!("{count} entries verified");
+            ExitCode::SUCCESS
+        }
+        Ok(Done::Exported(count)) => {
+            eprintln!("{count} entries exported");
+            ExitCode::SUCCESS
+        }
+        Err(AuditError::Broken(broken)) => {
+            eprintln!("{broken}");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(UNREADABLE)
+        }
+    }
+}
+
+/// What an audit tool did.
+enum Done {
+    Verified(u64),
+    Exported(u64),
+}
+
+async fn run_audit(command: &AuditCommand, config: &Config) -> Result<Done, AuditError> {
+    match command {
+        AuditCommand::Verify { file: Some(path) } => {
+            let file = std::io::BufReader::new(std::fs::File::open(path)?);
+            Ok(Done::Verified(audit::verify_lines(file)?))
+        }
+        AuditCommand::Verify { file: None } => {
+            Ok(Done::Verified(audit::verify_configured(config).await?))
+        }
+        AuditCommand::Export { output: Some(path) } => {
+            let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+            Ok(Done::Exported(
+                audit::export_configured(config, file).await?,
+            ))
+        }
+        AuditCommand::Export { output: None } => {
+            let out = std::io::stdout().lock();
+            Ok(Done::Exported(audit::export_configured(config, out).await?))
         }
     }
 }

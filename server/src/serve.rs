@@ -107,6 +107,7 @@ async fn run_with<S: Store>(
         background.clone(),
     );
     crate::retention::spawn(store.clone(), config.history_retention, background.clone());
+    crate::audit::recorder::spawn(store.clone(), background.clone());
     if config.routes.is_empty() {
         tracing::warn!("no dispatch route configured: alerts are kept and shown, not sent");
     }

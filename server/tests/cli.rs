@@ -29,3 +29,28 @@ fn a_bogus_store_exits_2_with_one_line_naming_vangnet_store() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("VANGNET_STORE"), "{stderr}");
 }
+
+#[test]
+fn audit_verify_on_a_new_embedded_store_reports_0_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("file:{}", dir.path().join("vangnet.redb").display());
+    let output = vangnet()
+        .args(["audit", "verify"])
+        .env("VANGNET_STORE", store)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "0 entries verified"
+    );
+}
+
+#[test]
+fn audit_verify_of_an_unreadable_file_exits_3() {
+    let output = vangnet()
+        .args(["audit", "verify", "--file", "/nonexistent/audit.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+}

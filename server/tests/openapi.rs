@@ -35,6 +35,7 @@ fn openapi_document_is_3_1_with_every_endpoint() {
         "/api/v1/alerts/{id}",
         "/api/v1/alerts/{id}/{action}",
         "/api/v1/alerts/stream",
+        "/api/v1/audit",
         "/api/v1/openapi.json",
         "/healthz",
         "/readyz",

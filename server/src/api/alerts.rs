@@ -14,6 +14,7 @@ use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
 use super::openapi::{ActBody as ActBodyDoc, AlertAction, AlertPage, AlertWithTimeline, ErrorBody};
 use super::{ApiError, Caller, parse_body};
 use crate::alert_board::{AlertBoard, BoardKey};
+use crate::audit::{self, chain::Draft};
 use crate::auth::{Claims, Role, require};
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
@@ -208,6 +209,13 @@ enum Transition {
 }
 
 impl Transition {
+    fn action(self) -> &'static str {
+        match self {
+            Self::Acknowledge => "alert.acknowledge",
+            Self::Resolve => "alert.resolve",
+        }
+    }
+
     fn status(self) -> AlertStatus {
         match self {
             Self::Acknowledge => AlertStatus::Acknowledged,
@@ -323,6 +331,9 @@ pub(crate) async fn act<S: Store>(
                 "the step on alert {id} made no revision"
             )))
         })?;
+    let detail = json!({ "revision": revision.revision, "note": recorded.note });
+    let draft = Draft::new(&claims.sub, transition.action(), id.as_str(), detail);
+    audit::append(store.get_ref(), draft).await?;
     tracing::info!(alert = %id, actor = %claims.sub, status = ?revision.status, "alert handled");
     Ok(HttpResponse::Ok().json(revision))
 }

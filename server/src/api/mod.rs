@@ -2,6 +2,7 @@
 //! authentication, JSON errors naming what is wrong, and the endpoints.
 
 pub mod alerts;
+pub mod audit;
 pub mod openapi;
 pub mod orders;
 pub mod state;

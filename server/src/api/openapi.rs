@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document of the HTTP API, generated from the handlers'
 //! annotations and served at `GET /api/v1/openapi.json` without a token.
 
+use super::audit::AuditPage;
+use crate::audit::chain::Entry as AuditEntry;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -87,6 +89,7 @@ impl Modify for BearerJwt {
         super::alerts::read,
         super::alerts::act,
         super::stream::stream,
+        super::audit::list,
         serve,
         crate::http::healthz,
         crate::http::readyz,
@@ -96,7 +99,7 @@ impl Modify for BearerJwt {
         ErrorBody, AlertPage, AlertWithTimeline, ActBody, AlertAction, DispatchBody, Party,
         Priority, Confidence, AlertKind, AlertStatus, AlertId, OrderId, ZoneId, DeviceId,
         Latitude, Longitude, Meters, UtcTime, TimestampMs, OrderBody, ProximityRule, ZoneBody,
-        Geometry,
+        Geometry, AuditPage, AuditEntry,
     )),
     modifiers(&BearerJwt),
 )]

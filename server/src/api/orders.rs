@@ -2,11 +2,14 @@
 //! Admins manage every order; pilots only exercise orders.
 
 use actix_web::{HttpResponse, web};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
 use super::openapi::ErrorBody;
 use super::{ApiError, Caller, parse_body};
+use crate::audit::{self, chain::Draft};
 use crate::auth::{Claims, Role, require};
 use crate::store::{Store, StoredOrder};
 
@@ -36,6 +39,23 @@ fn validated(mut body: OrderBody, id: OrderId) -> Result<(OrderBody, Vec<u8>), A
     vangnet_engine::Order::validate(&body).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Invalid(e.to_string()))?;
     Ok((body, bytes))
+}
+
+/// Appends an order change to the audit trail; `stored` is the new body as stored.
+async fn audited<S: Store>(
+    store: &S,
+    claims: &Claims,
+    action: &str,
+    body: &OrderBody,
+    stored: Option<&[u8]>,
+) -> Result<(), ApiError> {
+    let mut detail = json!({ "region": body.region, "exercise": body.exercise });
+    if let Some(bytes) = stored {
+        detail["body_sha256"] = hex::encode(Sha256::digest(bytes)).into();
+    }
+    let subject = body.id.as_ref().map_or("", |id| id.as_str());
+    audit::append(store, Draft::new(&claims.sub, action, subject, detail)).await?;
+    Ok(())
 }
 
 fn new_order_id() -> OrderId {
@@ -74,15 +94,21 @@ pub(crate) async fn create<S: Store>(
     may_touch(&caller.0, &body)?;
     let id = body.id.clone().unwrap_or_else(new_order_id);
     let (body, bytes) = validated(body, id.clone())?;
-    if !store
-        .create_order(&StoredOrder {
-            id: id.clone(),
-            body: bytes,
-        })
-        .await?
-    {
+    let order = StoredOrder {
+        id: id.clone(),
+        body: bytes,
+    };
+    if !store.create_order(&order).await? {
         return Err(ApiError::Conflict(format!("order {id} exists already")));
     }
+    audited(
+        store.get_ref(),
+        &caller.0,
+        "order.create",
+        &body,
+        Some(&order.body),
+    )
+    .await?;
     tracing::info!(order = %id, actor = %caller.0.sub, "order created");
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/orders/{id}")))
@@ -162,12 +188,19 @@ pub(crate) async fn replace<S: Store>(
     may_touch(&caller.0, &old)?;
     may_touch(&caller.0, &new)?;
     let (body, bytes) = validated(new, id.clone())?;
-    store
-        .put_order(&StoredOrder {
-            id: id.clone(),
-            body: bytes,
-        })
-        .await?;
+    let order = StoredOrder {
+        id: id.clone(),
+        body: bytes,
+    };
+    store.put_order(&order).await?;
+    audited(
+        store.get_ref(),
+        &caller.0,
+        "order.replace",
+        &body,
+        Some(&order.body),
+    )
+    .await?;
     tracing::info!(order = %id, actor = %caller.0.sub, "order replaced");
     Ok(HttpResponse::Ok().json(body))
 }
@@ -199,6 +232,7 @@ pub(crate) async fn end<S: Store>(
     let old = stored(store.get_ref(), &id).await?;
     may_touch(&caller.0, &old)?;
     store.delete_order(&id).await?;
+    audited(store.get_ref(), &caller.0, "order.end", &old, None).await?;
     tracing::info!(order = %id, actor = %caller.0.sub, "order ended");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -13,12 +13,15 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 pub use self::request::{TIMEOUT, signature};
 pub use self::route::{Format, Route, RouteConfig};
 pub use self::worker::DEGRADED_AFTER;
+use self::worker::Outcome;
+use crate::audit::{self, chain::Draft};
 use crate::health::Health;
 use crate::store::{OutboxEntry, Store};
 
@@ -46,7 +49,8 @@ pub fn spawn<S: Store>(
         .timeout(TIMEOUT)
         .build()
         .map_err(|e| anyhow::anyhow!("building the dispatch HTTP client: {e}"))?;
-    let (delivered_tx, delivered_rx) = mpsc::unbounded_channel();
+    let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+    let audit = audit::spawn_writer(store.clone(), stop.clone());
     let mut queues = Vec::with_capacity(routes.len());
     let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
     for (index, route) in routes.iter().enumerate() {
@@ -57,18 +61,13 @@ pub fn spawn<S: Store>(
             route.clone(),
             client.clone(),
             rx,
-            delivered_tx.clone(),
+            reports_tx.clone(),
             health.clone(),
             stop.clone(),
         ));
     }
     tokio::spawn(read_outbox(
-        store,
-        routes,
-        queues,
-        delivered_rx,
-        committed,
-        stop,
+        store, routes, queues, reports_rx, audit, committed, stop,
     ));
     Ok(())
 }
@@ -77,7 +76,8 @@ async fn read_outbox<S: Store>(
     store: Arc<S>,
     routes: Vec<Arc<Route>>,
     queues: Vec<mpsc::UnboundedSender<Arc<OutboxEntry>>>,
-    mut delivered: mpsc::UnboundedReceiver<(usize, Arc<OutboxEntry>)>,
+    mut reports: mpsc::UnboundedReceiver<(usize, Arc<OutboxEntry>, Outcome)>,
+    audit: mpsc::UnboundedSender<Draft>,
     committed: Arc<Notify>,
     stop: CancellationToken,
 ) {
@@ -87,11 +87,14 @@ async fn read_outbox<S: Store>(
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            Some((route, entry)) = delivered.recv() => {
-                if let Some(tracked) = tracking.get_mut(&entry.key()) {
-                    tracked.remaining.remove(&route);
+            Some((route, entry, outcome)) = reports.recv() => {
+                let _ = audit.send(outcome_draft(&routes[route], &entry, &outcome));
+                if let Outcome::Delivered = outcome {
+                    if let Some(tracked) = tracking.get_mut(&entry.key()) {
+                        tracked.remaining.remove(&route);
+                    }
+                    finish_delivered(store.as_ref(), &mut tracking).await;
                 }
-                finish_delivered(store.as_ref(), &mut tracking).await;
                 continue;
             }
             () = committed.notified() => {}
@@ -133,6 +136,26 @@ async fn read_outbox<S: Store>(
             tracking.insert(key, Tracking { entry, remaining });
         }
         finish_delivered(store.as_ref(), &mut tracking).await;
+    }
+}
+
+/// The audit entry of a delivery or a first failure.
+fn outcome_draft(route: &Route, entry: &OutboxEntry, outcome: &Outcome) -> Draft {
+    let actor = format!("dispatch:{}", route.name);
+    let subject = entry.body.alert_id.as_str();
+    match outcome {
+        Outcome::Delivered => Draft::new(
+            &actor,
+            "dispatch.delivered",
+            subject,
+            json!({ "revision": entry.body.revision }),
+        ),
+        Outcome::Failed(error) => Draft::new(
+            &actor,
+            "dispatch.failed",
+            subject,
+            json!({ "revision": entry.body.revision, "error": error }),
+        ),
     }
 }
 

@@ -4,7 +4,7 @@
 //! worker, so a slow or dead route delays no other route and no ingest.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,14 @@ const CONCURRENCY: usize = 4;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A route whose oldest undelivered P1 is older than this is degraded.
 pub const DEGRADED_AFTER: Duration = Duration::from_secs(30);
+
+/// What became of one revision on one route, as told to the outbox reader.
+pub enum Outcome {
+    /// The route answered 2xx.
+    Delivered,
+    /// The first failure since the revision was queued or last delivered.
+    Failed(String),
+}
 
 /// A revision waiting for this route, ordered most urgent, then oldest, first.
 struct Pending(Arc<OutboxEntry>);
@@ -61,18 +69,20 @@ fn backoff(failures: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
-/// Runs `route`'s worker until `stop`; reports each delivered entry on `delivered`.
+/// Runs `route`'s worker until `stop`; reports each delivery and the first
+/// failure of each revision on `reports`.
 pub async fn run(
     index: usize,
     route: Arc<Route>,
     client: reqwest::Client,
     mut incoming: mpsc::UnboundedReceiver<Arc<OutboxEntry>>,
-    delivered: mpsc::UnboundedSender<(usize, Arc<OutboxEntry>)>,
+    reports: mpsc::UnboundedSender<(usize, Arc<OutboxEntry>, Outcome)>,
     health: Arc<Health>,
     stop: CancellationToken,
 ) {
     let mut queue = BinaryHeap::new();
     let mut undelivered: BTreeMap<String, (Priority, TimestampMs)> = BTreeMap::new();
+    let mut failing: HashSet<String> = HashSet::new();
     let mut in_flight = JoinSet::new();
     let mut failures = 0u32;
     let mut retry_at: Option<Instant> = None;
@@ -108,13 +118,17 @@ pub async fn run(
                         failures = 0;
                         retry_at = None;
                         undelivered.remove(&entry.key());
-                        let _ = delivered.send((index, entry));
+                        failing.remove(&entry.key());
+                        let _ = reports.send((index, entry, Outcome::Delivered));
                     }
                     Err(err) => {
                         metrics::counter!("vangnet_dispatch_attempts_total", "route" => route.name.clone(), "outcome" => err.outcome()).increment(1);
                         log_failure(&route, &err, failures);
                         failures = failures.saturating_add(1);
                         retry_at = Some(Instant::now() + backoff(failures));
+                        if failing.insert(entry.key()) {
+                            let _ = reports.send((index, entry.clone(), Outcome::Failed(err.to_string())));
+                        }
                         queue.push(Pending(entry));
                     }
                 }

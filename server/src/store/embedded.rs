@@ -11,10 +11,11 @@ use redb::{
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert,
-    StoredOrder, TimelineEntry, Versioned,
+    AuditEntry, AuditHead, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, Store,
+    StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
+use crate::audit::chain::{GENESIS, Link};
 
 /// Order id → order body.
 const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
@@ -42,7 +43,13 @@ const HISTORY_BY_TIME: TableDefinition<(u64, &str, &str, u64), ()> =
 /// Never trimmed: alert revisions are few next to location history.
 const EVENTS: TableDefinition<u64, &str> = TableDefinition::new("events");
 
+/// Position (1, 2, 3 …) → audit entry JSON, in chain order.
+const AUDIT: TableDefinition<u64, &str> = TableDefinition::new("audit");
+/// [`AUDIT_HEAD`] → (seq, hash, last event audited or "").
+const AUDIT_HEADS: TableDefinition<&str, (u64, &str, &str)> = TableDefinition::new("audit_head");
+
 const ORDERS_EPOCH: &str = "orders_epoch";
+const AUDIT_HEAD: &str = "head";
 
 /// The [`Store`] in a local redb file.
 #[derive(Clone)]
@@ -66,6 +73,8 @@ impl EmbeddedStore {
         txn.open_table(HISTORY).map_err(db_error)?;
         txn.open_table(HISTORY_BY_TIME).map_err(db_error)?;
         txn.open_table(EVENTS).map_err(db_error)?;
+        txn.open_table(AUDIT).map_err(db_error)?;
+        txn.open_table(AUDIT_HEADS).map_err(db_error)?;
         txn.commit().map_err(db_error)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -418,6 +427,68 @@ impl Store for EmbeddedStore {
                 removed += 1;
             }
             Ok(removed)
+        })
+        .await
+    }
+
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        self.read(|txn| {
+            let heads = txn.open_table(AUDIT_HEADS).map_err(db_error)?;
+            let head = heads.get(AUDIT_HEAD).map_err(db_error)?;
+            Ok(head.map_or_else(AuditHead::default, |head| {
+                let (seq, hash, event) = head.value();
+                AuditHead {
+                    link: Link {
+                        seq,
+                        hash: hash.to_owned(),
+                    },
+                    event: (!event.is_empty()).then(|| EventId(event.to_owned())),
+                }
+            }))
+        })
+        .await
+    }
+
+    async fn append_audit(
+        &self,
+        entry: &AuditEntry,
+        event: Option<&EventId>,
+    ) -> Result<bool, StoreError> {
+        let json = encode(entry)?;
+        let (seq, prev_hash, hash) = (entry.seq, entry.prev_hash.clone(), entry.hash.clone());
+        let event = event.map(|id| id.as_str().to_owned());
+        self.write(move |txn| {
+            let mut heads = txn.open_table(AUDIT_HEADS).map_err(db_error)?;
+            let (head_seq, head_event) = {
+                let head = heads.get(AUDIT_HEAD).map_err(db_error)?;
+                let (head_seq, head_hash, head_event) =
+                    head.as_ref().map_or((0, GENESIS, ""), |head| head.value());
+                if head_seq + 1 != seq || head_hash != prev_hash {
+                    return Ok(false);
+                }
+                (head_seq, event.unwrap_or_else(|| head_event.to_owned()))
+            };
+            txn.open_table(AUDIT)
+                .map_err(db_error)?
+                .insert(head_seq + 1, json.as_str())
+                .map_err(db_error)?;
+            heads
+                .insert(AUDIT_HEAD, (seq, hash.as_str(), head_event.as_str()))
+                .map_err(db_error)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |txn| {
+            let audit = txn.open_table(AUDIT).map_err(db_error)?;
+            audit
+                .range(after.saturating_add(1)..)
+                .map_err(db_error)?
+                .take(limit)
+                .map(|item| decode(item.map_err(db_error)?.1.value().as_bytes()))
+                .collect()
         })
         .await
     }

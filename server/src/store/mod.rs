@@ -22,6 +22,8 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
+use crate::audit::chain::{Entry as AuditEntry, Link};
+
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;
 
@@ -222,6 +224,15 @@ impl fmt::Display for EventId {
     }
 }
 
+/// The audit chain's end in the store, with the last alert event audited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditHead {
+    /// Where the next entry attaches.
+    pub link: Link,
+    /// The last event of [`Store::events_after`] recorded as `alert.revision`.
+    pub event: Option<EventId>,
+}
+
 /// A stored protection order, as the API received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredOrder {
@@ -321,4 +332,22 @@ pub trait Store: Send + Sync + 'static {
         &self,
         before: TimestampMs,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The audit chain's head (seq 0 and the genesis hash while it is empty).
+    fn audit_head(&self) -> impl Future<Output = Result<AuditHead, StoreError>> + Send;
+    /// Appends `entry` only if the chain still ends at `entry.seq - 1` with
+    /// hash `entry.prev_hash`, recording `event` as audited when given;
+    /// `false` when another writer appended first.
+    fn append_audit(
+        &self,
+        entry: &AuditEntry,
+        event: Option<&EventId>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Up to `limit` audit entries in stored order, skipping the first `after`
+    /// (on an intact chain: the entries with seq > `after`).
+    fn audit_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
 }

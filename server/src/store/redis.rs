@@ -20,6 +20,8 @@
 //! | `P:{p:X}:history:{device}` | sorted set | fix JSON scored by its `ts` |
 //! | `P:{p:X}:history-devices` | set | devices with history in the partition |
 //! | `P:events` | stream | field `body`: each committed revision JSON, in commit order |
+//! | `P:{audit}:entries` | list | audit entry JSON, in chain order |
+//! | `P:{audit}:head` | hash | `seq`, `hash` of the last audit entry, `event` last audited |
 //!
 //! `P:events` is written by the commit script itself, so an event exists
 //! exactly when its revision does; it is capped with `MAXLEN ~` at
@@ -38,10 +40,11 @@ use url::Url;
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, Store, StoreError, StoredAlert,
-    StoredOrder, TimelineEntry, Versioned,
+    AuditEntry, AuditHead, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, Store,
+    StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
+use crate::audit::chain::{GENESIS, Link};
 
 /// How often the outbox index is rebuilt, to pick up a step another instance left half done.
 const REPAIR_INTERVAL: Duration = Duration::from_secs(60);
@@ -114,6 +117,23 @@ end
 return 0
 ";
 
+/// KEYS: audit head, audit entries. ARGV: expected seq, expected hash,
+/// genesis hash, entry JSON, its hash, event id ('' for none). Returns 1
+/// when appended, 0 when the head moved.
+const APPEND_AUDIT_LUA: &str = r"
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local hash = redis.call('HGET', KEYS[1], 'hash') or ARGV[3]
+if seq ~= tonumber(ARGV[1]) or hash ~= ARGV[2] then
+  return 0
+end
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[1], 'seq', seq + 1, 'hash', ARGV[5])
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'event', ARGV[6])
+end
+return 1
+";
+
 /// The [`Store`] on Redis (or a Redis Cluster slot per partition).
 #[derive(Clone)]
 pub struct RedisStore {
@@ -127,6 +147,7 @@ struct Shared {
     trim: Script,
     create_order: Script,
     delete_order: Script,
+    append_audit: Script,
     known_partitions: Mutex<HashSet<PartitionKey>>,
     repair: Mutex<RepairSchedule>,
 }
@@ -161,6 +182,7 @@ impl RedisStore {
                 trim: Script::new(TRIM_LUA),
                 create_order: Script::new(CREATE_ORDER_LUA),
                 delete_order: Script::new(DELETE_ORDER_LUA),
+                append_audit: Script::new(APPEND_AUDIT_LUA),
                 known_partitions: Mutex::new(HashSet::new()),
                 repair: Mutex::new(RepairSchedule {
                     next: Instant::now(),
@@ -327,6 +349,11 @@ impl RedisStore {
 
     fn epoch_key(&self) -> String {
         format!("{}:{{orders}}:epoch", self.shared.prefix)
+    }
+
+    /// `P:{audit}:name`: the audit chain's keys, in one cluster slot.
+    fn audit_key(&self, name: &str) -> String {
+        format!("{}:{{audit}}:{name}", self.shared.prefix)
     }
 }
 
@@ -767,6 +794,67 @@ impl Store for RedisStore {
             }
         }
         Ok(removed)
+    }
+
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        let (seq, hash, event): (Option<u64>, Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.audit_key("head"))
+            .arg("seq")
+            .arg("hash")
+            .arg("event")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let event = event
+            .map(|id| {
+                EventId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("event id `{id}`")))
+            })
+            .transpose()?;
+        Ok(AuditHead {
+            link: Link {
+                seq: seq.unwrap_or(0),
+                hash: hash.unwrap_or_else(|| GENESIS.to_owned()),
+            },
+            event,
+        })
+    }
+
+    async fn append_audit(
+        &self,
+        entry: &AuditEntry,
+        event: Option<&EventId>,
+    ) -> Result<bool, StoreError> {
+        let appended: i64 = self
+            .shared
+            .append_audit
+            .key(self.audit_key("head"))
+            .key(self.audit_key("entries"))
+            .arg(entry.seq.saturating_sub(1))
+            .arg(entry.prev_hash.as_str())
+            .arg(GENESIS)
+            .arg(encode(entry)?)
+            .arg(entry.hash.as_str())
+            .arg(event.map_or("", EventId::as_str))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(appended == 1)
+    }
+
+    async fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = i64::try_from(after).unwrap_or(i64::MAX);
+        let stop = start.saturating_add(i64::try_from(limit - 1).unwrap_or(i64::MAX));
+        let entries: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.audit_key("entries"))
+            .arg(start)
+            .arg(stop)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        entries.iter().map(|json| decode(json.as_bytes())).collect()
     }
 }
 

@@ -12,6 +12,8 @@ use vangnet_proto::{
     OrderId, Priority, TimestampMs, UtcTime,
 };
 
+use crate::audit::chain::{Draft, Entry, GENESIS, Link};
+
 use super::{
     Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, PartitionKey, RedisStore,
     Store, StoreError, StoredOrder, TimelineEntry,
@@ -684,6 +686,91 @@ async fn events_follow_commits_in_order_and_resume_after_an_id<S: Store>(store: 
     );
 }
 
+fn audit_entry(after: &Link, subject: &str) -> Entry {
+    let draft = Draft::new("admin-1", "order.create", subject, serde_json::json!({}));
+    Entry::next(after, draft, TimestampMs(T0))
+}
+
+async fn audit_entries_append_from_genesis_and_page_after_a_seq<S: Store>(store: &S) {
+    let head = store.audit_head().await.unwrap();
+    assert_eq!(
+        (head.link.seq, head.link.hash.as_str(), head.event),
+        (0, GENESIS, None)
+    );
+    let mut link = Link::default();
+    let mut appended = Vec::new();
+    for n in 1..=5 {
+        let entry = audit_entry(&link, &format!("order-{n}"));
+        assert!(store.append_audit(&entry, None).await.unwrap());
+        link = entry.link();
+        appended.push(entry);
+    }
+
+    assert_eq!(store.audit_head().await.unwrap().link, link);
+    assert_eq!(store.audit_after(0, 100).await.unwrap(), appended);
+    assert_eq!(store.audit_after(2, 2).await.unwrap(), appended[2..4]);
+    assert!(store.audit_after(5, 10).await.unwrap().is_empty());
+    assert!(store.audit_after(0, 0).await.unwrap().is_empty());
+}
+
+async fn an_audit_append_on_a_stale_head_is_refused_and_changes_nothing<S: Store>(store: &S) {
+    let first = audit_entry(&Link::default(), "order-1");
+    assert!(store.append_audit(&first, None).await.unwrap());
+
+    let on_genesis = audit_entry(&Link::default(), "order-2");
+    assert!(!store.append_audit(&on_genesis, None).await.unwrap());
+    let forged = audit_entry(
+        &Link {
+            seq: 1,
+            hash: "ab".repeat(32),
+        },
+        "order-2",
+    );
+    assert!(!store.append_audit(&forged, None).await.unwrap());
+
+    assert_eq!(
+        store.audit_after(0, 10).await.unwrap(),
+        std::slice::from_ref(&first)
+    );
+    assert_eq!(store.audit_head().await.unwrap().link, first.link());
+}
+
+async fn two_concurrent_audit_appends_on_one_head_let_exactly_one_win<S: Store + Clone>(store: &S) {
+    let mut link = Link::default();
+    for round in 0..10 {
+        let contenders = ["a", "b"].map(|name| {
+            let store = store.clone();
+            let entry = audit_entry(&link, &format!("order-{name}-{round}"));
+            tokio::spawn(async move { store.append_audit(&entry, None).await })
+        });
+        let mut won = 0;
+        for contender in contenders {
+            won += usize::from(contender.await.unwrap().unwrap());
+        }
+        assert_eq!(won, 1, "round {round}");
+        link = store.audit_head().await.unwrap().link;
+    }
+    assert_eq!(store.audit_after(0, 100).await.unwrap().len(), 10);
+}
+
+async fn the_audit_head_keeps_the_last_event_recorded<S: Store>(store: &S) {
+    commit_next(
+        store,
+        &order("order-17"),
+        with_revisions(vec![revision("alert-1", 1, Priority::P1)], T0),
+    )
+    .await;
+    let (event, _) = store.events_after(None, 1).await.unwrap().remove(0);
+    let first = audit_entry(&Link::default(), "alert-1");
+    assert!(store.append_audit(&first, Some(&event)).await.unwrap());
+    let second = audit_entry(&first.link(), "order-1");
+    assert!(store.append_audit(&second, None).await.unwrap());
+
+    let head = store.audit_head().await.unwrap();
+    assert_eq!(head.link, second.link());
+    assert_eq!(head.event, Some(event));
+}
+
 /// One `#[tokio::test]` per generic test body, each on a fresh fixture.
 macro_rules! conformance_suite {
     ($fixture:expr; $($test:ident),+ $(,)?) => {
@@ -743,6 +830,10 @@ both_stores!(
     alerts_lists_the_latest_revision_per_alert_of_a_partition,
     partitions_lists_every_committed_partition,
     events_follow_commits_in_order_and_resume_after_an_id,
+    audit_entries_append_from_genesis_and_page_after_a_seq,
+    an_audit_append_on_a_stale_head_is_refused_and_changes_nothing,
+    two_concurrent_audit_appends_on_one_head_let_exactly_one_win,
+    the_audit_head_keeps_the_last_event_recorded,
 );
 
 /// Redis only: the indexes outside the partitions are rebuilt from them, so a

@@ -1,0 +1,104 @@
+//! `vangnet audit verify` and `vangnet audit export`: check the chain in the
+//! configured store (or in an exported file), and write it out as JSON lines.
+
+use std::io::{BufRead, Write};
+
+use super::chain::{Broken, Entry, Verifier};
+use crate::config::{Config, StoreSetting};
+use crate::store::{EmbeddedStore, RedisStore, Store, StoreError};
+
+/// Entries read from the store per round trip.
+const PAGE: usize = 1000;
+
+/// Why the chain could not be verified or exported.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The chain is broken: tampered with or damaged.
+    #[error(transparent)]
+    Broken(#[from] Broken),
+    /// The store could not be read.
+    #[error("cannot read the audit trail: {0}")]
+    Store(#[from] StoreError),
+    /// The file could not be read or written.
+    #[error("cannot read or write the file: {0}")]
+    Io(#[from] std::io::Error),
+    /// A line of an exported file is not an audit entry.
+    #[error("line {line} is not an audit entry: {source}")]
+    Line {
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        source: serde_json::Error,
+    },
+}
+
+/// Verifies the chain of the configured store; returns how many entries it has.
+pub async fn verify_configured(config: &Config) -> Result<u64, AuditError> {
+    match &config.store {
+        StoreSetting::Redis(url) => {
+            verify_store(&RedisStore::connect(url, &config.store_prefix)?).await
+        }
+        StoreSetting::File(path) => verify_store(&EmbeddedStore::open(path)?).await,
+    }
+}
+
+/// Writes the chain of the configured store as JSON lines; returns how many entries.
+pub async fn export_configured(config: &Config, out: impl Write) -> Result<u64, AuditError> {
+    match &config.store {
+        StoreSetting::Redis(url) => {
+            export_store(&RedisStore::connect(url, &config.store_prefix)?, out).await
+        }
+        StoreSetting::File(path) => export_store(&EmbeddedStore::open(path)?, out).await,
+    }
+}
+
+/// Verifies the chain in `store` from the first entry to the head it recorded.
+pub async fn verify_store<S: Store>(store: &S) -> Result<u64, AuditError> {
+    let head = store.audit_head().await?;
+    let mut verifier = Verifier::default();
+    let mut after = 0;
+    loop {
+        let page = store.audit_after(after, PAGE).await?;
+        for entry in &page {
+            verifier.check(entry)?;
+        }
+        if page.len() < PAGE {
+            return Ok(verifier.finish(Some(&head.link))?);
+        }
+        after += page.len() as u64;
+    }
+}
+
+/// Writes every entry of `store`, in stored order, one JSON object a line.
+pub async fn export_store<S: Store>(store: &S, mut out: impl Write) -> Result<u64, AuditError> {
+    let mut after = 0;
+    loop {
+        let page = store.audit_after(after, PAGE).await?;
+        for entry in &page {
+            serde_json::to_writer(&mut out, entry).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")?;
+        }
+        after += page.len() as u64;
+        if page.len() < PAGE {
+            out.flush()?;
+            return Ok(after);
+        }
+    }
+}
+
+/// Verifies an exported file on its own; returns how many entries it has.
+pub fn verify_lines(input: impl BufRead) -> Result<u64, AuditError> {
+    let mut verifier = Verifier::default();
+    for (index, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: Entry = serde_json::from_str(&line).map_err(|source| AuditError::Line {
+            line: index + 1,
+            source,
+        })?;
+        verifier.check(&entry)?;
+    }
+    Ok(verifier.finish(None)?)
+}

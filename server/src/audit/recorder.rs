@@ -1,0 +1,173 @@
+//! Follows the store's event log and appends an `alert.revision` entry for
+//! every committed alert revision, in commit order. The last event recorded
+//! is kept in the chain's head, so after a crash (or with several instances
+//! running) every revision is recorded exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use vangnet_proto::DispatchBody;
+
+use super::append_for_event;
+use super::chain::Draft;
+use crate::store::{Store, StoreError};
+
+/// Events read per round.
+const BATCH: usize = 256;
+/// How often the log is read when it had nothing new.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// The entry a committed revision makes.
+pub fn revision_draft(revision: &DispatchBody) -> Draft {
+    Draft::new(
+        "system",
+        "alert.revision",
+        revision.alert_id.as_str(),
+        json!({
+            "revision": revision.revision,
+            "order_id": revision.order_id,
+            "region": revision.region,
+            "kind": revision.kind,
+            "priority": revision.priority,
+            "status": revision.status,
+            "exercise": revision.exercise,
+            "count": revision.count,
+            "cleared": revision.cleared_at.is_some(),
+        }),
+    )
+}
+
+/// Starts the recorder; it runs until `stop`.
+pub fn spawn<S: Store>(store: Arc<S>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let wait = match record_pending(store.as_ref()).await {
+                Ok(0) => POLL_EVERY,
+                Ok(_) => Duration::ZERO,
+                Err(err) => {
+                    tracing::warn!(%err, "audit recorder waits for the store");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    });
+}
+
+/// Records the events after the last one audited; returns how many it read.
+pub async fn record_pending<S: Store>(store: &S) -> Result<usize, StoreError> {
+    let head = store.audit_head().await?;
+    let events = store.events_after(head.event.as_ref(), BATCH).await?;
+    for (id, revision) in &events {
+        append_for_event(store, id, revision_draft(revision)).await?;
+    }
+    Ok(events.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use vangnet_proto::{AlertId, AlertKind, AlertStatus, OrderId, Priority, TimestampMs, UtcTime};
+
+    use super::*;
+    use crate::audit::chain;
+    use crate::store::{Commit, EmbeddedStore, PartitionKey, TimelineEntry};
+
+    fn revision(alert: &str, revision: u32) -> TimelineEntry {
+        let at = UtcTime(TimestampMs(1_764_331_200_000));
+        TimelineEntry {
+            revision: DispatchBody {
+                alert_id: AlertId::new(alert),
+                revision,
+                order_id: Some(OrderId::new("order-17")),
+                region: Some("utrecht".into()),
+                priority: Priority::P1,
+                kind: AlertKind::Panic,
+                confidence: None,
+                status: AlertStatus::Open,
+                exercise: false,
+                late: false,
+                count: revision,
+                created_at: at,
+                updated_at: at,
+                cleared_at: None,
+                victim: None,
+                perpetrator: None,
+                zone: None,
+                distance_m: None,
+                summary: String::new(),
+            },
+            act: None,
+        }
+    }
+
+    async fn commit(store: &EmbeddedStore, version: u64, revisions: Vec<TimelineEntry>) {
+        let partition = PartitionKey::Order(OrderId::new("order-17"));
+        let commit = Commit {
+            revisions,
+            ..Commit::default()
+        };
+        store.commit(&partition, version, commit).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn each_committed_revision_is_recorded_once_in_commit_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
+        commit(
+            &store,
+            0,
+            vec![revision("alert-1", 1), revision("alert-2", 1)],
+        )
+        .await;
+        assert_eq!(record_pending(&store).await.unwrap(), 2);
+        commit(&store, 1, vec![revision("alert-1", 2)]).await;
+        record_pending(&store).await.unwrap();
+        assert_eq!(record_pending(&store).await.unwrap(), 0);
+
+        let entries = store.audit_after(0, 10).await.unwrap();
+        let recorded: Vec<(&str, &serde_json::Value)> = entries
+            .iter()
+            .map(|e| (e.subject.as_str(), &e.detail["revision"]))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                ("alert-1", &json!(1)),
+                ("alert-2", &json!(1)),
+                ("alert-1", &json!(2))
+            ]
+        );
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.actor == "system" && e.action == "alert.revision")
+        );
+        assert_eq!(chain::verify(&entries), Ok(3));
+    }
+
+    #[tokio::test]
+    async fn an_event_already_recorded_is_not_recorded_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
+        commit(&store, 0, vec![revision("alert-1", 1)]).await;
+        let (event, body) = store.events_after(None, 1).await.unwrap().remove(0);
+
+        assert!(
+            append_for_event(&store, &event, revision_draft(&body))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !append_for_event(&store, &event, revision_draft(&body))
+                .await
+                .unwrap()
+        );
+        assert_eq!(record_pending(&store).await.unwrap(), 0);
+        assert_eq!(store.audit_after(0, 10).await.unwrap().len(), 1);
+    }
+}
