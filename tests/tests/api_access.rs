@@ -96,6 +96,7 @@ fn endpoints() -> Vec<Endpoint> {
             None,
             &[Role::Admin, Role::Dispatcher],
         ),
+        endpoint("GET", "/api/v1/audit", None, &[Role::Auditor]),
     ]
 }
 
