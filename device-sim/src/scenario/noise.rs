@@ -1,7 +1,8 @@
 //! The seeded GPS error model: what a device reports for a true position.
 //!
-//! Ordinary error is Gaussian with σ = acc/2 on each axis, cut off at the
-//! reported accuracy (the accuracy radius honestly contains the truth).
+//! Ordinary error is Gaussian with σ = acc/2 on each axis, drawn again when
+//! it falls beyond the reported accuracy (the accuracy radius honestly
+//! contains the truth).
 //! Outliers are single fixes 150–400 m off that claim 10–20 m accuracy; jumps
 //! move three fixes in a row 100–300 m off with the usual accuracy; a frozen
 //! device repeats its last report.
@@ -12,6 +13,8 @@ use vangnet_engine::geometry::{GeoPoint, LocalFrame};
 
 use super::model::Noise;
 
+/// Draws of the ordinary error before giving up on one within the accuracy (each succeeds with p ≈ 0.86).
+const MAX_DRAWS: usize = 64;
 /// Fixes a jump lasts.
 const JUMP_FIXES: u32 = 3;
 
@@ -82,18 +85,15 @@ impl Gps {
                 acc: self.acc,
             };
         }
-        let (mut east, mut north) = (self.gaussian(), self.gaussian());
-        let error = east.hypot(north) * self.acc / 2.0;
-        let scale = if error > self.acc {
-            self.acc / error
-        } else {
-            1.0
-        };
-        east *= self.acc / 2.0 * scale;
-        north *= self.acc / 2.0 * scale;
+        let (acc, sigma) = (self.acc, self.acc / 2.0);
+        let (east, north) = std::iter::repeat_with(|| (self.gaussian(), self.gaussian()))
+            .map(|(e, n)| (e * sigma, n * sigma))
+            .take(MAX_DRAWS)
+            .find(|(e, n)| e.hypot(*n) <= acc)
+            .unwrap_or_default();
         Reading {
             at: offset(truth, east, north),
-            acc: self.acc,
+            acc,
         }
     }
 

@@ -5,8 +5,9 @@
 //! and incidents) is found when a revision of its kind (order, zone) with at
 //! least its priority arrived within its window. An alert episode is a false
 //! alarm unless an expectation of its kind, a true episode of a related kind
-//! near its time, or the scenario's `allow` list explains it. A flap is a
-//! condition that cleared and came back.
+//! near its time, or the scenario's `allow` list explains it; episodes first
+//! seen after the scenario's end are not judged (the devices falling quiet
+//! then is silence). A flap is a condition that cleared and came back.
 
 use std::collections::HashMap;
 
@@ -93,6 +94,19 @@ pub struct FalseAlarm {
     pub at_s: f64,
 }
 
+/// A condition that cleared and came back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Flap {
+    /// The alert's kind.
+    pub kind: AlertKind,
+    /// Its order.
+    pub order: Option<String>,
+    /// Its zone.
+    pub zone: Option<String>,
+    /// When it came back (scenario s).
+    pub at_s: f64,
+}
+
 /// The verdict of one run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -109,7 +123,7 @@ pub struct Report {
     /// How many false alarms the scenario tolerates.
     pub max_false_alarms: usize,
     /// Conditions that cleared and came back.
-    pub flaps: usize,
+    pub flaps: Vec<Flap>,
     /// How many flaps the scenario tolerates, if it limits them.
     pub max_flaps: Option<usize>,
     /// Alerts whose `exercise` flag differs from their order's.
@@ -232,7 +246,7 @@ impl Report {
         let episodes = episodes_of(seen);
         let false_alarms: Vec<FalseAlarm> = episodes
             .iter()
-            .filter(|a| !scenario.allow.contains(&a.kind))
+            .filter(|a| a.at_s <= scenario.duration_s && !scenario.allow.contains(&a.kind))
             .filter(|a| !expected.iter().any(|e| e.matches(a.kind, a.order.as_deref(), a.zone.as_deref())))
             .filter(|a| {
                 !truth.iter().any(|ep| {
@@ -253,7 +267,7 @@ impl Report {
         let flaps = flaps(seen);
         let passed = expected.iter().all(Expected::found)
             && false_alarms.len() <= scenario.max_false_alarms
-            && scenario.max_flaps.is_none_or(|max| flaps <= max)
+            && scenario.max_flaps.is_none_or(|max| flaps.len() <= max)
             && isolation_breaches.is_empty();
         Self {
             scenario: name.to_owned(),
@@ -282,7 +296,7 @@ impl Report {
             let what = format!(
                 "{:?} {}{}{} ≥{:?}",
                 e.source,
-                serde_json::to_value(e.kind).unwrap_or_default().as_str().unwrap_or("?"),
+                kind_name(e.kind),
                 e.order.as_ref().map_or(String::new(), |o| format!(" order {o}")),
                 e.zone.as_ref().map_or(String::new(), |z| format!(" zone {z}")),
                 e.priority
@@ -299,8 +313,16 @@ impl Report {
         for f in &self.false_alarms {
             out.push_str(&format!(
                 "  FALSE ALARM {} {:?}{} at {:.0} s\n",
-                serde_json::to_value(f.kind).unwrap_or_default().as_str().unwrap_or("?"),
+                kind_name(f.kind),
                 f.priority,
+                f.zone.as_ref().map_or(String::new(), |z| format!(" zone {z}")),
+                f.at_s
+            ));
+        }
+        for f in &self.flaps {
+            out.push_str(&format!(
+                "  flap: {}{} raised again at {:.0} s after clearing\n",
+                kind_name(f.kind),
                 f.zone.as_ref().map_or(String::new(), |z| format!(" zone {z}")),
                 f.at_s
             ));
@@ -309,7 +331,7 @@ impl Report {
             "  false alarms {} (max {}), flaps {}{}, isolation breaches {}, revisions received {}\n",
             self.false_alarms.len(),
             self.max_false_alarms,
-            self.flaps,
+            self.flaps.len(),
             self.max_flaps.map_or(String::new(), |m| format!(" (max {m})")),
             self.isolation_breaches.len(),
             self.revisions
@@ -338,10 +360,10 @@ fn episodes_of(seen: &[Seen]) -> Vec<FalseAlarm> {
     episodes
 }
 
-/// Times a condition cleared and was raised again, per (order, kind, zone).
-fn flaps(seen: &[Seen]) -> usize {
+/// Each time a condition cleared and was raised again, per (order, kind, zone).
+fn flaps(seen: &[Seen]) -> Vec<Flap> {
     let mut cleared: HashMap<(Option<&str>, AlertKind, Option<&str>), bool> = HashMap::new();
-    let mut count = 0;
+    let mut out = Vec::new();
     for s in seen {
         let key = (
             s.order.as_deref(),
@@ -350,8 +372,21 @@ fn flaps(seen: &[Seen]) -> usize {
         );
         let now_cleared = s.body.cleared_at.is_some();
         if cleared.insert(key, now_cleared) == Some(true) && !now_cleared {
-            count += 1;
+            out.push(Flap {
+                kind: s.body.kind,
+                order: s.order.clone(),
+                zone: key.2.map(str::to_owned),
+                at_s: s.t,
+            });
         }
     }
-    count
+    out
+}
+
+/// The kind as the wire spells it.
+fn kind_name(kind: AlertKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
