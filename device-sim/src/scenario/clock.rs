@@ -15,6 +15,8 @@
 //!   `VANGNET_PERP_SILENCE_S` and `VANGNET_VICTIM_SILENCE_S` divided by N, as
 //!   the CI test does; the server checks silence once a real second, i.e. every
 //!   N scenario seconds;
+//! - Vangnet's real processing time L shows as `N·L` scenario seconds in the
+//!   report's delays, so an expectation's `within_s` must allow for it;
 //! - an alarm raised `a` scenario seconds before the end reaches Vangnet with
 //!   a `ts` `a·(N−1)/N` seconds old, so it is flagged `late` when that exceeds
 //!   120 s (it is still raised at its priority).
@@ -76,12 +78,21 @@ mod tests {
         assert!(clock.device_ts(0.0).millis() + 539_000 <= now + 1000);
         let end = clock.device_ts(600.0).millis();
         assert!(end.abs_diff(now + 60_000) < 1000, "{end} vs {now}");
-        assert_eq!(clock.instant(600.0) - clock.instant(0.0), Duration::from_secs(60));
+        assert_eq!(
+            clock.instant(600.0) - clock.instant(0.0),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
     fn at_speed_one_device_time_is_real_time() {
         let clock = Clock::start(1.0, 600.0);
-        assert!(clock.device_ts(0.0).millis().abs_diff(TimestampMs::now().millis()) < 1000);
+        assert!(
+            clock
+                .device_ts(0.0)
+                .millis()
+                .abs_diff(TimestampMs::now().millis())
+                < 1000
+        );
     }
 }

@@ -61,7 +61,7 @@ pub struct RunArgs {
 
 /// Plays the scenario; returns whether it passed.
 pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
-    if !(args.speed >= 1.0) {
+    if args.speed.is_nan() || args.speed < 1.0 {
         bail!("--speed must be at least 1");
     }
     let scenario = Scenario::load(&args.scenario)?;
@@ -80,7 +80,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
         .iter()
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()?;
-    bodies.extend(scenario.flood.as_ref().map(schedule::flood_orders).unwrap_or_default());
+    bodies.extend(
+        scenario
+            .flood
+            .as_ref()
+            .map(schedule::flood_orders)
+            .unwrap_or_default(),
+    );
     let exercise: HashMap<String, bool> = bodies
         .iter()
         .filter_map(|b| Some((b["id"].as_str()?.to_owned(), b["exercise"].as_bool()?)))

@@ -287,19 +287,19 @@ impl Scenario {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        if !(self.duration_s > 0.0) {
+        if !positive(self.duration_s) {
             bail!("duration_s must be positive");
         }
         let orders = self.order_bodies()?;
         for actor in &self.actors {
-            if !(actor.interval_s > 0.0) {
+            if !positive(actor.interval_s) {
                 bail!("actor {}: interval_s must be positive", actor.device);
             }
             if let Route::Waypoints { waypoints } = &actor.route {
                 if waypoints.is_empty() {
                     bail!("actor {}: a route needs waypoints", actor.device);
                 }
-                if waypoints.iter().skip(1).any(|w| !(w.speed_kmh > 0.0)) {
+                if waypoints.iter().skip(1).any(|w| !positive(w.speed_kmh)) {
                     bail!(
                         "actor {}: every waypoint after the first needs speed_kmh",
                         actor.device
@@ -309,13 +309,20 @@ impl Scenario {
         }
         for expectation in &self.expectations {
             if let Some(order) = &expectation.order
-                && !orders.iter().any(|o| o.id.as_ref().is_some_and(|id| id.as_str() == order))
+                && !orders
+                    .iter()
+                    .any(|o| o.id.as_ref().is_some_and(|id| id.as_str() == order))
             {
                 bail!("[[expect]] names unknown order {order}");
             }
         }
         Ok(())
     }
+}
+
+/// Above zero (NaN is not).
+fn positive(x: f64) -> bool {
+    x > 0.0
 }
 
 #[cfg(test)]

@@ -113,7 +113,12 @@ fn from_gpx(path: &Path, start_s: f64) -> anyhow::Result<Vec<Sample>> {
     let gpx = gpx::read(std::io::BufReader::new(file))
         .with_context(|| format!("reading GPX {}", path.display()))?;
     let mut timed = Vec::new();
-    for point in gpx.tracks.iter().flat_map(|t| &t.segments).flat_map(|s| &s.points) {
+    for point in gpx
+        .tracks
+        .iter()
+        .flat_map(|t| &t.segments)
+        .flat_map(|s| &s.points)
+    {
         let Some(time) = point.time else {
             bail!("{}: a track point without <time>", path.display());
         };

@@ -214,7 +214,11 @@ impl Report {
                 continue;
             };
             let covered = expected.iter().any(|e| {
-                e.matches(episode.kind, episode.order.as_deref(), episode.zone.as_deref())
+                e.matches(
+                    episode.kind,
+                    episode.order.as_deref(),
+                    episode.zone.as_deref(),
+                )
             });
             if !covered {
                 expected.push(Expected {
@@ -234,8 +238,11 @@ impl Report {
         for e in &mut expected {
             let Some(due) = e.due_s else { continue };
             let hit = seen.iter().find(|s| {
-                e.matches(s.body.kind, s.order.as_deref(), s.body.zone.as_ref().map(|z| z.as_str()))
-                    && s.body.priority >= e.priority
+                e.matches(
+                    s.body.kind,
+                    s.order.as_deref(),
+                    s.body.zone.as_ref().map(|z| z.as_str()),
+                ) && s.body.priority >= e.priority
                     && (due - e.early_s..=due + e.within_s).contains(&s.t)
             });
             if let Some(hit) = hit {
@@ -247,13 +254,18 @@ impl Report {
         let false_alarms: Vec<FalseAlarm> = episodes
             .iter()
             .filter(|a| a.at_s <= scenario.duration_s && !scenario.allow.contains(&a.kind))
-            .filter(|a| !expected.iter().any(|e| e.matches(a.kind, a.order.as_deref(), a.zone.as_deref())))
+            .filter(|a| {
+                !expected
+                    .iter()
+                    .any(|e| e.matches(a.kind, a.order.as_deref(), a.zone.as_deref()))
+            })
             .filter(|a| {
                 !truth.iter().any(|ep| {
                     explained_by(a.kind).contains(&ep.kind)
                         && ep.order == a.order
                         && (ep.zone.is_none() || ep.zone == a.zone)
-                        && (ep.start_s - scenario.truth_within_s..=ep.end_s + scenario.truth_within_s)
+                        && (ep.start_s - scenario.truth_within_s
+                            ..=ep.end_s + scenario.truth_within_s)
                             .contains(&a.at_s)
                 })
             })
@@ -297,8 +309,12 @@ impl Report {
                 "{:?} {}{}{} ≥{:?}",
                 e.source,
                 kind_name(e.kind),
-                e.order.as_ref().map_or(String::new(), |o| format!(" order {o}")),
-                e.zone.as_ref().map_or(String::new(), |z| format!(" zone {z}")),
+                e.order
+                    .as_ref()
+                    .map_or(String::new(), |o| format!(" order {o}")),
+                e.zone
+                    .as_ref()
+                    .map_or(String::new(), |z| format!(" zone {z}")),
                 e.priority
             );
             let outcome = match (e.due_s, e.delay_s, e.got) {
@@ -306,7 +322,9 @@ impl Report {
                 (Some(due), Some(delay), Some(got)) => {
                     format!("found {got:?} {delay:+.1} s after {due:.0} s")
                 }
-                (Some(due), _, _) => format!("MISSED: nothing within {:.0} s of {due:.0} s", e.within_s),
+                (Some(due), _, _) => {
+                    format!("MISSED: nothing within {:.0} s of {due:.0} s", e.within_s)
+                }
             };
             out.push_str(&format!("  expected {what}: {outcome}\n"));
         }
@@ -315,7 +333,9 @@ impl Report {
                 "  FALSE ALARM {} {:?}{} at {:.0} s\n",
                 kind_name(f.kind),
                 f.priority,
-                f.zone.as_ref().map_or(String::new(), |z| format!(" zone {z}")),
+                f.zone
+                    .as_ref()
+                    .map_or(String::new(), |z| format!(" zone {z}")),
                 f.at_s
             ));
         }
@@ -323,7 +343,9 @@ impl Report {
             out.push_str(&format!(
                 "  flap: {}{} raised again at {:.0} s after clearing\n",
                 kind_name(f.kind),
-                f.zone.as_ref().map_or(String::new(), |z| format!(" zone {z}")),
+                f.zone
+                    .as_ref()
+                    .map_or(String::new(), |z| format!(" zone {z}")),
                 f.at_s
             ));
         }
@@ -389,4 +411,138 @@ fn kind_name(kind: AlertKind) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn scenario(extra: &str) -> Scenario {
+        toml::from_str(&format!(
+            r#"
+duration_s = 600
+{extra}
+[[order]]
+id = "o"
+region = "r"
+victim_devices = ["v"]
+perpetrator_devices = ["p"]
+[[actor]]
+device = "v"
+interval_s = 30
+route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
+"#
+        ))
+        .unwrap()
+    }
+
+    fn seen(t: f64, id: &str, kind: &str, priority: &str, cleared: bool) -> Seen {
+        let body = json!({"alert_id": id, "revision": 1, "order_id": "o.x", "region": "r",
+            "priority": priority, "kind": kind, "confidence": null, "status": "open",
+            "exercise": true, "late": false, "count": 1,
+            "created_at": "2026-11-28T12:00:00Z", "updated_at": "2026-11-28T12:00:00Z",
+            "cleared_at": if cleared { json!("2026-11-28T12:00:00Z") } else { json!(null) },
+            "victim": null, "perpetrator": null, "zone": null, "distance_m": null, "summary": ""});
+        Seen {
+            t,
+            order: Some("o".into()),
+            order_exercise: Some(true),
+            body: serde_json::from_value(body).unwrap(),
+        }
+    }
+
+    fn episode(kind: AlertKind, start_s: f64, end_s: f64) -> Episode {
+        Episode {
+            kind,
+            order: Some("o".into()),
+            zone: None,
+            start_s,
+            end_s,
+        }
+    }
+
+    #[test]
+    fn a_true_violation_raised_in_time_is_found_with_its_delay() {
+        let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
+        let report = Report::judge(
+            "s",
+            1.0,
+            &scenario(""),
+            truth,
+            &[seen(130.0, "a", "proximity_alarm", "P1", false)],
+        );
+        assert!(report.passed);
+        assert_eq!(report.expected[0].source, Source::Truth);
+        assert_eq!(report.expected[0].delay_s, Some(30.0));
+    }
+
+    #[test]
+    fn a_true_violation_never_raised_is_a_miss() {
+        let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
+        let report = Report::judge("s", 1.0, &scenario(""), truth, &[]);
+        assert!(!report.passed);
+        assert!(!report.expected[0].found());
+    }
+
+    #[test]
+    fn an_alert_without_truth_or_expectation_is_a_false_alarm_once_per_episode() {
+        let alerts = [
+            seen(50.0, "a", "zone_alarm", "P2", false),
+            seen(80.0, "a", "zone_alarm", "P1", false),
+        ];
+        let report = Report::judge("s", 1.0, &scenario(""), Vec::new(), &alerts);
+        assert!(!report.passed);
+        assert_eq!(report.false_alarms.len(), 1);
+        assert_eq!(report.false_alarms[0].priority, Priority::P1);
+        let tolerant = Report::judge(
+            "s",
+            1.0,
+            &scenario("max_false_alarms = 1"),
+            Vec::new(),
+            &alerts,
+        );
+        assert!(tolerant.passed);
+    }
+
+    #[test]
+    fn a_prealarm_near_a_true_alarm_is_explained() {
+        let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
+        let alerts = [
+            seen(60.0, "b", "proximity_prealarm", "P2", false),
+            seen(110.0, "a", "proximity_alarm", "P1", false),
+        ];
+        let report = Report::judge("s", 1.0, &scenario(""), truth, &alerts);
+        assert!(report.false_alarms.is_empty());
+    }
+
+    #[test]
+    fn an_alert_first_seen_after_the_end_is_not_judged() {
+        let alerts = [seen(700.0, "a", "signal_lost", "P2", false)];
+        assert!(Report::judge("s", 1.0, &scenario(""), Vec::new(), &alerts).passed);
+    }
+
+    #[test]
+    fn a_condition_that_clears_and_returns_is_a_flap() {
+        let alerts = [
+            seen(10.0, "a", "zone_prealarm", "P2", false),
+            seen(40.0, "a", "zone_prealarm", "P2", true),
+            seen(70.0, "a", "zone_prealarm", "P2", false),
+        ];
+        let scenario = scenario("max_flaps = 0\nallow = [\"zone_prealarm\"]");
+        let report = Report::judge("s", 1.0, &scenario, Vec::new(), &alerts);
+        assert_eq!(report.flaps.len(), 1);
+        assert!(!report.passed);
+    }
+
+    #[test]
+    fn an_alert_with_another_exercise_flag_than_its_order_breaches_isolation() {
+        let mut alert = seen(10.0, "a", "tamper", "P2", false);
+        alert.order_exercise = Some(false);
+        let scenario = scenario("allow = [\"tamper\"]");
+        let report = Report::judge("s", 1.0, &scenario, Vec::new(), &[alert]);
+        assert_eq!(report.isolation_breaches, ["a/1"]);
+        assert!(!report.passed);
+    }
 }

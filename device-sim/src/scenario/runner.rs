@@ -247,7 +247,9 @@ mod tests {
         assert_ne!(id, "o");
         assert_eq!(names.scenario(id).as_deref(), Some("o"));
         assert_eq!(
-            names.scenario(renamed["perpetrator_devices"][0].as_str().unwrap()).as_deref(),
+            names
+                .scenario(renamed["perpetrator_devices"][0].as_str().unwrap())
+                .as_deref(),
             Some("p")
         );
         assert_eq!(names.scenario("o.other"), None);

@@ -209,16 +209,21 @@ route = {{ waypoints = [{{ at = [4.47, 51.92] }}] }}
     fn a_device_reports_at_its_interval_until_the_end() {
         let (scenario, tracks) = scenario("");
         let fixes: Vec<f64> = messages(&scenario, &tracks).iter().map(|m| m.t).collect();
-        assert_eq!(fixes, (0..10).map(|n| f64::from(n) * 10.0).collect::<Vec<_>>());
+        assert_eq!(
+            fixes,
+            (0..10).map(|n| f64::from(n) * 10.0).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn a_device_switched_off_says_offline_and_stays_quiet_until_on() {
-        let (scenario, tracks) = scenario(
-            "event = [{ at_s = 25, kind = \"off\" }, { at_s = 65, kind = \"on\" }]",
-        );
+        let (scenario, tracks) =
+            scenario("event = [{ at_s = 25, kind = \"off\" }, { at_s = 65, kind = \"on\" }]");
         let all = messages(&scenario, &tracks);
-        assert!(!all.iter().any(|m| m.channel == Channel::Loc && (30.0..65.0).contains(&m.t)));
+        assert!(
+            !all.iter()
+                .any(|m| m.channel == Channel::Loc && (30.0..65.0).contains(&m.t))
+        );
         let statuses: Vec<&Value> = all
             .iter()
             .filter(|m| m.channel == Channel::Status)
@@ -235,6 +240,9 @@ route = {{ waypoints = [{{ at = [4.47, 51.92] }}] }}
         let all = messages(&scenario, &tracks);
         let panic = all.iter().find(|m| m.channel == Channel::Alarm).unwrap();
         assert!(!panic.body.contains_key("lat"));
-        assert!(!all.iter().any(|m| m.channel == Channel::Loc && (20.0..80.0).contains(&m.t)));
+        assert!(
+            !all.iter()
+                .any(|m| m.channel == Channel::Loc && (20.0..80.0).contains(&m.t))
+        );
     }
 }

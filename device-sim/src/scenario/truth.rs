@@ -41,7 +41,10 @@ impl Shape {
     fn of(geometry: &Geometry, radius_m: Option<f64>) -> Self {
         let point = |p: &Vec<f64>| GeoPoint::new(p[1], p[0]);
         let polygon = |rings: &Vec<Vec<Vec<f64>>>| -> Vec<Vec<GeoPoint>> {
-            rings.iter().map(|r| r.iter().map(point).collect()).collect()
+            rings
+                .iter()
+                .map(|r| r.iter().map(point).collect())
+                .collect()
         };
         match geometry {
             Geometry::Point(p) => Self::Circle(Circle::new(point(p), radius_m.unwrap_or(0.0))),
@@ -87,12 +90,22 @@ pub fn episodes(scenario: &Scenario, orders: &[OrderBody], tracks: &[Track]) -> 
                 });
             }
         };
-        for perp in order.perpetrator_devices.iter().filter_map(|d| track_of(d.as_str())) {
+        for perp in order
+            .perpetrator_devices
+            .iter()
+            .filter_map(|d| track_of(d.as_str()))
+        {
             if let Some(rule) = order.proximity {
-                for victim in order.victim_devices.iter().filter_map(|d| track_of(d.as_str())) {
+                for victim in order
+                    .victim_devices
+                    .iter()
+                    .filter_map(|d| track_of(d.as_str()))
+                {
                     let d = |t| distance_m(perp.at(t).at, victim.at(t).at);
                     record(AlertKind::ProximityAlarm, None, &|t| d(t) <= rule.alarm_m);
-                    record(AlertKind::ProximityPrealarm, None, &|t| d(t) <= rule.prealarm_m);
+                    record(AlertKind::ProximityPrealarm, None, &|t| {
+                        d(t) <= rule.prealarm_m
+                    });
                 }
             }
             for zone in &order.zones {
@@ -104,11 +117,17 @@ pub fn episodes(scenario: &Scenario, orders: &[OrderBody], tracks: &[Track]) -> 
             }
         }
         for actor in scenario.actors.iter().filter(|a| in_order(order, a)) {
-            record(AlertKind::BatteryLow, None, &|t| battery(actor, t) <= BATTERY_LOW);
+            record(AlertKind::BatteryLow, None, &|t| {
+                battery(actor, t) <= BATTERY_LOW
+            });
         }
     }
     for actor in &scenario.actors {
-        for (event, (kind, _)) in actor.events.iter().filter_map(|e| Some((e, e.kind.alert()?))) {
+        for (event, (kind, _)) in actor
+            .events
+            .iter()
+            .filter_map(|e| Some((e, e.kind.alert()?)))
+        {
             let mut owners = orders.iter().filter(|o| in_order(o, actor)).peekable();
             let incident = |kind, order: Option<String>| Episode {
                 kind,
@@ -121,7 +140,10 @@ pub fn episodes(scenario: &Scenario, orders: &[OrderBody], tracks: &[Track]) -> 
                 out.push(incident(AlertKind::PanicUnassigned, None));
             }
             for order in owners {
-                out.push(incident(kind, order.id.as_ref().map(|id| id.as_str().to_owned())));
+                out.push(incident(
+                    kind,
+                    order.id.as_ref().map(|id| id.as_str().to_owned()),
+                ));
             }
         }
     }
@@ -199,7 +221,13 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
         assert!((alarm - 251.0).abs() <= 2.0, "{alarm}");
         assert!(first(AlertKind::ProximityPrealarm) < alarm);
         assert!(first(AlertKind::ZoneAlarm) > alarm);
-        assert_eq!(all.iter().find(|e| e.kind == AlertKind::ZoneAlarm).unwrap().end_s, 600.0);
+        assert_eq!(
+            all.iter()
+                .find(|e| e.kind == AlertKind::ZoneAlarm)
+                .unwrap()
+                .end_s,
+            600.0
+        );
     }
 
     #[test]
@@ -210,8 +238,14 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
              event = [{ at_s = 100, kind = \"tamper\" }]",
         );
         let tamper = all.iter().find(|e| e.kind == AlertKind::Tamper).unwrap();
-        assert_eq!((tamper.order.as_deref(), tamper.start_s), (Some("o"), 100.0));
-        let low = all.iter().find(|e| e.kind == AlertKind::BatteryLow).unwrap();
+        assert_eq!(
+            (tamper.order.as_deref(), tamper.start_s),
+            (Some("o"), 100.0)
+        );
+        let low = all
+            .iter()
+            .find(|e| e.kind == AlertKind::BatteryLow)
+            .unwrap();
         assert_eq!(low.start_s, 300.0);
         assert!(!all.iter().any(|e| e.kind == AlertKind::ProximityAlarm));
     }
