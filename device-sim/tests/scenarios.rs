@@ -22,6 +22,7 @@ const LIBRARY: &[(&str, f64)] = &[
     ("panic-without-gps", 40.0),
     ("exercise-beside-real", 60.0),
     ("panic-in-flood", 6.0),
+    ("cycle-track-gpx", 60.0),
 ];
 
 fn library_dir() -> PathBuf {
@@ -127,4 +128,9 @@ async fn exercise_beside_real() {
 #[tokio::test]
 async fn panic_in_flood() {
     plays("panic-in-flood").await;
+}
+
+#[tokio::test]
+async fn cycle_track_gpx() {
+    plays("cycle-track-gpx").await;
 }
