@@ -2,11 +2,12 @@
 //! real `vangnet` (Mosquitto and Redis of the e2e harness, prefixes of its
 //! own), each at a speed that plays it in 10–20 real seconds. The
 //! service's silence settings are divided by the speed, so silence behaves in
-//! scenario time as it would at speed 1.
+//! scenario time as it would at speed 1. A fake police dispatch endpoint
+//! takes the default route (P1 and P2 of real orders).
 
 use std::path::{Path, PathBuf};
 
-use vangnet_e2e::{AppOptions, TestApp, mqtt_url};
+use vangnet_e2e::{AppOptions, Sink, SinkRequest, TestApp, mqtt_url};
 
 const SECRET: &str = "scenario-test-secret";
 
@@ -29,16 +30,19 @@ fn library_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
-/// Plays scenario `name` at its speed against a fresh `vangnet`; panics with the report unless it passes.
-async fn plays(name: &str) {
+/// Plays scenario `name` at its speed against a fresh `vangnet`; panics with
+/// the report unless it passes; returns what police dispatch received.
+async fn plays(name: &str) -> Vec<SinkRequest> {
     let speed = LIBRARY
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, speed)| *speed)
         .unwrap_or_else(|| panic!("{name} is not in LIBRARY"));
     let silence = |seconds: f64| ((seconds / speed).ceil() as u64).max(1).to_string();
+    let sink = Sink::start().await;
     let app = TestApp::spawn_with(
         AppOptions::default()
+            .env("VANGNET_DISPATCH_URL", sink.url())
             .env("VANGNET_JWT_SECRET", SECRET)
             .env("VANGNET_PERP_SILENCE_S", silence(300.0))
             .env("VANGNET_VICTIM_SILENCE_S", silence(900.0)),
@@ -63,6 +67,7 @@ async fn plays(name: &str) {
         "{report}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    sink.delivered()
 }
 
 #[test]
@@ -122,7 +127,19 @@ async fn panic_without_gps() {
 
 #[tokio::test]
 async fn exercise_beside_real() {
-    plays("exercise-beside-real").await;
+    let dispatched: Vec<serde_json::Value> = plays("exercise-beside-real")
+        .await
+        .iter()
+        .map(SinkRequest::json)
+        .collect();
+    assert!(
+        dispatched.iter().all(|body| body["exercise"] == false
+            && body["order_id"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("real."))),
+        "{dispatched:#?}"
+    );
+    assert!(dispatched.iter().any(|body| body["kind"] == "zone_alarm"));
 }
 
 #[tokio::test]
