@@ -108,6 +108,7 @@ fn actor_messages(actor: &Actor, track: &Track, duration_s: f64, seed: u64) -> V
     for event in &actor.events {
         let t = event.at_s;
         let body = match (event.kind, event.kind.alarm()) {
+            (_, Some(_)) if !is_on(actor, t) => continue,
             (_, Some(kind)) if has_no_fix(actor, t) => (Channel::Alarm, json!({"kind": kind})),
             (_, Some(kind)) => {
                 let at = track.at(t).at;
@@ -230,6 +231,14 @@ route = {{ waypoints = [{{ at = [4.47, 51.92] }}] }}
             .map(|m| &m.body["kind"])
             .collect();
         assert_eq!(statuses, [&json!("offline"), &json!("online")]);
+    }
+
+    #[test]
+    fn a_device_switched_off_sends_no_alarm() {
+        let (scenario, tracks) =
+            scenario("event = [{ at_s = 25, kind = \"off\" }, { at_s = 50, kind = \"panic\" }]");
+        let all = messages(&scenario, &tracks);
+        assert!(!all.iter().any(|m| m.channel == Channel::Alarm));
     }
 
     #[test]
