@@ -9,9 +9,12 @@ mod fleet;
 mod latency;
 mod procstat;
 mod report;
+mod scenario;
 mod seed;
 mod service;
 mod sink;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -33,12 +36,19 @@ enum Command {
     /// verifies signatures, answers according to a fault plan, prints a live
     /// summary.
     Sink(sink::SinkArgs),
+    /// Plays a scenario against a running Vangnet and judges its alerts
+    /// against the ground truth; exits 0 only when the expectations hold.
+    Run(scenario::RunArgs),
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
-        Command::Bench(args) => bench::run(args).await,
-        Command::Sink(args) => sink::run(args).await,
+        Command::Bench(args) => bench::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Sink(args) => sink::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => Ok(match scenario::run(args).await? {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::FAILURE,
+        }),
     }
 }

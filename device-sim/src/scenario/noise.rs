@@ -1,0 +1,177 @@
+//! The seeded GPS error model: what a device reports for a true position.
+//!
+//! Ordinary error is Gaussian with σ = acc/2 on each axis, drawn again when
+//! it falls beyond the reported accuracy (the accuracy radius honestly
+//! contains the truth).
+//! Outliers are single fixes 150–400 m off that claim 10–20 m accuracy; jumps
+//! move three fixes in a row 100–300 m off with the usual accuracy; a frozen
+//! device repeats its last report.
+
+use std::f64::consts::TAU;
+
+use vangnet_engine::geometry::{GeoPoint, LocalFrame};
+
+use super::model::Noise;
+
+/// Draws of the ordinary error before giving up on one within the accuracy (each succeeds with p ≈ 0.86).
+const MAX_DRAWS: usize = 64;
+/// Fixes a jump lasts.
+const JUMP_FIXES: u32 = 3;
+
+/// A reported position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// The reported position.
+    pub at: GeoPoint,
+    /// The reported accuracy (m).
+    pub acc: f64,
+}
+
+/// One device's GPS receiver.
+#[derive(Debug)]
+pub struct Gps {
+    noise: Noise,
+    acc: f64,
+    rng: fastrand::Rng,
+    jump: Option<(u32, f64, f64)>,
+    last: Option<Reading>,
+}
+
+impl Gps {
+    /// A receiver reporting accuracy `acc` (m), faulty as `noise` says, seeded.
+    pub fn new(noise: Noise, acc: f64, seed: u64) -> Self {
+        Self {
+            noise,
+            acc,
+            rng: fastrand::Rng::with_seed(seed),
+            jump: None,
+            last: None,
+        }
+    }
+
+    /// What the device reports at scenario time `t` when it truly is at `truth`.
+    pub fn read(&mut self, truth: GeoPoint, t: f64) -> Reading {
+        let frozen = self.noise.frozen.iter().any(|w| (w[0]..w[1]).contains(&t));
+        if frozen && let Some(last) = self.last {
+            return last;
+        }
+        let reading = self.fresh(truth);
+        self.last = Some(reading);
+        reading
+    }
+
+    fn fresh(&mut self, truth: GeoPoint) -> Reading {
+        if let Some((left, east, north)) = self.jump.take() {
+            if left > 1 {
+                self.jump = Some((left - 1, east, north));
+            }
+            return Reading {
+                at: offset(truth, east, north),
+                acc: self.acc,
+            };
+        }
+        if self.rng.f64() < self.noise.outlier_rate {
+            let (east, north) = self.polar(150.0, 400.0);
+            return Reading {
+                at: offset(truth, east, north),
+                acc: 10.0 + 10.0 * self.rng.f64(),
+            };
+        }
+        if self.rng.f64() < self.noise.jump_rate {
+            let (east, north) = self.polar(100.0, 300.0);
+            self.jump = Some((JUMP_FIXES - 1, east, north));
+            return Reading {
+                at: offset(truth, east, north),
+                acc: self.acc,
+            };
+        }
+        let (acc, sigma) = (self.acc, self.acc / 2.0);
+        let (east, north) = std::iter::repeat_with(|| (self.gaussian(), self.gaussian()))
+            .map(|(e, n)| (e * sigma, n * sigma))
+            .take(MAX_DRAWS)
+            .find(|(e, n)| e.hypot(*n) <= acc)
+            .unwrap_or_default();
+        Reading {
+            at: offset(truth, east, north),
+            acc,
+        }
+    }
+
+    /// A displacement of random direction and a length in `[min, max)` metres.
+    fn polar(&mut self, min: f64, max: f64) -> (f64, f64) {
+        let length = min + (max - min) * self.rng.f64();
+        let angle = TAU * self.rng.f64();
+        (length * angle.cos(), length * angle.sin())
+    }
+
+    /// A standard normal draw (Box–Muller).
+    fn gaussian(&mut self) -> f64 {
+        let u = 1.0 - self.rng.f64();
+        (-2.0 * u.ln()).sqrt() * (TAU * self.rng.f64()).cos()
+    }
+}
+
+/// The point `east` and `north` metres from `p`.
+pub fn offset(p: GeoPoint, east: f64, north: f64) -> GeoPoint {
+    LocalFrame::new(p).unproject([east, north])
+}
+
+#[cfg(test)]
+mod tests {
+    use vangnet_engine::geometry::distance_m;
+
+    use super::*;
+
+    const HOME: GeoPoint = GeoPoint {
+        lat: 51.92,
+        lon: 4.48,
+    };
+
+    #[test]
+    fn ordinary_error_stays_within_the_reported_accuracy() {
+        let mut gps = Gps::new(Noise::default(), 30.0, 1);
+        let errors: Vec<f64> = (0..1000)
+            .map(|i| distance_m(gps.read(HOME, f64::from(i)).at, HOME))
+            .collect();
+        assert!(errors.iter().all(|e| *e <= 30.01));
+        assert!(errors.iter().any(|e| *e > 20.0));
+    }
+
+    #[test]
+    fn outliers_are_far_off_and_claim_good_accuracy() {
+        let noise = Noise {
+            outlier_rate: 1.0,
+            ..Noise::default()
+        };
+        let reading = Gps::new(noise, 8.0, 2).read(HOME, 0.0);
+        let error = distance_m(reading.at, HOME);
+        assert!((150.0..400.5).contains(&error), "{error}");
+        assert!((10.0..=20.0).contains(&reading.acc));
+    }
+
+    #[test]
+    fn a_jump_lasts_three_fixes() {
+        let noise = Noise {
+            jump_rate: 1.0,
+            ..Noise::default()
+        };
+        let mut gps = Gps::new(noise, 8.0, 3);
+        let first = gps.read(HOME, 0.0).at;
+        assert_eq!(gps.read(HOME, 1.0).at, first);
+        assert_eq!(gps.read(HOME, 2.0).at, first);
+        assert!(distance_m(first, HOME) >= 100.0);
+    }
+
+    #[test]
+    fn a_frozen_device_repeats_its_last_report() {
+        let noise = Noise {
+            frozen: vec![[10.0, 20.0]],
+            ..Noise::default()
+        };
+        let mut gps = Gps::new(noise, 8.0, 4);
+        let before = gps.read(HOME, 5.0);
+        let moved = offset(HOME, 500.0, 0.0);
+        assert_eq!(gps.read(moved, 15.0), before);
+        assert!(distance_m(gps.read(moved, 25.0).at, moved) <= 8.01);
+    }
+}

@@ -1,0 +1,153 @@
+//! Every scenario of the library played by `vangnet-sim run` against the
+//! real `vangnet` (Mosquitto and Redis of the e2e harness, prefixes of its
+//! own), each at a speed that plays it in 10–20 real seconds. The
+//! service's silence settings are divided by the speed, so silence behaves in
+//! scenario time as it would at speed 1. A fake police dispatch endpoint
+//! takes the default route (P1 and P2 of real orders).
+
+use std::path::{Path, PathBuf};
+
+use vangnet_e2e::{AppOptions, Sink, SinkRequest, TestApp, mqtt_url};
+
+const SECRET: &str = "scenario-test-secret";
+
+/// Every scenario file (without `.toml`) and the speed it is played at here.
+const LIBRARY: &[(&str, f64)] = &[
+    ("approach-on-foot", 150.0),
+    ("drive-by-100kmh", 42.0),
+    ("same-motorway", 70.0),
+    ("jitter-hour", 240.0),
+    ("stale-victim", 150.0),
+    ("silent-perpetrator", 75.0),
+    ("tampering", 40.0),
+    ("panic-without-gps", 40.0),
+    ("exercise-beside-real", 60.0),
+    ("panic-in-flood", 6.0),
+    ("cycle-track-gpx", 60.0),
+];
+
+fn library_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// Plays scenario `name` at its speed against a fresh `vangnet`; panics with
+/// the report unless it passes; returns what police dispatch received.
+async fn plays(name: &str) -> Vec<SinkRequest> {
+    let speed = LIBRARY
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, speed)| *speed)
+        .unwrap_or_else(|| panic!("{name} is not in LIBRARY"));
+    let silence = |seconds: f64| ((seconds / speed).ceil() as u64).max(1).to_string();
+    let sink = Sink::start().await;
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_DISPATCH_URL", sink.url())
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .env("VANGNET_PERP_SILENCE_S", silence(300.0))
+            .env("VANGNET_VICTIM_SILENCE_S", silence(900.0)),
+    )
+    .await;
+    app.wait_until_ready().await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_vangnet-sim"))
+        .arg("run")
+        .arg(library_dir().join(format!("{name}.toml")))
+        .args(["--speed", &speed.to_string()])
+        .args(["--api-url", &app.base_url])
+        .args(["--mqtt-url", &mqtt_url()])
+        .args(["--mqtt-prefix", app.topics.prefix()])
+        .args(["--jwt-secret", SECRET])
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert!(
+        output.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    sink.delivered()
+}
+
+#[test]
+fn every_scenario_in_the_library_is_played_here() {
+    let mut files: Vec<String> = std::fs::read_dir(library_dir())
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".toml").map(str::to_owned)
+        })
+        .collect();
+    files.sort();
+    let mut played: Vec<String> = LIBRARY.iter().map(|(n, _)| (*n).to_owned()).collect();
+    played.sort();
+    assert_eq!(files, played);
+}
+
+#[tokio::test]
+async fn approach_on_foot() {
+    plays("approach-on-foot").await;
+}
+
+#[tokio::test]
+async fn drive_by_100kmh() {
+    plays("drive-by-100kmh").await;
+}
+
+#[tokio::test]
+async fn same_motorway() {
+    plays("same-motorway").await;
+}
+
+#[tokio::test]
+async fn jitter_hour() {
+    plays("jitter-hour").await;
+}
+
+#[tokio::test]
+async fn stale_victim() {
+    plays("stale-victim").await;
+}
+
+#[tokio::test]
+async fn silent_perpetrator() {
+    plays("silent-perpetrator").await;
+}
+
+#[tokio::test]
+async fn tampering() {
+    plays("tampering").await;
+}
+
+#[tokio::test]
+async fn panic_without_gps() {
+    plays("panic-without-gps").await;
+}
+
+#[tokio::test]
+async fn exercise_beside_real() {
+    let dispatched: Vec<serde_json::Value> = plays("exercise-beside-real")
+        .await
+        .iter()
+        .map(SinkRequest::json)
+        .collect();
+    assert!(
+        dispatched.iter().all(|body| body["exercise"] == false
+            && body["order_id"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("real."))),
+        "{dispatched:#?}"
+    );
+    assert!(dispatched.iter().any(|body| body["kind"] == "zone_alarm"));
+}
+
+#[tokio::test]
+async fn panic_in_flood() {
+    plays("panic-in-flood").await;
+}
+
+#[tokio::test]
+async fn cycle_track_gpx() {
+    plays("cycle-track-gpx").await;
+}
