@@ -7,7 +7,7 @@
 //! scenario's own names.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use rumqttc::QoS;
@@ -150,14 +150,22 @@ impl Session {
         for order in orders {
             let exercise = order["exercise"].as_bool().unwrap_or(false);
             let token = self.endpoint.tokens.for_order(exercise)?;
-            let response = self
-                .http
-                .post(format!("{}/api/v1/orders", self.endpoint.api_url))
-                .bearer_auth(token)
-                .json(&self.names.rename_order(order))
-                .send()
-                .await
-                .context("POST /api/v1/orders")?;
+            let url = format!("{}/api/v1/orders", self.endpoint.api_url);
+            let body = self.names.rename_order(order);
+            let response = loop {
+                let response = self
+                    .http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .context("POST /api/v1/orders")?;
+                if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                    break response;
+                }
+                tokio::time::sleep(retry_after(&response)).await;
+            };
             let status = response.status();
             if !status.is_success() {
                 let text = response.text().await.unwrap_or_default();
@@ -254,4 +262,14 @@ mod tests {
         );
         assert_eq!(names.scenario("o.other"), None);
     }
+}
+
+/// How long a 429 answer asks the client to wait (`Retry-After` seconds; 1 s if absent).
+fn retry_after(response: &reqwest::Response) -> Duration {
+    let seconds = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok()?.parse().ok())
+        .unwrap_or(1);
+    Duration::from_secs(seconds)
 }
