@@ -21,7 +21,7 @@ fn hundred_thousand_orders(c: &mut Criterion) {
     let (mut engine, fleet) = build(homes, spots);
     let devices = fleet.devices();
     let mut rng = Lcg(11);
-    let rounds = 10;
+    let rounds = 5;
     let cpu_before = cpu_seconds();
     for round in 1..=rounds {
         for index in 0..devices {
@@ -31,8 +31,23 @@ fn hundred_thousand_orders(c: &mut Criterion) {
         }
     }
     let per_cpu_second = (rounds as usize * devices) as f64 / (cpu_seconds() - cpu_before);
-    println!("fleet: {per_cpu_second:.0} fixes per CPU-second with 100k orders");
-    let mut i = rounds as usize * devices;
+    println!("fleet: {per_cpu_second:.0} fixes per CPU-second with 100k orders, one by one");
+    let cpu_before = cpu_seconds();
+    for round in rounds + 1..=2 * rounds {
+        for start in (0..devices).step_by(BATCH) {
+            let batch: Vec<_> = (start..devices.min(start + BATCH))
+                .map(|index| fleet.next_fix(index, round, &mut rng))
+                .map(|(device, fix)| (device, fix.ts, fix))
+                .map(|(device, now, fix)| (device, Event::Fixes(vec![fix]), now))
+                .collect();
+            black_box(engine.handle_batch(batch));
+        }
+    }
+    let per_cpu_second = (rounds as usize * devices) as f64 / (cpu_seconds() - cpu_before);
+    println!(
+        "fleet: {per_cpu_second:.0} fixes per CPU-second with 100k orders, in batches of {BATCH}"
+    );
+    let mut i = 2 * rounds as usize * devices;
     let mut group = c.benchmark_group("fleet");
     group.throughput(Throughput::Elements(1));
     group.bench_function("fix with 100k orders", |b| {
@@ -44,8 +59,25 @@ fn hundred_thousand_orders(c: &mut Criterion) {
             black_box(engine.handle(device, Event::Fixes(vec![fix]), now))
         })
     });
+    i = i.next_multiple_of(devices);
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("batch of 64 fixes with 100k orders", |b| {
+        b.iter(|| {
+            let round = (i / devices) as u64 + 1;
+            let batch: Vec<_> = (0..BATCH)
+                .map(|k| fleet.next_fix((i + k) % devices, round, &mut rng))
+                .map(|(device, fix)| (device, fix.ts, fix))
+                .map(|(device, now, fix)| (device, Event::Fixes(vec![fix]), now))
+                .collect();
+            i += BATCH;
+            black_box(engine.handle_batch(batch))
+        })
+    });
     group.finish();
 }
+
+/// Fixes handed to `handle_batch` at once.
+const BATCH: usize = 64;
 
 fn big_polygon(c: &mut Criterion) {
     let centre = GeoPoint::new(51.92, 4.48);
