@@ -46,9 +46,22 @@ impl<T> Slab<T> {
         self.slots.find(hash(id), holds).copied()
     }
 
+    /// The slot `id` most likely has, found without reading any value (a
+    /// rare clash of hashes gives another slot), to fetch its value early.
+    pub fn likely_slot(&self, id: &str) -> Option<u32> {
+        self.slots.find(hash(id), |_| true).copied()
+    }
+
     /// The value in `slot`.
     pub fn at(&self, slot: u32) -> Option<&T> {
         self.entries.get(slot as usize).map(|(_, value)| value)
+    }
+
+    /// The id and the value in `slot`.
+    pub fn entry(&self, slot: u32) -> Option<(&str, &T)> {
+        self.entries
+            .get(slot as usize)
+            .map(|(id, value)| (id.as_str(), value))
     }
 
     /// The value in `slot`, to change.

@@ -40,15 +40,17 @@ impl Engine {
 
     /// Reads the state `devices`' messages will use, changing nothing.
     fn fetch(&self, devices: &[&DeviceId]) {
-        let found: SmallVec<[&Device; GROUP]> = devices
+        let slots: SmallVec<[u32; GROUP]> = devices
             .iter()
-            .filter_map(|d| self.devices.get(d.as_str()))
+            .filter_map(|d| self.devices.likely_slot(d.as_str()))
             .collect();
-        let mut read = found.iter().fold(0, |read, device| read ^ device.touch());
+        let found = || slots.iter().filter_map(|&slot| self.devices.entry(slot));
+        let mut read = found().fold(0, |read, (id, device)| {
+            read ^ id.len() as u64 ^ device.touch()
+        });
         let entries = || {
-            found
-                .iter()
-                .flat_map(|device| device.orders.iter())
+            found()
+                .flat_map(|(_, device)| device.orders.iter())
                 .filter_map(|m| self.orders.at(m.order))
         };
         read = entries().fold(read, |read, entry| read ^ entry.touch());
