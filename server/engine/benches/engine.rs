@@ -1,8 +1,9 @@
 //! Throughput of the engine on one core: fixes evaluated per second with
 //! 100,000 active orders (a circle and a 50-vertex polygon each, plus the
-//! proximity rule), and against one 5,000-vertex polygon zone. Before
-//! criterion's wall-clock figures, the fleet run also prints fixes per second
-//! of this process's CPU time, which holds on a machine shared with other work.
+//! proximity rule), one by one and in batches, and against one 5,000-vertex
+//! polygon zone. Before criterion's wall-clock figures, the fleet run also
+//! prints fixes per second of this process's CPU time, alternating rounds of
+//! both ways, which holds on a machine shared with other work.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -21,33 +22,37 @@ fn hundred_thousand_orders(c: &mut Criterion) {
     let (mut engine, fleet) = build(homes, spots);
     let devices = fleet.devices();
     let mut rng = Lcg(11);
-    let rounds = 5;
-    let cpu_before = cpu_seconds();
+    let rounds = 10;
+    let mut cpu = [0.0; 2];
     for round in 1..=rounds {
-        for index in 0..devices {
-            let (device, fix) = fleet.next_fix(index, round, &mut rng);
-            let now = fix.ts;
-            black_box(engine.handle(device, Event::Fixes(vec![fix]), now));
+        let batched = round % 2 == 0;
+        let before = cpu_seconds();
+        if batched {
+            for start in (0..devices).step_by(BATCH) {
+                let batch: Vec<_> = (start..devices.min(start + BATCH))
+                    .map(|index| fleet.next_fix(index, round, &mut rng))
+                    .map(|(device, fix)| (device, fix.ts, fix))
+                    .map(|(device, now, fix)| (device, Event::Fixes(vec![fix]), now))
+                    .collect();
+                black_box(engine.handle_batch(batch));
+            }
+        } else {
+            for index in 0..devices {
+                let (device, fix) = fleet.next_fix(index, round, &mut rng);
+                let now = fix.ts;
+                black_box(engine.handle(device, Event::Fixes(vec![fix]), now));
+            }
         }
+        cpu[usize::from(batched)] += cpu_seconds() - before;
     }
-    let per_cpu_second = (rounds as usize * devices) as f64 / (cpu_seconds() - cpu_before);
-    println!("fleet: {per_cpu_second:.0} fixes per CPU-second with 100k orders, one by one");
-    let cpu_before = cpu_seconds();
-    for round in rounds + 1..=2 * rounds {
-        for start in (0..devices).step_by(BATCH) {
-            let batch: Vec<_> = (start..devices.min(start + BATCH))
-                .map(|index| fleet.next_fix(index, round, &mut rng))
-                .map(|(device, fix)| (device, fix.ts, fix))
-                .map(|(device, now, fix)| (device, Event::Fixes(vec![fix]), now))
-                .collect();
-            black_box(engine.handle_batch(batch));
-        }
-    }
-    let per_cpu_second = (rounds as usize * devices) as f64 / (cpu_seconds() - cpu_before);
+    let fixes = (rounds / 2) as f64 * devices as f64;
     println!(
-        "fleet: {per_cpu_second:.0} fixes per CPU-second with 100k orders, in batches of {BATCH}"
+        "fleet, fixes per CPU-second with 100k orders, rounds alternating: \
+         {:.0} one by one, {:.0} in batches of {BATCH}",
+        fixes / cpu[0],
+        fixes / cpu[1]
     );
-    let mut i = 2 * rounds as usize * devices;
+    let mut i = rounds as usize * devices;
     let mut group = c.benchmark_group("fleet");
     group.throughput(Throughput::Elements(1));
     group.bench_function("fix with 100k orders", |b| {
