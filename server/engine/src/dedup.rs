@@ -78,6 +78,12 @@ fn near(a: MessageKey, b: MessageKey) -> bool {
 }
 
 impl DedupWindow {
+    /// Reads both ends of the ring, for [`crate::Engine::handle_batch`] to fetch them early.
+    pub(crate) fn touch(&self) -> u64 {
+        let ends = self.recent[0][0] ^ self.recent[RECENT - 1][0];
+        self.base.seq ^ u64::from(ends) ^ u64::from(self.len)
+    }
+
     /// Records `key`; `false` when it was seen already (a repeat).
     pub fn first_sight(&mut self, key: MessageKey) -> bool {
         if let Some(code) = self.encode(key) {

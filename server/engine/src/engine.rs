@@ -23,6 +23,8 @@ use crate::state::{Battery, DeviceState, OrderState};
 use crate::track::{Position, Verdict};
 use crate::view::OrderView;
 
+mod batch;
+
 /// Something a device sent, already validated by `vangnet-proto`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -195,12 +197,22 @@ impl Engine {
     /// Handles one validated message of `device`, received at `now`.
     pub fn handle(&mut self, device: &DeviceId, event: Event, now: TimestampMs) -> Vec<Effect> {
         let mut effects = Vec::new();
-        match event {
-            Event::Fixes(fixes) => self.fixes(device, fixes, now, &mut effects),
-            Event::Alarm(alarm) => self.alarm(device, &alarm, now, &mut effects),
-            Event::Status(status) => self.status(device, &status, now, &mut effects),
-        }
+        self.handle_into(device, event, now, &mut effects);
         effects
+    }
+
+    fn handle_into(
+        &mut self,
+        device: &DeviceId,
+        event: Event,
+        now: TimestampMs,
+        effects: &mut Vec<Effect>,
+    ) {
+        match event {
+            Event::Fixes(fixes) => self.fixes(device, fixes, now, effects),
+            Event::Alarm(alarm) => self.alarm(device, &alarm, now, effects),
+            Event::Status(status) => self.status(device, &status, now, effects),
+        }
     }
 
     fn fixes(
@@ -376,7 +388,9 @@ impl Engine {
             if let Some(persist) = step.persist() {
                 effects.push(persist);
             }
-            resolved.extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+            if !closed.is_empty() {
+                resolved.extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+            }
         }
     }
 
@@ -542,7 +556,9 @@ impl Engine {
             if let Some(persist) = step.persist() {
                 effects.push(persist);
             }
-            resolved.extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+            if !closed.is_empty() {
+                resolved.extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+            }
         }
         effects
     }

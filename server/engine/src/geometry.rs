@@ -18,7 +18,7 @@
 //! Longitudes are not wrapped across the antimeridian.
 
 use rstar::primitives::Line;
-use rstar::{AABB, Envelope, PointDistance, RTree, RTreeObject};
+use rstar::{AABB, Envelope, RTree, RTreeObject};
 use serde::{Deserialize, Serialize};
 
 /// WGS84 semi-major axis (m).
@@ -126,7 +126,57 @@ impl Circle {
     /// Whether the straight segment from `a` to `b` passes through the disc.
     pub fn crossed_by(&self, a: GeoPoint, b: GeoPoint) -> bool {
         let (a, b) = (self.frame.project(a), self.frame.project(b));
-        Line::new(a, b).distance_2(&[0.0, 0.0]) <= self.radius_m * self.radius_m
+        segment_distance_2(a, b, [0.0, 0.0]) <= self.radius_m * self.radius_m
+    }
+}
+
+/// Squared distance from `p` to the segment a–b.
+fn segment_distance_2(a: [f64; 2], b: [f64; 2], p: [f64; 2]) -> f64 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    let length_2 = dx * dx + dy * dy;
+    let t = if length_2 > 0.0 {
+        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length_2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (ex, ey) = (a[0] + t * dx - p[0], a[1] + t * dy - p[1]);
+    ex * ex + ey * ey
+}
+
+/// An axis-aligned rectangle in a local frame, for the cheap tests that
+/// reject most queries before any edge is looked at.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    min: [f64; 2],
+    max: [f64; 2],
+}
+
+impl Bounds {
+    fn around<'p>(points: impl IntoIterator<Item = &'p [f64; 2]>) -> Self {
+        let empty = Self {
+            min: [f64::INFINITY; 2],
+            max: [f64::NEG_INFINITY; 2],
+        };
+        points.into_iter().fold(empty, |b, p| Self {
+            min: [b.min[0].min(p[0]), b.min[1].min(p[1])],
+            max: [b.max[0].max(p[0]), b.max[1].max(p[1])],
+        })
+    }
+
+    /// Squared distance from `p`; 0 inside.
+    fn distance_2(&self, p: [f64; 2]) -> f64 {
+        let dx = (self.min[0] - p[0]).max(p[0] - self.max[0]).max(0.0);
+        let dy = (self.min[1] - p[1]).max(p[1] - self.max[1]).max(0.0);
+        dx * dx + dy * dy
+    }
+
+    fn contains(&self, p: [f64; 2]) -> bool {
+        self.distance_2(p) == 0.0
+    }
+
+    /// Whether the rectangle spanned by `a` and `b` overlaps this one.
+    fn meets_span(&self, a: [f64; 2], b: [f64; 2]) -> bool {
+        (0..2).all(|i| a[i].min(b[i]) <= self.max[i] && a[i].max(b[i]) >= self.min[i])
     }
 }
 
@@ -153,7 +203,9 @@ impl Edges {
         match self {
             Self::Scan(edges) => edges
                 .iter()
-                .min_by(|a, b| a.distance_2(&p).total_cmp(&b.distance_2(&p))),
+                .map(|e| (segment_distance_2(e.from, e.to, p), e))
+                .min_by(|(a, _), (b, _)| a.total_cmp(b))
+                .map(|(_, e)| e),
             Self::Indexed(tree) => tree.nearest_neighbor(&p),
         }
     }
@@ -175,7 +227,7 @@ impl Edges {
 #[derive(Debug, Clone)]
 pub struct Area {
     frame: LocalFrame,
-    bbox: AABB<[f64; 2]>,
+    bbox: Bounds,
     edges: Edges,
 }
 
@@ -199,7 +251,7 @@ impl Area {
             }
         }
         edges.shrink_to_fit();
-        let bbox = AABB::from_points(edges.iter().map(|e| &e.from));
+        let bbox = Bounds::around(edges.iter().map(|e| &e.from));
         Self {
             frame,
             bbox,
@@ -212,7 +264,7 @@ impl Area {
     pub fn signed_distance_within(&self, p: GeoPoint, cutoff_m: f64) -> Option<f64> {
         let xy = self.frame.project(p);
         let margin = cutoff_m * 1.05 + 1.0;
-        if self.bbox.distance_2(&xy) > margin * margin {
+        if self.bbox.distance_2(xy) > margin * margin {
             return None;
         }
         let nearest = self.edges.nearest(xy)?.nearest_point(&xy);
@@ -233,10 +285,10 @@ impl Area {
     /// Whether the straight segment from `a` to `b` touches the area.
     pub fn crossed_by(&self, a: GeoPoint, b: GeoPoint) -> bool {
         let (a, b) = (self.frame.project(a), self.frame.project(b));
-        let span = AABB::from_corners(a, b);
-        if !span.intersects(&self.bbox) {
+        if !self.bbox.meets_span(a, b) {
             return false;
         }
+        let span = AABB::from_corners(a, b);
         self.winding_number(a) != 0
             || self
                 .edges
@@ -247,10 +299,10 @@ impl Area {
     /// Non-zero winding number of the rings around `p` (Sunday's algorithm),
     /// counting only the edges a ray from `p` towards +x can meet.
     fn winding_number(&self, p: [f64; 2]) -> i32 {
-        if !self.bbox.contains_point(&p) {
+        if !self.bbox.contains(p) {
             return 0;
         }
-        let ray = AABB::from_corners(p, [self.bbox.upper()[0], p[1]]);
+        let ray = AABB::from_corners(p, [self.bbox.max[0], p[1]]);
         self.edges.in_envelope(ray).fold(0, |winding, e| {
             let (a, b) = (e.from, e.to);
             if a[1] <= p[1] && b[1] > p[1] && cross(a, b, p) > 0.0 {

@@ -1,44 +1,72 @@
-//! Values in slots that never move, found by id through a hash map, so that
+//! Values in slots that never move, found by id through a hash table, so that
 //! one value can point at another by slot number instead of hashing its id.
 
+use std::hash::BuildHasher;
+
 use compact_str::CompactString;
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 /// Values by slot, and the slot of each id.
 ///
-/// Values sit in one vector, which grows by an eighth at a time so that its
-/// spare capacity stays small. The ids are inline strings (up to 24 bytes),
-/// so finding a slot reads no other memory; FxHash is enough, as only known
-/// orders and devices are inserted.
+/// Each value sits beside its id (an inline string of up to 24 bytes) in one
+/// vector, which grows by an eighth at a time so that its spare capacity
+/// stays small. The hash table holds only slot numbers (4 bytes each), so
+/// that it stays small enough for the cache, and an id is compared where its
+/// value lies, which the caller reads next anyway. FxHash is enough, as only
+/// known orders and devices are inserted.
 #[derive(Debug, Clone)]
 pub(crate) struct Slab<T> {
-    values: Vec<T>,
-    slots: FxHashMap<CompactString, u32>,
+    entries: Vec<(CompactString, T)>,
+    slots: HashTable<u32>,
 }
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
         Self {
-            values: Vec::new(),
-            slots: FxHashMap::default(),
+            entries: Vec::new(),
+            slots: HashTable::new(),
         }
     }
+}
+
+fn hash(id: &str) -> u64 {
+    FxBuildHasher.hash_one(id)
 }
 
 impl<T> Slab<T> {
     /// The slot of `id`.
     pub fn slot(&self, id: &str) -> Option<u32> {
-        self.slots.get(id).copied()
+        let entries = &self.entries;
+        let holds = |slot: &u32| {
+            entries
+                .get(*slot as usize)
+                .is_some_and(|(key, _)| key == id)
+        };
+        self.slots.find(hash(id), holds).copied()
+    }
+
+    /// The slot `id` most likely has, found without reading any value (a
+    /// rare clash of hashes gives another slot), to fetch its value early.
+    pub fn likely_slot(&self, id: &str) -> Option<u32> {
+        self.slots.find(hash(id), |_| true).copied()
     }
 
     /// The value in `slot`.
     pub fn at(&self, slot: u32) -> Option<&T> {
-        self.values.get(slot as usize)
+        self.entries.get(slot as usize).map(|(_, value)| value)
+    }
+
+    /// The id and the value in `slot`.
+    pub fn entry(&self, slot: u32) -> Option<(&str, &T)> {
+        self.entries
+            .get(slot as usize)
+            .map(|(id, value)| (id.as_str(), value))
     }
 
     /// The value in `slot`, to change.
     pub fn at_mut(&mut self, slot: u32) -> Option<&mut T> {
-        self.values.get_mut(slot as usize)
+        self.entries.get_mut(slot as usize).map(|(_, value)| value)
     }
 
     /// The value of `id`.
@@ -55,7 +83,9 @@ impl<T> Slab<T> {
     pub fn put(&mut self, id: &str, value: T) -> u32 {
         match self.slot(id) {
             Some(slot) => {
-                self.values[slot as usize] = value;
+                if let Some(old) = self.at_mut(slot) {
+                    *old = value;
+                }
                 slot
             }
             None => self.push(id, value),
@@ -71,31 +101,31 @@ impl<T> Slab<T> {
     }
 
     fn push(&mut self, id: &str, value: T) -> u32 {
-        let slot = self.values.len() as u32;
-        if self.values.len() == self.values.capacity() {
-            self.values.reserve_exact(self.values.len() / 8 + 16);
+        let slot = self.entries.len() as u32;
+        if self.entries.len() == self.entries.capacity() {
+            self.entries.reserve_exact(self.entries.len() / 8 + 16);
         }
-        self.values.push(value);
-        self.slots.insert(id.into(), slot);
+        self.entries.push((id.into(), value));
+        let entries = &self.entries;
+        let rehash = |slot: &u32| entries.get(*slot as usize).map_or(0, |(key, _)| hash(key));
+        self.slots.insert_unique(hash(id), slot, rehash);
         slot
     }
 
     /// Every value.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.values.iter()
+        self.entries.iter().map(|(_, value)| value)
     }
 
     /// Every value, to change.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.values.iter_mut()
+        self.entries.iter_mut().map(|(_, value)| value)
     }
 
     /// Every id with its value, to change.
     pub fn ids_mut(&mut self) -> impl Iterator<Item = (&str, &mut T)> {
-        let values = &mut self.values;
-        let mut by_slot: Vec<(&str, u32)> =
-            self.slots.iter().map(|(id, s)| (id.as_str(), *s)).collect();
-        by_slot.sort_unstable_by_key(|(_, s)| *s);
-        by_slot.into_iter().map(|(id, _)| id).zip(values.iter_mut())
+        self.entries
+            .iter_mut()
+            .map(|(id, value)| (id.as_str(), value))
     }
 }

@@ -88,6 +88,11 @@ impl Track {
         self.latest
     }
 
+    /// Reads the anchor, for [`crate::Engine::handle_batch`] to fetch it early.
+    pub(crate) fn touch(&self) -> u64 {
+        self.anchor.map_or(0, |a| a.position.ts.millis())
+    }
+
     /// Judges `fix` against the track and takes it in unless it is older.
     pub fn accept(&mut self, fix: Position, config: &EngineConfig) -> Verdict {
         let Some(latest) = self.latest else {

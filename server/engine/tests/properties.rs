@@ -7,7 +7,7 @@ use common::*;
 use proptest::prelude::*;
 use vangnet_engine::classify::Thresholds;
 use vangnet_engine::{Effect, Engine, Event, Level};
-use vangnet_proto::{AlarmKind, DeviceId, OrderId, WarningLevel};
+use vangnet_proto::{AlarmKind, DeviceId, OrderId, TimestampMs, WarningLevel};
 
 /// One message of a random scenario.
 #[derive(Debug, Clone)]
@@ -58,12 +58,12 @@ fn two_orders() -> Vec<vangnet_proto::order::OrderBody> {
     ]
 }
 
-/// Runs `steps` on `engine`, skipping those of devices not in `devices`.
-fn run(engine: &mut Engine, steps: &[Step], devices: &[&str]) -> Vec<Effect> {
-    let mut effects = Vec::new();
+/// The messages of `steps`, leaving out those of devices not in `devices`.
+fn messages(steps: &[Step], devices: &[&str]) -> Vec<(DeviceId, Event, TimestampMs)> {
+    let mut messages = Vec::new();
     let mut t = 0;
     for (seq, step) in (1..).zip(steps) {
-        match step {
+        let (device, event) = match step {
             Step::Fix {
                 device,
                 dt_s,
@@ -72,22 +72,30 @@ fn run(engine: &mut Engine, steps: &[Step], devices: &[&str]) -> Vec<Effect> {
                 acc,
             } => {
                 t += dt_s;
-                if devices.contains(&DEVICES[*device]) {
-                    let event = Event::Fixes(vec![fix(seq, t, *x, *y, *acc)]);
-                    effects.extend(engine.handle(&dev(DEVICES[*device]), event, ts(t)));
-                }
+                (device, Event::Fixes(vec![fix(seq, t, *x, *y, *acc)]))
             }
             Step::Panic { device, dt_s } => {
                 t += dt_s;
-                if devices.contains(&DEVICES[*device]) {
-                    let event = Event::Alarm(alarm(seq, t, AlarmKind::Panic));
-                    effects.extend(engine.handle(&dev(DEVICES[*device]), event, ts(t)));
-                }
+                (device, Event::Alarm(alarm(seq, t, AlarmKind::Panic)))
             }
-            Step::Tick { dt_s } => t += dt_s,
+            Step::Tick { dt_s } => {
+                t += dt_s;
+                continue;
+            }
+        };
+        if devices.contains(&DEVICES[*device]) {
+            messages.push((dev(DEVICES[*device]), event, ts(t)));
         }
     }
-    effects
+    messages
+}
+
+/// Runs `steps` on `engine`, skipping those of devices not in `devices`.
+fn run(engine: &mut Engine, steps: &[Step], devices: &[&str]) -> Vec<Effect> {
+    messages(steps, devices)
+        .into_iter()
+        .flat_map(|(device, event, now)| engine.handle(&device, event, now))
+        .collect()
 }
 
 fn dispatched_for(effects: &[Effect], order: &str) -> Vec<vangnet_proto::DispatchBody> {
@@ -159,6 +167,22 @@ proptest! {
         let first = run(&mut engine_with(&two_orders()), &steps, &DEVICES);
         let second = run(&mut engine_with(&two_orders()), &steps, &DEVICES);
         prop_assert_eq!(first, second);
+    }
+
+    #[test]
+    fn a_batch_does_what_its_messages_do_one_by_one(steps in proptest::collection::vec(step(), 1..60)) {
+        let mut one_by_one = engine_with(&two_orders());
+        let expected = run(&mut one_by_one, &steps, &DEVICES);
+        let mut batched = engine_with(&two_orders());
+        let messages = messages(&steps, &DEVICES);
+        let effects = batched.handle_batch(messages.iter().map(|(d, e, now)| (d, e.clone(), *now)));
+        prop_assert_eq!(effects, expected);
+        for order in ["o1", "o2"].map(OrderId::new) {
+            prop_assert_eq!(batched.order_state(&order), one_by_one.order_state(&order));
+        }
+        for device in DEVICES.map(dev) {
+            prop_assert_eq!(batched.device_state(&device), one_by_one.device_state(&device));
+        }
     }
 
     #[test]
