@@ -5,8 +5,10 @@
 
 mod bench;
 mod broker;
+mod dispatch_latency;
 mod fleet;
 mod latency;
+mod load;
 mod procstat;
 mod report;
 mod seed;
@@ -27,8 +29,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The standard benchmark: the bare broker's ceiling, Vangnet's sustained
-    /// fixes per second with N orders, panic→ack latency, resident memory.
+    /// fixes per second with N orders, panic→ack and panic→dispatch latency,
+    /// resident memory.
     Bench(bench::BenchArgs),
+    /// A fleet of N orders against a running Vangnet: creates them through
+    /// the HTTP API, sends their fixes and random panics over MQTT, reports
+    /// offered and processed rate, panic-to-dispatch latency and loss.
+    Load(load::LoadArgs),
     /// A fake police dispatch endpoint: records each request as a JSON line,
     /// verifies signatures, answers according to a fault plan, prints a live
     /// summary.
@@ -39,6 +46,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Bench(args) => bench::run(args).await,
+        Command::Load(args) => load::run(args).await,
         Command::Sink(args) => sink::run(args).await,
     }
 }
