@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use rumqttc::QoS;
+use rumqttc::{AsyncClient, QoS};
 use vangnet_proto::{Channel, DeviceId, TimestampMs, Topics};
 
 use self::api::{OrderApi, admin_token};
@@ -23,6 +23,7 @@ use crate::bench::run_id;
 use crate::broker::{self, PublisherPool};
 use crate::dispatch_latency::PanicClock;
 use crate::fleet::Fleet;
+use crate::latency::LatencySummary;
 use crate::service::Counters;
 use crate::sink::InProcessSink;
 
@@ -161,7 +162,7 @@ pub struct Traffic {
     /// Messages Vangnet rejected or rate-limited meanwhile.
     pub refused: u64,
     /// Panics pressed and how long each took to be dispatched.
-    pub panics: crate::latency::LatencySummary,
+    pub panics: LatencySummary,
 }
 
 /// Sends the fixes and panics for `--duration`, then waits for the backlog.
@@ -192,7 +193,10 @@ async fn drive(
     );
     let offered = offered?;
     let seconds = started.elapsed().as_secs_f64();
-    let in_window = Counters::read(http, api_url).await?.loc - before.loc;
+    let in_window = Counters::read(http, api_url)
+        .await?
+        .loc
+        .saturating_sub(before.loc);
     broker::wait_for_count(
         "broker PUBACKs",
         acked_before + offered,
@@ -213,7 +217,7 @@ async fn drive(
         seconds,
         processed_in_window: in_window,
         processed,
-        refused: after.refused - before.refused,
+        refused: after.refused.saturating_sub(before.refused),
         panics: clock.take(Duration::ZERO),
     })
 }
@@ -225,11 +229,17 @@ async fn drain(
     from: u64,
     expected: u64,
 ) -> anyhow::Result<u64> {
-    let mut processed = Counters::read(http, api_url).await?.loc - from;
+    let mut processed = Counters::read(http, api_url)
+        .await?
+        .loc
+        .saturating_sub(from);
     let mut last_progress = Instant::now();
     while processed < expected && last_progress.elapsed() < SETTLE {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = Counters::read(http, api_url).await?.loc - from;
+        let now = Counters::read(http, api_url)
+            .await?
+            .loc
+            .saturating_sub(from);
         if now > processed {
             processed = now;
             last_progress = Instant::now();
@@ -240,8 +250,8 @@ async fn drain(
 
 /// Presses panic at random victims of the fleet on a connection of its own.
 struct Panics<'a> {
-    client: Option<rumqttc::AsyncClient>,
-    every: Option<Duration>,
+    /// The connection and the time between presses; none without `--panic-every`.
+    pressing: Option<(AsyncClient, Duration)>,
     fleet: &'a Fleet,
     topics: &'a Topics,
     clock: Arc<PanicClock>,
@@ -257,21 +267,16 @@ impl<'a> Panics<'a> {
         clock: Arc<PanicClock>,
         run: &str,
     ) -> anyhow::Result<Self> {
-        let client = match args.panic_every {
-            Some(_) => Some(
-                broker::connect(
-                    &args.mqtt_url,
-                    &format!("vangnet-sim-{run}-panic"),
-                    &[],
-                    |_| {},
-                )
-                .await?,
-            ),
+        let pressing = match args.panic_every {
+            Some(every) => {
+                let client_id = format!("vangnet-sim-{run}-panic");
+                let client = broker::connect(&args.mqtt_url, &client_id, &[], |_| {}).await?;
+                Some((client, every))
+            }
             None => None,
         };
         Ok(Self {
-            client,
-            every: args.panic_every,
+            pressing,
             fleet,
             topics,
             clock,
@@ -281,7 +286,7 @@ impl<'a> Panics<'a> {
 
     /// Presses one panic every `--panic-every` until `end`; a failed publish ends the pressing.
     async fn press_until(&mut self, end: Instant) {
-        let (Some(client), Some(every)) = (self.client.clone(), self.every) else {
+        let Some((client, every)) = self.pressing.clone() else {
             return;
         };
         let mut presses: HashMap<usize, u64> = HashMap::new();
@@ -316,7 +321,7 @@ impl<'a> Panics<'a> {
     }
 
     async fn disconnect(&self) -> anyhow::Result<()> {
-        if let Some(client) = &self.client {
+        if let Some((client, _)) = &self.pressing {
             client.disconnect().await.context("MQTT disconnect")?;
         }
         Ok(())

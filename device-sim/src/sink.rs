@@ -17,6 +17,9 @@
 //! (2xx), failed (other statuses, 401 included), hung and down; duplicates
 //! are requests whose Idempotency-Key was seen before, whatever the answers;
 //! the P1 gap runs from a JSON body's `updated_at` to its 2xx answer.
+//!
+//! `load` and `bench` serve the same handler in their own process
+//! ([`InProcessSink`]), without faults, to time the dispatches they cause.
 
 mod plan;
 mod record;
