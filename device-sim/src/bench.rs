@@ -3,22 +3,26 @@
 //! (a) the bare broker's pass-through ceiling: the fleet's fixes at QoS 1 to
 //! a subscriber that only counts; (b) Vangnet's sustained end-to-end fixes
 //! per second with its own `vangnet serve` child on the Redis store; (c)
-//! panic→ack latency idle and under the load of (b); (d) the child's
+//! panic→ack and panic-to-dispatch latency (at a dispatch sink in this
+//! process) idle and under the load of (b); (d) the child's
 //! resident memory at the end. Both throughputs are found by stepping the
 //! offered rate up until a step loses messages or falls behind.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use vangnet_proto::{Channel, Topics};
 
 use crate::broker::{self, CountingSubscriber, PublisherPool};
+use crate::dispatch_latency::PanicClock;
 use crate::fleet::Fleet;
-use crate::latency::{LatencySummary, PanicProber};
+use crate::latency::{PanicLatency, PanicProber};
 use crate::procstat::{self, CpuMeter};
 use crate::report::{self, Report};
 use crate::seed;
 use crate::service::{ServiceConfig, Vangnet};
+use crate::sink::InProcessSink;
 
 /// A step whose backlog at its end exceeds this many seconds of its rate is too fast.
 const MAX_LAG_S: f64 = 2.0;
@@ -167,8 +171,8 @@ pub struct Step {
     pub refused: u64,
     /// CPU share of the watched processes, % of one core.
     pub cpu: Vec<(&'static str, Option<f64>)>,
-    /// Panic→ack latency during the step, when measured.
-    pub latency: Option<LatencySummary>,
+    /// Panic latencies during the step, when measured.
+    pub latency: Option<PanicLatency>,
 }
 
 impl Step {
@@ -231,13 +235,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     report::header(&plan);
     let broker_climb = broker_ceiling(&args, &plan, &fleet, &run_id).await?;
 
+    let clock = Arc::new(PanicClock::default());
+    let observed = clock.clone();
+    let sink = InProcessSink::start(
+        ([127, 0, 0, 1], 0).into(),
+        Box::new(move |body| observed.observe(body)),
+    )?;
     let config = ServiceConfig {
         mqtt_url: args.mqtt_url.clone(),
         store_url: args.redis_url.clone(),
         mqtt_prefix: format!("bench/{run_id}"),
         store_prefix: format!("vangnet-bench-{run_id}"),
+        dispatch_url: sink.url().to_owned(),
     };
-    let measured = vangnet_throughput(&plan, &fleet, &config, &run_id).await;
+    let measured = vangnet_throughput(&plan, &fleet, &config, &run_id, clock).await;
+    sink.stop().await;
     let cleaned = clean_up(&config).await;
     let measured = measured?;
     cleaned?;
@@ -293,7 +305,7 @@ async fn broker_ceiling(
 /// What the Vangnet phase measured.
 struct VangnetMeasurement {
     climb: Climb,
-    idle_latency: LatencySummary,
+    idle_latency: PanicLatency,
     rss_kib: Option<u64>,
 }
 
@@ -303,6 +315,7 @@ async fn vangnet_throughput(
     fleet: &Fleet,
     config: &ServiceConfig,
     run_id: &str,
+    clock: Arc<PanicClock>,
 ) -> anyhow::Result<VangnetMeasurement> {
     let seeding = Instant::now();
     seed::put_orders(&config.store_url, &config.store_prefix, &fleet.orders).await?;
@@ -320,8 +333,9 @@ async fn vangnet_throughput(
         &config.mqtt_url,
         &format!("vangnet-sim-{run_id}-probe"),
         &topics,
-        &fleet.orders[0].victim,
+        (&fleet.orders[0].victim, &fleet.orders[0].id),
         PROBE_INTERVAL,
+        clock,
     )
     .await?;
     tokio::time::sleep(plan.idle_probe).await;
@@ -517,7 +531,7 @@ async fn clean_up(config: &ServiceConfig) -> anyhow::Result<()> {
 }
 
 /// A name no other run uses.
-fn run_id() -> String {
+pub fn run_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

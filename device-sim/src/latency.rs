@@ -1,6 +1,6 @@
-//! Panic→ack latency: a victim's device publishes a panic and times how long
-//! the service takes to acknowledge it on the device's `ack` topic (the
-//! measurable proxy until dispatch exists).
+//! Panic latency: a victim's device publishes a panic and times how long the
+//! service takes to acknowledge it on the device's `ack` topic, and to
+//! dispatch it to the sink.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use vangnet_proto::{Channel, DeviceId, TimestampMs, Topics};
 
 use crate::broker;
+use crate::dispatch_latency::PanicClock;
 
-/// How long a panic may wait for its ack before it counts as missed.
-const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a panic may wait for its ack or dispatch before it counts as missed.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Latencies measured so far, and panics never acknowledged.
 #[derive(Debug, Default)]
@@ -22,12 +23,12 @@ struct Samples {
     missed: u64,
 }
 
-/// A summary of panic→ack latencies.
+/// A summary of panic latencies.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LatencySummary {
-    /// Panics acknowledged.
+    /// Panics answered (acknowledged or dispatched).
     pub count: usize,
-    /// Panics not acknowledged within 5 s.
+    /// Panics not answered within the timeout.
     pub missed: u64,
     /// Median, ms.
     pub p50_ms: f64,
@@ -38,7 +39,8 @@ pub struct LatencySummary {
 }
 
 impl LatencySummary {
-    fn of(mut latencies: Vec<Duration>, missed: u64) -> Self {
+    /// Nearest-rank percentiles of `latencies`.
+    pub fn of(mut latencies: Vec<Duration>, missed: u64) -> Self {
         latencies.sort();
         let at = |share: f64| {
             let rank = (share * latencies.len() as f64).ceil() as usize;
@@ -56,20 +58,33 @@ impl LatencySummary {
     }
 }
 
-/// Sends a panic from one device every interval and times each ack; runs until dropped.
+/// Panic→ack and panic-to-dispatch latencies of the same panics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PanicLatency {
+    /// Until the ack on the device's topic.
+    pub ack: LatencySummary,
+    /// Until the dispatch reached the sink.
+    pub dispatch: LatencySummary,
+}
+
+/// Sends a panic from one device every interval and times each ack and
+/// dispatch; runs until dropped.
 pub struct PanicProber {
     samples: Arc<Mutex<Samples>>,
+    clock: Arc<PanicClock>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl PanicProber {
-    /// Connects as `device` and starts probing every `every`.
+    /// Connects as `device`, the only victim of `order`, and starts probing
+    /// every `every`; the n-th probe raises the order's panic alert count to n.
     pub async fn start(
         broker_url: &str,
         client_id: &str,
         topics: &Topics,
-        device: &str,
+        (device, order): (&str, &str),
         every: Duration,
+        clock: Arc<PanicClock>,
     ) -> anyhow::Result<Self> {
         let device = DeviceId::parse(device, "device").context("probe device id")?;
         let (acks_tx, acks) = mpsc::unbounded_channel();
@@ -88,16 +103,27 @@ impl PanicProber {
         )
         .await?;
         let samples = Arc::new(Mutex::new(Samples::default()));
-        let alarm_topic = topics.uplink(&device, Channel::Alarm);
-        let task = tokio::spawn(probe(client, alarm_topic, acks, samples.clone(), every));
-        Ok(Self { samples, task })
+        let press = Press {
+            topic: topics.uplink(&device, Channel::Alarm),
+            order: order.to_owned(),
+            clock: clock.clone(),
+        };
+        let task = tokio::spawn(probe(client, press, acks, samples.clone(), every));
+        Ok(Self {
+            samples,
+            clock,
+            task,
+        })
     }
 
-    /// The summary of the samples since the last call, which starts a new set.
-    pub fn take(&self) -> LatencySummary {
+    /// The summaries of the samples since the last call, which starts a new set.
+    pub fn take(&self) -> PanicLatency {
         let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         let taken = std::mem::take(&mut *samples);
-        LatencySummary::of(taken.latencies, taken.missed)
+        PanicLatency {
+            ack: LatencySummary::of(taken.latencies, taken.missed),
+            dispatch: self.clock.take(ANSWER_TIMEOUT),
+        }
     }
 }
 
@@ -107,9 +133,16 @@ impl Drop for PanicProber {
     }
 }
 
+/// Where a probe's panic goes, and whose dispatch it awaits.
+struct Press {
+    topic: String,
+    order: String,
+    clock: Arc<PanicClock>,
+}
+
 async fn probe(
     client: AsyncClient,
-    topic: String,
+    press: Press,
     mut acks: mpsc::UnboundedReceiver<u64>,
     samples: Arc<Mutex<Samples>>,
     every: Duration,
@@ -120,14 +153,15 @@ async fn probe(
             TimestampMs::now().millis()
         );
         let sent = Instant::now();
+        press.clock.sent(&press.order, seq, sent);
         if client
-            .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
+            .publish(press.topic.as_str(), QoS::AtLeastOnce, false, payload)
             .await
             .is_err()
         {
             return;
         }
-        let acked = tokio::time::timeout(ACK_TIMEOUT, async {
+        let acked = tokio::time::timeout(ANSWER_TIMEOUT, async {
             while let Some(acked) = acks.recv().await {
                 if acked == seq {
                     return true;

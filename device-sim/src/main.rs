@@ -5,8 +5,10 @@
 
 mod bench;
 mod broker;
+mod dispatch_latency;
 mod fleet;
 mod latency;
+mod load;
 mod procstat;
 mod report;
 mod scenario;
@@ -30,8 +32,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// The standard benchmark: the bare broker's ceiling, Vangnet's sustained
-    /// fixes per second with N orders, panic→ack latency, resident memory.
+    /// fixes per second with N orders, panic→ack and panic→dispatch latency,
+    /// resident memory.
     Bench(bench::BenchArgs),
+    /// A fleet of N orders against a running Vangnet: creates them through
+    /// the HTTP API, sends their fixes and random panics over MQTT, reports
+    /// offered and processed rate, panic-to-dispatch latency and loss.
+    Load(load::LoadArgs),
     /// A fake police dispatch endpoint: records each request as a JSON line,
     /// verifies signatures, answers according to a fault plan, prints a live
     /// summary.
@@ -45,6 +52,7 @@ enum Command {
 async fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Bench(args) => bench::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Load(args) => load::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Sink(args) => sink::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Run(args) => Ok(match scenario::run(args).await? {
             true => ExitCode::SUCCESS,

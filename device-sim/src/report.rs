@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::bench::{Climb, Plan, Step};
-use crate::latency::LatencySummary;
+use crate::latency::{LatencySummary, PanicLatency};
 
 /// Prints what is about to be measured, and the table's header.
 pub fn header(plan: &Plan) {
@@ -15,7 +15,7 @@ pub fn header(plan: &Plan) {
         plan.step.as_secs_f64()
     );
     println!(
-        "{:<8} {:>9} {:>9} {:>6} {:>7} {:>7}  cpu % of one core (machine: % of all cores); panic→ack ms",
+        "{:<8} {:>9} {:>9} {:>6} {:>7} {:>7}  cpu % of one core (machine: % of all cores); panic→ack, panic→dispatch ms",
         "phase", "target/s", "offered/s", "lag s", "lost", "refused"
     );
 }
@@ -30,10 +30,17 @@ pub fn step(phase: &str, step: &Step) {
             None => format!("{label} -"),
         })
         .collect();
+    let percentiles = |l: LatencySummary| {
+        format!(
+            "p50 {:.1} p99 {:.1} max {:.1}",
+            l.p50_ms, l.p99_ms, l.max_ms
+        )
+    };
     let latency = step.latency.map_or(String::new(), |l| {
         format!(
-            "; p50 {:.1} p99 {:.1} max {:.1}",
-            l.p50_ms, l.p99_ms, l.max_ms
+            "; ack {}; dispatch {}",
+            percentiles(l.ack),
+            percentiles(l.dispatch)
         )
     });
     println!(
@@ -57,7 +64,7 @@ pub struct Report {
     /// (b): Vangnet.
     pub vangnet: Climb,
     /// (c) before any load.
-    pub idle_latency: LatencySummary,
+    pub idle_latency: PanicLatency,
     /// (d): the child's VmRSS at the end.
     pub rss_kib: Option<u64>,
 }
@@ -89,8 +96,13 @@ impl Report {
         );
         println!(
             "(c) panic→ack idle: {}; under the load of (b): {}",
-            describe(Some(self.idle_latency)),
-            describe(loaded)
+            describe(Some(self.idle_latency.ack), "ack"),
+            describe(loaded.map(|l| l.ack), "ack")
+        );
+        println!(
+            "(c) panic→dispatch idle: {}; under the load of (b): {}",
+            describe(Some(self.idle_latency.dispatch), "dispatch"),
+            describe(loaded.map(|l| l.dispatch), "dispatch")
         );
         println!(
             "(d) vangnet resident memory at the end: {}",
@@ -106,8 +118,10 @@ impl Report {
             "vangnet_limited_by": self.vangnet.limit.label(),
             "ratio": ratio.map(|r| (r * 1000.0).round() / 1000.0),
             "loss": loss,
-            "panic_ack_idle_ms": latency_json(Some(self.idle_latency)),
-            "panic_ack_loaded_ms": latency_json(loaded),
+            "panic_ack_idle_ms": latency_json(Some(self.idle_latency.ack)),
+            "panic_ack_loaded_ms": latency_json(loaded.map(|l| l.ack)),
+            "panic_dispatch_idle_ms": latency_json(Some(self.idle_latency.dispatch)),
+            "panic_dispatch_loaded_ms": latency_json(loaded.map(|l| l.dispatch)),
             "vangnet_rss_mib": rss_mib.map(f64::round),
             "orders_seeded": "straight into Redis (no HTTP order API yet)",
         });
@@ -124,18 +138,20 @@ fn at_least(climb: &Climb) -> &'static str {
     }
 }
 
-fn describe(latency: Option<LatencySummary>) -> String {
+/// Percentiles in words, or that no panic got its `answer`.
+pub fn describe(latency: Option<LatencySummary>, answer: &str) -> String {
     match latency {
         Some(l) if l.count > 0 => format!(
             "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} panics, {} unanswered)",
             l.p50_ms, l.p99_ms, l.max_ms, l.count, l.missed
         ),
-        Some(l) => format!("no ack ({} panics unanswered)", l.missed),
+        Some(l) => format!("no {answer} ({} panics unanswered)", l.missed),
         None => "-".into(),
     }
 }
 
-fn latency_json(latency: Option<LatencySummary>) -> Value {
+/// Percentiles as a JSON object, or null.
+pub fn latency_json(latency: Option<LatencySummary>) -> Value {
     latency.map_or(Value::Null, |l| {
         json!({"p50": l.p50_ms, "p99": l.p99_ms, "max": l.max_ms, "count": l.count, "missed": l.missed})
     })

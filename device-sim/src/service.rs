@@ -19,6 +19,8 @@ pub struct ServiceConfig {
     pub mqtt_prefix: String,
     /// `VANGNET_STORE_PREFIX`.
     pub store_prefix: String,
+    /// `VANGNET_DISPATCH_URL`.
+    pub dispatch_url: String,
 }
 
 /// The counters of `/metrics` the benchmark judges by.
@@ -33,6 +35,20 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Reads the counters of the Vangnet at `base_url` now.
+    pub async fn read(http: &reqwest::Client, base_url: &str) -> anyhow::Result<Self> {
+        let text = http
+            .get(format!("{base_url}/metrics"))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .context("GET /metrics")?
+            .text()
+            .await
+            .context("reading /metrics")?;
+        Ok(Self::parse(&text))
+    }
+
     /// Reads the counters from Prometheus text.
     fn parse(text: &str) -> Self {
         let mut counters = Self::default();
@@ -100,6 +116,7 @@ impl Vangnet {
             .env("VANGNET_MQTT_PREFIX", &config.mqtt_prefix)
             .env("VANGNET_STORE", &config.store_url)
             .env("VANGNET_STORE_PREFIX", &config.store_prefix)
+            .env("VANGNET_DISPATCH_URL", &config.dispatch_url)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -178,17 +195,7 @@ impl Vangnet {
 
     /// The counters of `/metrics` now.
     pub async fn counters(&self) -> anyhow::Result<Counters> {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.base_url))
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .context("GET /metrics")?
-            .text()
-            .await
-            .context("reading /metrics")?;
-        Ok(Counters::parse(&text))
+        Counters::read(&self.http, &self.base_url).await
     }
 
     /// Stops it with SIGTERM, or SIGKILL when it has not exited within 10 s.

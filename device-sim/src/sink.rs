@@ -17,6 +17,9 @@
 //! (2xx), failed (other statuses, 401 included), hung and down; duplicates
 //! are requests whose Idempotency-Key was seen before, whatever the answers;
 //! the P1 gap runs from a JSON body's `updated_at` to its 2xx answer.
+//!
+//! `load` and `bench` serve the same handler in their own process
+//! ([`InProcessSink`]), without faults, to time the dispatches they cause.
 
 mod plan;
 mod record;
@@ -27,6 +30,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
@@ -78,6 +82,9 @@ pub struct SinkArgs {
     workers: usize,
 }
 
+/// Sees each request's body as it arrives, for measurements in this process.
+pub type Observer = Box<dyn Fn(&Value) + Send + Sync>;
+
 /// State shared by the sink's workers.
 struct Sink {
     secret: Option<Vec<u8>>,
@@ -85,6 +92,7 @@ struct Sink {
     rng: Mutex<fastrand::Rng>,
     tally: Mutex<Tally>,
     recorder: Recorder,
+    observer: Option<Observer>,
 }
 
 impl Sink {
@@ -111,21 +119,9 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
         rng: Mutex::new(fastrand::Rng::with_seed(seed)),
         tally: Mutex::new(Tally::default()),
         recorder: Recorder::open(args.record.as_deref())?,
+        observer: None,
     });
-    let state = sink.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-            .default_service(web::to(answer))
-    })
-    .workers(args.workers.max(1))
-    .disable_signals()
-    .shutdown_timeout(1)
-    .bind(args.listen)
-    .with_context(|| format!("binding {}", args.listen))?;
-    let addrs = server.addrs();
-    let server = server.run();
+    let (addrs, server) = listen(sink.clone(), args.listen, args.workers)?;
     let handle = server.handle();
     let mut server = tokio::spawn(server);
     for addr in addrs {
@@ -160,6 +156,65 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
     handle.stop(false).await;
     eprintln!("sink: final {}", sink.tally());
     Ok(())
+}
+
+/// A sink serving inside this process: every request answered 200 at once,
+/// unsigned and unrecorded, its body shown to an observer.
+pub struct InProcessSink {
+    url: String,
+    handle: ServerHandle,
+}
+
+impl InProcessSink {
+    /// Listens on `addr` (port 0 picks a free one).
+    pub fn start(addr: SocketAddr, observer: Observer) -> anyhow::Result<Self> {
+        let sink = web::Data::new(Sink {
+            secret: None,
+            plan: FaultPlan::new(0.0, 0.0, Duration::ZERO, None, None)?,
+            rng: Mutex::new(fastrand::Rng::with_seed(0)),
+            tally: Mutex::new(Tally::default()),
+            recorder: Recorder::open(None)?,
+            observer: Some(observer),
+        });
+        let (addrs, server) = listen(sink, addr, 2)?;
+        let bound = addrs.first().context("the sink bound no address")?;
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Self {
+            url: format!("http://{bound}/dispatch"),
+            handle,
+        })
+    }
+
+    /// The URL to give Vangnet as `VANGNET_DISPATCH_URL`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops serving.
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// Binds the sink's HTTP server to `addr`; returns the bound addresses and the server to run.
+fn listen(
+    sink: web::Data<Sink>,
+    addr: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<(Vec<SocketAddr>, Server)> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(sink.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .default_service(web::to(answer))
+    })
+    .workers(workers.max(1))
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(addr)
+    .with_context(|| format!("binding {addr}"))?;
+    Ok((server.addrs(), server.run()))
 }
 
 /// Ctrl-C or SIGTERM.
@@ -223,6 +278,9 @@ async fn answer(request: HttpRequest, body: web::Bytes, sink: web::Data<Sink>) -
     let content_type = header("content-type").unwrap_or_default();
     let idempotency_key = header("idempotency-key");
     let body_value = body_value(&content_type, &body);
+    if let Some(observe) = &sink.observer {
+        observe(&body_value);
+    }
     let priority = body_value
         .get("priority")
         .and_then(Value::as_str)

@@ -58,4 +58,9 @@ fn a_quick_bench_reports_its_figures_without_loss() {
         figures["panic_ack_idle_ms"]["count"].as_u64().unwrap() > 0,
         "{stdout}"
     );
+    assert!(
+        figures["panic_dispatch_idle_ms"]["count"].as_u64().unwrap() > 0,
+        "{stdout}"
+    );
+    assert_eq!(figures["panic_dispatch_idle_ms"]["missed"], 0, "{stdout}");
 }

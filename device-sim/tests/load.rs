@@ -1,0 +1,63 @@
+//! `vangnet-sim load` end to end: a small fleet against a real `vangnet`
+//! (started by the e2e harness on the local Mosquitto and Redis, with its
+//! dispatch URL on the load's sink), when that binary has been built.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url};
+
+const SECRET: &str = "load-test-secret";
+
+#[tokio::test]
+async fn a_short_load_loses_no_fix_and_dispatches_every_panic() {
+    let sim = Path::new(env!("CARGO_BIN_EXE_vangnet-sim"));
+    if !sim.with_file_name("vangnet").exists() {
+        eprintln!("skipped: no vangnet binary beside {}", sim.display());
+        return;
+    }
+    let sink_addr = format!("127.0.0.1:{}", free_port());
+    let app = TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET).env(
+        "VANGNET_DISPATCH_URL",
+        format!("http://{sink_addr}/dispatch"),
+    ))
+    .await;
+    app.wait_until_ready().await;
+    let started = Instant::now();
+    let output = tokio::process::Command::new(sim)
+        .args([
+            "load",
+            "--orders",
+            "50",
+            "--interval",
+            "1",
+            "--duration",
+            "8",
+        ])
+        .args(["--panic-every", "500ms", "--jwt-secret", SECRET])
+        .args(["--api-url", &app.base_url, "--mqtt-url", &mqtt_url()])
+        .args(["--prefix", app.topics.prefix(), "--sink-addr", &sink_addr])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{stdout}");
+
+    let last = stdout.lines().last().unwrap_or_default();
+    let figures: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(figures["orders"], 50, "{stdout}");
+    assert!(figures["offered_fixes"].as_u64().unwrap() > 0, "{stdout}");
+    assert_eq!(figures["lost_fixes"], 0, "{stdout}");
+    assert_eq!(figures["refused"], 0, "{stdout}");
+    assert!(figures["panics_sent"].as_u64().unwrap() > 0, "{stdout}");
+    assert_eq!(
+        figures["panics_dispatched"], figures["panics_sent"],
+        "{stdout}"
+    );
+    assert_eq!(figures["panics_lost"], 0, "{stdout}");
+}
