@@ -11,6 +11,7 @@ mod latency;
 mod load;
 mod procstat;
 mod report;
+mod retry;
 mod scenario;
 mod seed;
 mod service;

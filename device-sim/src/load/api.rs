@@ -7,6 +7,7 @@ use vangnet_proto::TimestampMs;
 use vangnet_server::auth::{Claims, Role, sign_hs256};
 
 use crate::fleet::SimOrder;
+use crate::retry::send_retrying_429;
 
 /// Requests in flight at once.
 const CONCURRENCY: usize = 16;
@@ -78,23 +79,23 @@ impl OrderApi {
     }
 
     async fn create(&self, order: &SimOrder) -> anyhow::Result<()> {
-        let response = self
+        let request = self
             .http
             .post(format!("{}/api/v1/orders", self.base_url))
             .bearer_auth(&self.token)
-            .json(&order.body())
-            .send()
+            .json(&order.body());
+        let response = send_retrying_429(request)
             .await
             .context("POST /api/v1/orders")?;
         expect_success(response, "creating order", &order.id).await
     }
 
     async fn end(&self, order: &SimOrder) -> anyhow::Result<()> {
-        let response = self
+        let request = self
             .http
             .delete(format!("{}/api/v1/orders/{}", self.base_url, order.id))
-            .bearer_auth(&self.token)
-            .send()
+            .bearer_auth(&self.token);
+        let response = send_retrying_429(request)
             .await
             .context("DELETE /api/v1/orders/{id}")?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {

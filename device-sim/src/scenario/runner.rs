@@ -7,7 +7,7 @@
 //! scenario's own names.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use rumqttc::QoS;
@@ -20,6 +20,7 @@ use super::clock::Clock;
 use super::report::Seen;
 use super::schedule::Message;
 use crate::broker;
+use crate::retry::send_retrying_429;
 
 /// Where Vangnet is and how to speak to it.
 #[derive(Debug, Clone)]
@@ -152,20 +153,10 @@ impl Session {
             let token = self.endpoint.tokens.for_order(exercise)?;
             let url = format!("{}/api/v1/orders", self.endpoint.api_url);
             let body = self.names.rename_order(order);
-            let response = loop {
-                let response = self
-                    .http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .context("POST /api/v1/orders")?;
-                if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS {
-                    break response;
-                }
-                tokio::time::sleep(retry_after(&response)).await;
-            };
+            let request = self.http.post(&url).bearer_auth(&token).json(&body);
+            let response = send_retrying_429(request)
+                .await
+                .context("POST /api/v1/orders")?;
             let status = response.status();
             if !status.is_success() {
                 let text = response.text().await.unwrap_or_default();
@@ -262,14 +253,4 @@ mod tests {
         );
         assert_eq!(names.scenario("o.other"), None);
     }
-}
-
-/// How long a 429 answer asks the client to wait (`Retry-After` seconds; 1 s if absent).
-fn retry_after(response: &reqwest::Response) -> Duration {
-    let seconds = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok()?.parse().ok())
-        .unwrap_or(1);
-    Duration::from_secs(seconds)
 }
