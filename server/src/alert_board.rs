@@ -4,12 +4,15 @@
 //! The board is filled from the store's partitions on first use and then
 //! follows the store's event log ([`Store::events_after`]). Each read first
 //! catches up with the log, so a list shows every revision committed before
-//! the request, by this instance or another.
+//! the request, by this instance or another. Each revision is serialized
+//! once, when it arrives, so a page is answered by copying JSON.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
+use serde_json::value::RawValue;
 use vangnet_proto::DispatchBody;
 
 use crate::store::{EventId, Store, StoreError};
@@ -36,40 +39,75 @@ pub struct AlertBoard {
     alerts: RwLock<Alerts>,
 }
 
-/// How far the board has read the event log.
+/// How far the board has read the event log, and when it last began to.
 struct LogPosition {
     after: Option<EventId>,
+    read_at: Instant,
+}
+
+/// An alert's latest revision, and the same as JSON.
+pub struct Held {
+    /// The revision, for filtering.
+    pub body: DispatchBody,
+    /// The revision as the API sends it.
+    pub json: Arc<RawValue>,
 }
 
 #[derive(Default)]
 struct Alerts {
-    latest: HashMap<String, DispatchBody>,
-    order: BTreeSet<BoardKey>,
+    /// Each alert's latest revision, newest last.
+    by_key: BTreeMap<BoardKey, Arc<Held>>,
+    /// Where each alert id sits in `by_key`.
+    key_of_id: HashMap<String, BoardKey>,
 }
 
 impl Alerts {
     /// Keeps `alert` if it is newer than the revision held.
-    fn apply(&mut self, alert: DispatchBody) {
+    fn apply(&mut self, alert: DispatchBody) -> Result<(), StoreError> {
         let id = alert.alert_id.as_str().to_owned();
-        if let Some(held) = self.latest.get(&id) {
-            if held.revision >= alert.revision {
-                return;
+        if let Some(key) = self.key_of_id.get(&id) {
+            if self
+                .by_key
+                .get(key)
+                .is_some_and(|held| held.body.revision >= alert.revision)
+            {
+                return Ok(());
             }
-            self.order.remove(&key_of(held));
+            self.by_key.remove(key);
         }
-        self.order.insert(key_of(&alert));
-        self.latest.insert(id, alert);
+        let json = serde_json::value::to_raw_value(&alert)
+            .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let key = key_of(&alert);
+        self.key_of_id.insert(id, key.clone());
+        self.by_key.insert(
+            key,
+            Arc::new(Held {
+                body: alert,
+                json: Arc::from(json),
+            }),
+        );
+        Ok(())
     }
 }
 
 impl AlertBoard {
-    /// Reads what the store committed since the last call (everything, the first time).
+    /// Reads what the store committed before this call (everything, the first
+    /// time). Callers waiting while another reads the log share its read when
+    /// that read began after they arrived.
     pub async fn catch_up<S: Store>(&self, store: &S) -> Result<(), StoreError> {
+        let arrived = Instant::now();
         let mut log = self.log.lock().await;
+        if log
+            .as_ref()
+            .is_some_and(|position| position.read_at > arrived)
+        {
+            return Ok(());
+        }
         let mut position = match log.take() {
             Some(position) => position,
             None => self.fill(store).await?,
         };
+        position.read_at = Instant::now();
         let caught_up = self.follow(store, &mut position).await;
         *log = Some(position);
         caught_up
@@ -81,18 +119,18 @@ impl AlertBoard {
         before: Option<&BoardKey>,
         limit: usize,
         wanted: impl Fn(&DispatchBody) -> bool,
-    ) -> Vec<DispatchBody> {
+    ) -> Vec<Arc<Held>> {
         let alerts = self
             .alerts
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let upper = before.map_or(Bound::Unbounded, Bound::Excluded);
         alerts
-            .order
+            .by_key
             .range((Bound::Unbounded, upper))
             .rev()
-            .filter_map(|(_, id)| alerts.latest.get(id))
-            .filter(|alert| wanted(alert))
+            .map(|(_, held)| held)
+            .filter(|held| wanted(&held.body))
             .take(limit)
             .cloned()
             .collect()
@@ -106,8 +144,11 @@ impl AlertBoard {
         for partition in store.partitions().await? {
             loaded.extend(store.alerts(&partition).await?);
         }
-        self.apply(loaded);
-        Ok(LogPosition { after })
+        self.apply(loaded)?;
+        Ok(LogPosition {
+            after,
+            read_at: Instant::now(),
+        })
     }
 
     async fn follow<S: Store>(
@@ -122,20 +163,20 @@ impl AlertBoard {
             };
             position.after = Some(last.clone());
             let full = events.len() == BATCH;
-            self.apply(events.into_iter().map(|(_, body)| body).collect());
+            self.apply(events.into_iter().map(|(_, body)| body).collect())?;
             if !full {
                 return Ok(());
             }
         }
     }
 
-    fn apply(&self, revisions: Vec<DispatchBody>) {
+    fn apply(&self, revisions: Vec<DispatchBody>) -> Result<(), StoreError> {
         let mut alerts = self
             .alerts
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for revision in revisions {
-            alerts.apply(revision);
-        }
+        revisions
+            .into_iter()
+            .try_for_each(|revision| alerts.apply(revision))
     }
 }

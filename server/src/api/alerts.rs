@@ -6,7 +6,8 @@
 //! Another region's alert is answered as if it did not exist (404).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use vangnet_engine::AlertError;
 use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
@@ -61,6 +62,13 @@ impl ListQuery {
                 .as_ref()
                 .is_none_or(|r| alert.region.as_ref() == Some(r))
     }
+}
+
+/// A page of the list: each item is an alert's latest revision as JSON.
+#[derive(Serialize)]
+struct Page<'a> {
+    items: Vec<&'a RawValue>,
+    next: Option<String>,
 }
 
 /// A cursor is `{updated_at ms}:{alert_id}` of the last item of a page.
@@ -124,11 +132,12 @@ pub(crate) async fn list<S: Store>(
     });
     let next = if items.len() > limit {
         items.truncate(limit);
-        items.last().map(cursor_of)
+        items.last().map(|held| cursor_of(&held.body))
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(json!({ "items": items, "next": next })))
+    let items = items.iter().map(|held| &*held.json).collect();
+    Ok(HttpResponse::Ok().json(Page { items, next }))
 }
 
 /// The alert, if the caller may see it; 404 otherwise.
