@@ -253,6 +253,7 @@ impl Transition {
         (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
         (status = 401, description = "No valid bearer token", body = ErrorBody),
         (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
+        (status = 429, description = "Too many changes by this token holder; send again after `Retry-After` seconds", body = ErrorBody),
         (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
         (status = 409, description = "Conflict with the current state", body = ErrorBody),
         (status = 422, description = "The content is invalid", body = ErrorBody),
