@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use url::Url;
 use vangnet_engine::geometry::{GeoPoint, LocalFrame, distance_m};
 use vangnet_proto::order::OrderBody;
-use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs, Topics};
+use vangnet_proto::{AlertKind, Channel, DeviceId, OrderId, TimestampMs, Topics};
 
 use crate::orders::OrderIndex;
 use crate::store::{PartitionKey, Store, StoredOrder};
@@ -33,6 +33,8 @@ const START_M: f64 = 5_400.0;
 const STEP_M: f64 = 600.0;
 /// Device time between two fixes, in milliseconds.
 const STEP_MS: u64 = 45_000;
+/// How long the demo waits for the panic's alert before it ends.
+const PANIC_PATIENCE: Duration = Duration::from_secs(10);
 
 /// The demo's cast: one exercise order, one victim, one perpetrator.
 struct Cast {
@@ -118,7 +120,17 @@ pub async fn play<S: Store>(
     println!("  victim presses the panic button");
     let panic = json!({"seq": steps + 2, "ts": TimestampMs::now(), "kind": "panic"});
     publish(&client, topics, &cast.victim, Channel::Alarm, panic).await?;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let patience = tokio::time::Instant::now() + PANIC_PATIENCE;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        show_news(store, &partition, &mut shown, &mut received).await?;
+        let alerts = store.alerts(&partition).await?;
+        let raised = alerts.iter().any(|alert| alert.kind == AlertKind::Panic);
+        if raised || tokio::time::Instant::now() > patience {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(250)).await;
     show_news(store, &partition, &mut shown, &mut received).await?;
     println!("demo done: alerts are kept in the store; vangnet keeps running (Ctrl-C stops it)\n");
     let _ = client.disconnect().await;
