@@ -70,7 +70,7 @@ pub struct LoadArgs {
     mqtt_url: String,
     /// Vangnet's topic root (`VANGNET_MQTT_PREFIX`)
     #[arg(long, default_value = "vangnet/v1")]
-    prefix: String,
+    mqtt_prefix: String,
     /// Where the dispatch sink listens; Vangnet's VANGNET_DISPATCH_URL must point here
     #[arg(long, default_value = "127.0.0.1:9090")]
     sink_addr: SocketAddr,
@@ -101,7 +101,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         (None, Some(secret)) => admin_token(secret, args.duration.as_secs())?,
         (None, None) => bail!("an admin token is needed: give --token or --jwt-secret"),
     };
-    let topics = Topics::new(&args.prefix).context("--prefix")?;
+    let topics = Topics::new(&args.mqtt_prefix).context("--mqtt-prefix")?;
     let http = reqwest::Client::new();
     let api_url = args.api_url.trim_end_matches('/');
     let run = run_id();
