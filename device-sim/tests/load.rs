@@ -36,7 +36,12 @@ async fn a_short_load_loses_no_fix_and_dispatches_every_panic() {
         ])
         .args(["--panic-every", "500ms", "--jwt-secret", SECRET])
         .args(["--api-url", &app.base_url, "--mqtt-url", &mqtt_url()])
-        .args(["--mqtt-prefix", app.topics.prefix(), "--sink-addr", &sink_addr])
+        .args([
+            "--mqtt-prefix",
+            app.topics.prefix(),
+            "--sink-addr",
+            &sink_addr,
+        ])
         .output()
         .await
         .unwrap();
