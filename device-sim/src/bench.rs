@@ -320,7 +320,7 @@ async fn vangnet_throughput(
     let seeding = Instant::now();
     seed::put_orders(&config.store_url, &config.store_prefix, &fleet.orders).await?;
     println!(
-        "seeded {} orders straight into Redis in {:.1} s (the HTTP order API does not exist yet)",
+        "seeded {} orders straight into Redis in {:.1} s (the load command creates its orders through the API)",
         fleet.orders.len(),
         seeding.elapsed().as_secs_f64()
     );

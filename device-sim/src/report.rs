@@ -123,7 +123,7 @@ impl Report {
             "panic_dispatch_idle_ms": latency_json(Some(self.idle_latency.dispatch)),
             "panic_dispatch_loaded_ms": latency_json(loaded.map(|l| l.dispatch)),
             "vangnet_rss_mib": rss_mib.map(f64::round),
-            "orders_seeded": "straight into Redis (no HTTP order API yet)",
+            "orders_seeded": "straight into Redis (10,000 through the API would meet its rate limit on changes)",
         });
         println!("{figures}");
     }
