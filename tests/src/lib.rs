@@ -449,6 +449,19 @@ impl Device {
     }
 }
 
+/// The claims of a tester with `role` in every region, expiring `expires_in_s` from now (negative: expired).
+pub fn claims(role: Role, expires_in_s: i64) -> Claims {
+    let now = (TimestampMs::now().millis() / 1000) as i64;
+    Claims {
+        sub: "tester".into(),
+        role,
+        regions: vec!["*".into()],
+        exp: now.saturating_add(expires_in_s).max(0) as u64,
+        iss: None,
+        aud: None,
+    }
+}
+
 /// An API token for `role` in `regions`, signed with the HS256 `secret`, valid for an hour.
 pub fn token_for(secret: &str, role: Role, regions: &[&str]) -> String {
     let claims = Claims {

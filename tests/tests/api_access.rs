@@ -4,9 +4,8 @@
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, alg_none_token, token_for};
-use vangnet_proto::TimestampMs;
-use vangnet_server::auth::{Claims, Role, sign_hs256};
+use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, token_for};
+use vangnet_server::auth::{Role, sign_hs256};
 
 const SECRET: &str = "access-test-secret";
 const ROLES: [Role; 4] = [Role::Admin, Role::Dispatcher, Role::Pilot, Role::Auditor];
@@ -98,18 +97,6 @@ fn endpoints() -> Vec<Endpoint> {
         ),
         endpoint("GET", "/api/v1/audit", None, &[Role::Auditor]),
     ]
-}
-
-fn claims(role: Role, expires_in_s: i64) -> Claims {
-    let now = (TimestampMs::now().millis() / 1000) as i64;
-    Claims {
-        sub: "access-tester".into(),
-        role,
-        regions: vec!["*".into()],
-        exp: (now + expires_in_s) as u64,
-        iss: None,
-        aud: None,
-    }
 }
 
 async fn app() -> TestApp {

@@ -6,23 +6,11 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, alg_none_token, unique_name};
+use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, unique_name};
 use vangnet_proto::{Channel, TimestampMs};
-use vangnet_server::auth::{Claims, Role, sign_hs256};
+use vangnet_server::auth::{Role, sign_hs256};
 
 const SECRET: &str = "test-secret-not-for-production";
-
-fn claims(role: Role, expires_in_s: i64) -> Claims {
-    let now = (TimestampMs::now().millis() / 1000) as i64;
-    Claims {
-        sub: "tester".into(),
-        role,
-        regions: vec!["*".into()],
-        exp: (now + expires_in_s) as u64,
-        iss: None,
-        aud: None,
-    }
-}
 
 fn token(role: Role) -> String {
     sign_hs256(SECRET.as_bytes(), &claims(role, 3600)).unwrap()
