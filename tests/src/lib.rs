@@ -235,6 +235,22 @@ impl TestApp {
         .unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// `device` presses panic (seq 1); returns the alert id of the receipt.
+    pub async fn press_panic(&self, device: &str) -> String {
+        let mut device = self.device(device).await;
+        let alarm = serde_json::json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"});
+        device.send(Channel::Alarm, alarm.to_string()).await;
+        let ack = device
+            .next_downlink(Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("no receipt for the panic"))
+            .json();
+        ack["alert_ids"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("a receipt without alert id: {ack}"))
+            .to_owned()
+    }
+
     /// A device of this app's topic tree.
     pub async fn device(&self, id: &str) -> Device {
         Device::connect(self.topics.clone(), id).await

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, Sink, SinkRequest, TestApp, eventually};
-use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::auth::Role;
 
 const SECRET: &str = "alerts-test-secret";
@@ -87,15 +86,7 @@ async fn create_orders(app: &TestApp, orders: &[Value]) {
 
 /// The victim of `order_id` presses panic; returns the alert id of the receipt.
 async fn panic(app: &TestApp, order_id: &str) -> String {
-    let mut victim = app.device(&format!("{order_id}-v")).await;
-    let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
-    victim.send(Channel::Alarm, alarm).await;
-    let ack = victim
-        .next_downlink(Duration::from_secs(5))
-        .await
-        .expect("a receipt for the panic")
-        .json();
-    ack["alert_ids"][0].as_str().unwrap().to_owned()
+    app.press_panic(&format!("{order_id}-v")).await
 }
 
 fn ids(list: &Value) -> Vec<&str> {
