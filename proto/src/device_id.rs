@@ -1,17 +1,18 @@
 use std::fmt;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 
 use crate::{ProtoError, RejectReason};
 
 /// A device's identity as it appears in MQTT topics: `[A-Za-z0-9_.-]{1,64}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema, ToSchema)]
-#[serde(transparent)]
-#[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$", min_length = 1, max_length = 64)]
+// Shared text, so that the many effects and keys naming one device cost no copy.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema, ToSchema)]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_.-]{1,64}$", min_length = 1, max_length = 64)]
 pub struct DeviceId(
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,64}$"), length(min = 1, max = 64))] String,
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,64}$"), length(min = 1, max = 64))] Arc<str>,
 );
 
 impl DeviceId {
@@ -26,7 +27,7 @@ impl DeviceId {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if valid {
-            Ok(Self(id.to_owned()))
+            Ok(Self(Arc::from(id)))
         } else {
             Err(ProtoError::new(field, RejectReason::BadDeviceId))
         }
@@ -41,6 +42,12 @@ impl DeviceId {
 impl fmt::Display for DeviceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl Serialize for DeviceId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
