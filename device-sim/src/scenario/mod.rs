@@ -1,9 +1,11 @@
 //! `vangnet-sim run SCENARIO.toml`: plays a scenario of victims and
-//! perpetrators against a running Vangnet and judges what it raised against
-//! the ground truth and the scenario's expectations (see [`clock`] for what
-//! `--speed` does to time, and [`report`] for the verdict's rules).
+//! perpetrators against a running Vangnet and judges what it raised (and,
+//! with `--sink-addr`, what reached police dispatch) against the ground
+//! truth and the scenario's expectations (see [`clock`] for what `--speed`
+//! does to time, and [`report`] for the verdict's rules).
 
 mod clock;
+mod dispatch;
 mod model;
 mod motion;
 mod noise;
@@ -14,6 +16,7 @@ mod stream;
 mod truth;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,6 +60,9 @@ pub struct RunArgs {
     /// Real seconds to wait after the end for alerts still on their way
     #[arg(long, default_value_t = 3.0)]
     settle_s: f64,
+    /// Serve the police dispatch sink here and judge what it receives; Vangnet's VANGNET_DISPATCH_URL must point at it
+    #[arg(long)]
+    sink_addr: Option<SocketAddr>,
 }
 
 /// Plays the scenario; returns whether it passed.
@@ -103,15 +109,34 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
         mqtt_prefix: args.mqtt_prefix,
         tokens,
     });
+    let sink = args.sink_addr.map(dispatch::listen).transpose()?;
+    if let Some((sink, _)) = &sink {
+        println!("dispatch sink: {} (VANGNET_DISPATCH_URL)", sink.url());
+    }
     let mut received = session.listen().await?;
     session.create_orders(&bodies).await?;
     let clock = Clock::start(args.speed, scenario.duration_s);
     session.play(messages, &clock).await?;
     tokio::time::sleep(Duration::from_secs_f64(args.settle_s.max(0.0))).await;
     let seen = session.collect(&mut received, &clock, &exercise);
+    let dispatched = match sink {
+        Some((sink, mut bodies)) => {
+            let dispatched = session.collect(&mut bodies, &clock, &exercise);
+            sink.stop().await;
+            Some(dispatched)
+        }
+        None => None,
+    };
 
     let name = args.scenario.display().to_string();
-    let report = Report::judge(&name, args.speed, &scenario, truth, &seen);
+    let report = Report::judge(
+        &name,
+        args.speed,
+        &scenario,
+        truth,
+        &seen,
+        dispatched.as_deref(),
+    );
     print!("{}", report.text());
     if let Some(path) = &args.report_json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)

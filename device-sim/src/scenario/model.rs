@@ -20,6 +20,9 @@ pub struct Scenario {
     /// Alerts not explained by the truth or an expectation that are tolerated.
     #[serde(default)]
     pub max_false_alarms: usize,
+    /// False alarms below this priority are reported but never fail the run (`"P1"`: only a false P1 counts).
+    #[serde(default)]
+    pub tolerate_below: Option<Priority>,
     /// When set, at most this many times an alert condition may clear and come back.
     #[serde(default)]
     pub max_flaps: Option<usize>,
@@ -284,6 +287,20 @@ impl Scenario {
                 Ok(body)
             })
             .collect()
+    }
+
+    /// Whether order `id` is an exercise order; none when the scenario has no such order.
+    pub fn exercise(&self, id: &str) -> Option<bool> {
+        let order = self
+            .orders
+            .iter()
+            .find(|o| o.get("id").and_then(toml::Value::as_str) == Some(id))?;
+        Some(
+            order
+                .get("exercise")
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(true),
+        )
     }
 
     fn check(&self) -> anyhow::Result<()> {

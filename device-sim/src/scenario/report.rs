@@ -7,7 +7,14 @@
 //! alarm unless an expectation of its kind, a true episode of a related kind
 //! near its time, or the scenario's `allow` list explains it; episodes first
 //! seen after the scenario's end are not judged (the devices falling quiet
-//! then is silence). A flap is a condition that cleared and came back.
+//! then is silence), and those below the scenario's `tolerate_below` are
+//! listed but never fail the run. A flap is a condition that cleared and
+//! came back.
+//!
+//! When the runner served the dispatch sink, every expectation police
+//! dispatch should get (SPEC section 6 default route: P1 and P2 of real
+//! orders) must have reached it within its window, and any revision of an
+//! exercise alert or order reaching it fails the run (isolation).
 
 use std::collections::HashMap;
 
@@ -72,6 +79,71 @@ impl Expected {
         self.delay_s.is_some()
     }
 
+    /// Records the first of `seen` that matches in time.
+    fn look_for(&mut self, seen: &[Seen]) {
+        let Some(due) = self.due_s else { return };
+        let hit = seen.iter().find(|s| {
+            self.matches(
+                s.body.kind,
+                s.order.as_deref(),
+                s.body.zone.as_ref().map(|z| z.as_str()),
+            ) && s.body.priority >= self.priority
+                && (due - self.early_s..=due + self.within_s).contains(&s.t)
+        });
+        if let Some(hit) = hit {
+            self.delay_s = Some(hit.t - due);
+            self.got = Some(hit.body.priority);
+        }
+    }
+
+    /// Whether the default dispatch route takes it: P1 or P2 of a real order.
+    fn for_police(&self, scenario: &Scenario) -> bool {
+        self.priority >= Priority::P2
+            && match &self.order {
+                Some(order) => scenario.exercise(order) == Some(false),
+                None => {
+                    self.kind == AlertKind::PanicUnassigned
+                        || scenario
+                            .orders
+                            .iter()
+                            .filter_map(|o| o.get("id")?.as_str())
+                            .all(|id| scenario.exercise(id) == Some(false))
+                }
+            }
+    }
+
+    /// What it is, for the text report.
+    fn describe(&self) -> String {
+        format!(
+            "{:?} {}{}{} ≥{:?}",
+            self.source,
+            kind_name(self.kind),
+            self.order
+                .as_ref()
+                .map_or(String::new(), |o| format!(" order {o}")),
+            self.zone
+                .as_ref()
+                .map_or(String::new(), |z| format!(" zone {z}")),
+            self.priority
+        )
+    }
+
+    /// How it went, for the text report.
+    fn outcome(&self) -> String {
+        match (self.due_s, self.delay_s, self.got) {
+            (None, _, _) => "MISSING: the truth never had it".to_owned(),
+            (Some(due), Some(delay), Some(got)) => {
+                format!("found {got:?} {delay:+.1} s after {due:.0} s")
+            }
+            (Some(due), _, _) => {
+                format!(
+                    "MISSED: nothing within {:.0} s of {due:.0} s",
+                    self.within_s
+                )
+            }
+        }
+    }
+
     fn matches(&self, kind: AlertKind, order: Option<&str>, zone: Option<&str>) -> bool {
         self.kind == kind
             && self.order.as_deref().is_none_or(|o| order == Some(o))
@@ -107,6 +179,51 @@ pub struct Flap {
     pub at_s: f64,
 }
 
+/// What police dispatch received, when the runner served its sink.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dispatch {
+    /// The expectations the default route takes, each found when the sink received it in time.
+    pub expected: Vec<Expected>,
+    /// Revisions (`alert_id/revision`) of exercise alerts or orders the sink received: never allowed.
+    pub exercise_dispatched: Vec<String>,
+    /// This run's revisions the sink received.
+    pub revisions: usize,
+}
+
+impl Dispatch {
+    /// Checks the sink's `received` revisions against the police's share of `expected`.
+    fn judge(expected: &[Expected], scenario: &Scenario, received: &[Seen]) -> Self {
+        let expected = expected
+            .iter()
+            .filter(|e| e.for_police(scenario))
+            .map(|e| {
+                let mut e = Expected {
+                    delay_s: None,
+                    got: None,
+                    ..e.clone()
+                };
+                e.look_for(received);
+                e
+            })
+            .collect();
+        let exercise_dispatched = received
+            .iter()
+            .filter(|s| s.body.exercise || s.order_exercise == Some(true))
+            .map(|s| format!("{}/{}", s.body.alert_id, s.body.revision))
+            .collect();
+        Self {
+            expected,
+            exercise_dispatched,
+            revisions: received.len(),
+        }
+    }
+
+    /// Everything due reached police and nothing of an exercise did.
+    fn held(&self) -> bool {
+        self.expected.iter().all(Expected::found) && self.exercise_dispatched.is_empty()
+    }
+}
+
 /// The verdict of one run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -122,6 +239,8 @@ pub struct Report {
     pub false_alarms: Vec<FalseAlarm>,
     /// How many false alarms the scenario tolerates.
     pub max_false_alarms: usize,
+    /// False alarms below this priority do not count against `max_false_alarms`.
+    pub tolerate_below: Option<Priority>,
     /// Conditions that cleared and came back.
     pub flaps: Vec<Flap>,
     /// How many flaps the scenario tolerates, if it limits them.
@@ -130,6 +249,8 @@ pub struct Report {
     pub isolation_breaches: Vec<String>,
     /// Alert revisions received.
     pub revisions: usize,
+    /// What police dispatch received; none when the runner did not serve the sink.
+    pub dispatch: Option<Dispatch>,
     /// What truly happened.
     pub truth: Vec<Episode>,
 }
@@ -169,13 +290,14 @@ fn must_raise(kind: AlertKind) -> Option<Priority> {
 }
 
 impl Report {
-    /// Compares `seen` with the scenario's expectations and the `truth`.
+    /// Compares `seen` (and what was `dispatched`, if observed) with the scenario's expectations and the `truth`.
     pub fn judge(
         name: &str,
         speed: f64,
         scenario: &Scenario,
         truth: Vec<Episode>,
         seen: &[Seen],
+        dispatched: Option<&[Seen]>,
     ) -> Self {
         let mut expected: Vec<Expected> = scenario
             .expectations
@@ -236,20 +358,9 @@ impl Report {
             }
         }
         for e in &mut expected {
-            let Some(due) = e.due_s else { continue };
-            let hit = seen.iter().find(|s| {
-                e.matches(
-                    s.body.kind,
-                    s.order.as_deref(),
-                    s.body.zone.as_ref().map(|z| z.as_str()),
-                ) && s.body.priority >= e.priority
-                    && (due - e.early_s..=due + e.within_s).contains(&s.t)
-            });
-            if let Some(hit) = hit {
-                e.delay_s = Some(hit.t - due);
-                e.got = Some(hit.body.priority);
-            }
+            e.look_for(seen);
         }
+        let dispatch = dispatched.map(|received| Dispatch::judge(&expected, scenario, received));
         let episodes = episodes_of(seen);
         let false_alarms: Vec<FalseAlarm> = episodes
             .iter()
@@ -277,10 +388,15 @@ impl Report {
             .map(|s| format!("{}/{}", s.body.alert_id, s.body.revision))
             .collect();
         let flaps = flaps(seen);
+        let counted = false_alarms
+            .iter()
+            .filter(|a| !tolerated(a, scenario.tolerate_below))
+            .count();
         let passed = expected.iter().all(Expected::found)
-            && false_alarms.len() <= scenario.max_false_alarms
+            && counted <= scenario.max_false_alarms
             && scenario.max_flaps.is_none_or(|max| flaps.len() <= max)
-            && isolation_breaches.is_empty();
+            && isolation_breaches.is_empty()
+            && dispatch.as_ref().is_none_or(Dispatch::held);
         Self {
             scenario: name.to_owned(),
             speed,
@@ -288,10 +404,12 @@ impl Report {
             expected,
             false_alarms,
             max_false_alarms: scenario.max_false_alarms,
+            tolerate_below: scenario.tolerate_below,
             flaps,
             max_flaps: scenario.max_flaps,
             isolation_breaches,
             revisions: seen.len(),
+            dispatch,
             truth,
         }
     }
@@ -305,38 +423,22 @@ impl Report {
             if self.passed { "PASSED" } else { "FAILED" }
         );
         for e in &self.expected {
-            let what = format!(
-                "{:?} {}{}{} ≥{:?}",
-                e.source,
-                kind_name(e.kind),
-                e.order
-                    .as_ref()
-                    .map_or(String::new(), |o| format!(" order {o}")),
-                e.zone
-                    .as_ref()
-                    .map_or(String::new(), |z| format!(" zone {z}")),
-                e.priority
-            );
-            let outcome = match (e.due_s, e.delay_s, e.got) {
-                (None, _, _) => "MISSING: the truth never had it".to_owned(),
-                (Some(due), Some(delay), Some(got)) => {
-                    format!("found {got:?} {delay:+.1} s after {due:.0} s")
-                }
-                (Some(due), _, _) => {
-                    format!("MISSED: nothing within {:.0} s of {due:.0} s", e.within_s)
-                }
-            };
-            out.push_str(&format!("  expected {what}: {outcome}\n"));
+            out.push_str(&format!("  expected {}: {}\n", e.describe(), e.outcome()));
         }
         for f in &self.false_alarms {
             out.push_str(&format!(
-                "  FALSE ALARM {} {:?}{} at {:.0} s\n",
+                "  FALSE ALARM {} {:?}{} at {:.0} s{}\n",
                 kind_name(f.kind),
                 f.priority,
                 f.zone
                     .as_ref()
                     .map_or(String::new(), |z| format!(" zone {z}")),
-                f.at_s
+                f.at_s,
+                if tolerated(f, self.tolerate_below) {
+                    " (tolerated)"
+                } else {
+                    ""
+                }
             ));
         }
         for f in &self.flaps {
@@ -350,16 +452,40 @@ impl Report {
             ));
         }
         out.push_str(&format!(
-            "  false alarms {} (max {}), flaps {}{}, isolation breaches {}, revisions received {}\n",
+            "  false alarms {} (max {}{}), flaps {}{}, isolation breaches {}, revisions received {}\n",
             self.false_alarms.len(),
             self.max_false_alarms,
+            self.tolerate_below
+                .map_or(String::new(), |p| format!(", below {p:?} tolerated")),
             self.flaps.len(),
             self.max_flaps.map_or(String::new(), |m| format!(" (max {m})")),
             self.isolation_breaches.len(),
             self.revisions
         ));
+        match &self.dispatch {
+            None => out.push_str("  dispatch: not observed (no --sink-addr)\n"),
+            Some(d) => {
+                for e in &d.expected {
+                    out.push_str(&format!("  dispatched {}: {}\n", e.describe(), e.outcome()));
+                }
+                for r in &d.exercise_dispatched {
+                    out.push_str(&format!("  EXERCISE DISPATCHED {r}\n"));
+                }
+                out.push_str(&format!(
+                    "  dispatch: {} expected, {} exercise revisions dispatched, revisions received {}\n",
+                    d.expected.len(),
+                    d.exercise_dispatched.len(),
+                    d.revisions
+                ));
+            }
+        }
         out
     }
+}
+
+/// Whether false alarm `a` is below the tolerated priority.
+fn tolerated(a: &FalseAlarm, below: Option<Priority>) -> bool {
+    below.is_some_and(|p| a.priority < p)
 }
 
 /// One alert episode per alert id: first arrival and highest priority.
@@ -419,8 +545,8 @@ mod tests {
 
     use super::*;
 
-    fn scenario(extra: &str) -> Scenario {
-        toml::from_str(&format!(
+    fn scenario_text(extra: &str) -> String {
+        format!(
             r#"
 duration_s = 600
 {extra}
@@ -434,8 +560,11 @@ device = "v"
 interval_s = 30
 route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
 "#
-        ))
-        .unwrap()
+        )
+    }
+
+    fn scenario(extra: &str) -> Scenario {
+        toml::from_str(&scenario_text(extra)).unwrap()
     }
 
     fn seen(t: f64, id: &str, kind: &str, priority: &str, cleared: bool) -> Seen {
@@ -472,6 +601,7 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
             &scenario(""),
             truth,
             &[seen(130.0, "a", "proximity_alarm", "P1", false)],
+            None,
         );
         assert!(report.passed);
         assert_eq!(report.expected[0].source, Source::Truth);
@@ -481,7 +611,7 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
     #[test]
     fn a_true_violation_never_raised_is_a_miss() {
         let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
-        let report = Report::judge("s", 1.0, &scenario(""), truth, &[]);
+        let report = Report::judge("s", 1.0, &scenario(""), truth, &[], None);
         assert!(!report.passed);
         assert!(!report.expected[0].found());
     }
@@ -492,7 +622,7 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
             seen(50.0, "a", "zone_alarm", "P2", false),
             seen(80.0, "a", "zone_alarm", "P1", false),
         ];
-        let report = Report::judge("s", 1.0, &scenario(""), Vec::new(), &alerts);
+        let report = Report::judge("s", 1.0, &scenario(""), Vec::new(), &alerts, None);
         assert!(!report.passed);
         assert_eq!(report.false_alarms.len(), 1);
         assert_eq!(report.false_alarms[0].priority, Priority::P1);
@@ -502,8 +632,20 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
             &scenario("max_false_alarms = 1"),
             Vec::new(),
             &alerts,
+            None,
         );
         assert!(tolerant.passed);
+    }
+
+    #[test]
+    fn a_false_alarm_below_the_tolerated_priority_is_listed_but_passes() {
+        let scenario = scenario("tolerate_below = \"P1\"");
+        let p2 = [seen(50.0, "a", "zone_alarm", "P2", false)];
+        let report = Report::judge("s", 1.0, &scenario, Vec::new(), &p2, None);
+        assert!(report.passed);
+        assert_eq!(report.false_alarms.len(), 1);
+        let p1 = [seen(50.0, "a", "zone_alarm", "P1", false)];
+        assert!(!Report::judge("s", 1.0, &scenario, Vec::new(), &p1, None).passed);
     }
 
     #[test]
@@ -513,14 +655,14 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
             seen(60.0, "b", "proximity_prealarm", "P2", false),
             seen(110.0, "a", "proximity_alarm", "P1", false),
         ];
-        let report = Report::judge("s", 1.0, &scenario(""), truth, &alerts);
+        let report = Report::judge("s", 1.0, &scenario(""), truth, &alerts, None);
         assert!(report.false_alarms.is_empty());
     }
 
     #[test]
     fn an_alert_first_seen_after_the_end_is_not_judged() {
         let alerts = [seen(700.0, "a", "signal_lost", "P2", false)];
-        assert!(Report::judge("s", 1.0, &scenario(""), Vec::new(), &alerts).passed);
+        assert!(Report::judge("s", 1.0, &scenario(""), Vec::new(), &alerts, None).passed);
     }
 
     #[test]
@@ -531,7 +673,7 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
             seen(70.0, "a", "zone_prealarm", "P2", false),
         ];
         let scenario = scenario("max_flaps = 0\nallow = [\"zone_prealarm\"]");
-        let report = Report::judge("s", 1.0, &scenario, Vec::new(), &alerts);
+        let report = Report::judge("s", 1.0, &scenario, Vec::new(), &alerts, None);
         assert_eq!(report.flaps.len(), 1);
         assert!(!report.passed);
     }
@@ -541,8 +683,68 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
         let mut alert = seen(10.0, "a", "tamper", "P2", false);
         alert.order_exercise = Some(false);
         let scenario = scenario("allow = [\"tamper\"]");
-        let report = Report::judge("s", 1.0, &scenario, Vec::new(), &[alert]);
+        let report = Report::judge("s", 1.0, &scenario, Vec::new(), &[alert], None);
         assert_eq!(report.isolation_breaches, ["a/1"]);
+        assert!(!report.passed);
+    }
+
+    /// The scenario with its order real instead of an exercise.
+    fn real() -> Scenario {
+        let text = scenario_text("").replace("region = \"r\"", "region = \"r\"\nexercise = false");
+        toml::from_str(&text).unwrap()
+    }
+
+    fn real_alarm(t: f64) -> Seen {
+        let mut alarm = seen(t, "a", "proximity_alarm", "P1", false);
+        alarm.body.exercise = false;
+        alarm.order_exercise = Some(false);
+        alarm
+    }
+
+    #[test]
+    fn without_the_sink_dispatch_is_not_judged() {
+        let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
+        let report = Report::judge("s", 1.0, &real(), truth, &[real_alarm(130.0)], None);
+        assert!(report.passed);
+        assert!(report.text().contains("dispatch: not observed"));
+    }
+
+    #[test]
+    fn a_true_alarm_of_a_real_order_reaching_dispatch_is_found_with_its_delay() {
+        let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
+        let alarm = [real_alarm(130.0)];
+        let dispatched = [real_alarm(131.0)];
+        let report = Report::judge("s", 1.0, &real(), truth, &alarm, Some(&dispatched));
+        assert!(report.passed, "{}", report.text());
+        let dispatch = report.dispatch.unwrap();
+        assert_eq!(dispatch.expected.len(), 1);
+        assert_eq!(dispatch.expected[0].delay_s, Some(31.0));
+    }
+
+    #[test]
+    fn a_true_alarm_of_a_real_order_never_dispatched_fails_the_run() {
+        let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
+        let alarm = [real_alarm(130.0)];
+        let report = Report::judge("s", 1.0, &real(), truth, &alarm, Some(&[]));
+        assert!(report.expected[0].found());
+        assert!(!report.passed);
+    }
+
+    #[test]
+    fn an_alarm_of_an_exercise_order_is_not_expected_at_dispatch() {
+        let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
+        let alarm = [seen(130.0, "a", "proximity_alarm", "P1", false)];
+        let report = Report::judge("s", 1.0, &scenario(""), truth, &alarm, Some(&[]));
+        assert!(report.passed);
+        assert!(report.dispatch.unwrap().expected.is_empty());
+    }
+
+    #[test]
+    fn an_exercise_revision_reaching_dispatch_fails_the_run() {
+        let truth = vec![episode(AlertKind::ProximityAlarm, 100.0, 200.0)];
+        let alarm = [seen(130.0, "a", "proximity_alarm", "P1", false)];
+        let report = Report::judge("s", 1.0, &scenario(""), truth, &alarm, Some(&alarm));
+        assert_eq!(report.dispatch.unwrap().exercise_dispatched, ["a/1"]);
         assert!(!report.passed);
     }
 }

@@ -1,6 +1,6 @@
 //! Playing a scenario against a running Vangnet: creating its orders over
 //! HTTP, publishing its devices' messages over MQTT on the scenario clock, and
-//! collecting the alert revisions of the stream.
+//! collecting the alert revisions of the stream and of the dispatch sink.
 //!
 //! Every order and device id gets a suffix of this run (`.{tag}`), so runs
 //! never meet each other's state on a shared deployment; reports use the
