@@ -285,7 +285,10 @@ async fn broker_ceiling(
         fleet.devices(&topics)?,
     )
     .await?;
-    let watched = [watch("mosquitto"), Some(("bench", std::process::id()))];
+    let watched = [
+        watch("mosquitto", &args.mqtt_url),
+        Some(("bench", std::process::id())),
+    ];
     let mut meter = CpuMeter::new(watched.into_iter().flatten().collect());
     let climb = climb(
         "broker",
@@ -349,8 +352,8 @@ async fn vangnet_throughput(
     .await?;
     let watched = [
         Some(("vangnet", service.pid())),
-        watch("mosquitto"),
-        watch("redis-server"),
+        watch("mosquitto", &config.mqtt_url),
+        watch("redis-server", &config.store_url),
         Some(("bench", std::process::id())),
     ];
     let mut meter = CpuMeter::new(watched.into_iter().flatten().collect());
@@ -501,9 +504,11 @@ async fn drain(sink: &Sink<'_>, from: u64, expected: u64, settle: Duration) -> a
     Ok(processed)
 }
 
-/// A process of this machine to watch the CPU of, if it runs here.
-fn watch(name: &'static str) -> Option<(&'static str, u32)> {
-    procstat::find_pid(name).map(|pid| (name, pid))
+/// The server at `url`, labelled `label`, to watch the CPU of, if it runs on this machine.
+fn watch(label: &'static str, url: &str) -> Option<(&'static str, u32)> {
+    let url = url::Url::parse(url).ok()?;
+    let default_port = if url.scheme() == "redis" { 6379 } else { 1883 };
+    procstat::listener_pid(url.port().unwrap_or(default_port)).map(|pid| (label, pid))
 }
 
 /// Removes the run's Redis keys and the persistent MQTT sessions its `vangnet` left on the broker.

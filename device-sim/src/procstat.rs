@@ -44,16 +44,54 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// The first process whose command name is `name`, if any runs on this machine.
-pub fn find_pid(name: &str) -> Option<u32> {
+/// The process listening on TCP `port` of this machine, if one is found
+/// (a machine may run two brokers: the one under test is the one on its port).
+pub fn listener_pid(port: u16) -> Option<u32> {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return None;
+    }
+    process_ids().find(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .any(|link| {
+                link.to_str()
+                    .and_then(|l| l.strip_prefix("socket:["))
+                    .and_then(|l| l.strip_suffix(']'))
+                    .is_some_and(|inode| inodes.iter().any(|i| i == inode))
+            })
+    })
+}
+
+/// Socket inodes in state LISTEN on local `port`, IPv4 or IPv6.
+fn listening_inodes(port: u16) -> Vec<String> {
+    let local_port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let listening = fields.get(3) == Some(&"0A");
+                    let on_port = fields.get(1).is_some_and(|a| a.ends_with(&local_port));
+                    (listening && on_port).then(|| fields.get(9).map(|i| (*i).to_owned()))?
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn process_ids() -> impl Iterator<Item = u32> {
     std::fs::read_dir("/proc")
-        .ok()?
+        .into_iter()
+        .flatten()
         .filter_map(Result::ok)
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| comm.trim_end() == name)
-        })
 }
 
 /// Measures the CPU share of a few named processes over an interval.
@@ -120,5 +158,14 @@ mod tests {
         assert!(cpu_seconds(me).is_some());
         assert!(rss_kib(me).is_some_and(|kib| kib > 0));
         assert!(machine_ticks().is_some_and(|(busy, total)| busy <= total));
+    }
+
+    #[test]
+    fn the_listener_of_a_port_is_the_process_that_bound_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(listener_pid(port), Some(std::process::id()));
+        drop(listener);
+        assert_eq!(listener_pid(port), None);
     }
 }
