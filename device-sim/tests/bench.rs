@@ -1,17 +1,16 @@
 //! `vangnet-sim bench --quick` end to end, against the local Mosquitto and
 //! Redis, when the `vangnet` binary has been built beside it.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
 #[test]
 fn a_quick_bench_reports_its_figures_without_loss() {
-    let sim = Path::new(env!("CARGO_BIN_EXE_vangnet-sim"));
-    if !sim.with_file_name("vangnet").exists() {
-        eprintln!("skipped: no vangnet binary beside {}", sim.display());
+    let Some(sim) = common::sim_beside_vangnet() else {
         return;
-    }
+    };
     let mqtt_url =
         std::env::var("VANGNET_TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
     let redis_url = std::env::var("VANGNET_TEST_REDIS_URL")
@@ -29,16 +28,7 @@ fn a_quick_bench_reports_its_figures_without_loss() {
         .args(["--mqtt-url", &mqtt_url, "--redis-url", &redis_url])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(started.elapsed() < Duration::from_secs(60), "{stdout}");
-
-    let last = stdout.lines().last().unwrap_or_default();
-    let figures: serde_json::Value = serde_json::from_str(last).unwrap();
+    let (figures, stdout) = common::figures(&output, started, Duration::from_secs(60));
     assert_eq!(figures["loss"], 0, "{stdout}");
     assert_eq!(figures["orders"], 200);
     assert!(

@@ -2,20 +2,19 @@
 //! (started by the e2e harness on the local Mosquitto and Redis, with its
 //! dispatch URL on the load's sink), when that binary has been built.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url};
+
+mod common;
 
 const SECRET: &str = "load-test-secret";
 
 #[tokio::test]
 async fn a_short_load_loses_no_fix_and_dispatches_every_panic() {
-    let sim = Path::new(env!("CARGO_BIN_EXE_vangnet-sim"));
-    if !sim.with_file_name("vangnet").exists() {
-        eprintln!("skipped: no vangnet binary beside {}", sim.display());
+    let Some(sim) = common::sim_beside_vangnet() else {
         return;
-    }
+    };
     let sink_addr = format!("127.0.0.1:{}", free_port());
     let app = TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET).env(
         "VANGNET_DISPATCH_URL",
@@ -45,16 +44,7 @@ async fn a_short_load_loses_no_fix_and_dispatches_every_panic() {
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(started.elapsed() < Duration::from_secs(30), "{stdout}");
-
-    let last = stdout.lines().last().unwrap_or_default();
-    let figures: serde_json::Value = serde_json::from_str(last).unwrap();
+    let (figures, stdout) = common::figures(&output, started, Duration::from_secs(30));
     assert_eq!(figures["orders"], 50, "{stdout}");
     assert!(figures["offered_fixes"].as_u64().unwrap() > 0, "{stdout}");
     assert_eq!(figures["lost_fixes"], 0, "{stdout}");

@@ -133,17 +133,7 @@ impl<S: Store> Partitions<S> {
         let slot = self.slot(key);
         let mut slot = slot.lock().await;
         loop {
-            let cached = match slot.as_mut().filter(|s| s.version.is_some()) {
-                Some(cached) => cached,
-                None => slot.insert(self.load(key, now).await?),
-            };
-            let order_changed = match order {
-                Some(body) if cached.state.order.as_ref() != Some(body) => {
-                    sync_order(cached, body, now);
-                    true
-                }
-                _ => false,
-            };
+            let (cached, order_changed) = self.current(&mut slot, key, order, now).await?;
             let effects = match step(&mut cached.engine) {
                 Ok(effects) => effects,
                 Err(refused) => {
@@ -198,10 +188,28 @@ impl<S: Store> Partitions<S> {
     ) -> Result<T, StoreError> {
         let slot = self.slot(key);
         let mut slot = slot.lock().await;
-        let cached = match slot.as_mut().filter(|s| s.version.is_some()) {
+        let (cached, order_changed) = self.current(&mut slot, key, order, now).await?;
+        let value = read(&cached.engine);
+        if order_changed {
+            cached.version = None;
+        }
+        Ok(value)
+    }
+
+    /// The slot's engine, loaded from the store unless a valid one is cached,
+    /// and brought to `order` when that differs from its own; also whether it was.
+    async fn current<'s>(
+        &self,
+        slot: &'s mut Option<Slot>,
+        key: &PartitionKey,
+        order: Option<&OrderBody>,
+        now: TimestampMs,
+    ) -> Result<(&'s mut Slot, bool), StoreError> {
+        let valid = match slot.take().filter(|cached| cached.version.is_some()) {
             Some(cached) => cached,
-            None => slot.insert(self.load(key, now).await?),
+            None => self.load(key, now).await?,
         };
+        let cached = slot.insert(valid);
         let order_changed = match order {
             Some(body) if cached.state.order.as_ref() != Some(body) => {
                 sync_order(cached, body, now);
@@ -209,11 +217,7 @@ impl<S: Store> Partitions<S> {
             }
             _ => false,
         };
-        let value = read(&cached.engine);
-        if order_changed {
-            cached.version = None;
-        }
-        Ok(value)
+        Ok((cached, order_changed))
     }
 
     async fn load(&self, key: &PartitionKey, now: TimestampMs) -> Result<Slot, StoreError> {

@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use vangnet_engine::AlertError;
 use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
 
-use super::openapi::{ActBody as ActBodyDoc, AlertAction, AlertPage, AlertWithTimeline, ErrorBody};
+use super::openapi::{
+    ActBody as ActBodyDoc, AlertAction, AlertPage, AlertWithTimeline, BadRequest, CallErrors,
+    Conflict, Invalid, NotFound, TooManyRequests,
+};
 use super::{ApiError, Caller, parse_body};
 use crate::alert_board::{AlertBoard, BoardKey};
 use crate::audit::{self, chain::Draft};
@@ -100,10 +103,7 @@ fn parse_cursor(cursor: &str) -> Result<BoardKey, ApiError> {
     ),
     responses(
         (status = 200, description = "A page of alerts", body = AlertPage),
-        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, BadRequest,
     ),
 )]
 pub(crate) async fn list<S: Store>(
@@ -186,10 +186,7 @@ fn with_timeline(alert: &StoredAlert) -> Result<Value, ApiError> {
     params(("id" = String, Path, description = "The alert id")),
     responses(
         (status = 200, description = "The alert with its timeline", body = AlertWithTimeline),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, NotFound,
     ),
 )]
 pub(crate) async fn read<S: Store>(
@@ -250,14 +247,7 @@ impl Transition {
     request_body(content = Option<ActBodyDoc>, description = "Optional for `ack`; `note` is required to resolve"),
     responses(
         (status = 200, description = "The new revision", body = DispatchBody),
-        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 429, description = "Too many changes by this token holder; send again after `Retry-After` seconds", body = ErrorBody),
-        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
-        (status = 409, description = "Conflict with the current state", body = ErrorBody),
-        (status = 422, description = "The content is invalid", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, BadRequest, NotFound, Conflict, Invalid, TooManyRequests,
     ),
 )]
 pub(crate) async fn act<S: Store>(

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::openapi::ErrorBody;
+use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller};
 use crate::audit::chain::Entry;
 use crate::auth::{Role, require};
@@ -50,10 +50,7 @@ pub struct AuditPage {
     ),
     responses(
         (status = 200, description = "A page of the audit trail", body = AuditPage),
-        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, BadRequest,
     ),
 )]
 pub(crate) async fn list<S: Store>(

@@ -6,7 +6,7 @@ use crate::audit::chain::Entry as AuditEntry;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 use vangnet_proto::order::{Geometry, OrderBody, ProximityRule, ZoneBody};
 use vangnet_proto::{
     AlertId, AlertKind, AlertStatus, Confidence, DeviceId, DispatchBody, Latitude, Longitude,
@@ -19,6 +19,58 @@ pub struct ErrorBody {
     /// What is wrong, for people.
     pub error: String,
 }
+
+/// The errors any call with a token can meet; each handler's `responses`
+/// names this and the other error sets it can answer with.
+#[derive(IntoResponses)]
+pub enum CallErrors {
+    /// No valid bearer token.
+    #[response(status = 401, description = "No valid bearer token")]
+    Unauthorized(ErrorBody),
+    /// A token without the role or scope for the call.
+    #[response(
+        status = 403,
+        description = "The caller's role or scope does not allow this"
+    )]
+    Forbidden(ErrorBody),
+    /// The store did not answer.
+    #[response(status = 503, description = "The store is unavailable; try again")]
+    Unavailable(ErrorBody),
+}
+
+/// A body or query that does not parse.
+#[derive(IntoResponses)]
+#[response(
+    status = 400,
+    description = "The body or query is not of the right shape"
+)]
+pub struct BadRequest(pub ErrorBody);
+
+/// A resource that is absent, or hidden from the caller.
+#[derive(IntoResponses)]
+#[response(
+    status = 404,
+    description = "No such resource, or not one the caller may see"
+)]
+pub struct NotFound(pub ErrorBody);
+
+/// A change that the current state does not allow.
+#[derive(IntoResponses)]
+#[response(status = 409, description = "Conflict with the current state")]
+pub struct Conflict(pub ErrorBody);
+
+/// A well-formed body whose content is invalid.
+#[derive(IntoResponses)]
+#[response(status = 422, description = "The content is invalid")]
+pub struct Invalid(pub ErrorBody);
+
+/// The rate limit on changes per token holder.
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many changes by this token holder; send again after `Retry-After` seconds"
+)]
+pub struct TooManyRequests(pub ErrorBody);
 
 /// One page of the alert list.
 #[derive(Debug, Serialize, ToSchema)]

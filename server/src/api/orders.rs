@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
-use super::openapi::ErrorBody;
+use super::openapi::{BadRequest, CallErrors, Conflict, Invalid, NotFound, TooManyRequests};
 use super::{ApiError, Caller, parse_body};
 use crate::audit::{self, chain::Draft};
 use crate::auth::{Claims, Role, require};
@@ -76,13 +76,7 @@ fn new_order_id() -> OrderId {
     request_body = OrderBody,
     responses(
         (status = 201, description = "Created; `Location` names the order", body = OrderBody),
-        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 429, description = "Too many changes by this token holder; send again after `Retry-After` seconds", body = ErrorBody),
-        (status = 409, description = "Conflict with the current state", body = ErrorBody),
-        (status = 422, description = "The content is invalid", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, BadRequest, Conflict, Invalid, TooManyRequests,
     ),
 )]
 pub(crate) async fn create<S: Store>(
@@ -135,10 +129,7 @@ pub(crate) async fn stored<S: Store>(store: &S, id: &OrderId) -> Result<OrderBod
     params(("id" = String, Path, description = "The order id")),
     responses(
         (status = 200, description = "The order", body = OrderBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, NotFound,
     ),
 )]
 pub(crate) async fn read<S: Store>(
@@ -163,13 +154,7 @@ pub(crate) async fn read<S: Store>(
     request_body = OrderBody,
     responses(
         (status = 200, description = "The order as replaced", body = OrderBody),
-        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 429, description = "Too many changes by this token holder; send again after `Retry-After` seconds", body = ErrorBody),
-        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
-        (status = 422, description = "The content is invalid", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, BadRequest, NotFound, Invalid, TooManyRequests,
     ),
 )]
 pub(crate) async fn replace<S: Store>(
@@ -218,11 +203,7 @@ pub(crate) async fn replace<S: Store>(
     params(("id" = String, Path, description = "The order id")),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 429, description = "Too many changes by this token holder; send again after `Retry-After` seconds", body = ErrorBody),
-        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, NotFound, TooManyRequests,
     ),
 )]
 pub(crate) async fn end<S: Store>(

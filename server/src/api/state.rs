@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use vangnet_proto::{OrderId, TimestampMs};
 
 use super::alerts::may_see;
-use super::openapi::ErrorBody;
+use super::openapi::{CallErrors, NotFound};
 use super::orders::stored;
 use super::{ApiError, Caller};
 use crate::auth::{Role, require};
@@ -27,10 +27,7 @@ pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     params(("id" = String, Path, description = "The order id")),
     responses(
         (status = 200, description = "The order's current positions, distances and open alerts", body = Object),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 404, description = "No such resource, or not one the caller may see", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, NotFound,
     ),
 )]
 pub(crate) async fn order_state<S: Store>(

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::alerts::may_see;
-use super::openapi::ErrorBody;
+use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller};
 use crate::auth::{Claims, Role, require};
 use crate::store::{EventId, Store};
@@ -69,10 +69,7 @@ struct Tail<S> {
     ),
     responses(
         (status = 200, description = "Server-Sent Events: `id`, `event: alert`, `data` a DispatchBody", content_type = "text/event-stream", body = String),
-        (status = 400, description = "The body or query is not of the right shape", body = ErrorBody),
-        (status = 401, description = "No valid bearer token", body = ErrorBody),
-        (status = 403, description = "The caller's role or scope does not allow this", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again", body = ErrorBody),
+        CallErrors, BadRequest,
     ),
 )]
 pub(crate) async fn stream<S: Store>(
