@@ -38,60 +38,73 @@ impl Engine {
         effects
     }
 
-    /// Reads the state `devices`' messages will use, changing nothing.
+    /// Reads the state `devices`' messages will use, changing nothing: each
+    /// pass reads every cache line the messages' handling reads at that depth.
     fn fetch(&self, devices: &[&DeviceId]) {
-        let slots: SmallVec<[u32; GROUP]> = devices
-            .iter()
-            .filter_map(|d| self.devices.likely_slot(d.as_str()))
-            .collect();
-        let found = || slots.iter().filter_map(|&slot| self.devices.entry(slot));
-        let mut read = found().fold(0, |read, (id, device)| {
-            read ^ id.len() as u64 ^ device.touch()
-        });
-        let entries = || {
-            found()
-                .flat_map(|(_, device)| device.orders.iter())
-                .filter_map(|m| self.orders.at(m.order))
-        };
-        read = entries().fold(read, |read, entry| read ^ entry.touch());
-        for entry in entries() {
-            read ^= entry
-                .order
-                .zones
-                .iter()
-                .fold(0, |read, zone| read ^ zone.thresholds.prealarm_m.to_bits());
+        let mut read = 0;
+        let mut found: SmallVec<[&Device; GROUP]> = SmallVec::new();
+        for device in devices {
+            let Some(slot) = self.devices.likely_slot(device.as_str()) else {
+                continue;
+            };
+            if let Some((id, device)) = self.devices.entry(slot) {
+                read ^= id.len() as u64 ^ device.touch();
+                found.push(device);
+            }
+        }
+        let mut entries: SmallVec<[&Entry; GROUP]> = SmallVec::new();
+        for membership in found.iter().flat_map(|device| device.orders.iter()) {
+            if let Some(entry) = self.orders.at(membership.order) {
+                read ^= entry.touch();
+                entries.push(entry);
+            }
+        }
+        for entry in entries {
+            let id = entry.order.id.as_str().as_bytes();
+            read ^= id.first().copied().map_or(0, u64::from);
+            read ^= entry.order.zones.iter().fold(0, |read, zone| {
+                read ^ zone.shape.touch() ^ zone.thresholds.prealarm_m.to_bits()
+            });
             read ^= entry
                 .keys
                 .all()
                 .filter_map(|slot| self.devices.at(slot))
-                .fold(0, |read, device| read ^ device.touch());
+                .fold(0, |read, device| read ^ device.touch_latest());
         }
         black_box(read);
     }
 }
 
 impl Device {
-    /// Reads what handling a message of this device reads first.
+    /// Reads what handling a message of this device reads.
     fn touch(&self) -> u64 {
-        let latest = self.state.track.latest();
-        self.orders.len() as u64
+        self.orders.first().map_or(0, |m| u64::from(m.order))
             ^ self.state.dedup.touch()
             ^ self.state.track.touch()
-            ^ latest.map_or(0, |l| l.position.ts.millis())
+            ^ self.touch_latest()
             ^ self.state.last_heard.map_or(0, |t| t.millis())
+    }
+
+    /// Reads what another party's message reads of this device.
+    fn touch_latest(&self) -> u64 {
+        let latest = self.state.track.latest();
+        latest.map_or(0, |l| l.position.ts.millis())
     }
 }
 
 impl Entry {
     /// Reads what evaluating a message against this order reads first.
     fn touch(&self) -> u64 {
-        let state = &self.state;
+        let (order, state) = (&self.order, &self.state);
         state.ended.map_or(0, |t| t.millis())
-            ^ self.order.valid_until.map_or(0, |t| t.millis())
+            ^ order.valid_from.map_or(0, |t| t.millis())
+            ^ order.valid_until.map_or(0, |t| t.millis())
+            ^ order.proximity.map_or(0, |p| p.prealarm_m.to_bits())
+            ^ (order.victims.len() ^ order.perpetrators.len()) as u64
             ^ state.zone_levels.len() as u64
             ^ state.pairs.first().map_or(0, |p| p.level as u64)
             ^ state.alerts.len() as u64
-            ^ self.order.zones.len() as u64
-            ^ self.keys.victims.first().copied().map_or(0, u64::from)
+            ^ order.zones.len() as u64
+            ^ self.keys.all().fold(0, |read, slot| read ^ u64::from(slot))
     }
 }
