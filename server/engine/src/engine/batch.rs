@@ -1,12 +1,13 @@
 //! Many messages at once. A message's state lies in a few places far apart in
 //! memory (its device, its orders, their zones, the other party's device), and
-//! with many orders each is a cache miss. Before a group of messages runs,
-//! their state is read in passes whose reads do not depend on each other, so
-//! that the misses of the whole group overlap instead of following one another.
+//! with many orders each is a cache miss. Before each group of messages runs,
+//! the engine reads, as a pipeline, the devices of the group two ahead, the
+//! orders of the next group (whose devices are by then in the cache) and the
+//! zones and other parties of this group: none of these reads waits for
+//! another, so that their misses overlap instead of following one another.
 
 use std::hint::black_box;
 
-use smallvec::SmallVec;
 use vangnet_proto::{DeviceId, TimestampMs};
 
 use super::{Device, Engine, Entry, Event};
@@ -27,51 +28,77 @@ impl Engine {
         messages: impl IntoIterator<Item = (&'d DeviceId, Event, TimestampMs)>,
     ) -> Vec<Effect> {
         let messages: Vec<_> = messages.into_iter().collect();
-        let devices: Vec<&DeviceId> = messages.iter().map(|(device, ..)| *device).collect();
+        let slots: Vec<Option<u32>> = messages
+            .iter()
+            .map(|(device, ..)| self.devices.likely_slot(device.as_str()))
+            .collect();
+        let group = |k: usize| {
+            let start = (k * GROUP).min(slots.len());
+            &slots[start..slots.len().min(start + GROUP)]
+        };
+        black_box(self.read_devices(group(0)) ^ self.read_devices(group(1)));
+        black_box(self.read_orders(group(0)));
         let mut effects = Vec::with_capacity(EFFECTS_PER_MESSAGE * messages.len());
         for (i, (device, event, now)) in messages.into_iter().enumerate() {
             if i % GROUP == 0 {
-                self.fetch(&devices[i..devices.len().min(i + GROUP)]);
+                let k = i / GROUP;
+                let read = self.read_devices(group(k + 2))
+                    ^ self.read_orders(group(k + 1))
+                    ^ self.read_rest(group(k));
+                black_box(read);
             }
             self.handle_into(device, event, now, &mut effects);
         }
         effects
     }
 
-    /// Reads the state `devices`' messages will use, changing nothing: each
-    /// pass reads every cache line the messages' handling reads at that depth.
-    fn fetch(&self, devices: &[&DeviceId]) {
-        let mut read = 0;
-        let mut found: SmallVec<[&Device; GROUP]> = SmallVec::new();
-        for device in devices {
-            let Some(slot) = self.devices.likely_slot(device.as_str()) else {
-                continue;
-            };
-            if let Some((id, device)) = self.devices.entry(slot) {
-                read ^= id.len() as u64 ^ device.touch();
-                found.push(device);
-            }
-        }
-        let mut entries: SmallVec<[&Entry; GROUP]> = SmallVec::new();
-        for membership in found.iter().flat_map(|device| device.orders.iter()) {
-            if let Some(entry) = self.orders.at(membership.order) {
-                read ^= entry.touch();
-                entries.push(entry);
-            }
-        }
-        for entry in entries {
-            let id = entry.order.id.as_str().as_bytes();
-            read ^= id.first().copied().map_or(0, u64::from);
-            read ^= entry.order.zones.iter().fold(0, |read, zone| {
+    /// The devices in `slots`.
+    fn found<'a>(&'a self, slots: &'a [Option<u32>]) -> impl Iterator<Item = &'a Device> {
+        slots.iter().filter_map(|&slot| self.devices.at(slot?))
+    }
+
+    /// The orders of the devices in `slots`.
+    fn entries<'a>(&'a self, slots: &'a [Option<u32>]) -> impl Iterator<Item = &'a Entry> {
+        self.found(slots)
+            .flat_map(|device| device.orders.iter())
+            .filter_map(|m| self.orders.at(m.order))
+    }
+
+    /// First stage: the devices in `slots`, with their ids.
+    fn read_devices(&self, slots: &[Option<u32>]) -> u64 {
+        let entries = slots.iter().filter_map(|&slot| self.devices.entry(slot?));
+        entries.fold(0, |read, (id, device)| {
+            read ^ id.len() as u64 ^ device.touch()
+        })
+    }
+
+    /// Second stage, once the devices are in the cache: their orders.
+    fn read_orders(&self, slots: &[Option<u32>]) -> u64 {
+        self.entries(slots)
+            .fold(0, |read, entry| read ^ entry.touch())
+    }
+
+    /// Last stage, once the orders are in the cache: their ids, their zones
+    /// and the other parties' devices.
+    fn read_rest(&self, slots: &[Option<u32>]) -> u64 {
+        self.entries(slots).fold(0, |mut read, entry| {
+            let order = &entry.order;
+            read ^= order
+                .id
+                .as_str()
+                .as_bytes()
+                .first()
+                .copied()
+                .map_or(0, u64::from);
+            read ^= order.zones.iter().fold(0, |read, zone| {
                 read ^ zone.shape.touch() ^ zone.thresholds.prealarm_m.to_bits()
             });
-            read ^= entry
+            entry
                 .keys
                 .all()
                 .filter_map(|slot| self.devices.at(slot))
-                .fold(0, |read, device| read ^ device.touch_latest());
-        }
-        black_box(read);
+                .fold(read, |read, device| read ^ device.touch_latest())
+        })
     }
 }
 
