@@ -123,7 +123,7 @@ impl Shape {
     /// certainly more than `cutoff_m` outside.
     pub fn signed_distance_within(&self, p: GeoPoint, cutoff_m: f64) -> Option<f64> {
         match self {
-            Self::Circle(circle) => Some(circle.signed_distance(p)),
+            Self::Circle(circle) => circle.signed_distance_within(p, cutoff_m),
             Self::Area(area) => area.signed_distance_within(p, cutoff_m),
         }
     }
