@@ -80,7 +80,7 @@ fn near(a: MessageKey, b: MessageKey) -> bool {
 impl DedupWindow {
     /// Reads every cache line of the ring, for [`crate::Engine::handle_batch`] to fetch them early.
     pub(crate) fn touch(&self) -> u64 {
-        let ring = self.recent[0][0] ^ self.recent[RECENT / 2][0] ^ self.recent[RECENT - 1][0];
+        let ring = self.recent[0][0] ^ self.recent[RECENT / 2][0] ^ self.recent[RECENT - 1][1];
         self.base.seq ^ u64::from(ring) ^ u64::from(self.len ^ self.next)
     }
 

@@ -8,6 +8,7 @@
 
 use std::hint::black_box;
 
+use smallvec::SmallVec;
 use vangnet_proto::{DeviceId, TimestampMs};
 
 use super::{Device, Engine, Entry, Event};
@@ -18,6 +19,8 @@ const GROUP: usize = 16;
 /// What a fix usually yields (history, the device's and the order's state),
 /// so that the effects of a batch are rarely moved while it grows.
 const EFFECTS_PER_MESSAGE: usize = 3;
+/// Batches of up to this many messages keep their devices' slots inline.
+const INLINE_SLOTS: usize = 64;
 
 impl Engine {
     /// Handles `messages` in the order given: the same changes and effects,
@@ -28,7 +31,7 @@ impl Engine {
         messages: impl IntoIterator<Item = (&'d DeviceId, Event, TimestampMs)>,
     ) -> Vec<Effect> {
         let messages: Vec<_> = messages.into_iter().collect();
-        let slots: Vec<Option<u32>> = messages
+        let slots: SmallVec<[Option<u32>; INLINE_SLOTS]> = messages
             .iter()
             .map(|(device, ..)| self.devices.likely_slot(device.as_str()))
             .collect();
@@ -39,7 +42,7 @@ impl Engine {
         black_box(self.read_devices(group(0)) ^ self.read_devices(group(1)));
         black_box(self.read_orders(group(0)));
         let mut effects = Vec::with_capacity(EFFECTS_PER_MESSAGE * messages.len());
-        for (i, (device, event, now)) in messages.into_iter().enumerate() {
+        for (i, ((device, event, now), hint)) in messages.into_iter().zip(&slots).enumerate() {
             if i % GROUP == 0 {
                 let k = i / GROUP;
                 let read = self.read_devices(group(k + 2))
@@ -47,7 +50,7 @@ impl Engine {
                     ^ self.read_rest(group(k));
                 black_box(read);
             }
-            self.handle_into(device, event, now, &mut effects);
+            self.handle_into((device, *hint), event, now, &mut effects);
         }
         effects
     }
@@ -103,35 +106,39 @@ impl Engine {
 }
 
 impl Device {
-    /// Reads what handling a message of this device reads.
+    /// Reads every cache line handling a message of this device reads.
     fn touch(&self) -> u64 {
+        let state = &self.state;
         self.orders.first().map_or(0, |m| u64::from(m.order))
-            ^ self.state.dedup.touch()
-            ^ self.state.track.touch()
-            ^ self.touch_latest()
-            ^ self.state.last_heard.map_or(0, |t| t.millis())
+            ^ state.dedup.touch()
+            ^ state.track.touch()
+            ^ u64::from(state.last_heard.is_some())
     }
 
     /// Reads what another party's message reads of this device.
     fn touch_latest(&self) -> u64 {
-        let latest = self.state.track.latest();
-        latest.map_or(0, |l| l.position.ts.millis())
+        self.state.track.touch_latest()
     }
 }
 
 impl Entry {
-    /// Reads what evaluating a message against this order reads first.
+    /// Reads every cache line evaluating a message against this order reads.
     fn touch(&self) -> u64 {
-        let (order, state) = (&self.order, &self.state);
-        state.ended.map_or(0, |t| t.millis())
-            ^ order.valid_from.map_or(0, |t| t.millis())
-            ^ order.valid_until.map_or(0, |t| t.millis())
-            ^ order.proximity.map_or(0, |p| p.prealarm_m.to_bits())
-            ^ (order.victims.len() ^ order.perpetrators.len()) as u64
-            ^ state.zone_levels.len() as u64
-            ^ state.pairs.first().map_or(0, |p| p.level as u64)
-            ^ state.alerts.len() as u64
-            ^ order.zones.len() as u64
-            ^ self.keys.all().fold(0, |read, slot| read ^ u64::from(slot))
+        let (order, state, keys) = (&self.order, &self.state, &self.keys);
+        let lengths = order.perpetrators.len() ^ order.zones.len() ^ order.id.as_str().len();
+        let options = [
+            order.proximity.is_some(),
+            order.valid_from.is_some(),
+            order.valid_until.is_some(),
+            state.ended.is_some(),
+            state.zone_levels.spilled(),
+            state.pairs.spilled(),
+            keys.victims.spilled(),
+            keys.perpetrators.spilled(),
+        ];
+        let flags = options
+            .into_iter()
+            .fold(0, |flags, option| flags << 1 | u64::from(option));
+        lengths as u64 ^ flags ^ state.since.millis() ^ u64::from(state.episodes)
     }
 }
