@@ -78,10 +78,10 @@ fn near(a: MessageKey, b: MessageKey) -> bool {
 }
 
 impl DedupWindow {
-    /// Reads both ends of the ring, for [`crate::Engine::handle_batch`] to fetch them early.
+    /// Reads every cache line of the ring, for [`crate::Engine::handle_batch`] to fetch them early.
     pub(crate) fn touch(&self) -> u64 {
-        let ends = self.recent[0][0] ^ self.recent[RECENT - 1][0];
-        self.base.seq ^ u64::from(ends) ^ u64::from(self.len)
+        let ring = self.recent[0][0] ^ self.recent[RECENT / 2][0] ^ self.recent[RECENT - 1][1];
+        self.base.seq ^ u64::from(ring) ^ u64::from(self.len ^ self.next)
     }
 
     /// Records `key`; `false` when it was seen already (a repeat).

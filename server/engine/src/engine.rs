@@ -197,19 +197,24 @@ impl Engine {
     /// Handles one validated message of `device`, received at `now`.
     pub fn handle(&mut self, device: &DeviceId, event: Event, now: TimestampMs) -> Vec<Effect> {
         let mut effects = Vec::new();
-        self.handle_into(device, event, now, &mut effects);
+        self.handle_into((device, None), event, now, &mut effects);
         effects
     }
 
+    /// [`Engine::handle`] into `effects`; `hint` is the device's likely slot.
     fn handle_into(
         &mut self,
-        device: &DeviceId,
+        (device, hint): (&DeviceId, Option<u32>),
         event: Event,
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) {
         match event {
-            Event::Fixes(fixes) => self.fixes(device, fixes, now, effects),
+            Event::Fixes(fixes) => {
+                if let Some(slot) = self.devices.slot_checking(device.as_str(), hint) {
+                    self.fixes(device, slot, fixes, now, effects);
+                }
+            }
             Event::Alarm(alarm) => self.alarm(device, &alarm, now, effects),
             Event::Status(status) => self.status(device, &status, now, effects),
         }
@@ -218,13 +223,11 @@ impl Engine {
     fn fixes(
         &mut self,
         device: &DeviceId,
+        slot: u32,
         mut fixes: Vec<Fix>,
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(slot) = self.devices.slot(device.as_str()) else {
-            return;
-        };
         fixes.sort_by_key(|f| (f.ts, f.seq));
         let mut heard = false;
         let mut evaluated = false;

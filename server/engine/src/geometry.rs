@@ -64,6 +64,22 @@ pub fn distance_m(a: GeoPoint, b: GeoPoint) -> f64 {
     (dx * dx + dy * dy).sqrt()
 }
 
+/// A lower bound of [`distance_m`] from the frame's origin to `p`: the
+/// radii of curvature are at least their values at the equator (M) and the
+/// semi-major axis (N), and the cosine of the mean latitude is at least the
+/// origin's less half the latitude difference (in radians).
+fn lower_bound_m(frame: &LocalFrame, p: GeoPoint) -> f64 {
+    let per_degree = SEMI_MAJOR.to_radians();
+    let (dlat, dlon) = (
+        (p.lat - frame.origin.lat).abs(),
+        (p.lon - frame.origin.lon).abs(),
+    );
+    let dy = dlat * per_degree * (1.0 - E2);
+    let cos_origin = frame.per_lon * (1.0 - E2).sqrt() / per_degree;
+    let dx = dlon * per_degree * (cos_origin - dlat.to_radians() / 2.0).max(0.0);
+    (dx * dx + dy * dy).sqrt() * (1.0 - 1e-9)
+}
+
 /// A plane in metres around an origin, for shapes that are queried many times.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LocalFrame {
@@ -89,6 +105,10 @@ impl LocalFrame {
             (p.lon - self.origin.lon) * self.per_lon,
             (p.lat - self.origin.lat) * self.per_lat,
         ]
+    }
+
+    fn touch(&self) -> u64 {
+        self.origin.lat.to_bits() ^ self.per_lon.to_bits()
     }
 
     /// The position `xy` metres east and north of the origin.
@@ -118,9 +138,21 @@ impl Circle {
         }
     }
 
+    /// Reads what a query reads, for [`crate::Engine::handle_batch`] to fetch it early.
+    pub(crate) fn touch(&self) -> u64 {
+        self.centre.lat.to_bits() ^ self.radius_m.to_bits() ^ self.frame.touch()
+    }
+
     /// Distance to the centre minus the radius: negative inside.
     pub fn signed_distance(&self, p: GeoPoint) -> f64 {
         distance_m(self.centre, p) - self.radius_m
+    }
+
+    /// [`Circle::signed_distance`], or `None` when `p` is certainly more than
+    /// `cutoff_m` metres outside, found without trigonometry.
+    pub fn signed_distance_within(&self, p: GeoPoint, cutoff_m: f64) -> Option<f64> {
+        let reach = self.radius_m + cutoff_m + 1.0;
+        (lower_bound_m(&self.frame, p) <= reach).then(|| self.signed_distance(p))
     }
 
     /// Whether the straight segment from `a` to `b` passes through the disc.
@@ -257,6 +289,11 @@ impl Area {
             bbox,
             edges: Edges::new(edges),
         }
+    }
+
+    /// Reads what a query reads first, for [`crate::Engine::handle_batch`] to fetch it early.
+    pub(crate) fn touch(&self) -> u64 {
+        self.bbox.min[0].to_bits() ^ self.bbox.max[1].to_bits() ^ self.frame.touch()
     }
 
     /// The signed distance to the edge (negative inside), or `None` when `p`
@@ -411,6 +448,26 @@ mod tests {
         let outside = karney_destination(centre, 200.0, 1_250.0);
         assert!((circle.signed_distance(inside) + 150.0).abs() < 0.5);
         assert!((circle.signed_distance(outside) - 1_000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_circle_skips_only_points_beyond_the_cutoff() {
+        for lat in [-80.0, -45.0, 0.0, 51.9, 70.0, 85.0] {
+            let circle = Circle::new(GeoPoint::new(lat, 4.48), 250.0);
+            for distance in [0.0, 500.0, 900.0, 1_000.0, 1_100.0, 5_000.0, 200_000.0] {
+                for azimuth in (0..360).step_by(10) {
+                    let from = GeoPoint::new(lat, 4.48);
+                    let p = karney_destination(from, f64::from(azimuth), distance);
+                    let exact = circle.signed_distance(p);
+                    match circle.signed_distance_within(p, 800.0) {
+                        Some(d) => assert_eq!(d, exact),
+                        None => assert!(exact > 800.0, "{lat} {distance} {azimuth}: {exact}"),
+                    }
+                }
+            }
+            let far = circle.signed_distance_within(GeoPoint::new(lat + 0.5, 4.48), 800.0);
+            assert_eq!(far, None, "{lat}");
+        }
     }
 
     fn square(centre: GeoPoint, half_side: f64) -> Vec<GeoPoint> {

@@ -123,8 +123,16 @@ impl Shape {
     /// certainly more than `cutoff_m` outside.
     pub fn signed_distance_within(&self, p: GeoPoint, cutoff_m: f64) -> Option<f64> {
         match self {
-            Self::Circle(circle) => Some(circle.signed_distance(p)),
+            Self::Circle(circle) => circle.signed_distance_within(p, cutoff_m),
             Self::Area(area) => area.signed_distance_within(p, cutoff_m),
+        }
+    }
+
+    /// Reads what a query reads first, for [`crate::Engine::handle_batch`] to fetch it early.
+    pub(crate) fn touch(&self) -> u64 {
+        match self {
+            Self::Circle(circle) => circle.touch(),
+            Self::Area(area) => area.touch(),
         }
     }
 

@@ -46,6 +46,16 @@ impl<T> Slab<T> {
         self.slots.find(hash(id), holds).copied()
     }
 
+    /// The slot of `id`, trying `hint` (a [`Slab::likely_slot`]) before hashing.
+    pub fn slot_checking(&self, id: &str, hint: Option<u32>) -> Option<u32> {
+        let holds = |slot: &u32| {
+            self.entries
+                .get(*slot as usize)
+                .is_some_and(|(key, _)| key == id)
+        };
+        hint.filter(holds).or_else(|| self.slot(id))
+    }
+
     /// The slot `id` most likely has, found without reading any value (a
     /// rare clash of hashes gives another slot), to fetch its value early.
     pub fn likely_slot(&self, id: &str) -> Option<u32> {

@@ -1,8 +1,10 @@
 //! Many messages at once. A message's state lies in a few places far apart in
 //! memory (its device, its orders, their zones, the other party's device), and
-//! with many orders each is a cache miss. Before a group of messages runs,
-//! their state is read in passes whose reads do not depend on each other, so
-//! that the misses of the whole group overlap instead of following one another.
+//! with many orders each is a cache miss. Before each group of messages runs,
+//! the engine reads, as a pipeline, the devices of the group two ahead, the
+//! orders of the next group (whose devices are by then in the cache) and the
+//! zones and other parties of this group: none of these reads waits for
+//! another, so that their misses overlap instead of following one another.
 
 use std::hint::black_box;
 
@@ -17,6 +19,8 @@ const GROUP: usize = 16;
 /// What a fix usually yields (history, the device's and the order's state),
 /// so that the effects of a batch are rarely moved while it grows.
 const EFFECTS_PER_MESSAGE: usize = 3;
+/// Batches of up to this many messages keep their devices' slots inline.
+const INLINE_SLOTS: usize = 64;
 
 impl Engine {
     /// Handles `messages` in the order given: the same changes and effects,
@@ -27,71 +31,114 @@ impl Engine {
         messages: impl IntoIterator<Item = (&'d DeviceId, Event, TimestampMs)>,
     ) -> Vec<Effect> {
         let messages: Vec<_> = messages.into_iter().collect();
-        let devices: Vec<&DeviceId> = messages.iter().map(|(device, ..)| *device).collect();
+        let slots: SmallVec<[Option<u32>; INLINE_SLOTS]> = messages
+            .iter()
+            .map(|(device, ..)| self.devices.likely_slot(device.as_str()))
+            .collect();
+        let group = |k: usize| {
+            let start = (k * GROUP).min(slots.len());
+            &slots[start..slots.len().min(start + GROUP)]
+        };
+        black_box(self.read_devices(group(0)) ^ self.read_devices(group(1)));
+        black_box(self.read_orders(group(0)));
         let mut effects = Vec::with_capacity(EFFECTS_PER_MESSAGE * messages.len());
-        for (i, (device, event, now)) in messages.into_iter().enumerate() {
+        for (i, ((device, event, now), hint)) in messages.into_iter().zip(&slots).enumerate() {
             if i % GROUP == 0 {
-                self.fetch(&devices[i..devices.len().min(i + GROUP)]);
+                let k = i / GROUP;
+                let read = self.read_devices(group(k + 2))
+                    ^ self.read_orders(group(k + 1))
+                    ^ self.read_rest(group(k));
+                black_box(read);
             }
-            self.handle_into(device, event, now, &mut effects);
+            self.handle_into((device, *hint), event, now, &mut effects);
         }
         effects
     }
 
-    /// Reads the state `devices`' messages will use, changing nothing.
-    fn fetch(&self, devices: &[&DeviceId]) {
-        let slots: SmallVec<[u32; GROUP]> = devices
-            .iter()
-            .filter_map(|d| self.devices.likely_slot(d.as_str()))
-            .collect();
-        let found = || slots.iter().filter_map(|&slot| self.devices.entry(slot));
-        let mut read = found().fold(0, |read, (id, device)| {
+    /// The devices in `slots`.
+    fn found<'a>(&'a self, slots: &'a [Option<u32>]) -> impl Iterator<Item = &'a Device> {
+        slots.iter().filter_map(|&slot| self.devices.at(slot?))
+    }
+
+    /// The orders of the devices in `slots`.
+    fn entries<'a>(&'a self, slots: &'a [Option<u32>]) -> impl Iterator<Item = &'a Entry> {
+        self.found(slots)
+            .flat_map(|device| device.orders.iter())
+            .filter_map(|m| self.orders.at(m.order))
+    }
+
+    /// First stage: the devices in `slots`, with their ids.
+    fn read_devices(&self, slots: &[Option<u32>]) -> u64 {
+        let entries = slots.iter().filter_map(|&slot| self.devices.entry(slot?));
+        entries.fold(0, |read, (id, device)| {
             read ^ id.len() as u64 ^ device.touch()
-        });
-        let entries = || {
-            found()
-                .flat_map(|(_, device)| device.orders.iter())
-                .filter_map(|m| self.orders.at(m.order))
-        };
-        read = entries().fold(read, |read, entry| read ^ entry.touch());
-        for entry in entries() {
-            read ^= entry
-                .order
-                .zones
-                .iter()
-                .fold(0, |read, zone| read ^ zone.thresholds.prealarm_m.to_bits());
-            read ^= entry
+        })
+    }
+
+    /// Second stage, once the devices are in the cache: their orders.
+    fn read_orders(&self, slots: &[Option<u32>]) -> u64 {
+        self.entries(slots)
+            .fold(0, |read, entry| read ^ entry.touch())
+    }
+
+    /// Last stage, once the orders are in the cache: their ids, their zones
+    /// and the other parties' devices.
+    fn read_rest(&self, slots: &[Option<u32>]) -> u64 {
+        self.entries(slots).fold(0, |mut read, entry| {
+            let order = &entry.order;
+            read ^= order
+                .id
+                .as_str()
+                .as_bytes()
+                .first()
+                .copied()
+                .map_or(0, u64::from);
+            read ^= order.zones.iter().fold(0, |read, zone| {
+                read ^ zone.shape.touch() ^ zone.thresholds.prealarm_m.to_bits()
+            });
+            entry
                 .keys
                 .all()
                 .filter_map(|slot| self.devices.at(slot))
-                .fold(0, |read, device| read ^ device.touch());
-        }
-        black_box(read);
+                .fold(read, |read, device| read ^ device.touch_latest())
+        })
     }
 }
 
 impl Device {
-    /// Reads what handling a message of this device reads first.
+    /// Reads every cache line handling a message of this device reads.
     fn touch(&self) -> u64 {
-        let latest = self.state.track.latest();
-        self.orders.len() as u64
-            ^ self.state.dedup.touch()
-            ^ self.state.track.touch()
-            ^ latest.map_or(0, |l| l.position.ts.millis())
-            ^ self.state.last_heard.map_or(0, |t| t.millis())
+        let state = &self.state;
+        self.orders.first().map_or(0, |m| u64::from(m.order))
+            ^ state.dedup.touch()
+            ^ state.track.touch()
+            ^ u64::from(state.last_heard.is_some())
+    }
+
+    /// Reads what another party's message reads of this device.
+    fn touch_latest(&self) -> u64 {
+        self.state.track.touch_latest()
     }
 }
 
 impl Entry {
-    /// Reads what evaluating a message against this order reads first.
+    /// Reads every cache line evaluating a message against this order reads.
     fn touch(&self) -> u64 {
-        let state = &self.state;
-        state.ended.map_or(0, |t| t.millis())
-            ^ self.order.valid_until.map_or(0, |t| t.millis())
-            ^ state.zone_levels.len() as u64
-            ^ state.pairs.first().map_or(0, |p| p.level as u64)
-            ^ state.alerts.len() as u64
-            ^ self.order.zones.len() as u64
-            ^ self.keys.victims.first().copied().map_or(0, u64::from)
+        let (order, state, keys) = (&self.order, &self.state, &self.keys);
+        let lengths = order.perpetrators.len() ^ order.zones.len() ^ order.id.as_str().len();
+        let options = [
+            order.proximity.is_some(),
+            order.valid_from.is_some(),
+            order.valid_until.is_some(),
+            state.ended.is_some(),
+            state.zone_levels.spilled(),
+            state.pairs.spilled(),
+            keys.victims.spilled(),
+            keys.perpetrators.spilled(),
+        ];
+        let flags = options
+            .into_iter()
+            .fold(0, |flags, option| flags << 1 | u64::from(option));
+        lengths as u64 ^ flags ^ state.since.millis() ^ u64::from(state.episodes)
     }
 }
