@@ -27,6 +27,11 @@ pub struct LaneSpec {
     pub client_id: String,
     /// Topic filters to (re)subscribe on every connection.
     pub filters: Vec<String>,
+    /// Send each packet at once (`TCP_NODELAY`). A lane that publishes to
+    /// devices needs it: otherwise Nagle's algorithm meets delayed ACKs and
+    /// holds its messages for about 40 ms. A lane that only acks is cheaper
+    /// for itself and the broker when its acks share segments.
+    pub nodelay: bool,
 }
 
 /// One message as received, with the connection it came on.
@@ -125,10 +130,8 @@ pub fn spawn(
             vangnet_proto::MAX_PAYLOAD_BYTES * 2,
         );
     let (client, mut event_loop) = AsyncClient::new(options, REQUEST_CAPACITY);
-    // Without this, Nagle's algorithm meets delayed ACKs and holds acks and
-    // downlink messages for about 40 ms.
     let mut network = event_loop.network_options();
-    network.set_tcp_nodelay(true);
+    network.set_tcp_nodelay(spec.nodelay);
     event_loop.set_network_options(network);
     let epoch = Arc::new(AtomicU64::new(0));
     let (subscribed_tx, subscribed) = watch::channel(false);
