@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use url::Url;
+
+use super::ack_order::{AckOrder, Position};
 
 /// Capacity of rumqttc's request channel (acks and publishes queue there).
 const REQUEST_CAPACITY: usize = 4096;
@@ -39,8 +41,9 @@ pub struct LaneSpec {
 pub struct Delivery {
     /// The MQTT message.
     pub publish: Publish,
-    /// Which connection of the lane delivered it; acks for older connections are not sent.
-    pub epoch: u64,
+    /// Which connection of the lane delivered it, and its place among that
+    /// connection's QoS 1 deliveries; acks for older connections are not sent.
+    pub position: Position,
 }
 
 /// Sends acks and publishes on a running lane.
@@ -49,23 +52,29 @@ pub struct Lane {
     name: &'static str,
     client: AsyncClient,
     epoch: Arc<AtomicU64>,
+    order: Arc<Mutex<AckOrder<Publish>>>,
     subscribed: watch::Receiver<bool>,
 }
 
 impl Lane {
-    /// Acknowledges a QoS 1 delivery. A delivery from a connection that has
+    /// Acknowledges a handled QoS 1 delivery, once every earlier delivery of
+    /// its connection is handled too. A delivery from a connection that has
     /// since dropped is not acknowledged: the broker redelivers it, and
     /// deduplication makes the repeat harmless.
     pub async fn ack(&self, delivery: &Delivery) {
         if delivery.publish.qos == QoS::AtMostOnce {
             return;
         }
-        if delivery.epoch != self.epoch.load(Ordering::Acquire) {
+        let current = self.epoch.load(Ordering::Acquire);
+        if delivery.position.epoch != current {
             metrics::counter!("vangnet_mqtt_stale_acks_total", "lane" => self.name).increment(1);
             return;
         }
-        if let Err(err) = self.client.ack(&delivery.publish).await {
-            tracing::warn!(lane = self.name, %err, "could not queue an MQTT ack");
+        let mut order = self.order.lock().await;
+        for publish in order.handled(delivery.position, current, delivery.publish.clone()) {
+            if let Err(err) = self.client.ack(&publish).await {
+                tracing::warn!(lane = self.name, %err, "could not queue an MQTT ack");
+            }
         }
     }
 
@@ -139,6 +148,7 @@ pub fn spawn(
         name: spec.name,
         client: client.clone(),
         epoch: epoch.clone(),
+        order: Arc::new(Mutex::new(AckOrder::default())),
         subscribed,
     };
 
@@ -147,6 +157,7 @@ pub fn spawn(
         let mut deliveries = Some(deliveries);
         let mut backoff = Backoff::default();
         let mut awaiting_suback = false;
+        let mut next_seq = 0;
         loop {
             let event = tokio::select! {
                 () = stop.cancelled() => break,
@@ -159,6 +170,7 @@ pub fn spawn(
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     epoch.fetch_add(1, Ordering::AcqRel);
+                    next_seq = 0;
                     backoff.reset();
                     awaiting_suback = true;
                     let filters = spec
@@ -176,10 +188,14 @@ pub fn spawn(
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
                     let Some(sink) = &deliveries else { continue };
-                    let delivery = Delivery {
-                        publish,
+                    let position = Position {
                         epoch: epoch.load(Ordering::Acquire),
+                        seq: next_seq,
                     };
+                    if publish.qos != QoS::AtMostOnce {
+                        next_seq += 1;
+                    }
+                    let delivery = Delivery { publish, position };
                     if sink.send(delivery).is_err() {
                         deliveries = None;
                     }
