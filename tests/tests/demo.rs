@@ -1,7 +1,7 @@
 //! The README's run command: `vangnet serve --demo` on the embedded broker
 //! and store shows alerts flowing, with nothing else running.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ fn the_demo_shows_a_proximity_alarm_and_an_acknowledged_panic_on_embedded_defaul
         )
         .env("VANGNET_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
@@ -35,6 +35,8 @@ fn the_demo_shows_a_proximity_alarm_and_an_acknowledged_panic_on_embedded_defaul
     }
     let _ = child.kill();
     let _ = child.wait();
+    let mut log = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut log);
     let _ = std::fs::remove_dir_all(&dir);
     let text = seen.join("\n");
     assert!(text.contains("ALERT P1 proximity_alarm certain"), "{text}");
@@ -44,4 +46,8 @@ fn the_demo_shows_a_proximity_alarm_and_an_acknowledged_panic_on_embedded_defaul
     );
     assert!(text.contains("gets ack:"), "{text}");
     assert!(text.contains("ALERT P1 panic"), "{text}");
+    assert!(
+        !log.contains("MQTT connection lost"),
+        "the embedded broker dropped a lane (acks out of order?):\n{log}"
+    );
 }
