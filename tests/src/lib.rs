@@ -189,6 +189,30 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
+    /// Calls the API: `method` on `path` with an optional bearer `token` and
+    /// JSON `body`; the status and the JSON answer (null when it has none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = reqwest::Client::new().request(method.clone(), self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
     /// The value of one Prometheus sample, e.g. `vangnet_rejected_messages_total{reason="not_json"}`.
     pub async fn metric(&self, sample: &str) -> f64 {
         let text = self.get("/metrics").await.text().await.unwrap_or_default();
@@ -489,6 +513,14 @@ pub fn token_for(secret: &str, role: Role, regions: &[&str]) -> String {
         aud: None,
     };
     sign_hs256(secret.as_bytes(), &claims).unwrap_or_else(|e| panic!("signing a token: {e}"))
+}
+
+/// An HS256 admin token signed with `secret` but without `exp`, which must never be accepted.
+pub fn token_without_exp(secret: &str) -> String {
+    let claims = serde_json::json!({"sub": "x", "role": "admin", "regions": ["*"]});
+    jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())
+        .and_then(|key| jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key))
+        .unwrap_or_else(|e| panic!("signing a token without exp: {e}"))
 }
 
 /// A token with `alg: none` and no signature, which must never be accepted.

@@ -2,9 +2,8 @@
 //! authentication and the role check come before any lookup, so even an
 //! unknown alert id answers 401 or 403 and tells nothing about what exists.
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, token_for};
+use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, token_for, token_without_exp};
 use vangnet_server::auth::{Role, sign_hs256};
 
 const SECRET: &str = "access-test-secret";
@@ -167,13 +166,7 @@ async fn every_endpoint_answers_401_to_an_alg_none_token() {
 
 #[tokio::test]
 async fn every_endpoint_answers_401_to_a_token_without_exp() {
-    let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
-    let no_exp = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": "x", "role": "admin", "regions": ["*"]}),
-        &key,
-    )
-    .unwrap();
+    let no_exp = token_without_exp(SECRET);
     every_endpoint_refuses(Some(&format!("Bearer {no_exp}"))).await;
 }
 

@@ -40,32 +40,14 @@ async fn app(sink: Option<&Sink>) -> TestApp {
     app
 }
 
-async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut request = reqwest::Client::new().request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    call(app, "GET", path, Some(token), None).await
+    app.call(reqwest::Method::GET, path, Some(token), None)
+        .await
 }
 
 async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(app, "POST", path, Some(token), Some(body)).await
+    app.call(reqwest::Method::POST, path, Some(token), Some(&body))
+        .await
 }
 
 /// Creates the orders through the API and waits until the app evaluates them.
@@ -354,15 +336,18 @@ async fn auditors_and_pilots_get_403_for_alerts_and_no_token_gets_401() {
         "/api/v1/alerts/some-id",
         "/api/v1/orders/some-id/state",
     ] {
-        assert_eq!(call(&app, "GET", path, None, None).await.0, 401, "{path}");
+        assert_eq!(
+            app.call(reqwest::Method::GET, path, None, None).await.0,
+            401,
+            "{path}"
+        );
     }
     assert_eq!(
-        call(
-            &app,
-            "POST",
+        app.call(
+            reqwest::Method::POST,
             "/api/v1/alerts/some-id/resolve",
             None,
-            Some(json!({"note": "x"}))
+            Some(&json!({"note": "x"}))
         )
         .await
         .0,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, unique_name};
+use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, token_without_exp, unique_name};
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::auth::{Role, sign_hs256};
 
@@ -30,15 +30,8 @@ async fn app() -> TestApp {
 }
 
 async fn post(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .post(app.url("/api/v1/orders"))
-        .json(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.call(reqwest::Method::POST, "/api/v1/orders", token, Some(body))
+        .await
 }
 
 async fn get(app: &TestApp, token: &str, id: &str) -> u16 {
@@ -115,13 +108,7 @@ async fn an_alg_none_token_gets_401() {
 #[tokio::test]
 async fn a_token_without_exp_gets_401() {
     let app = app().await;
-    let key = EncodingKey::from_secret(SECRET.as_bytes()).unwrap();
-    let no_exp = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"sub": "x", "role": "admin", "regions": ["*"]}),
-        &key,
-    )
-    .unwrap();
+    let no_exp = token_without_exp(SECRET);
     assert_eq!(post(&app, Some(&no_exp), &order("a", false)).await.0, 401);
 }
 

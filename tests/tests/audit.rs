@@ -35,37 +35,18 @@ fn order(id: &str) -> Value {
     })
 }
 
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new().request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Creates orders through the API, each of which appends one entry.
 async fn create_orders(app: &TestApp, ids: &[&str]) {
     for id in ids {
         let admin = token_for(Role::Admin);
-        let (status, body) = send(
-            app,
-            reqwest::Method::POST,
-            "/api/v1/orders",
-            Some(&admin),
-            Some(order(id)),
-        )
-        .await;
+        let (status, body) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/orders",
+                Some(&admin),
+                Some(&order(id)),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
     }
 }
@@ -76,7 +57,9 @@ async fn trail(app: &TestApp) -> Vec<Entry> {
     let mut entries = Vec::new();
     let mut path = "/api/v1/audit?limit=2".to_owned();
     loop {
-        let (status, page) = send(app, reqwest::Method::GET, &path, Some(&auditor), None).await;
+        let (status, page) = app
+            .call(reqwest::Method::GET, &path, Some(&auditor), None)
+            .await;
         assert_eq!(status, 200, "{page}");
         for item in page["items"].as_array().unwrap() {
             entries.push(serde_json::from_value(item.clone()).unwrap());
@@ -148,14 +131,14 @@ async fn an_order_change_a_panic_and_its_ack_appear_in_the_trail_with_actor_and_
     let alert = receipt["alert_ids"][0].as_str().unwrap().to_owned();
     let dispatcher = token_for(Role::Dispatcher);
     let path = format!("/api/v1/alerts/{alert}/ack");
-    let (status, body) = send(
-        &app,
-        reqwest::Method::POST,
-        &path,
-        Some(&dispatcher),
-        Some(json!({"note": "on it"})),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            &path,
+            Some(&dispatcher),
+            Some(&json!({"note": "on it"})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
 
     eventually(
@@ -291,29 +274,21 @@ async fn an_export_verifies_on_its_own_and_an_edit_to_it_is_found() {
 #[tokio::test]
 async fn only_auditors_read_the_trail_401_without_a_token_403_for_other_roles() {
     let app = app().await;
-    let (status, _) = send(&app, reqwest::Method::GET, "/api/v1/audit", None, None).await;
+    let (status, _) = app
+        .call(reqwest::Method::GET, "/api/v1/audit", None, None)
+        .await;
     assert_eq!(status, 401);
     for role in [Role::Admin, Role::Dispatcher, Role::Pilot] {
         let token = token_for(role);
-        let (status, _) = send(
-            &app,
-            reqwest::Method::GET,
-            "/api/v1/audit",
-            Some(&token),
-            None,
-        )
-        .await;
+        let (status, _) = app
+            .call(reqwest::Method::GET, "/api/v1/audit", Some(&token), None)
+            .await;
         assert_eq!(status, 403, "{role:?}");
     }
     let auditor = token_for(Role::Auditor);
-    let (status, page) = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/audit",
-        Some(&auditor),
-        None,
-    )
-    .await;
+    let (status, page) = app
+        .call(reqwest::Method::GET, "/api/v1/audit", Some(&auditor), None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(page, json!({"items": [], "next": null}));
 }
