@@ -73,10 +73,9 @@ fn revision(index: usize, priority: Priority) -> TimelineEntry {
 
 async fn enqueue(store: &EmbeddedStore, version: &mut u64, revisions: Vec<TimelineEntry>) {
     let commit = Commit {
-        state: b"{}".to_vec(),
         revisions,
-        history: Vec::new(),
         at: TimestampMs::now(),
+        ..Commit::default()
     };
     store
         .commit(&PartitionKey::Unassigned, *version, commit)

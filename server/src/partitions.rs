@@ -7,17 +7,19 @@
 //! another instance committed first, the step is run again on the fresh
 //! state, so two instances never open two alerts for one episode.
 
-use std::collections::{BTreeMap, HashMap};
+mod state;
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use serde::{Deserialize, Serialize};
-use vangnet_engine::{DeviceState, Effect, Engine, EngineConfig, OrderState};
+use vangnet_engine::{Effect, Engine, EngineConfig};
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{Ack, Command, DeviceId, DispatchBody, TimestampMs};
 
+use self::state::PartitionState;
 use crate::store::{
     Act, Commit, CommitOutcome, HistoryEntry, PartitionKey, Store, StoreError, TimelineEntry,
 };
@@ -48,15 +50,6 @@ pub struct Outcome {
     pub downlink: Vec<Downlink>,
     /// Alert revisions now in the store and its outbox.
     pub revisions: Vec<DispatchBody>,
-}
-
-/// The durable state of one partition: the order it was computed for and
-/// the engine state of the order and its devices.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct PartitionState {
-    order: Option<OrderBody>,
-    order_state: Option<OrderState>,
-    devices: BTreeMap<DeviceId, DeviceState>,
 }
 
 /// A cached engine and the store version it reflects.
@@ -144,7 +137,7 @@ impl<S: Store> Partitions<S> {
             if effects.is_empty() && !order_changed {
                 return Ok(Outcome::default());
             }
-            let (commit, outcome) = match cached.collect(effects, now, act) {
+            let (commit, outcome) = match cached.collect(effects, now, act, order_changed) {
                 Ok(collected) => collected,
                 Err(err) => {
                     cached.version = None;
@@ -224,7 +217,7 @@ impl<S: Store> Partitions<S> {
         let stored = self.store.load(key).await?;
         let (state, version) = match stored {
             Some(stored) => {
-                let state: PartitionState = serde_json::from_slice(&stored.value)
+                let state = PartitionState::from_parts(stored.value)
                     .map_err(|e| StoreError::Corrupt(format!("partition {key}: {e}")))?;
                 (state, stored.version)
             }
@@ -269,6 +262,7 @@ impl Slot {
         effects: Vec<Effect>,
         now: TimestampMs,
         act: Option<&Act>,
+        order_changed: bool,
     ) -> Result<(Commit, Outcome), StoreError> {
         let mut commit = Commit {
             at: now,
@@ -300,29 +294,8 @@ impl Slot {
                 Effect::Persist(vangnet_engine::StateKey::Order(_)) => {}
             }
         }
-        self.snapshot(touched);
-        commit.state = serde_json::to_vec(&self.state)
-            .map_err(|e| StoreError::Corrupt(format!("encoding partition state: {e}")))?;
+        commit.parts = self.state.update(&self.engine, touched, order_changed)?;
         Ok((commit, outcome))
-    }
-
-    /// Copies the engine's state of the order and of every device it touched.
-    fn snapshot(&mut self, touched: Vec<DeviceId>) {
-        let order_id = self.state.order.as_ref().and_then(|b| b.id.clone());
-        if let Some(id) = &order_id {
-            self.state.order_state = self.engine.order_state(id).cloned();
-        }
-        let members = self
-            .state
-            .order
-            .iter()
-            .flat_map(|b| b.victim_devices.iter().chain(&b.perpetrator_devices))
-            .cloned();
-        for device in members.chain(touched) {
-            if let Some(state) = self.engine.device_state(&device) {
-                self.state.devices.insert(device, state.clone());
-            }
-        }
     }
 }
 

@@ -11,8 +11,9 @@ use redb::{
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    AuditEntry, AuditHead, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, Store,
-    StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
+    AuditEntry, AuditHead, Commit, CommitOutcome, EventId, LEGACY_STATE_PART, OutboxEntry,
+    PartitionKey, StateParts, Store, StoreError, StoredAlert, StoredOrder, TimelineEntry,
+    Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
@@ -21,8 +22,10 @@ use crate::audit::chain::{GENESIS, Link};
 const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
 /// Named counters: [`ORDERS_EPOCH`].
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
-/// Partition → (version, engine state).
+/// Partition → (version, the whole engine state if written before state had parts).
 const STATES: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("states");
+/// (partition, part name) → the part's bytes.
+const STATE_PARTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("state_parts");
 /// (partition, alert id) → latest revision JSON.
 const ALERTS: TableDefinition<(&str, &str), &str> = TableDefinition::new("alerts");
 /// Alert id → partition.
@@ -65,6 +68,7 @@ impl EmbeddedStore {
         txn.open_table(ORDERS).map_err(db_error)?;
         txn.open_table(COUNTERS).map_err(db_error)?;
         txn.open_table(STATES).map_err(db_error)?;
+        txn.open_table(STATE_PARTS).map_err(db_error)?;
         txn.open_table(ALERTS).map_err(db_error)?;
         txn.open_table(ALERT_PARTITIONS).map_err(db_error)?;
         txn.open_table(TIMELINES).map_err(db_error)?;
@@ -203,17 +207,31 @@ impl Store for EmbeddedStore {
     async fn load(
         &self,
         partition: &PartitionKey,
-    ) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
+    ) -> Result<Option<Versioned<StateParts>>, StoreError> {
         let name = partition.to_string();
         self.read(move |txn| {
+            let name = name.as_str();
             let states = txn.open_table(STATES).map_err(db_error)?;
-            let state = states.get(name.as_str()).map_err(db_error)?;
-            Ok(state.map(|state| {
-                let (version, value) = state.value();
-                Versioned {
-                    version,
-                    value: value.to_vec(),
+            let Some(state) = states.get(name).map_err(db_error)? else {
+                return Ok(None);
+            };
+            let (version, legacy) = state.value();
+            let mut parts = StateParts::new();
+            if !legacy.is_empty() {
+                parts.insert(LEGACY_STATE_PART.to_owned(), legacy.to_vec());
+            }
+            let stored = txn.open_table(STATE_PARTS).map_err(db_error)?;
+            for item in stored.range((name, "")..).map_err(db_error)? {
+                let (key, bytes) = item.map_err(db_error)?;
+                let (owner, part) = key.value();
+                if owner != name {
+                    break;
                 }
+                parts.insert(part.to_owned(), bytes.value().to_vec());
+            }
+            Ok(Some(Versioned {
+                version,
+                value: parts,
             }))
         })
         .await
@@ -504,17 +522,26 @@ fn write_commit(
     let name = partition.to_string();
     let name = name.as_str();
     let mut states = txn.open_table(STATES).map_err(db_error)?;
-    let current = states
+    let (current, legacy) = states
         .get(name)
         .map_err(db_error)?
-        .map_or(0, |state| state.value().0);
+        .map_or((0, Vec::new()), |state| {
+            let (version, legacy) = state.value();
+            (version, legacy.to_vec())
+        });
     if current != expected {
         return Ok(CommitOutcome::Conflict);
     }
     let version = current + 1;
     states
-        .insert(name, (version, commit.state.as_slice()))
+        .insert(name, (version, legacy.as_slice()))
         .map_err(db_error)?;
+    let mut parts = txn.open_table(STATE_PARTS).map_err(db_error)?;
+    for (part, bytes) in &commit.parts {
+        parts
+            .insert((name, part.as_str()), bytes.as_slice())
+            .map_err(db_error)?;
+    }
 
     let mut alerts = txn.open_table(ALERTS).map_err(db_error)?;
     let mut alert_partitions = txn.open_table(ALERT_PARTITIONS).map_err(db_error)?;

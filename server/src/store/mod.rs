@@ -2,7 +2,8 @@
 //! embedded redb file) that pass one conformance suite.
 //!
 //! State is kept per *partition*: one protection order (or the catch-all
-//! partition of devices in no order). A partition's engine state, its
+//! partition of devices in no order). A partition's engine state, stored
+//! as named parts so a step writes only the parts it changed, its
 //! alerts with their timelines, its dispatch outbox and its location history
 //! change together in one atomic [`Store::commit`], guarded by the version the
 //! caller loaded: two instances working on the same order cannot both commit,
@@ -16,6 +17,7 @@ mod redis;
 #[path = "tests/conformance.rs"]
 mod conformance;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 
@@ -153,11 +155,22 @@ pub struct HistoryEntry {
     pub fix: Fix,
 }
 
+/// A partition's engine state as the caller serialized it: part name → bytes.
+///
+/// A commit writes only the parts that changed; a load returns every part.
+/// The names `version` and `state` are the store's own and are never parts,
+/// except that a partition written before parts existed loads its whole
+/// state as the one part [`LEGACY_STATE_PART`].
+pub type StateParts = BTreeMap<String, Vec<u8>>;
+
+/// The part holding a whole partition state written before state had parts.
+pub const LEGACY_STATE_PART: &str = "state";
+
 /// Everything one processing step changes in one partition, written atomically.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Commit {
-    /// The partition's new engine state, serialized by the caller.
-    pub state: Vec<u8>,
+    /// The parts of the partition's engine state this step changed; the others stay.
+    pub parts: StateParts,
     /// New alert revisions: each is stored in its alert's timeline and put in the outbox.
     pub revisions: Vec<TimelineEntry>,
     /// Fixes to append to location history.
@@ -267,11 +280,11 @@ pub trait Store: Send + Sync + 'static {
     /// A number that changes whenever any order is created, replaced or deleted.
     fn orders_epoch(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// A partition's engine state and version, if it was ever committed.
+    /// A partition's engine state parts and version, if it was ever committed.
     fn load(
         &self,
         partition: &PartitionKey,
-    ) -> impl Future<Output = Result<Option<Versioned<Vec<u8>>>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Versioned<StateParts>>, StoreError>> + Send;
     /// Writes `commit` if the partition is still at `expected` (0: never committed).
     fn commit(
         &self,

@@ -13,7 +13,7 @@
 //! | `P:partitions` | set | every partition a commit was attempted on |
 //! | `P:alert-partition` | hash | alert id → partition |
 //! | `P:outbox` | sorted set | `["X","{alert_id}/{revision}"]`, scored by priority then age |
-//! | `P:{p:X}:state` | hash | `version`, `state` (the engine's blob) |
+//! | `P:{p:X}:state` | hash | `version`, then part name → bytes ([`StateParts`]) |
 //! | `P:{p:X}:alerts` | hash | alert id → latest revision JSON |
 //! | `P:{p:X}:timeline:{alert_id}` | list | timeline entry JSON, oldest first |
 //! | `P:{p:X}:outbox` | hash | `{alert_id}/{revision}` → outbox entry JSON |
@@ -40,8 +40,8 @@ use url::Url;
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    AuditEntry, AuditHead, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, Store,
-    StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
+    AuditEntry, AuditHead, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, StateParts,
+    Store, StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
@@ -58,18 +58,20 @@ const EVENTS_MAX_LEN: u64 = 100_000;
 const PRIORITIES: [Priority; 3] = [Priority::P1, Priority::P2, Priority::P3];
 
 /// KEYS: state, alerts, outbox, history-devices, one timeline per revision, one
-/// history per fix, then the event stream. ARGV: expected version, state,
-/// #revisions, #fixes, events max length, then per revision (alert id, current,
-/// timeline entry, outbox key, outbox entry), then per fix (device, ts, fix).
-/// Returns the new version, or -1 on a conflict.
+/// history per fix, then the event stream. ARGV: expected version, #parts,
+/// #revisions, #fixes, events max length, then per part (name, bytes), per
+/// revision (alert id, current, timeline entry, outbox key, outbox entry), per
+/// fix (device, ts, fix). Returns the new version, or -1 on a conflict.
 const COMMIT_LUA: &str = r"
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then
   return -1
 end
+local parts = tonumber(ARGV[2])
 local revisions = tonumber(ARGV[3])
 local fixes = tonumber(ARGV[4])
-local arg = 6
+redis.call('HSET', KEYS[1], 'version', version + 1, unpack(ARGV, 6, 5 + 2 * parts))
+local arg = 6 + 2 * parts
 for i = 1, revisions do
   redis.call('HSET', KEYS[2], ARGV[arg], ARGV[arg + 1])
   redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', ARGV[5], '*', 'body', ARGV[arg + 1])
@@ -82,7 +84,6 @@ for i = 1, fixes do
   redis.call('ZADD', KEYS[4 + revisions + i], ARGV[arg + 1], ARGV[arg + 2])
   arg = arg + 3
 end
-redis.call('HSET', KEYS[1], 'version', version + 1, 'state', ARGV[2])
 return version + 1
 ";
 
@@ -450,17 +451,22 @@ impl Store for RedisStore {
     async fn load(
         &self,
         partition: &PartitionKey,
-    ) -> Result<Option<Versioned<Vec<u8>>>, StoreError> {
-        let (version, state): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+    ) -> Result<Option<Versioned<StateParts>>, StoreError> {
+        let mut parts: StateParts = redis::cmd("HGETALL")
             .arg(self.key(&partition.to_string(), "state"))
-            .arg("version")
-            .arg("state")
             .query_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
-        Ok(version.map(|version| Versioned {
+        let Some(version) = parts.remove("version") else {
+            return Ok(None);
+        };
+        let version = std::str::from_utf8(&version)
+            .ok()
+            .and_then(|version| version.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("partition {partition}: bad version")))?;
+        Ok(Some(Versioned {
             version,
-            value: state.unwrap_or_default(),
+            value: parts,
         }))
     }
 
@@ -487,10 +493,13 @@ impl Store for RedisStore {
         invocation
             .key(self.global("events"))
             .arg(expected)
-            .arg(commit.state.as_slice())
+            .arg(commit.parts.len())
             .arg(commit.revisions.len())
             .arg(commit.history.len())
             .arg(EVENTS_MAX_LEN);
+        for (name, bytes) in &commit.parts {
+            invocation.arg(name.as_str()).arg(bytes.as_slice());
+        }
         let mut outbox = Vec::with_capacity(commit.revisions.len());
         for entry in commit.revisions {
             let queued = OutboxEntry {

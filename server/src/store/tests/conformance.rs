@@ -15,8 +15,8 @@ use vangnet_proto::{
 use crate::audit::chain::{Draft, Entry, GENESIS, Link};
 
 use super::{
-    Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, PartitionKey, RedisStore,
-    Store, StoreError, StoredOrder, TimelineEntry,
+    Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, LEGACY_STATE_PART,
+    PartitionKey, RedisStore, StateParts, Store, StoreError, StoredOrder, TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
@@ -26,6 +26,8 @@ trait Fixture {
     type Store: Store + Clone;
     fn store(&self) -> &Self::Store;
     fn reopen(&mut self);
+    /// Writes a partition's whole state the way the store did before state had parts.
+    fn write_state_before_parts(&mut self, partition: &PartitionKey, version: u64, state: &[u8]);
 }
 
 struct RedisFixture {
@@ -70,6 +72,17 @@ impl Fixture for RedisFixture {
 
     fn reopen(&mut self) {
         self.store = RedisStore::connect(&self.url, &self.prefix).unwrap();
+    }
+
+    fn write_state_before_parts(&mut self, partition: &PartitionKey, version: u64, state: &[u8]) {
+        redis::cmd("HSET")
+            .arg(format!("{}:{{p:{partition}}}:state", self.prefix))
+            .arg("version")
+            .arg(version)
+            .arg("state")
+            .arg(state)
+            .exec(&mut self.raw())
+            .unwrap();
     }
 }
 
@@ -124,6 +137,29 @@ impl Fixture for EmbeddedFixture {
         self.store = None;
         self.store = Some(EmbeddedStore::open(&self.dir.path().join("vangnet.redb")).unwrap());
     }
+
+    fn write_state_before_parts(&mut self, partition: &PartitionKey, version: u64, state: &[u8]) {
+        const STATES: redb::TableDefinition<&str, (u64, &[u8])> =
+            redb::TableDefinition::new("states");
+        self.store = None;
+        let db = redb::Database::open(self.dir.path().join("vangnet.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(STATES)
+            .unwrap()
+            .insert(partition.to_string().as_str(), (version, state))
+            .unwrap();
+        txn.commit().unwrap();
+        drop(db);
+        self.reopen();
+    }
+}
+
+/// State parts from names and bytes.
+fn parts(named: &[(&str, &[u8])]) -> StateParts {
+    named
+        .iter()
+        .map(|(name, bytes)| ((*name).to_owned(), bytes.to_vec()))
+        .collect()
 }
 
 fn order(id: &str) -> PartitionKey {
@@ -186,7 +222,7 @@ fn located(device: &str, fix: Fix) -> HistoryEntry {
 
 fn with_revisions(revisions: Vec<TimelineEntry>, at: u64) -> Commit {
     Commit {
-        state: br#"{"step":"revisions"}"#.to_vec(),
+        parts: parts(&[("step", b"revisions")]),
         revisions,
         history: Vec::new(),
         at: TimestampMs(at),
@@ -195,7 +231,7 @@ fn with_revisions(revisions: Vec<TimelineEntry>, at: u64) -> Commit {
 
 fn with_history(history: Vec<HistoryEntry>) -> Commit {
     Commit {
-        state: br#"{"step":"history"}"#.to_vec(),
+        parts: parts(&[("step", b"history")]),
         revisions: Vec::new(),
         history,
         at: TimestampMs(T0),
@@ -230,7 +266,7 @@ async fn a_first_commit_needs_version_0_and_makes_version_1<S: Store>(store: &S)
     assert_eq!(first.unwrap(), CommitOutcome::Committed(1));
     let loaded = store.load(&partition).await.unwrap().unwrap();
     assert_eq!(loaded.version, 1);
-    assert_eq!(loaded.value, br#"{"step":"history"}"#);
+    assert_eq!(loaded.value, parts(&[("step", b"history")]));
 }
 
 async fn a_commit_at_a_stale_version_conflicts_and_changes_nothing<S: Store>(store: &S) {
@@ -238,7 +274,7 @@ async fn a_commit_at_a_stale_version_conflicts_and_changes_nothing<S: Store>(sto
     commit_next(store, &partition, with_revisions(Vec::new(), T0)).await;
 
     let stale = Commit {
-        state: b"stale".to_vec(),
+        parts: parts(&[("step", b"stale")]),
         revisions: vec![revision("alert-1", 1, Priority::P1)],
         history: vec![located("victim-1", fix(1, T0))],
         at: TimestampMs(T0),
@@ -248,8 +284,8 @@ async fn a_commit_at_a_stale_version_conflicts_and_changes_nothing<S: Store>(sto
 
     let loaded = store.load(&partition).await.unwrap().unwrap();
     assert_eq!(
-        (loaded.version, loaded.value.as_slice()),
-        (1, &br#"{"step":"revisions"}"#[..])
+        (loaded.version, loaded.value),
+        (1, parts(&[("step", b"revisions")]))
     );
     assert_eq!(store.alert(&AlertId::new("alert-1")).await.unwrap(), None);
     assert!(store.alerts(&partition).await.unwrap().is_empty());
@@ -529,7 +565,7 @@ async fn two_concurrent_commits_at_the_same_version_let_exactly_one_win<S: Store
 async fn state_survives_reopening_the_store<F: Fixture>(fixture: &mut F) {
     let partition = order("order-17");
     let commit = Commit {
-        state: b"engine state".to_vec(),
+        parts: parts(&[("engine", b"state")]),
         revisions: vec![revision("alert-1", 1, Priority::P1)],
         history: vec![located("victim-1", fix(1, T0))],
         at: TimestampMs(T0),
@@ -547,7 +583,7 @@ async fn state_survives_reopening_the_store<F: Fixture>(fixture: &mut F) {
     let loaded = store.load(&partition).await.unwrap().unwrap();
     assert_eq!(
         (loaded.version, loaded.value),
-        (1, b"engine state".to_vec())
+        (1, parts(&[("engine", b"state")]))
     );
     assert_eq!(store.orders().await.unwrap(), [order_17]);
     assert_eq!(store.partitions().await.unwrap(), [order("order-17")]);
@@ -771,6 +807,63 @@ async fn the_audit_head_keeps_the_last_event_recorded<S: Store>(store: &S) {
     assert_eq!(head.event, Some(event));
 }
 
+async fn a_commit_writes_its_parts_and_keeps_the_others<S: Store>(store: &S) {
+    let partition = order("order-17");
+    let first = Commit {
+        parts: parts(&[("order", b"o1"), ("device:victim-1", b"v1")]),
+        ..Commit::default()
+    };
+    commit_next(store, &partition, first).await;
+    let second = Commit {
+        parts: parts(&[("device:victim-1", b"v2"), ("device:perp-1", b"p1")]),
+        ..Commit::default()
+    };
+    commit_next(store, &partition, second).await;
+
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.version, loaded.value),
+        (
+            2,
+            parts(&[
+                ("device:perp-1", b"p1"),
+                ("device:victim-1", b"v2"),
+                ("order", b"o1")
+            ])
+        )
+    );
+}
+
+async fn a_state_stored_before_parts_loads_as_one_part_and_takes_new_parts<F: Fixture>(
+    fixture: &mut F,
+) {
+    let partition = order("order-17");
+    fixture.write_state_before_parts(&partition, 4, b"whole state");
+    let store = fixture.store();
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.version, loaded.value),
+        (4, parts(&[(LEGACY_STATE_PART, b"whole state")]))
+    );
+
+    let commit = Commit {
+        parts: parts(&[("device:victim-1", b"v1")]),
+        ..Commit::default()
+    };
+    commit_next(store, &partition, commit).await;
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.version, loaded.value),
+        (
+            5,
+            parts(&[
+                ("device:victim-1", b"v1"),
+                (LEGACY_STATE_PART, b"whole state")
+            ])
+        )
+    );
+}
+
 /// One `#[tokio::test]` per generic test body, each on a fresh fixture.
 macro_rules! conformance_suite {
     ($fixture:expr; $($test:ident),+ $(,)?) => {
@@ -788,6 +881,13 @@ macro_rules! conformance_suite {
         async fn state_survives_reopening_the_store() {
             let mut fixture = $fixture;
             super::state_survives_reopening_the_store(&mut fixture).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_state_stored_before_parts_loads_as_one_part_and_takes_new_parts() {
+            let mut fixture = $fixture;
+            super::a_state_stored_before_parts_loads_as_one_part_and_takes_new_parts(&mut fixture)
+                .await;
         }
     };
 }
@@ -817,6 +917,7 @@ macro_rules! both_stores {
 both_stores!(
     a_first_commit_needs_version_0_and_makes_version_1,
     a_commit_at_a_stale_version_conflicts_and_changes_nothing,
+    a_commit_writes_its_parts_and_keeps_the_others,
     a_revision_lands_in_the_alert_timeline_and_the_outbox_together,
     the_outbox_gives_p1_before_p2_before_p3_then_oldest_first,
     a_delivered_revision_leaves_the_outbox,
