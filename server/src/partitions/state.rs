@@ -156,6 +156,12 @@ mod tests {
         (engine, state, parts)
     }
 
+    /// Moves the perpetrator one fix on, still far away: the parts the step changed.
+    fn perpetrator_moves(engine: &mut Engine, state: &mut PartitionState) -> StateParts {
+        engine.handle(&device("perp-1"), fix(2, 52.21), TimestampMs(T0 + 2_000));
+        state.update(engine, vec![device("perp-1")], false).unwrap()
+    }
+
     fn names(parts: &StateParts) -> Vec<&str> {
         parts.keys().map(String::as_str).collect()
     }
@@ -172,10 +178,7 @@ mod tests {
     #[test]
     fn a_fix_writes_only_its_device() {
         let (mut engine, mut state, _) = started();
-        engine.handle(&device("perp-1"), fix(2, 52.21), TimestampMs(T0 + 2_000));
-        let parts = state
-            .update(&engine, vec![device("perp-1")], false)
-            .unwrap();
+        let parts = perpetrator_moves(&mut engine, &mut state);
         assert_eq!(names(&parts), ["device:perp-1"]);
     }
 
@@ -191,12 +194,7 @@ mod tests {
     #[test]
     fn the_parts_written_read_back_as_the_same_state() {
         let (mut engine, mut state, mut stored) = started();
-        engine.handle(&device("perp-1"), fix(2, 52.1), TimestampMs(T0 + 2_000));
-        stored.extend(
-            state
-                .update(&engine, vec![device("perp-1")], false)
-                .unwrap(),
-        );
+        stored.extend(perpetrator_moves(&mut engine, &mut state));
         assert_eq!(PartitionState::from_parts(stored).unwrap(), state);
     }
 
@@ -208,12 +206,7 @@ mod tests {
             LEGACY_STATE_PART.to_owned(),
             serde_json::to_vec(&state).unwrap(),
         );
-        engine.handle(&device("perp-1"), fix(2, 52.1), TimestampMs(T0 + 2_000));
-        stored.extend(
-            state
-                .update(&engine, vec![device("perp-1")], false)
-                .unwrap(),
-        );
+        stored.extend(perpetrator_moves(&mut engine, &mut state));
         assert_eq!(PartitionState::from_parts(stored).unwrap(), state);
     }
 
