@@ -94,6 +94,9 @@ fn process_ids() -> impl Iterator<Item = u32> {
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
 }
 
+/// The label of the whole machine's share in [`CpuMeter::percentages`].
+pub const MACHINE: &str = "machine";
+
 /// Measures the CPU share of a few named processes over an interval.
 #[derive(Debug, Clone)]
 pub struct CpuMeter {
@@ -143,7 +146,7 @@ impl CpuMeter {
                 let used = cpu_seconds(*pid).zip(*before).map(|(now, then)| now - then);
                 (*label, used.map(|seconds| 100.0 * seconds / elapsed))
             })
-            .chain([("machine", machine)])
+            .chain([(MACHINE, machine)])
             .collect()
     }
 }

@@ -108,6 +108,12 @@ impl Report {
             "(d) vangnet resident memory at the end: {}",
             rss_mib.map_or("-".into(), |mib| format!("{mib:.0} MiB"))
         );
+        let broker_best = self.broker.best();
+        println!(
+            "(e) CPU µs per fix: bare broker at (a): {}; vangnet at (b): {}",
+            describe_cpu(broker_best),
+            describe_cpu(vangnet_best)
+        );
         let figures = json!({
             "orders": self.plan.orders,
             "devices": self.plan.orders * 2,
@@ -123,10 +129,37 @@ impl Report {
             "panic_dispatch_idle_ms": latency_json(Some(self.idle_latency.dispatch)),
             "panic_dispatch_loaded_ms": latency_json(loaded.map(|l| l.dispatch)),
             "vangnet_rss_mib": rss_mib.map(f64::round),
+            "broker_cpu_us_per_fix": cpu_json(broker_best),
+            "vangnet_cpu_us_per_fix": cpu_json(vangnet_best),
             "orders_seeded": "straight into Redis (10,000 through the API would meet its rate limit on changes)",
         });
         println!("{figures}");
     }
+}
+
+/// Each process's CPU per fix at `step`, and their sum, in words.
+fn describe_cpu(step: Option<&Step>) -> String {
+    let per_fix = step.map(Step::cpu_us_per_fix).unwrap_or_default();
+    if per_fix.is_empty() {
+        return "-".into();
+    }
+    let total: f64 = per_fix.iter().map(|(_, us)| us).sum();
+    let each: Vec<String> = per_fix
+        .iter()
+        .map(|(label, us)| format!("{label} {us:.1}"))
+        .collect();
+    format!("{} = {total:.1} in all", each.join(" + "))
+}
+
+/// Each process's CPU per fix at `step` as a JSON object, or null.
+fn cpu_json(step: Option<&Step>) -> Value {
+    step.map_or(Value::Null, |step| {
+        step.cpu_us_per_fix()
+            .into_iter()
+            .map(|(label, us)| (label.to_owned(), json!((us * 10.0).round() / 10.0)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    })
 }
 
 /// "at least " when a climb stopped before anything went wrong.

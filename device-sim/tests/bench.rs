@@ -45,6 +45,13 @@ fn a_quick_bench_reports_its_figures_without_loss() {
         "{stdout}"
     );
     assert!(
+        figures["vangnet_cpu_us_per_fix"]["vangnet"]
+            .as_f64()
+            .unwrap()
+            > 0.0,
+        "{stdout}"
+    );
+    assert!(
         figures["panic_ack_idle_ms"]["count"].as_u64().unwrap() > 0,
         "{stdout}"
     );
