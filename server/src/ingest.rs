@@ -3,12 +3,12 @@
 //! device's orders, publish the device messages, and only then ack the
 //! delivery to the broker.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::join_all;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -94,6 +94,30 @@ impl<S: Store> Ingest<S> {
         metrics::histogram!("vangnet_processing_seconds", "kind" => kind)
             .record(started.elapsed().as_secs_f64());
         stored
+    }
+
+    /// Handles a batch, each device's messages in the order given and
+    /// different devices concurrently; says which may be acked, as [`Self::handle`].
+    pub async fn handle_batch(&self, batch: &[Delivery]) -> Vec<bool> {
+        let mut by_topic: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, delivery) in batch.iter().enumerate() {
+            by_topic
+                .entry(delivery.publish.topic.as_str())
+                .or_default()
+                .push(index);
+        }
+        let per_device = by_topic.into_values().map(|indices| async move {
+            let mut handled = Vec::with_capacity(indices.len());
+            for index in indices {
+                handled.push((index, self.handle(&batch[index]).await));
+            }
+            handled
+        });
+        let mut handled = vec![false; batch.len()];
+        for (index, ok) in join_all(per_device).await.into_iter().flatten() {
+            handled[index] = ok;
+        }
+        handled
     }
 
     fn decode(&self, delivery: &Delivery, now: TimestampMs) -> Result<Option<Decoded>, ProtoError> {
@@ -191,40 +215,40 @@ fn reject(err: &ProtoError) {
     tracing::debug!(field = %err.field, reason = err.reason.label(), "message rejected");
 }
 
-/// Feeds a lane's deliveries to `shards` workers, each device always to the
-/// same worker so its messages are handled in order; acks each delivery
-/// once it is handled.
+/// Deliveries a worker takes from its queue at once.
+const BATCH: usize = 32;
+
+/// Runs one worker per queue of a lane. A worker takes what its queue holds
+/// (up to [`BATCH`]), handles each device's messages in order and different
+/// devices concurrently, so their store writes leave together, then acks the
+/// handled ones. Finishes when the lane stops handing on messages and the
+/// queues are empty.
 pub fn spawn_workers<S: Store>(
     ingest: Arc<Ingest<S>>,
     lane: Lane,
-    mut deliveries: mpsc::UnboundedReceiver<Delivery>,
-    shards: usize,
+    queues: Vec<mpsc::UnboundedReceiver<Delivery>>,
 ) -> tokio::task::JoinHandle<()> {
-    let mut queues = Vec::with_capacity(shards);
-    let mut workers = Vec::with_capacity(shards);
-    for _ in 0..shards.max(1) {
-        let (tx, mut rx) = mpsc::channel::<Delivery>(1024);
-        queues.push(tx);
-        let ingest = ingest.clone();
-        let lane = lane.clone();
-        workers.push(tokio::spawn(async move {
-            while let Some(delivery) = rx.recv().await {
-                if ingest.handle(&delivery).await {
-                    lane.ack(&delivery).await;
+    let workers: Vec<_> = queues
+        .into_iter()
+        .map(|mut queue| {
+            let (ingest, lane) = (ingest.clone(), lane.clone());
+            tokio::spawn(async move {
+                let mut batch = Vec::with_capacity(BATCH);
+                while queue.recv_many(&mut batch, BATCH).await > 0 {
+                    let handled = ingest.handle_batch(&batch).await;
+                    lane.ack_all(
+                        batch
+                            .iter()
+                            .zip(handled)
+                            .filter_map(|(d, ok)| ok.then_some(d)),
+                    )
+                    .await;
+                    batch.clear();
                 }
-            }
-        }));
-    }
+            })
+        })
+        .collect();
     tokio::spawn(async move {
-        while let Some(delivery) = deliveries.recv().await {
-            let mut hasher = DefaultHasher::new();
-            delivery.publish.topic.hash(&mut hasher);
-            let shard = (hasher.finish() % queues.len() as u64) as usize;
-            if queues[shard].send(delivery).await.is_err() {
-                break;
-            }
-        }
-        drop(queues);
         for worker in workers {
             let _ = worker.await;
         }

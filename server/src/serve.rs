@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusBuilder;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 use vangnet_engine::EngineConfig;
@@ -20,14 +19,14 @@ use crate::downlink::{DeviceLink, DeviceMessages};
 use crate::health::Health;
 use crate::http::{self, ApiContext, AppState};
 use crate::ingest::{self, Ingest};
-use crate::mqtt::connection::{self, LaneSpec, Shutdown};
+use crate::mqtt::connection::{self, Deliveries, LaneSpec, Shutdown};
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 use crate::watchdog;
 
 /// Workers per lane; a device's messages always go to the same one. Each
-/// waits for its store commit, so more workers keep more commits in flight.
+/// handles what has queued for it as one batch, its devices concurrently.
 const ALARM_WORKERS: usize = 4;
 const LOC_WORKERS: usize = 16;
 /// How long shutdown waits for in-flight messages.
@@ -119,8 +118,8 @@ async fn run_with<S: Store>(
         background.clone(),
     )?;
 
-    let (alarm_tx, alarm_rx) = mpsc::unbounded_channel();
-    let (loc_tx, loc_rx) = mpsc::unbounded_channel();
+    let (alarm_tx, alarm_rx) = Deliveries::new(ALARM_WORKERS);
+    let (loc_tx, loc_rx) = Deliveries::new(LOC_WORKERS);
     let topics = &config.topics;
     let mut loc_filters = vec![subscription(&config, topics.uplink_filter(Channel::Loc))];
     if config.owntracks {
@@ -169,9 +168,8 @@ async fn run_with<S: Store>(
         downlink.clone(),
         shutdown.stop.clone(),
     ));
-    let alarm_workers =
-        ingest::spawn_workers(ingest.clone(), alarm_lane.clone(), alarm_rx, ALARM_WORKERS);
-    let loc_workers = ingest::spawn_workers(ingest, loc_lane.clone(), loc_rx, LOC_WORKERS);
+    let alarm_workers = ingest::spawn_workers(ingest.clone(), alarm_lane.clone(), alarm_rx);
+    let loc_workers = ingest::spawn_workers(ingest, loc_lane.clone(), loc_rx);
     let watchdog = watchdog::spawn(partitions, orders.clone(), downlink, background.clone());
     tracing::info!("vangnet is taking device messages");
     if demo {

@@ -2,6 +2,8 @@
 //! with backoff (rumqttc has none of its own), re-subscribe on every ConnAck,
 //! and manual acks that are only sent once a message is durably handled.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -46,6 +48,31 @@ pub struct Delivery {
     pub position: Position,
 }
 
+/// Hands a lane's deliveries straight to its workers: one queue per worker,
+/// picked by topic, so each device's messages stay in order.
+#[derive(Debug, Clone)]
+pub struct Deliveries {
+    queues: Vec<mpsc::UnboundedSender<Delivery>>,
+}
+
+impl Deliveries {
+    /// Queues for `workers` workers (at least one), and each worker's receiving end.
+    pub fn new(workers: usize) -> (Self, Vec<mpsc::UnboundedReceiver<Delivery>>) {
+        let (queues, receivers) = (0..workers.max(1))
+            .map(|_| mpsc::unbounded_channel())
+            .unzip();
+        (Self { queues }, receivers)
+    }
+
+    /// Queues `delivery` for the worker of its topic; false once the workers are gone.
+    fn send(&self, delivery: Delivery) -> bool {
+        let mut hasher = DefaultHasher::new();
+        delivery.publish.topic.hash(&mut hasher);
+        let worker = (hasher.finish() % self.queues.len() as u64) as usize;
+        self.queues[worker].send(delivery).is_ok()
+    }
+}
+
 /// Sends acks and publishes on a running lane.
 #[derive(Clone)]
 pub struct Lane {
@@ -57,21 +84,26 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// Acknowledges a handled QoS 1 delivery, once every earlier delivery of
-    /// its connection is handled too. A delivery from a connection that has
-    /// since dropped is not acknowledged: the broker redelivers it, and
-    /// deduplication makes the repeat harmless.
-    pub async fn ack(&self, delivery: &Delivery) {
-        if delivery.publish.qos == QoS::AtMostOnce {
-            return;
-        }
+    /// Acknowledges handled QoS 1 deliveries, each once every earlier
+    /// delivery of its connection is handled too. A delivery from a connection
+    /// that has since dropped is not acknowledged: the broker redelivers it,
+    /// and deduplication makes the repeat harmless.
+    pub async fn ack_all(&self, deliveries: impl IntoIterator<Item = &Delivery>) {
         let current = self.epoch.load(Ordering::Acquire);
-        if delivery.position.epoch != current {
-            metrics::counter!("vangnet_mqtt_stale_acks_total", "lane" => self.name).increment(1);
-            return;
-        }
         let mut order = self.order.lock().await;
-        for publish in order.handled(delivery.position, current, delivery.publish.clone()) {
+        let mut ready = Vec::new();
+        for delivery in deliveries {
+            if delivery.publish.qos == QoS::AtMostOnce {
+                continue;
+            }
+            if delivery.position.epoch != current {
+                metrics::counter!("vangnet_mqtt_stale_acks_total", "lane" => self.name)
+                    .increment(1);
+                continue;
+            }
+            ready.extend(order.handled(delivery.position, current, delivery.publish.clone()));
+        }
+        for publish in ready {
             if let Err(err) = self.client.ack(&publish).await {
                 tracing::warn!(lane = self.name, %err, "could not queue an MQTT ack");
             }
@@ -125,7 +157,7 @@ pub struct Shutdown {
 /// messages than its in-flight window allows until acks come back.
 pub fn spawn(
     spec: LaneSpec,
-    deliveries: mpsc::UnboundedSender<Delivery>,
+    deliveries: Deliveries,
     shutdown: Shutdown,
 ) -> Result<Lane, rumqttc::OptionError> {
     let mut options = MqttOptions::parse_url(with_client_id(&spec.broker, &spec.client_id))?;
@@ -196,7 +228,7 @@ pub fn spawn(
                         next_seq += 1;
                     }
                     let delivery = Delivery { publish, position };
-                    if sink.send(delivery).is_err() {
+                    if !sink.send(delivery) {
                         deliveries = None;
                     }
                 }
@@ -277,6 +309,40 @@ mod tests {
         }
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(125));
+    }
+
+    fn delivery(topic: &str, seq: u64) -> Delivery {
+        Delivery {
+            publish: Publish::new(topic, QoS::AtLeastOnce, b"{}".to_vec()),
+            position: Position { epoch: 1, seq },
+        }
+    }
+
+    #[test]
+    fn one_device_s_deliveries_queue_for_one_worker_in_order() {
+        let (deliveries, mut queues) = Deliveries::new(4);
+        for seq in 0..3 {
+            assert!(deliveries.send(delivery("vangnet/devices/v-1/loc", seq)));
+        }
+        let holding: Vec<Vec<u64>> = queues
+            .iter_mut()
+            .map(|queue| {
+                std::iter::from_fn(|| queue.try_recv().ok())
+                    .map(|d| d.position.seq)
+                    .collect()
+            })
+            .filter(|seqs: &Vec<u64>| !seqs.is_empty())
+            .collect();
+        assert_eq!(holding, vec![vec![0, 1, 2]]);
+    }
+
+    #[test]
+    fn many_devices_spread_over_the_workers() {
+        let (deliveries, mut queues) = Deliveries::new(4);
+        for device in 0..100 {
+            deliveries.send(delivery(&format!("vangnet/devices/d-{device}/loc"), 0));
+        }
+        assert!(queues.iter_mut().all(|queue| queue.try_recv().is_ok()));
     }
 
     #[test]

@@ -139,6 +139,10 @@ return 1
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
+    /// For commits that carry no alert: location traffic queues here, so
+    /// Redis interleaves it with alerts and reads on `conn` instead of
+    /// putting them behind it.
+    bulk: ConnectionManager,
     shared: Arc<Shared>,
 }
 
@@ -174,9 +178,12 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(3)
             .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(unavailable)?;
+        let bulk = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
         Ok(Self {
             conn,
+            bulk,
             shared: Arc::new(Shared {
                 prefix: key_prefix.to_owned(),
                 commit: Script::new(COMMIT_LUA),
@@ -521,13 +528,15 @@ impl Store for RedisStore {
                 .arg(entry.fix.ts.millis())
                 .arg(encode(&entry.fix)?);
         }
-        let version: i64 = invocation
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(|err| {
-                self.schedule_full_repair();
-                unavailable(err)
-            })?;
+        let mut conn = if outbox.is_empty() {
+            self.bulk.clone()
+        } else {
+            self.conn.clone()
+        };
+        let version: i64 = invocation.invoke_async(&mut conn).await.map_err(|err| {
+            self.schedule_full_repair();
+            unavailable(err)
+        })?;
         let Ok(version) = u64::try_from(version) else {
             return Ok(CommitOutcome::Conflict);
         };
