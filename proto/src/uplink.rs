@@ -58,6 +58,25 @@ pub struct Fix {
     pub device: Option<DeviceId>,
 }
 
+impl Fix {
+    /// A fix with the fields every fix has and none of the optional ones.
+    pub fn new(seq: u64, ts: TimestampMs, lat: Latitude, lon: Longitude, acc: Meters) -> Self {
+        Self {
+            seq,
+            ts,
+            lat,
+            lon,
+            acc,
+            spd: None,
+            hdg: None,
+            alt: None,
+            src: None,
+            batt: None,
+            device: None,
+        }
+    }
+}
+
 /// Fixes uploaded together after a device was offline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FixBatch {

@@ -52,19 +52,13 @@ fn report(rng: &mut StdRng, seq: u64, t_s: u64, truth: [f64; 2], outlier: bool) 
         (gaussian(rng) * sigma, gaussian(rng) * sigma, acc)
     };
     let p = at(truth[0] + dx, truth[1] + dy);
-    Fix {
+    Fix::new(
         seq,
-        ts: ts(t_s),
-        lat: Latitude::new(p.lat).unwrap(),
-        lon: Longitude::new(p.lon).unwrap(),
-        acc: Meters::new(acc).unwrap(),
-        spd: None,
-        hdg: None,
-        alt: None,
-        src: None,
-        batt: None,
-        device: None,
-    }
+        ts(t_s),
+        Latitude::new(p.lat).unwrap(),
+        Longitude::new(p.lon).unwrap(),
+        Meters::new(acc).unwrap(),
+    )
 }
 
 /// The zone under test, as the replay's ground truth measures it.

@@ -127,19 +127,13 @@ mod tests {
     }
 
     fn fix(seq: u64, lat: f64) -> Event {
-        Event::Fixes(vec![Fix {
+        Event::Fixes(vec![Fix::new(
             seq,
-            ts: TimestampMs(T0 + seq * 1_000),
-            lat: Latitude::new(lat).unwrap(),
-            lon: Longitude::new(5.12).unwrap(),
-            acc: Meters::new(10.0).unwrap(),
-            spd: None,
-            hdg: None,
-            alt: None,
-            src: None,
-            batt: None,
-            device: None,
-        }])
+            TimestampMs(T0 + seq * 1_000),
+            Latitude::new(lat).unwrap(),
+            Longitude::new(5.12).unwrap(),
+            Meters::new(10.0).unwrap(),
+        )])
     }
 
     /// An engine running `body` with both devices heard, its state, and the parts first written.

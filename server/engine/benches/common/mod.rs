@@ -26,19 +26,13 @@ impl Lcg {
 }
 
 pub fn fix(seq: u64, ts_ms: u64, p: GeoPoint, acc: f64) -> Fix {
-    Fix {
+    Fix::new(
         seq,
-        ts: TimestampMs(ts_ms),
-        lat: Latitude::new(p.lat).unwrap(),
-        lon: Longitude::new(p.lon).unwrap(),
-        acc: Meters::new(acc).unwrap(),
-        spd: None,
-        hdg: None,
-        alt: None,
-        src: None,
-        batt: None,
-        device: None,
-    }
+        TimestampMs(ts_ms),
+        Latitude::new(p.lat).unwrap(),
+        Longitude::new(p.lon).unwrap(),
+        Meters::new(acc).unwrap(),
+    )
 }
 
 /// A closed ring of `n` vertices around `centre`, radius wobbling ±20 %.

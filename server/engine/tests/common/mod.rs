@@ -32,19 +32,13 @@ pub fn dev(id: &str) -> DeviceId {
 
 pub fn fix(seq: u64, t_s: u64, x: f64, y: f64, acc: f64) -> Fix {
     let p = at(x, y);
-    Fix {
+    Fix::new(
         seq,
-        ts: ts(t_s),
-        lat: Latitude::new(p.lat).unwrap(),
-        lon: Longitude::new(p.lon).unwrap(),
-        acc: Meters::new(acc).unwrap(),
-        spd: None,
-        hdg: None,
-        alt: None,
-        src: None,
-        batt: None,
-        device: None,
-    }
+        ts(t_s),
+        Latitude::new(p.lat).unwrap(),
+        Longitude::new(p.lon).unwrap(),
+        Meters::new(acc).unwrap(),
+    )
 }
 
 pub fn alarm(seq: u64, t_s: u64, kind: AlarmKind) -> Alarm {

@@ -198,19 +198,13 @@ fn revision(alert: &str, revision: u32, priority: Priority) -> TimelineEntry {
 }
 
 fn fix(seq: u64, ts: u64) -> Fix {
-    Fix {
+    Fix::new(
         seq,
-        ts: TimestampMs(ts),
-        lat: Latitude::new(52.0907).unwrap(),
-        lon: Longitude::new(5.1214).unwrap(),
-        acc: Meters::new(8.0).unwrap(),
-        spd: None,
-        hdg: None,
-        alt: None,
-        src: None,
-        batt: None,
-        device: None,
-    }
+        TimestampMs(ts),
+        Latitude::new(52.0907).unwrap(),
+        Longitude::new(5.1214).unwrap(),
+        Meters::new(8.0).unwrap(),
+    )
 }
 
 fn located(device: &str, fix: Fix) -> HistoryEntry {
