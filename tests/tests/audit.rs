@@ -333,6 +333,54 @@ async fn a_failing_route_is_audited_once_per_revision_then_its_delivery() {
 }
 
 #[tokio::test]
+async fn a_delivery_the_audit_trail_missed_at_a_kill_9_is_delivered_again_and_audited() {
+    let sink = Sink::start().await;
+    let options = AppOptions::default()
+        .env("VANGNET_JWT_SECRET", SECRET)
+        .env("VANGNET_DISPATCH_URL", sink.url());
+    let mut app = TestApp::spawn_with(options).await;
+    app.wait_until_ready().await;
+    create_orders(&app, &["d-1"]).await;
+    let mut redis = redis();
+    let key = entries_key(&app);
+    let aside = format!("{key}:aside");
+    redis.rename(&key, &aside).unwrap();
+    redis
+        .set(&key, "not a list: the chain cannot grow")
+        .unwrap();
+
+    let victim = app.device("d-1-v").await;
+    let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
+    victim.send(Channel::Alarm, alarm).await;
+    eventually(Duration::from_secs(10), "the panic delivered", || async {
+        !sink.delivered().is_empty()
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.kill9();
+    redis.del(&key).unwrap();
+    redis.rename(&aside, &key).unwrap();
+    app.restart().await;
+
+    eventually(Duration::from_secs(30), "the delivery audited", || async {
+        trail(&app)
+            .await
+            .iter()
+            .any(|e| e.action == "dispatch.delivered")
+    })
+    .await
+    .unwrap();
+    let keys: Vec<String> = sink
+        .delivered()
+        .iter()
+        .map(|request| request.headers["idempotency-key"].clone())
+        .collect();
+    assert_eq!(keys.len(), 2, "delivered again after the restart: {keys:?}");
+    assert_eq!(keys[0], keys[1]);
+}
+
+#[tokio::test]
 async fn every_revision_is_audited_exactly_once_across_a_kill_9_with_two_instances() {
     let mut first = app().await;
     let second = TestApp::spawn_with(

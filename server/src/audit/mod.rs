@@ -50,14 +50,20 @@ pub async fn append_for_event<S: Store>(
 }
 
 /// Starts a task that appends the drafts sent to it, in order, waiting out
-/// store outages; drafts still queued when the service stops are lost.
-pub fn spawn_writer<S: Store>(
+/// store outages, and hands back each draft's receipt once its entry is
+/// stored; drafts still queued when the service stops are lost, so a caller
+/// that must not lose one keeps its own record until the receipt comes.
+pub fn spawn_writer<S: Store, R: Send + 'static>(
     store: Arc<S>,
     stop: CancellationToken,
-) -> mpsc::UnboundedSender<Draft> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Draft>();
+) -> (
+    mpsc::UnboundedSender<(Draft, R)>,
+    mpsc::UnboundedReceiver<R>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Draft, R)>();
+    let (receipts_tx, receipts_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        while let Some(draft) = rx.recv().await {
+        while let Some((draft, receipt)) = rx.recv().await {
             while let Err(err) = append(store.as_ref(), draft.clone()).await {
                 tracing::warn!(%err, "audit entry waits for the store");
                 tokio::select! {
@@ -65,7 +71,8 @@ pub fn spawn_writer<S: Store>(
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
             }
+            let _ = receipts_tx.send(receipt);
         }
     });
-    tx
+    (tx, receipts_rx)
 }

@@ -1,7 +1,8 @@
 //! Police dispatch (SPEC section 6): every alert revision in the store's
 //! outbox is delivered to every route that takes it, most urgent first,
 //! retried until the route answers 2xx — across restarts too, since a
-//! revision leaves the outbox only once every route has it.
+//! revision leaves the outbox only once every route has it and each of
+//! those deliveries is in the audit trail.
 
 pub mod cap;
 pub mod eido;
@@ -30,7 +31,7 @@ const POLL_BATCH: usize = 1000;
 /// How often the outbox is read when no commit wakes the dispatcher.
 const POLL_EVERY: Duration = Duration::from_millis(250);
 
-/// Which routes still owe one revision.
+/// Which routes still owe one revision (its delivery, or the audit entry of it).
 struct Tracking {
     entry: Arc<OutboxEntry>,
     remaining: BTreeSet<usize>,
@@ -50,7 +51,6 @@ pub fn spawn<S: Store>(
         .build()
         .map_err(|e| anyhow::anyhow!("building the dispatch HTTP client: {e}"))?;
     let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-    let audit = audit::spawn_writer(store.clone(), stop.clone());
     let mut queues = Vec::with_capacity(routes.len());
     let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
     for (index, route) in routes.iter().enumerate() {
@@ -67,7 +67,7 @@ pub fn spawn<S: Store>(
         ));
     }
     tokio::spawn(read_outbox(
-        store, routes, queues, reports_rx, audit, committed, stop,
+        store, routes, queues, reports_rx, committed, stop,
     ));
     Ok(())
 }
@@ -77,10 +77,10 @@ async fn read_outbox<S: Store>(
     routes: Vec<Arc<Route>>,
     queues: Vec<mpsc::UnboundedSender<Arc<OutboxEntry>>>,
     mut reports: mpsc::UnboundedReceiver<(usize, Arc<OutboxEntry>, Outcome)>,
-    audit: mpsc::UnboundedSender<Draft>,
     committed: Arc<Notify>,
     stop: CancellationToken,
 ) {
+    let (audit, mut audited) = audit::spawn_writer(store.clone(), stop.clone());
     let mut tracking: HashMap<String, Tracking> = HashMap::new();
     let mut poll = tokio::time::interval(POLL_EVERY);
     let mut depth = tokio::time::interval(Duration::from_secs(5));
@@ -88,13 +88,18 @@ async fn read_outbox<S: Store>(
         tokio::select! {
             () = stop.cancelled() => return,
             Some((route, entry, outcome)) = reports.recv() => {
-                let _ = audit.send(outcome_draft(&routes[route], &entry, &outcome));
-                if let Outcome::Delivered = outcome {
-                    if let Some(tracked) = tracking.get_mut(&entry.key()) {
-                        tracked.remaining.remove(&route);
-                    }
-                    finish_delivered(store.as_ref(), &mut tracking).await;
+                let delivery = matches!(outcome, Outcome::Delivered).then(|| Delivery {
+                    route,
+                    key: entry.key(),
+                });
+                let _ = audit.send((outcome_draft(&routes[route], &entry, &outcome), delivery));
+                continue;
+            }
+            Some(Some(Delivery { route, key })) = audited.recv() => {
+                if let Some(tracked) = tracking.get_mut(&key) {
+                    tracked.remaining.remove(&route);
                 }
+                finish_delivered(store.as_ref(), &mut tracking).await;
                 continue;
             }
             () = committed.notified() => {}
@@ -137,6 +142,12 @@ async fn read_outbox<S: Store>(
         }
         finish_delivered(store.as_ref(), &mut tracking).await;
     }
+}
+
+/// A revision's delivery to one route, done once its audit entry is stored.
+struct Delivery {
+    route: usize,
+    key: String,
 }
 
 /// The audit entry of a delivery or a first failure.
