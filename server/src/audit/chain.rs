@@ -135,6 +135,50 @@ impl Entry {
     }
 }
 
+/// Entries that link on from one another and from the link they were built
+/// on, so that a store appends them in one step or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    after: Link,
+    entries: Vec<Entry>,
+}
+
+impl Run {
+    /// The entries `drafts` make, in order, when appended after `link` at time `at`.
+    pub fn after(link: &Link, drafts: impl IntoIterator<Item = Draft>, at: TimestampMs) -> Self {
+        let mut end = link.clone();
+        let entries = drafts
+            .into_iter()
+            .map(|draft| {
+                let entry = Entry::next(&end, draft, at);
+                end = entry.link();
+                entry
+            })
+            .collect();
+        Self {
+            after: link.clone(),
+            entries,
+        }
+    }
+
+    /// Where the chain must end for the run to attach.
+    pub fn attaches_to(&self) -> &Link {
+        &self.after
+    }
+
+    /// The entries, first to last.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Where the chain ends once the run is appended.
+    pub fn end(&self) -> Link {
+        self.entries
+            .last()
+            .map_or_else(|| self.after.clone(), Entry::link)
+    }
+}
+
 /// Why the chain is broken at an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {

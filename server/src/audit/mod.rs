@@ -16,43 +16,34 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vangnet_proto::TimestampMs;
 
-use self::chain::{Draft, Entry};
-use crate::store::{EventId, Store, StoreError};
+use self::chain::{Draft, Run};
+use crate::store::{Store, StoreError};
+
+/// Drafts the writer appends in one step at most.
+const WRITER_BATCH: usize = 256;
 
 /// Appends `draft` to the chain, retrying on the head another writer moved.
-pub async fn append<S: Store>(store: &S, draft: Draft) -> Result<Entry, StoreError> {
+pub async fn append<S: Store>(store: &S, draft: Draft) -> Result<(), StoreError> {
+    append_all(store, &[draft]).await
+}
+
+/// Appends `drafts` to the chain in order and in one step, retrying on the
+/// head another writer moved.
+pub async fn append_all<S: Store>(store: &S, drafts: &[Draft]) -> Result<(), StoreError> {
     loop {
         let head = store.audit_head().await?;
-        let entry = Entry::next(&head.link, draft.clone(), TimestampMs::now());
-        if store.append_audit(&entry, None).await? {
-            return Ok(entry);
+        let run = Run::after(&head.link, drafts.iter().cloned(), TimestampMs::now());
+        if store.append_audit(&run, None).await? {
+            return Ok(());
         }
     }
 }
 
-/// Appends `draft` for store event `event` unless the chain has recorded
-/// that event (or a later one) already; returns whether this call appended.
-pub async fn append_for_event<S: Store>(
-    store: &S,
-    event: &EventId,
-    draft: Draft,
-) -> Result<bool, StoreError> {
-    loop {
-        let head = store.audit_head().await?;
-        if head.event.as_ref().is_some_and(|done| done >= event) {
-            return Ok(false);
-        }
-        let entry = Entry::next(&head.link, draft.clone(), TimestampMs::now());
-        if store.append_audit(&entry, Some(event)).await? {
-            return Ok(true);
-        }
-    }
-}
-
-/// Starts a task that appends the drafts sent to it, in order, waiting out
-/// store outages, and hands back each draft's receipt once its entry is
-/// stored; drafts still queued when the service stops are lost, so a caller
-/// that must not lose one keeps its own record until the receipt comes.
+/// Starts a task that appends the drafts sent to it, in order and those
+/// queued together in one step, waiting out store outages, and hands back
+/// each draft's receipt once its entry is stored; drafts still queued when
+/// the service stops are lost, so a caller that must not lose one keeps its
+/// own record until the receipt comes.
 pub fn spawn_writer<S: Store, R: Send + 'static>(
     store: Arc<S>,
     stop: CancellationToken,
@@ -63,15 +54,19 @@ pub fn spawn_writer<S: Store, R: Send + 'static>(
     let (tx, mut rx) = mpsc::unbounded_channel::<(Draft, R)>();
     let (receipts_tx, receipts_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        while let Some((draft, receipt)) = rx.recv().await {
-            while let Err(err) = append(store.as_ref(), draft.clone()).await {
-                tracing::warn!(%err, "audit entry waits for the store");
+        let mut queued = Vec::with_capacity(WRITER_BATCH);
+        while rx.recv_many(&mut queued, WRITER_BATCH).await > 0 {
+            let (drafts, receipts): (Vec<Draft>, Vec<R>) = queued.drain(..).unzip();
+            while let Err(err) = append_all(store.as_ref(), &drafts).await {
+                tracing::warn!(%err, "audit entries wait for the store");
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
             }
-            let _ = receipts_tx.send(receipt);
+            for receipt in receipts {
+                let _ = receipts_tx.send(receipt);
+            }
         }
     });
     (tx, receipts_rx)

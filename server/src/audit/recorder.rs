@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use vangnet_proto::DispatchBody;
+use vangnet_proto::{DispatchBody, TimestampMs};
 
-use super::append_for_event;
-use super::chain::Draft;
+use super::chain::{Draft, Run};
 use crate::store::{Store, StoreError};
 
 /// Events read per round.
@@ -59,14 +58,22 @@ pub fn spawn<S: Store>(store: Arc<S>, stop: CancellationToken) {
     });
 }
 
-/// Records the events after the last one audited; returns how many it read.
+/// Records the events after the last one audited, in one append with the
+/// last of them as the head's event; returns how many it recorded. Another
+/// writer appending first makes it read the head and the events again.
 pub async fn record_pending<S: Store>(store: &S) -> Result<usize, StoreError> {
-    let head = store.audit_head().await?;
-    let events = store.events_after(head.event.as_ref(), BATCH).await?;
-    for (id, revision) in &events {
-        append_for_event(store, id, revision_draft(revision)).await?;
+    loop {
+        let head = store.audit_head().await?;
+        let events = store.events_after(head.event.as_ref(), BATCH).await?;
+        let Some((last, _)) = events.last() else {
+            return Ok(0);
+        };
+        let drafts = events.iter().map(|(_, revision)| revision_draft(revision));
+        let run = Run::after(&head.link, drafts, TimestampMs::now());
+        if store.append_audit(&run, Some(last)).await? {
+            return Ok(events.len());
+        }
     }
-    Ok(events.len())
 }
 
 #[cfg(test)]
@@ -151,23 +158,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_event_already_recorded_is_not_recorded_again() {
+    async fn two_recorders_racing_record_each_revision_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
-        commit(&store, 0, vec![revision("alert-1", 1)]).await;
-        let (event, body) = store.events_after(None, 1).await.unwrap().remove(0);
+        for version in 0..20 {
+            let alert = format!("alert-{version}");
+            commit(&store, version, vec![revision(&alert, 1)]).await;
+        }
+        let recorders = [store.clone(), store.clone()]
+            .map(|store| tokio::spawn(async move { record_pending(&store).await }));
+        for recorder in recorders {
+            recorder.await.unwrap().unwrap();
+        }
 
-        assert!(
-            append_for_event(&store, &event, revision_draft(&body))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !append_for_event(&store, &event, revision_draft(&body))
-                .await
-                .unwrap()
-        );
+        let entries = store.audit_after(0, 100).await.unwrap();
+        assert_eq!(entries.len(), 20);
+        assert_eq!(chain::verify(&entries), Ok(20));
         assert_eq!(record_pending(&store).await.unwrap(), 0);
-        assert_eq!(store.audit_after(0, 10).await.unwrap().len(), 1);
     }
 }

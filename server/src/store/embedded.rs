@@ -11,9 +11,9 @@ use redb::{
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    AuditEntry, AuditHead, Commit, CommitOutcome, EventId, LEGACY_STATE_PART, OutboxEntry,
-    PartitionKey, StateParts, Store, StoreError, StoredAlert, StoredOrder, TimelineEntry,
-    Versioned,
+    AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, LEGACY_STATE_PART,
+    OutboxEntry, PartitionKey, StateParts, Store, StoreError, StoredAlert, StoredOrder,
+    TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
@@ -469,29 +469,36 @@ impl Store for EmbeddedStore {
 
     async fn append_audit(
         &self,
-        entry: &AuditEntry,
+        run: &AuditRun,
         event: Option<&EventId>,
     ) -> Result<bool, StoreError> {
-        let json = encode(entry)?;
-        let (seq, prev_hash, hash) = (entry.seq, entry.prev_hash.clone(), entry.hash.clone());
+        let entries = run
+            .entries()
+            .iter()
+            .map(|entry| Ok((entry.seq, encode(entry)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (start, end) = (run.attaches_to().clone(), run.end());
         let event = event.map(|id| id.as_str().to_owned());
         self.write(move |txn| {
             let mut heads = txn.open_table(AUDIT_HEADS).map_err(db_error)?;
-            let (head_seq, head_event) = {
+            let head_event = {
                 let head = heads.get(AUDIT_HEAD).map_err(db_error)?;
                 let (head_seq, head_hash, head_event) =
                     head.as_ref().map_or((0, GENESIS, ""), |head| head.value());
-                if head_seq + 1 != seq || head_hash != prev_hash {
+                if head_seq != start.seq || head_hash != start.hash {
                     return Ok(false);
                 }
-                (head_seq, event.unwrap_or_else(|| head_event.to_owned()))
+                event.unwrap_or_else(|| head_event.to_owned())
             };
-            txn.open_table(AUDIT)
-                .map_err(db_error)?
-                .insert(head_seq + 1, json.as_str())
-                .map_err(db_error)?;
+            let mut audit = txn.open_table(AUDIT).map_err(db_error)?;
+            for (seq, json) in &entries {
+                audit.insert(*seq, json.as_str()).map_err(db_error)?;
+            }
             heads
-                .insert(AUDIT_HEAD, (seq, hash.as_str(), head_event.as_str()))
+                .insert(
+                    AUDIT_HEAD,
+                    (end.seq, end.hash.as_str(), head_event.as_str()),
+                )
                 .map_err(db_error)?;
             Ok(true)
         })

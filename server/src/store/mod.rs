@@ -24,7 +24,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
-use crate::audit::chain::{Entry as AuditEntry, Link};
+use crate::audit::chain::{Entry as AuditEntry, Link, Run as AuditRun};
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;
@@ -348,12 +348,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The audit chain's head (seq 0 and the genesis hash while it is empty).
     fn audit_head(&self) -> impl Future<Output = Result<AuditHead, StoreError>> + Send;
-    /// Appends `entry` only if the chain still ends at `entry.seq - 1` with
-    /// hash `entry.prev_hash`, recording `event` as audited when given;
-    /// `false` when another writer appended first.
+    /// Appends `run` only if the chain still ends where the run attaches,
+    /// recording `event` as audited when given; `false` when another writer
+    /// appended first.
     fn append_audit(
         &self,
-        entry: &AuditEntry,
+        run: &AuditRun,
         event: Option<&EventId>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Up to `limit` audit entries in stored order, skipping the first `after`

@@ -40,8 +40,8 @@ use url::Url;
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    AuditEntry, AuditHead, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey, StateParts,
-    Store, StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
+    AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey,
+    StateParts, Store, StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
@@ -119,16 +119,18 @@ return 0
 ";
 
 /// KEYS: audit head, audit entries. ARGV: expected seq, expected hash,
-/// genesis hash, entry JSON, its hash, event id ('' for none). Returns 1
-/// when appended, 0 when the head moved.
+/// genesis hash, the last entry's seq and hash, event id ('' for none), then
+/// each entry's JSON. Returns 1 when appended, 0 when the head moved.
 const APPEND_AUDIT_LUA: &str = r"
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 local hash = redis.call('HGET', KEYS[1], 'hash') or ARGV[3]
 if seq ~= tonumber(ARGV[1]) or hash ~= ARGV[2] then
   return 0
 end
-redis.call('RPUSH', KEYS[2], ARGV[4])
-redis.call('HSET', KEYS[1], 'seq', seq + 1, 'hash', ARGV[5])
+if #ARGV > 6 then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 7))
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[4], 'hash', ARGV[5])
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[1], 'event', ARGV[6])
 end
@@ -839,20 +841,24 @@ impl Store for RedisStore {
 
     async fn append_audit(
         &self,
-        entry: &AuditEntry,
+        run: &AuditRun,
         event: Option<&EventId>,
     ) -> Result<bool, StoreError> {
-        let appended: i64 = self
-            .shared
-            .append_audit
+        let (start, end) = (run.attaches_to(), run.end());
+        let mut invocation = self.shared.append_audit.prepare_invoke();
+        invocation
             .key(self.audit_key("head"))
             .key(self.audit_key("entries"))
-            .arg(entry.seq.saturating_sub(1))
-            .arg(entry.prev_hash.as_str())
+            .arg(start.seq)
+            .arg(start.hash.as_str())
             .arg(GENESIS)
-            .arg(encode(entry)?)
-            .arg(entry.hash.as_str())
-            .arg(event.map_or("", EventId::as_str))
+            .arg(end.seq)
+            .arg(end.hash.as_str())
+            .arg(event.map_or("", EventId::as_str));
+        for entry in run.entries() {
+            invocation.arg(encode(entry)?);
+        }
+        let appended: i64 = invocation
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;

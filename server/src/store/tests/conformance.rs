@@ -12,7 +12,7 @@ use vangnet_proto::{
     OrderId, Priority, TimestampMs, UtcTime,
 };
 
-use crate::audit::chain::{Draft, Entry, GENESIS, Link};
+use crate::audit::chain::{self, Draft, GENESIS, Link, Run};
 
 use super::{
     Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, LEGACY_STATE_PART,
@@ -716,9 +716,13 @@ async fn events_follow_commits_in_order_and_resume_after_an_id<S: Store>(store: 
     );
 }
 
-fn audit_entry(after: &Link, subject: &str) -> Entry {
-    let draft = Draft::new("admin-1", "order.create", subject, serde_json::json!({}));
-    Entry::next(after, draft, TimestampMs(T0))
+fn audit_draft(subject: &str) -> Draft {
+    Draft::new("admin-1", "order.create", subject, serde_json::json!({}))
+}
+
+/// A run of one entry on `subject`, built on `after`.
+fn audit_run(after: &Link, subject: &str) -> Run {
+    Run::after(after, [audit_draft(subject)], TimestampMs(T0))
 }
 
 async fn audit_entries_append_from_genesis_and_page_after_a_seq<S: Store>(store: &S) {
@@ -730,10 +734,10 @@ async fn audit_entries_append_from_genesis_and_page_after_a_seq<S: Store>(store:
     let mut link = Link::default();
     let mut appended = Vec::new();
     for n in 1..=5 {
-        let entry = audit_entry(&link, &format!("order-{n}"));
-        assert!(store.append_audit(&entry, None).await.unwrap());
-        link = entry.link();
-        appended.push(entry);
+        let run = audit_run(&link, &format!("order-{n}"));
+        assert!(store.append_audit(&run, None).await.unwrap());
+        link = run.end();
+        appended.extend_from_slice(run.entries());
     }
 
     assert_eq!(store.audit_head().await.unwrap().link, link);
@@ -743,13 +747,31 @@ async fn audit_entries_append_from_genesis_and_page_after_a_seq<S: Store>(store:
     assert!(store.audit_after(0, 0).await.unwrap().is_empty());
 }
 
+async fn a_run_of_audit_entries_appends_in_one_step<S: Store>(store: &S) {
+    let first = audit_run(&Link::default(), "order-1");
+    assert!(store.append_audit(&first, None).await.unwrap());
+    let drafts = ["order-2", "order-3", "order-4"].map(audit_draft);
+    let run = Run::after(&first.end(), drafts, TimestampMs(T0));
+    assert!(store.append_audit(&run, None).await.unwrap());
+
+    let stored = store.audit_after(0, 100).await.unwrap();
+    assert_eq!(stored[..1], *first.entries());
+    assert_eq!(stored[1..], *run.entries());
+    assert_eq!(store.audit_head().await.unwrap().link, run.end());
+    assert_eq!(chain::verify(&stored), Ok(4));
+}
+
 async fn an_audit_append_on_a_stale_head_is_refused_and_changes_nothing<S: Store>(store: &S) {
-    let first = audit_entry(&Link::default(), "order-1");
+    let first = audit_run(&Link::default(), "order-1");
     assert!(store.append_audit(&first, None).await.unwrap());
 
-    let on_genesis = audit_entry(&Link::default(), "order-2");
+    let on_genesis = Run::after(
+        &Link::default(),
+        ["order-2", "order-3"].map(audit_draft),
+        TimestampMs(T0),
+    );
     assert!(!store.append_audit(&on_genesis, None).await.unwrap());
-    let forged = audit_entry(
+    let forged = audit_run(
         &Link {
             seq: 1,
             hash: "ab".repeat(32),
@@ -758,11 +780,8 @@ async fn an_audit_append_on_a_stale_head_is_refused_and_changes_nothing<S: Store
     );
     assert!(!store.append_audit(&forged, None).await.unwrap());
 
-    assert_eq!(
-        store.audit_after(0, 10).await.unwrap(),
-        std::slice::from_ref(&first)
-    );
-    assert_eq!(store.audit_head().await.unwrap().link, first.link());
+    assert_eq!(store.audit_after(0, 10).await.unwrap(), first.entries());
+    assert_eq!(store.audit_head().await.unwrap().link, first.end());
 }
 
 async fn two_concurrent_audit_appends_on_one_head_let_exactly_one_win<S: Store + Clone>(store: &S) {
@@ -770,8 +789,8 @@ async fn two_concurrent_audit_appends_on_one_head_let_exactly_one_win<S: Store +
     for round in 0..10 {
         let contenders = ["a", "b"].map(|name| {
             let store = store.clone();
-            let entry = audit_entry(&link, &format!("order-{name}-{round}"));
-            tokio::spawn(async move { store.append_audit(&entry, None).await })
+            let run = audit_run(&link, &format!("order-{name}-{round}"));
+            tokio::spawn(async move { store.append_audit(&run, None).await })
         });
         let mut won = 0;
         for contender in contenders {
@@ -791,13 +810,13 @@ async fn the_audit_head_keeps_the_last_event_recorded<S: Store>(store: &S) {
     )
     .await;
     let (event, _) = store.events_after(None, 1).await.unwrap().remove(0);
-    let first = audit_entry(&Link::default(), "alert-1");
+    let first = audit_run(&Link::default(), "alert-1");
     assert!(store.append_audit(&first, Some(&event)).await.unwrap());
-    let second = audit_entry(&first.link(), "order-1");
+    let second = audit_run(&first.end(), "order-1");
     assert!(store.append_audit(&second, None).await.unwrap());
 
     let head = store.audit_head().await.unwrap();
-    assert_eq!(head.link, second.link());
+    assert_eq!(head.link, second.end());
     assert_eq!(head.event, Some(event));
 }
 
@@ -926,6 +945,7 @@ both_stores!(
     partitions_lists_every_committed_partition,
     events_follow_commits_in_order_and_resume_after_an_id,
     audit_entries_append_from_genesis_and_page_after_a_seq,
+    a_run_of_audit_entries_appends_in_one_step,
     an_audit_append_on_a_stale_head_is_refused_and_changes_nothing,
     two_concurrent_audit_appends_on_one_head_let_exactly_one_win,
     the_audit_head_keeps_the_last_event_recorded,
