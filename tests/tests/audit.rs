@@ -381,6 +381,58 @@ async fn a_delivery_the_audit_trail_missed_at_a_kill_9_is_delivered_again_and_au
 }
 
 #[tokio::test]
+async fn revisions_the_event_log_dropped_before_they_were_audited_leave_a_gap_entry() {
+    let app = app().await;
+    create_orders(&app, &["g-1"]).await;
+    let mut redis = redis();
+    let key = entries_key(&app);
+    let aside = format!("{key}:aside");
+    redis.rename(&key, &aside).unwrap();
+    redis
+        .set(&key, "not a list: the chain cannot grow")
+        .unwrap();
+
+    let victim = app.device("g-1-v").await;
+    for seq in 1..=3 {
+        let alarm = json!({"seq": seq, "ts": TimestampMs::now(), "kind": "panic"});
+        victim.send(Channel::Alarm, alarm.to_string()).await;
+    }
+    let store = app.store();
+    eventually(
+        Duration::from_secs(10),
+        "three revisions logged",
+        || async { store.events_after(None, 10).await.unwrap().len() == 3 },
+    )
+    .await
+    .unwrap();
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(format!("{}:events", app.store_prefix))
+        .arg("MAXLEN")
+        .arg(1)
+        .query(&mut redis)
+        .unwrap();
+    redis.del(&key).unwrap();
+    redis.rename(&aside, &key).unwrap();
+
+    let count =
+        |entries: &[Entry], action: &str| entries.iter().filter(|e| e.action == action).count();
+    eventually(Duration::from_secs(10), "the gap recorded", || async {
+        count(&trail(&app).await, "alert.revision") == 1
+    })
+    .await
+    .unwrap();
+    let entries = trail(&app).await;
+    let gap: Vec<&Entry> = entries.iter().filter(|e| e.action == "audit.gap").collect();
+    assert_eq!(gap.len(), 1, "{entries:?}");
+    assert_eq!(gap[0].detail["after"], Value::Null);
+    assert_eq!(gap[0].actor, "system");
+    assert_eq!(
+        chain::verify(&entries).map(|n| n as usize),
+        Ok(entries.len())
+    );
+}
+
+#[tokio::test]
 async fn every_revision_is_audited_exactly_once_across_a_kill_9_with_two_instances() {
     let mut first = app().await;
     let second = TestApp::spawn_with(

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use vangnet_proto::{DispatchBody, TimestampMs};
 
 use super::chain::{Draft, Run};
-use crate::store::{Store, StoreError};
+use crate::store::{EventId, Store, StoreError};
 
 /// Events read per round.
 const BATCH: usize = 256;
@@ -58,18 +58,48 @@ pub fn spawn<S: Store>(store: Arc<S>, stop: CancellationToken) {
     });
 }
 
+/// The entry that says revisions may be missing from the trail: the event
+/// log dropped events after `after` (the last event recorded) before they
+/// were recorded; recording goes on at `resumed_at`.
+fn gap_draft(after: Option<&EventId>, resumed_at: &EventId) -> Draft {
+    Draft::new(
+        "system",
+        "audit.gap",
+        "",
+        json!({
+            "after": after.map(EventId::as_str),
+            "resumed_at": resumed_at.as_str(),
+        }),
+    )
+}
+
 /// Records the events after the last one audited, in one append with the
-/// last of them as the head's event; returns how many it recorded. Another
-/// writer appending first makes it read the head and the events again.
+/// last of them as the head's event, preceded by an `audit.gap` entry when
+/// the log dropped events before they were recorded; returns how many
+/// revisions it recorded. Another writer appending first makes it read the
+/// head and the events again.
 pub async fn record_pending<S: Store>(store: &S) -> Result<usize, StoreError> {
     loop {
         let head = store.audit_head().await?;
+        let gap = store.log_gap_after(head.event.as_ref()).await?;
         let events = store.events_after(head.event.as_ref(), BATCH).await?;
-        let Some((last, _)) = events.last() else {
+        let Some(last) = events.last().map(|(id, _)| id).or(gap.as_ref()) else {
             return Ok(0);
         };
-        let drafts = events.iter().map(|(_, revision)| revision_draft(revision));
-        let run = Run::after(&head.link, drafts, TimestampMs::now());
+        if gap.is_some() {
+            tracing::error!(
+                "the event log dropped alert revisions before they were audited; recording a gap"
+            );
+        }
+        let gap = gap
+            .as_ref()
+            .map(|resumed_at| gap_draft(head.event.as_ref(), resumed_at));
+        let revisions = events.iter().map(|(_, revision)| revision_draft(revision));
+        let run = Run::after(
+            &head.link,
+            gap.into_iter().chain(revisions),
+            TimestampMs::now(),
+        );
         if store.append_audit(&run, Some(last)).await? {
             return Ok(events.len());
         }

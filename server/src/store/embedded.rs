@@ -406,6 +406,10 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn log_gap_after(&self, _after: Option<&EventId>) -> Result<Option<EventId>, StoreError> {
+        Ok(None)
+    }
+
     async fn history(
         &self,
         partition: &PartitionKey,

@@ -323,7 +323,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Up to `limit` alert revisions committed after `after` (from the start
     /// of the log when `None`), oldest first: every committed revision is in
-    /// the log exactly once, in commit order.
+    /// the log exactly once, in commit order, until the log drops it (the
+    /// Redis log keeps about the newest 100,000; see [`Store::log_gap_after`]).
     fn events_after(
         &self,
         after: Option<&EventId>,
@@ -331,6 +332,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(EventId, DispatchBody)>, StoreError>> + Send;
     /// The id of the newest event in the log, if any.
     fn last_event_id(&self) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
+    /// Whether a reader at `after` (at the start when `None`) may have missed
+    /// events the log dropped: the first event still held when the log no
+    /// longer holds `after` (or, from the start, has dropped any), else `None`.
+    fn log_gap_after(
+        &self,
+        after: Option<&EventId>,
+    ) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
 
     /// A device's history with `from <= ts < to`, oldest first.
     fn history(

@@ -763,6 +763,40 @@ impl Store for RedisStore {
             .transpose()
     }
 
+    async fn log_gap_after(&self, after: Option<&EventId>) -> Result<Option<EventId>, StoreError> {
+        let key = self.global("events");
+        let mut conn = self.conn.clone();
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if !exists {
+            return Ok(None);
+        }
+        let info: HashMap<String, redis::Value> = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let field = |name: &str| -> Result<String, StoreError> {
+            let value = info
+                .get(name)
+                .ok_or_else(|| StoreError::Corrupt(format!("XINFO STREAM without `{name}`")))?;
+            redis::from_redis_value_ref::<String>(value)
+                .map_err(|err| StoreError::Corrupt(format!("XINFO STREAM `{name}`: {err}")))
+        };
+        let first = field("recorded-first-entry-id")?;
+        let first = EventId::parse(&first)
+            .ok_or_else(|| StoreError::Corrupt(format!("event id `{first}`")))?;
+        let dropped = match after {
+            Some(after) => *after < first,
+            None => field("entries-added")? != field("length")?,
+        };
+        Ok(dropped.then_some(first))
+    }
+
     async fn history(
         &self,
         partition: &PartitionKey,

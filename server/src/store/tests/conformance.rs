@@ -820,6 +820,24 @@ async fn the_audit_head_keeps_the_last_event_recorded<S: Store>(store: &S) {
     assert_eq!(head.event, Some(event));
 }
 
+/// Commits three revisions; returns their event ids, oldest first.
+async fn three_events<S: Store>(store: &S) -> Vec<EventId> {
+    let partition = order("order-17");
+    for n in 1..=3 {
+        let commit = with_revisions(vec![revision("alert-1", n, Priority::P1)], T0);
+        commit_next(store, &partition, commit).await;
+    }
+    let events = store.events_after(None, 10).await.unwrap();
+    events.into_iter().map(|(id, _)| id).collect()
+}
+
+async fn a_log_that_dropped_nothing_reports_no_gap<S: Store>(store: &S) {
+    assert_eq!(store.log_gap_after(None).await.unwrap(), None);
+    let events = three_events(store).await;
+    assert_eq!(store.log_gap_after(None).await.unwrap(), None);
+    assert_eq!(store.log_gap_after(Some(&events[0])).await.unwrap(), None);
+}
+
 async fn a_commit_writes_its_parts_and_keeps_the_others<S: Store>(store: &S) {
     let partition = order("order-17");
     let first = Commit {
@@ -911,6 +929,11 @@ macro_rules! both_stores {
             conformance_suite!(super::RedisFixture::new(); $($test),+);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
+                super::the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn lost_cross_partition_indexes_are_rebuilt_by_a_new_connection() {
                 super::lost_cross_partition_indexes_are_rebuilt_by_a_new_connection().await;
             }
@@ -929,6 +952,7 @@ macro_rules! both_stores {
 
 both_stores!(
     a_first_commit_needs_version_0_and_makes_version_1,
+    a_log_that_dropped_nothing_reports_no_gap,
     a_commit_at_a_stale_version_conflicts_and_changes_nothing,
     a_commit_writes_its_parts_and_keeps_the_others,
     a_revision_lands_in_the_alert_timeline_and_the_outbox_together,
@@ -953,6 +977,23 @@ both_stores!(
 
 /// Redis only: the indexes outside the partitions are rebuilt from them, so a
 /// crash between a commit's script and its index writes loses no alert.
+async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
+    let fixture = RedisFixture::new();
+    let events = three_events(fixture.store()).await;
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(format!("{}:events", fixture.prefix))
+        .arg("MAXLEN")
+        .arg(1)
+        .query(&mut fixture.raw())
+        .unwrap();
+
+    let store = fixture.store();
+    let gap = Some(events[2].clone());
+    assert_eq!(store.log_gap_after(None).await.unwrap(), gap);
+    assert_eq!(store.log_gap_after(Some(&events[0])).await.unwrap(), gap);
+    assert_eq!(store.log_gap_after(Some(&events[2])).await.unwrap(), None);
+}
+
 async fn lost_cross_partition_indexes_are_rebuilt_by_a_new_connection() {
     let mut fixture = RedisFixture::new();
     let partition = order("order-17");
