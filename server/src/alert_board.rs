@@ -2,7 +2,9 @@
 //! alert list answers from an index instead of reading every partition.
 //!
 //! The board is filled from the store's partitions on first use and then
-//! follows the store's event log ([`Store::events_after`]). Each read first
+//! follows the store's event log ([`Store::events_after`]), filling again if
+//! the log dropped revisions it had not read (only a board at least a full
+//! read behind can have missed any, so only then does it ask). Each read first
 //! catches up with the log, so a list shows every revision committed before
 //! the request, by this instance or another. Each revision is serialized
 //! once, when it arrives, so a page is answered by copying JSON.
@@ -158,11 +160,23 @@ impl AlertBoard {
     ) -> Result<(), StoreError> {
         loop {
             let events = store.events_after(position.after.as_ref(), BATCH).await?;
+            let full = events.len() == BATCH;
+            if full
+                && store
+                    .log_gap_after(position.after.as_ref())
+                    .await?
+                    .is_some()
+            {
+                tracing::warn!(
+                    "the event log dropped revisions the alert board had not read; reloading it"
+                );
+                *position = self.fill(store).await?;
+                return Ok(());
+            }
             let Some((last, _)) = events.last() else {
                 return Ok(());
             };
             position.after = Some(last.clone());
-            let full = events.len() == BATCH;
             self.apply(events.into_iter().map(|(_, body)| body).collect())?;
             if !full {
                 return Ok(());

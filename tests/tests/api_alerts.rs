@@ -4,9 +4,14 @@
 
 use std::time::Duration;
 
+use rumqttc::QoS;
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, Sink, SinkRequest, TestApp, eventually};
+use vangnet_e2e::{
+    AppOptions, MqttClient, Sink, SinkRequest, TestApp, eventually, redis_url, unique_name,
+};
+use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs};
 use vangnet_server::auth::Role;
+use vangnet_server::store::{Store, StoredOrder};
 
 const SECRET: &str = "alerts-test-secret";
 
@@ -377,4 +382,76 @@ async fn a_panic_from_a_device_in_no_order_is_listed_for_every_dispatcher_and_ca
     assert_eq!(acked["status"], "acknowledged");
     let (_, read) = get(&app, &format!("/api/v1/alerts/{alert}"), &dispatcher()).await;
     assert_eq!(read["timeline"].as_array().map(Vec::len), Some(2), "{read}");
+}
+
+#[tokio::test]
+async fn the_list_fills_again_when_the_event_log_dropped_revisions_it_had_not_read() {
+    const PANICS: usize = 1_100;
+    let app = app(None).await;
+    assert_eq!(get(&app, "/api/v1/alerts", &admin()).await.0, 200);
+
+    let store = app.store();
+    for n in 0..PANICS {
+        let id = format!("b-{n:04}");
+        let body = serde_json::to_vec(&order(&id, "rotterdam")).unwrap();
+        let order = StoredOrder {
+            id: OrderId::new(id),
+            body,
+        };
+        store.put_order(&order).await.unwrap();
+    }
+    eventually(
+        Duration::from_secs(30),
+        "the app loading the orders",
+        || async { app.metric("vangnet_orders").await >= PANICS as f64 },
+    )
+    .await
+    .unwrap();
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let log = format!("{}:events", app.store_prefix);
+    let mqtt = MqttClient::connect(&unique_name("victims")).await;
+    for chunk in (0..PANICS).collect::<Vec<_>>().chunks(250) {
+        for n in chunk {
+            let device = DeviceId::parse(&format!("b-{n:04}-v"), "device").unwrap();
+            let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"});
+            let topic = app.topics.uplink(&device, Channel::Alarm);
+            mqtt.publish(&topic, QoS::AtLeastOnce, alarm.to_string())
+                .await;
+        }
+        let published = chunk[chunk.len() - 1] + 1;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let logged: usize = redis::cmd("XLEN").arg(&log).query(&mut redis).unwrap();
+            if logged >= published {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{logged} of {published} panics logged"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let _: usize = redis::cmd("XTRIM")
+        .arg(&log)
+        .arg("MAXLEN")
+        .arg(1_000)
+        .query(&mut redis)
+        .unwrap();
+
+    let mut listed = 0;
+    let mut path = "/api/v1/alerts?limit=500".to_owned();
+    loop {
+        let (status, page) = get(&app, &path, &admin()).await;
+        assert_eq!(status, 200, "{page}");
+        listed += ids(&page).len();
+        match page["next"].as_str() {
+            Some(cursor) => path = format!("/api/v1/alerts?limit=500&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed, PANICS);
 }
