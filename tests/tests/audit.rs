@@ -100,6 +100,36 @@ fn redis() -> redis::Connection {
         .unwrap()
 }
 
+/// How many of `entries` record `action`.
+fn count(entries: &[Entry], action: &str) -> usize {
+    entries.iter().filter(|e| e.action == action).count()
+}
+
+/// The audit chain made unwritable (its list turned into a string) until `unblock`.
+struct BlockedChain {
+    redis: redis::Connection,
+    key: String,
+    aside: String,
+}
+
+impl BlockedChain {
+    fn block(app: &TestApp) -> Self {
+        let mut redis = redis();
+        let key = entries_key(app);
+        let aside = format!("{key}:aside");
+        redis.rename(&key, &aside).unwrap();
+        redis
+            .set(&key, "not a list: the chain cannot grow")
+            .unwrap();
+        Self { redis, key, aside }
+    }
+
+    fn unblock(mut self) {
+        self.redis.del(&self.key).unwrap();
+        self.redis.rename(&self.aside, &self.key).unwrap();
+    }
+}
+
 /// Asserts `vangnet audit verify` fails naming `seq` and the fault.
 fn assert_verify_fails(app: &TestApp, seq: u64, fault: &str) {
     let output = vangnet_audit(app, &["verify"]);
@@ -307,8 +337,6 @@ async fn a_failing_route_is_audited_once_per_revision_then_its_delivery() {
     let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
     victim.send(Channel::Alarm, alarm).await;
 
-    let count =
-        |entries: &[Entry], action: &str| entries.iter().filter(|e| e.action == action).count();
     eventually(Duration::from_secs(10), "a failure audited", || async {
         count(&trail(&app).await, "dispatch.failed") == 1
     })
@@ -341,13 +369,7 @@ async fn a_delivery_the_audit_trail_missed_at_a_kill_9_is_delivered_again_and_au
     let mut app = TestApp::spawn_with(options).await;
     app.wait_until_ready().await;
     create_orders(&app, &["d-1"]).await;
-    let mut redis = redis();
-    let key = entries_key(&app);
-    let aside = format!("{key}:aside");
-    redis.rename(&key, &aside).unwrap();
-    redis
-        .set(&key, "not a list: the chain cannot grow")
-        .unwrap();
+    let blocked = BlockedChain::block(&app);
 
     let victim = app.device("d-1-v").await;
     let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
@@ -359,8 +381,7 @@ async fn a_delivery_the_audit_trail_missed_at_a_kill_9_is_delivered_again_and_au
     .unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     app.kill9();
-    redis.del(&key).unwrap();
-    redis.rename(&aside, &key).unwrap();
+    blocked.unblock();
     app.restart().await;
 
     eventually(Duration::from_secs(30), "the delivery audited", || async {
@@ -384,13 +405,7 @@ async fn a_delivery_the_audit_trail_missed_at_a_kill_9_is_delivered_again_and_au
 async fn revisions_the_event_log_dropped_before_they_were_audited_leave_a_gap_entry() {
     let app = app().await;
     create_orders(&app, &["g-1"]).await;
-    let mut redis = redis();
-    let key = entries_key(&app);
-    let aside = format!("{key}:aside");
-    redis.rename(&key, &aside).unwrap();
-    redis
-        .set(&key, "not a list: the chain cannot grow")
-        .unwrap();
+    let blocked = BlockedChain::block(&app);
 
     let victim = app.device("g-1-v").await;
     for seq in 1..=3 {
@@ -409,13 +424,10 @@ async fn revisions_the_event_log_dropped_before_they_were_audited_leave_a_gap_en
         .arg(format!("{}:events", app.store_prefix))
         .arg("MAXLEN")
         .arg(1)
-        .query(&mut redis)
+        .query(&mut redis())
         .unwrap();
-    redis.del(&key).unwrap();
-    redis.rename(&aside, &key).unwrap();
+    blocked.unblock();
 
-    let count =
-        |entries: &[Entry], action: &str| entries.iter().filter(|e| e.action == action).count();
     eventually(Duration::from_secs(10), "the gap recorded", || async {
         count(&trail(&app).await, "alert.revision") == 1
     })
