@@ -333,8 +333,8 @@ pub trait Store: Send + Sync + 'static {
     /// The id of the newest event in the log, if any.
     fn last_event_id(&self) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
     /// Whether a reader at `after` (at the start when `None`) may have missed
-    /// events the log dropped: the first event still held when the log no
-    /// longer holds `after` (or, from the start, has dropped any), else `None`.
+    /// events the log dropped: the first event still held when the log has
+    /// dropped events and `after` sorts before that first one, else `None`.
     fn log_gap_after(
         &self,
         after: Option<&EventId>,

@@ -790,10 +790,8 @@ impl Store for RedisStore {
         let first = field("recorded-first-entry-id")?;
         let first = EventId::parse(&first)
             .ok_or_else(|| StoreError::Corrupt(format!("event id `{first}`")))?;
-        let dropped = match after {
-            Some(after) => *after < first,
-            None => field("entries-added")? != field("length")?,
-        };
+        let dropped_any = field("entries-added")? != field("length")?;
+        let dropped = dropped_any && after.is_none_or(|after| *after < first);
         Ok(dropped.then_some(first))
     }
 

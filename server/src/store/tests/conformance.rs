@@ -836,6 +836,11 @@ async fn a_log_that_dropped_nothing_reports_no_gap<S: Store>(store: &S) {
     let events = three_events(store).await;
     assert_eq!(store.log_gap_after(None).await.unwrap(), None);
     assert_eq!(store.log_gap_after(Some(&events[0])).await.unwrap(), None);
+    let older_than_any = EventId::parse("0-1").unwrap();
+    assert_eq!(
+        store.log_gap_after(Some(&older_than_any)).await.unwrap(),
+        None
+    );
 }
 
 async fn a_commit_writes_its_parts_and_keeps_the_others<S: Store>(store: &S) {
