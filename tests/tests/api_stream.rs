@@ -198,3 +198,52 @@ async fn the_stream_refuses_a_bad_last_event_id_and_callers_without_the_role() {
     assert_eq!(status(dispatcher(), too_large).await, 400);
     assert_eq!(status(token_for(Role::Auditor, &["*"]), None).await, 403);
 }
+
+#[tokio::test]
+async fn a_client_resuming_behind_what_the_log_dropped_is_told_of_the_gap() {
+    let app = TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET)).await;
+    app.wait_until_ready().await;
+    let admin = token_for(Role::Admin, &["*"]);
+    let ids = ["g-1", "g-2", "g-3"];
+    for id in ids {
+        post(&app, "/api/v1/orders", &admin, order(id, "rotterdam")).await;
+    }
+    eventually(Duration::from_secs(10), "the orders loaded", || async {
+        app.metric("vangnet_orders").await >= 3.0
+    })
+    .await
+    .unwrap();
+    let mut stream = EventStream::open(&app, &admin, None).await;
+    let mut seen = Vec::new();
+    for id in ids {
+        panic(&app, id).await;
+        let event = stream
+            .next(Duration::from_secs(5))
+            .await
+            .expect("the panic");
+        seen.push(event.id.unwrap());
+    }
+    drop(stream);
+    let mut redis = redis::Client::open(vangnet_e2e::redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: usize = redis::cmd("XTRIM")
+        .arg(format!("{}:events", app.store_prefix))
+        .arg("MAXLEN")
+        .arg(1)
+        .query(&mut redis)
+        .unwrap();
+
+    let mut resumed = EventStream::open(&app, &admin, Some(&seen[0])).await;
+    let gap = resumed.next(Duration::from_secs(5)).await.expect("the gap");
+    assert_eq!(gap.event.as_deref(), Some("gap"));
+    assert_eq!(gap.id, None);
+    assert_eq!(gap.data, json!({"after": seen[0], "resumed_at": seen[2]}));
+    let kept = resumed
+        .next(Duration::from_secs(5))
+        .await
+        .expect("the kept revision");
+    assert_eq!(kept.id.as_ref(), Some(&seen[2]));
+    assert!(resumed.next(Duration::from_secs(1)).await.is_none());
+}

@@ -6,7 +6,9 @@
 //! connection starts at the current end of the log, after `Last-Event-ID`
 //! when given, or at the start of the log with `?from=start`. Region scoping
 //! is that of the alert list. On Redis the log is capped (about 100 000
-//! events), so an id older than that resumes after a gap.
+//! events): a client resuming behind what it dropped, or falling that far
+//! behind, first gets an `event: gap` naming the last event it had and the
+//! first one it gets next, so it knows to read the alert list again.
 //!
 //! A client that goes away is noticed when a write to it fails: on an idle
 //! stream, at the second keep-alive (about 30 s, measured); until then the
@@ -26,7 +28,7 @@ use super::alerts::may_see;
 use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller};
 use crate::auth::{Claims, Role, require};
-use crate::store::{EventId, Store};
+use crate::store::{EventId, Store, StoreError};
 
 /// How often the log is read for new events.
 const POLL: Duration = Duration::from_millis(250);
@@ -54,6 +56,8 @@ struct Tail<S> {
     claims: Claims,
     cursor: Option<EventId>,
     last_sent: Instant,
+    /// Whether the last read was full, so the log may have dropped what is after the cursor.
+    behind: bool,
 }
 
 /// The live stream of alert revisions.
@@ -68,7 +72,7 @@ struct Tail<S> {
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"),
     ),
     responses(
-        (status = 200, description = "Server-Sent Events: `id`, `event: alert`, `data` a DispatchBody", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: `id`, `event: alert`, `data` a DispatchBody; `event: gap`, `data` `{after, resumed_at}` when the capped log dropped revisions the client had not had", content_type = "text/event-stream", body = String),
         CallErrors, BadRequest,
     ),
 )]
@@ -107,6 +111,7 @@ pub(crate) async fn stream<S: Store>(
     let tail = Tail {
         store,
         claims,
+        behind: cursor.is_some(),
         cursor,
         last_sent: Instant::now(),
     };
@@ -127,12 +132,21 @@ impl<S: Store> Tail<S> {
     async fn next_chunk(&mut self) -> Bytes {
         loop {
             let mut wait = POLL;
+            let gap = match self.gap().await {
+                Ok(gap) => gap,
+                Err(err) => {
+                    tracing::warn!(%err, "reading the event log failed, retrying");
+                    tokio::time::sleep(RETRY).await;
+                    continue;
+                }
+            };
             match self.store.events_after(self.cursor.as_ref(), BATCH).await {
                 Ok(events) => {
-                    if events.len() == BATCH {
+                    self.behind = events.len() == BATCH;
+                    if self.behind {
                         wait = Duration::ZERO;
                     }
-                    let mut chunk = String::new();
+                    let mut chunk = gap.unwrap_or_default();
                     for (id, body) in events {
                         if may_see(&self.claims, body.region.as_deref()) {
                             match serde_json::to_string(&body) {
@@ -162,5 +176,20 @@ impl<S: Store> Tail<S> {
             }
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// The `gap` event to send before the next read, when the log dropped
+    /// events after the cursor; asked only of a tail that may be that far behind.
+    async fn gap(&mut self) -> Result<Option<String>, StoreError> {
+        let Some(after) = self.cursor.as_ref().filter(|_| self.behind) else {
+            return Ok(None);
+        };
+        let Some(resumed_at) = self.store.log_gap_after(Some(after)).await? else {
+            return Ok(None);
+        };
+        tracing::warn!(%after, %resumed_at, "a stream client missed revisions the event log dropped");
+        let data =
+            serde_json::json!({"after": after.to_string(), "resumed_at": resumed_at.to_string()});
+        Ok(Some(format!("event: gap\ndata: {data}\n\n")))
     }
 }

@@ -939,6 +939,11 @@ macro_rules! both_stores {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_commit_after_redis_forgot_its_scripts_loads_them_again() {
+                super::a_commit_after_redis_forgot_its_scripts_loads_them_again().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn lost_cross_partition_indexes_are_rebuilt_by_a_new_connection() {
                 super::lost_cross_partition_indexes_are_rebuilt_by_a_new_connection().await;
             }
@@ -980,8 +985,7 @@ both_stores!(
     the_audit_head_keeps_the_last_event_recorded,
 );
 
-/// Redis only: the indexes outside the partitions are rebuilt from them, so a
-/// crash between a commit's script and its index writes loses no alert.
+/// Redis only: a reader behind what the capped event log trimmed is told so.
 async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
     let fixture = RedisFixture::new();
     let events = three_events(fixture.store()).await;
@@ -999,6 +1003,24 @@ async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
     assert_eq!(store.log_gap_after(Some(&events[2])).await.unwrap(), None);
 }
 
+/// Redis only: scripts are gone after a restart without persistence or a
+/// `SCRIPT FLUSH`; a commit loads its script again instead of failing.
+async fn a_commit_after_redis_forgot_its_scripts_loads_them_again() {
+    let fixture = RedisFixture::new();
+    let partition = order("order-17");
+    let first = commit_next(fixture.store(), &partition, with_history(Vec::new())).await;
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut fixture.raw())
+        .unwrap();
+
+    let commit = with_history(vec![located("victim-1", fix(1, T0))]);
+    let second = fixture.store().commit(&partition, first, commit).await;
+    assert_eq!(second.unwrap(), CommitOutcome::Committed(first + 1));
+}
+
+/// Redis only: the indexes outside the partitions are rebuilt from them, so a
+/// crash between a commit's script and its index writes loses no alert.
 async fn lost_cross_partition_indexes_are_rebuilt_by_a_new_connection() {
     let mut fixture = RedisFixture::new();
     let partition = order("order-17");
