@@ -46,6 +46,10 @@ use super::{
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
 
+mod history_listing;
+
+use history_listing::HistoryListing;
+
 /// How often the outbox index is rebuilt, to pick up a step another instance left half done.
 const REPAIR_INTERVAL: Duration = Duration::from_secs(60);
 /// Partitions read per round trip when scanning all of them.
@@ -61,7 +65,8 @@ const PRIORITIES: [Priority; 3] = [Priority::P1, Priority::P2, Priority::P3];
 /// history per fix, then the event stream. ARGV: expected version, #parts,
 /// #revisions, #fixes, events max length, then per part (name, bytes), per
 /// revision (alert id, current, timeline entry, outbox key, outbox entry), per
-/// fix (device, ts, fix). Returns the new version, or -1 on a conflict.
+/// fix (device, ts, fix, '1' to list the device in history-devices or '').
+/// Returns the new version, or -1 on a conflict.
 const COMMIT_LUA: &str = r"
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then
@@ -80,9 +85,11 @@ for i = 1, revisions do
   arg = arg + 5
 end
 for i = 1, fixes do
-  redis.call('SADD', KEYS[4], ARGV[arg])
+  if ARGV[arg + 3] == '1' then
+    redis.call('SADD', KEYS[4], ARGV[arg])
+  end
   redis.call('ZADD', KEYS[4 + revisions + i], ARGV[arg + 1], ARGV[arg + 2])
-  arg = arg + 3
+  arg = arg + 4
 end
 return version + 1
 ";
@@ -156,6 +163,7 @@ struct Shared {
     delete_order: Script,
     append_audit: Script,
     known_partitions: Mutex<HashSet<PartitionKey>>,
+    history_listing: Mutex<HistoryListing>,
     repair: Mutex<RepairSchedule>,
 }
 
@@ -194,6 +202,7 @@ impl RedisStore {
                 delete_order: Script::new(DELETE_ORDER_LUA),
                 append_audit: Script::new(APPEND_AUDIT_LUA),
                 known_partitions: Mutex::new(HashSet::new()),
+                history_listing: Mutex::new(HistoryListing::new()),
                 repair: Mutex::new(RepairSchedule {
                     next: Instant::now(),
                     alerts_indexed: false,
@@ -286,6 +295,13 @@ impl RedisStore {
         let mut schedule = self.schedule();
         schedule.next = Instant::now();
         schedule.alerts_indexed = false;
+    }
+
+    fn listing(&self) -> MutexGuard<'_, HistoryListing> {
+        self.shared
+            .history_listing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn schedule(&self) -> MutexGuard<'_, RepairSchedule> {
@@ -524,11 +540,20 @@ impl Store for RedisStore {
                 .arg(encode(&queued)?);
             outbox.push(queued);
         }
-        for entry in &commit.history {
+        let listing: Vec<bool> = {
+            let mut listing = self.listing();
+            commit
+                .history
+                .iter()
+                .map(|entry| !listing.is_listed(partition, &entry.device))
+                .collect()
+        };
+        for (entry, list) in commit.history.iter().zip(&listing) {
             invocation
                 .arg(entry.device.as_str())
                 .arg(entry.fix.ts.millis())
-                .arg(encode(&entry.fix)?);
+                .arg(encode(&entry.fix)?)
+                .arg(if *list { "1" } else { "" });
         }
         let mut conn = if outbox.is_empty() {
             self.bulk.clone()
@@ -542,6 +567,17 @@ impl Store for RedisStore {
         let Ok(version) = u64::try_from(version) else {
             return Ok(CommitOutcome::Conflict);
         };
+        {
+            let mut listed = self.listing();
+            for (entry, _) in commit
+                .history
+                .iter()
+                .zip(&listing)
+                .filter(|(_, list)| **list)
+            {
+                listed.note(partition, &entry.device, entry.fix.ts, commit.at);
+            }
+        }
         if !outbox.is_empty()
             && let Err(err) = self.index_revisions(&name, &outbox).await
         {
@@ -813,6 +849,7 @@ impl Store for RedisStore {
     }
 
     async fn trim_history(&self, before: TimestampMs) -> Result<u64, StoreError> {
+        self.listing().before_trim(before, TimestampMs::now());
         let mut conn = self.conn.clone();
         let names: Vec<String> = redis::cmd("SMEMBERS")
             .arg(self.global("partitions"))

@@ -439,6 +439,23 @@ async fn history_returns_a_devices_fixes_in_a_time_range_oldest_first<S: Store>(
     assert_eq!(seqs, [0, 1, 2, 3]);
 }
 
+async fn a_device_whose_history_a_trim_emptied_is_trimmed_again_after_its_next_fix<S: Store>(
+    store: &S,
+) {
+    let partition = order("order-17");
+    let now = TimestampMs::now().millis();
+    let first = with_history(vec![located("victim-1", fix(1, now))]);
+    commit_next(store, &partition, first).await;
+    assert_eq!(store.trim_history(TimestampMs(now + 1)).await.unwrap(), 1);
+
+    let next = with_history(vec![located("victim-1", fix(2, now + 1_000))]);
+    commit_next(store, &partition, next).await;
+    assert_eq!(
+        store.trim_history(TimestampMs(now + 2_000)).await.unwrap(),
+        1
+    );
+}
+
 async fn trim_history_removes_only_older_fixes<S: Store>(store: &S) {
     let fixes = vec![
         located("victim-1", fix(1, T0 + 100)),
@@ -972,6 +989,7 @@ both_stores!(
     outbox_depth_counts_per_priority,
     history_returns_a_devices_fixes_in_a_time_range_oldest_first,
     trim_history_removes_only_older_fixes,
+    a_device_whose_history_a_trim_emptied_is_trimmed_again_after_its_next_fix,
     creating_an_existing_order_returns_false,
     put_delete_and_list_orders_change_the_epoch,
     two_concurrent_commits_at_the_same_version_let_exactly_one_win,
