@@ -540,7 +540,7 @@ impl Store for RedisStore {
                 .arg(encode(&queued)?);
             outbox.push(queued);
         }
-        let listing: Vec<bool> = {
+        let to_list: Vec<bool> = {
             let mut listing = self.listing();
             commit
                 .history
@@ -548,7 +548,7 @@ impl Store for RedisStore {
                 .map(|entry| !listing.is_listed(partition, &entry.device))
                 .collect()
         };
-        for (entry, list) in commit.history.iter().zip(&listing) {
+        for (entry, list) in commit.history.iter().zip(&to_list) {
             invocation
                 .arg(entry.device.as_str())
                 .arg(entry.fix.ts.millis())
@@ -572,7 +572,7 @@ impl Store for RedisStore {
             for (entry, _) in commit
                 .history
                 .iter()
-                .zip(&listing)
+                .zip(&to_list)
                 .filter(|(_, list)| **list)
             {
                 listed.note(partition, &entry.device, entry.fix.ts, commit.at);
