@@ -567,7 +567,7 @@ impl Store for RedisStore {
         let Ok(version) = u64::try_from(version) else {
             return Ok(CommitOutcome::Conflict);
         };
-        {
+        if to_list.contains(&true) {
             let mut listed = self.listing();
             for (entry, _) in commit
                 .history
