@@ -6,10 +6,9 @@
 //! dispatch endpoint of the default route (P1 and P2 of real orders) itself
 //! and fails when a real alarm misses it or an exercise alert reaches it.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use vangnet_e2e::{AppOptions, TestApp, mqtt_url};
+use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url};
 
 const SECRET: &str = "scenario-test-secret";
 
@@ -42,10 +41,7 @@ async fn plays(name: &str) {
         .map(|(_, speed)| *speed)
         .unwrap_or_else(|| panic!("{name} is not in LIBRARY"));
     let silence = |seconds: f64| ((seconds / speed).ceil() as u64).max(1).to_string();
-    let sink_addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let sink_addr = format!("127.0.0.1:{}", free_port());
     let app = TestApp::spawn_with(
         AppOptions::default()
             .env(
@@ -66,7 +62,7 @@ async fn plays(name: &str) {
         .args(["--mqtt-url", &mqtt_url()])
         .args(["--mqtt-prefix", app.topics.prefix()])
         .args(["--jwt-secret", SECRET])
-        .args(["--sink-addr", &sink_addr.to_string()])
+        .args(["--sink-addr", &sink_addr])
         .output()
         .await
         .unwrap();

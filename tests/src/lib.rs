@@ -48,12 +48,33 @@ pub fn unique_name(label: &str) -> String {
     format!("{label}-{}-{n}-{nanos:x}", std::process::id())
 }
 
-/// A TCP port that was free a moment ago.
+/// A TCP port that is free now and stays free for the service that is given
+/// it: taken below the kernel's ephemeral range, so neither an outgoing
+/// connection nor a bind to port 0 can take it meanwhile, and never handed
+/// out twice by this process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = fixed_port_range();
+    let span = u32::from(high - low);
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = low + offset as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {low}..{high}");
+}
+
+/// Ports from 10000 up to where the kernel's ephemeral range starts.
+fn fixed_port_range() -> (u16, u16) {
+    const LOW: u16 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    (LOW, ephemeral_start.max(LOW + 1_000))
 }
 
 /// Path of a binary built by this workspace (`vangnet`, `vangnet-sim`).
