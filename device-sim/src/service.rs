@@ -98,8 +98,30 @@ impl Vangnet {
         Ok(path)
     }
 
-    /// Starts `vangnet serve` on a free HTTP port with `config`; returns once it answers `/healthz`.
+    /// Starts `vangnet serve` on a free HTTP port with `config`; returns once
+    /// it answers `/healthz`. A port found free can be taken before the child
+    /// binds it, so a child that exits before answering is started again on
+    /// another port.
     pub async fn start(config: &ServiceConfig) -> anyhow::Result<Self> {
+        const ATTEMPTS: u32 = 3;
+        let mut attempt = 1;
+        loop {
+            let mut service = Self::spawn(config)?;
+            match service
+                .wait_until("/healthz answering", Duration::from_secs(20), |_| true)
+                .await
+            {
+                Ok(()) => return Ok(service),
+                Err(err) if attempt < ATTEMPTS && service.check_alive().is_err() => {
+                    eprintln!("{err:#}; starting vangnet again on another port");
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    fn spawn(config: &ServiceConfig) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .context("finding a free port")?
@@ -123,16 +145,12 @@ impl Vangnet {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let pid = child.id().context("vangnet exited at once")?;
-        let mut service = Self {
+        Ok(Self {
             child,
             pid,
             base_url: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
-        };
-        service
-            .wait_until("/healthz answering", Duration::from_secs(20), |_| true)
-            .await?;
-        Ok(service)
+        })
     }
 
     /// The child's process id.
