@@ -348,7 +348,8 @@ pub trait Store: Send + Sync + 'static {
         from: TimestampMs,
         to: TimestampMs,
     ) -> impl Future<Output = Result<Vec<Fix>, StoreError>> + Send;
-    /// Removes history with `ts < before`; returns how many fixes went.
+    /// Removes history with `ts < before`; returns how many fixes went. The
+    /// Redis store keeps a fix that arrived late until the fixes before it go.
     fn trim_history(
         &self,
         before: TimestampMs,

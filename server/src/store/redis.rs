@@ -17,7 +17,8 @@
 //! | `P:{p:X}:alerts` | hash | alert id → latest revision JSON |
 //! | `P:{p:X}:timeline:{alert_id}` | list | timeline entry JSON, oldest first |
 //! | `P:{p:X}:outbox` | hash | `{alert_id}/{revision}` → outbox entry JSON |
-//! | `P:{p:X}:history:{device}` | sorted set | fix JSON scored by its `ts` |
+//! | `P:{p:X}:fixes:{device}` | list | fix JSON in arrival order |
+//! | `P:{p:X}:history:{device}` | sorted set | fix JSON scored by its `ts`: history written before the lists, read and trimmed until retention has emptied it |
 //! | `P:{p:X}:history-devices` | set | devices with history in the partition |
 //! | `P:events` | stream | field `body`: each committed revision JSON, in commit order |
 //! | `P:{audit}:entries` | list | audit entry JSON, in chain order |
@@ -28,6 +29,11 @@
 //! [`EVENTS_MAX_LEN`], so a client resuming from an older id misses events.
 //! It has no hash tag: on Redis Cluster it would be in another slot than the
 //! partition and its `XADD` would have to move to the index step.
+//!
+//! A device's history is a list because appending to one costs Redis a
+//! fraction of a sorted-set insert and of its memory. Reads sort it by `ts`;
+//! the trim removes old fixes from its head, so a fix that arrived after
+//! later ones of its device goes with the first of those that follow it.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -62,10 +68,10 @@ const EVENTS_MAX_LEN: u64 = 100_000;
 const PRIORITIES: [Priority; 3] = [Priority::P1, Priority::P2, Priority::P3];
 
 /// KEYS: state, alerts, outbox, history-devices, one timeline per revision, one
-/// history per fix, then the event stream. ARGV: expected version, #parts,
+/// fixes list per fix, then the event stream. ARGV: expected version, #parts,
 /// #revisions, #fixes, events max length, then per part (name, bytes), per
 /// revision (alert id, current, timeline entry, outbox key, outbox entry), per
-/// fix (device, ts, fix, '1' to list the device in history-devices or '').
+/// fix (device, fix, '1' to list the device in history-devices or '').
 /// Returns the new version, or -1 on a conflict.
 const COMMIT_LUA: &str = r"
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
@@ -85,22 +91,39 @@ for i = 1, revisions do
   arg = arg + 5
 end
 for i = 1, fixes do
-  if ARGV[arg + 3] == '1' then
+  if ARGV[arg + 2] == '1' then
     redis.call('SADD', KEYS[4], ARGV[arg])
   end
-  redis.call('ZADD', KEYS[4 + revisions + i], ARGV[arg + 1], ARGV[arg + 2])
-  arg = arg + 4
+  redis.call('RPUSH', KEYS[4 + revisions + i], ARGV[arg + 1])
+  arg = arg + 3
 end
 return version + 1
 ";
 
-/// KEYS: history-devices, then one history per device. ARGV: before, then the
-/// device of each history key. Returns how many fixes went.
+/// KEYS: history-devices, then per device its sorted-set history and its
+/// fixes list. ARGV: before, then each device. Takes fixes older than
+/// `before` from the head of each list, 100 at a time. Returns how many went.
 const TRIM_LUA: &str = r"
+local before = tonumber(ARGV[1])
 local removed = 0
-for i = 2, #KEYS do
-  removed = removed + redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[1])
-  if redis.call('ZCARD', KEYS[i]) == 0 then
+for i = 2, #ARGV do
+  local history, fixes = KEYS[2 * i - 2], KEYS[2 * i - 1]
+  removed = removed + redis.call('ZREMRANGEBYSCORE', history, '-inf', '(' .. ARGV[1])
+  repeat
+    local head = redis.call('LRANGE', fixes, 0, 99)
+    local old = 0
+    for _, fix in ipairs(head) do
+      if cjson.decode(fix).ts >= before then
+        break
+      end
+      old = old + 1
+    end
+    if old > 0 then
+      redis.call('LTRIM', fixes, old, -1)
+      removed = removed + old
+    end
+  until old < 100
+  if redis.call('ZCARD', history) + redis.call('LLEN', fixes) == 0 then
     redis.call('SREM', KEYS[1], ARGV[i])
   end
 end
@@ -513,7 +536,7 @@ impl Store for RedisStore {
             invocation.key(self.key(&name, &format!("timeline:{}", entry.revision.alert_id)));
         }
         for entry in &commit.history {
-            invocation.key(self.key(&name, &format!("history:{}", entry.device)));
+            invocation.key(self.key(&name, &format!("fixes:{}", entry.device)));
         }
         invocation
             .key(self.global("events"))
@@ -551,7 +574,6 @@ impl Store for RedisStore {
         for (entry, list) in commit.history.iter().zip(&to_list) {
             invocation
                 .arg(entry.device.as_str())
-                .arg(entry.fix.ts.millis())
                 .arg(encode(&entry.fix)?)
                 .arg(if *list { "1" } else { "" });
         }
@@ -838,14 +860,30 @@ impl Store for RedisStore {
         from: TimestampMs,
         to: TimestampMs,
     ) -> Result<Vec<Fix>, StoreError> {
-        let fixes: Vec<String> = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.key(&partition.to_string(), &format!("history:{device}")))
+        let name = partition.to_string();
+        let (sorted, listed): (Vec<String>, Vec<String>) = redis::pipe()
+            .cmd("ZRANGEBYSCORE")
+            .arg(self.key(&name, &format!("history:{device}")))
             .arg(from.millis())
             .arg(format!("({}", to.millis()))
+            .cmd("LRANGE")
+            .arg(self.key(&name, &format!("fixes:{device}")))
+            .arg(0)
+            .arg(-1)
             .query_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
-        fixes.iter().map(|json| decode(json.as_bytes())).collect()
+        let mut fixes = sorted
+            .iter()
+            .chain(&listed)
+            .map(|json| decode::<Fix>(json.as_bytes()))
+            .filter(|fix| {
+                fix.as_ref()
+                    .map_or(true, |fix| (from..to).contains(&fix.ts))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        fixes.sort_by_key(|fix| fix.ts);
+        Ok(fixes)
     }
 
     async fn trim_history(&self, before: TimestampMs) -> Result<u64, StoreError> {
@@ -873,6 +911,7 @@ impl Store for RedisStore {
                 for device in &devices {
                     invocation
                         .key(self.key(name, &format!("history:{device}")))
+                        .key(self.key(name, &format!("fixes:{device}")))
                         .arg(device);
                 }
                 let count: u64 = invocation

@@ -456,6 +456,24 @@ async fn a_device_whose_history_a_trim_emptied_is_trimmed_again_after_its_next_f
     );
 }
 
+async fn a_trim_removes_every_older_fix_of_a_long_history<S: Store>(store: &S) {
+    let partition = order("order-17");
+    let fixes = (0..250)
+        .map(|seq| located("victim-1", fix(seq, T0 + seq)))
+        .collect();
+    commit_next(store, &partition, with_history(fixes)).await;
+
+    assert_eq!(
+        store.trim_history(TimestampMs(T0 + 230)).await.unwrap(),
+        230
+    );
+
+    let victim = DeviceId::parse("victim-1", "device").unwrap();
+    let kept = store.history(&partition, &victim, TimestampMs(0), TimestampMs(T0 * 2));
+    let seqs: Vec<u64> = kept.await.unwrap().iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, (230..250).collect::<Vec<_>>());
+}
+
 async fn trim_history_removes_only_older_fixes<S: Store>(store: &S) {
     let fixes = vec![
         located("victim-1", fix(1, T0 + 100)),
@@ -956,6 +974,11 @@ macro_rules! both_stores {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn history_in_a_sorted_set_from_before_the_lists_is_read_and_trimmed() {
+                super::history_in_a_sorted_set_from_before_the_lists_is_read_and_trimmed().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_commit_after_redis_forgot_its_scripts_loads_them_again() {
                 super::a_commit_after_redis_forgot_its_scripts_loads_them_again().await;
             }
@@ -989,6 +1012,7 @@ both_stores!(
     outbox_depth_counts_per_priority,
     history_returns_a_devices_fixes_in_a_time_range_oldest_first,
     trim_history_removes_only_older_fixes,
+    a_trim_removes_every_older_fix_of_a_long_history,
     a_device_whose_history_a_trim_emptied_is_trimmed_again_after_its_next_fix,
     creating_an_existing_order_returns_false,
     put_delete_and_list_orders_change_the_epoch,
@@ -1019,6 +1043,45 @@ async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
     assert_eq!(store.log_gap_after(None).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[0])).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[2])).await.unwrap(), None);
+}
+
+/// Redis only: history written as a sorted set, before history became
+/// lists, is read with the lists and trimmed until it is gone.
+async fn history_in_a_sorted_set_from_before_the_lists_is_read_and_trimmed() {
+    let fixture = RedisFixture::new();
+    let partition = order("order-17");
+    let keys = format!("{}:{{p:{partition}}}", fixture.prefix);
+    let _: () = redis::pipe()
+        .zadd(
+            format!("{keys}:history:victim-1"),
+            serde_json::to_string(&fix(1, T0 + 100)).unwrap(),
+            T0 + 100,
+        )
+        .zadd(
+            format!("{keys}:history:victim-1"),
+            serde_json::to_string(&fix(3, T0 + 300)).unwrap(),
+            T0 + 300,
+        )
+        .sadd(format!("{keys}:history-devices"), "victim-1")
+        .query(&mut fixture.raw())
+        .unwrap();
+    let store = fixture.store();
+    commit_next(
+        store,
+        &partition,
+        with_history(vec![located("victim-1", fix(2, T0 + 200))]),
+    )
+    .await;
+
+    let victim = DeviceId::parse("victim-1", "device").unwrap();
+    let all = store.history(&partition, &victim, TimestampMs(0), TimestampMs(T0 * 2));
+    assert_eq!(
+        all.await.unwrap(),
+        [fix(1, T0 + 100), fix(2, T0 + 200), fix(3, T0 + 300)]
+    );
+    assert_eq!(store.trim_history(TimestampMs(T0 + 250)).await.unwrap(), 2);
+    let kept = store.history(&partition, &victim, TimestampMs(0), TimestampMs(T0 * 2));
+    assert_eq!(kept.await.unwrap(), [fix(3, T0 + 300)]);
 }
 
 /// Redis only: scripts are gone after a restart without persistence or a
