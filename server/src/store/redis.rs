@@ -31,9 +31,10 @@
 //! partition and its `XADD` would have to move to the index step.
 //!
 //! A device's history is a list because appending to one costs Redis a
-//! fraction of a sorted-set insert and of its memory. Reads sort it by `ts`;
-//! the trim removes old fixes from its head, so a fix that arrived after
-//! later ones of its device goes with the first of those that follow it.
+//! fraction of a sorted-set insert and of its memory. Reads sort it by `ts`
+//! and drop repeats (a fix deduplication no longer remembers is appended
+//! again); the trim removes old fixes from its head, so a fix that arrived
+//! after later ones of its device goes with the first of those that follow it.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -67,35 +68,41 @@ const EVENTS_MAX_LEN: u64 = 100_000;
 /// Priorities from most to least urgent.
 const PRIORITIES: [Priority; 3] = [Priority::P1, Priority::P2, Priority::P3];
 
-/// KEYS: state, alerts, outbox, history-devices, one timeline per revision, one
-/// fixes list per fix, then the event stream. ARGV: expected version, #parts,
-/// #revisions, #fixes, events max length, then per part (name, bytes), per
-/// revision (alert id, current, timeline entry, outbox key, outbox entry), per
-/// fix (device, fix, '1' to list the device in history-devices or '').
-/// Returns the new version, or -1 on a conflict.
+/// KEYS: state, history-devices, one fixes list per fix, then only with
+/// revisions: alerts, outbox, the event stream and one timeline per revision.
+/// ARGV: expected version, #parts, #fixes, per part (name, bytes), per fix
+/// (device, fix, '1' to list the device in history-devices or ''), then only
+/// with revisions: the events' max length and per revision (alert id,
+/// current, timeline entry, outbox key, outbox entry). A location commit thus
+/// passes Redis no key or argument it does not use. Returns the new version,
+/// or -1 on a conflict.
 const COMMIT_LUA: &str = r"
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then
   return -1
 end
 local parts = tonumber(ARGV[2])
-local revisions = tonumber(ARGV[3])
-local fixes = tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], 'version', version + 1, unpack(ARGV, 6, 5 + 2 * parts))
-local arg = 6 + 2 * parts
-for i = 1, revisions do
-  redis.call('HSET', KEYS[2], ARGV[arg], ARGV[arg + 1])
-  redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', ARGV[5], '*', 'body', ARGV[arg + 1])
-  redis.call('RPUSH', KEYS[4 + i], ARGV[arg + 2])
-  redis.call('HSET', KEYS[3], ARGV[arg + 3], ARGV[arg + 4])
-  arg = arg + 5
-end
+local fixes = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'version', version + 1, unpack(ARGV, 4, 3 + 2 * parts))
+local arg = 4 + 2 * parts
 for i = 1, fixes do
   if ARGV[arg + 2] == '1' then
-    redis.call('SADD', KEYS[4], ARGV[arg])
+    redis.call('SADD', KEYS[2], ARGV[arg])
   end
-  redis.call('RPUSH', KEYS[4 + revisions + i], ARGV[arg + 1])
+  redis.call('RPUSH', KEYS[2 + i], ARGV[arg + 1])
   arg = arg + 3
+end
+if arg <= #ARGV then
+  local alerts, outbox, events = KEYS[3 + fixes], KEYS[4 + fixes], KEYS[5 + fixes]
+  local max_len = ARGV[arg]
+  local timeline = 6 + fixes
+  for revision = arg + 1, #ARGV, 5 do
+    redis.call('HSET', alerts, ARGV[revision], ARGV[revision + 1])
+    redis.call('XADD', events, 'MAXLEN', '~', max_len, '*', 'body', ARGV[revision + 1])
+    redis.call('RPUSH', KEYS[timeline], ARGV[revision + 2])
+    redis.call('HSET', outbox, ARGV[revision + 3], ARGV[revision + 4])
+    timeline = timeline + 1
+  end
 end
 return version + 1
 ";
@@ -529,39 +536,12 @@ impl Store for RedisStore {
         let mut invocation = self.shared.commit.prepare_invoke();
         invocation
             .key(self.key(&name, "state"))
-            .key(self.key(&name, "alerts"))
-            .key(self.key(&name, "outbox"))
-            .key(self.key(&name, "history-devices"));
-        for entry in &commit.revisions {
-            invocation.key(self.key(&name, &format!("timeline:{}", entry.revision.alert_id)));
-        }
-        for entry in &commit.history {
-            invocation.key(self.key(&name, &format!("fixes:{}", entry.device)));
-        }
-        invocation
-            .key(self.global("events"))
+            .key(self.key(&name, "history-devices"))
             .arg(expected)
             .arg(commit.parts.len())
-            .arg(commit.revisions.len())
-            .arg(commit.history.len())
-            .arg(EVENTS_MAX_LEN);
+            .arg(commit.history.len());
         for (name, bytes) in &commit.parts {
             invocation.arg(name.as_str()).arg(bytes.as_slice());
-        }
-        let mut outbox = Vec::with_capacity(commit.revisions.len());
-        for entry in commit.revisions {
-            let queued = OutboxEntry {
-                partition: partition.clone(),
-                body: entry.revision.clone(),
-                enqueued_at: commit.at,
-            };
-            invocation
-                .arg(entry.revision.alert_id.as_str())
-                .arg(encode(&entry.revision)?)
-                .arg(encode(&entry)?)
-                .arg(queued.key())
-                .arg(encode(&queued)?);
-            outbox.push(queued);
         }
         let to_list: Vec<bool> = {
             let mut listing = self.listing();
@@ -573,9 +553,33 @@ impl Store for RedisStore {
         };
         for (entry, list) in commit.history.iter().zip(&to_list) {
             invocation
+                .key(self.key(&name, &format!("fixes:{}", entry.device)))
                 .arg(entry.device.as_str())
                 .arg(encode(&entry.fix)?)
                 .arg(if *list { "1" } else { "" });
+        }
+        let mut outbox = Vec::with_capacity(commit.revisions.len());
+        if !commit.revisions.is_empty() {
+            invocation
+                .key(self.key(&name, "alerts"))
+                .key(self.key(&name, "outbox"))
+                .key(self.global("events"))
+                .arg(EVENTS_MAX_LEN);
+        }
+        for entry in commit.revisions {
+            let queued = OutboxEntry {
+                partition: partition.clone(),
+                body: entry.revision.clone(),
+                enqueued_at: commit.at,
+            };
+            invocation
+                .key(self.key(&name, &format!("timeline:{}", entry.revision.alert_id)))
+                .arg(entry.revision.alert_id.as_str())
+                .arg(encode(&entry.revision)?)
+                .arg(encode(&entry)?)
+                .arg(queued.key())
+                .arg(encode(&queued)?);
+            outbox.push(queued);
         }
         let mut conn = if outbox.is_empty() {
             self.bulk.clone()
@@ -882,7 +886,8 @@ impl Store for RedisStore {
                     .map_or(true, |fix| (from..to).contains(&fix.ts))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        fixes.sort_by_key(|fix| fix.ts);
+        fixes.sort_by_key(|fix| (fix.ts, fix.seq));
+        fixes.dedup();
         Ok(fixes)
     }
 

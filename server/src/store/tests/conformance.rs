@@ -456,6 +456,18 @@ async fn a_device_whose_history_a_trim_emptied_is_trimmed_again_after_its_next_f
     );
 }
 
+async fn a_fix_committed_twice_is_in_history_once<S: Store>(store: &S) {
+    let partition = order("order-17");
+    for _ in 0..2 {
+        let fixes = vec![located("victim-1", fix(1, T0 + 100))];
+        commit_next(store, &partition, with_history(fixes)).await;
+    }
+
+    let victim = DeviceId::parse("victim-1", "device").unwrap();
+    let history = store.history(&partition, &victim, TimestampMs(0), TimestampMs(T0 * 2));
+    assert_eq!(history.await.unwrap(), [fix(1, T0 + 100)]);
+}
+
 async fn a_trim_removes_every_older_fix_of_a_long_history<S: Store>(store: &S) {
     let partition = order("order-17");
     let fixes = (0..250)
@@ -1013,6 +1025,7 @@ both_stores!(
     history_returns_a_devices_fixes_in_a_time_range_oldest_first,
     trim_history_removes_only_older_fixes,
     a_trim_removes_every_older_fix_of_a_long_history,
+    a_fix_committed_twice_is_in_history_once,
     a_device_whose_history_a_trim_emptied_is_trimmed_again_after_its_next_fix,
     creating_an_existing_order_returns_false,
     put_delete_and_list_orders_change_the_epoch,
