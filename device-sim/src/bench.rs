@@ -31,9 +31,9 @@ const STEP_FACTOR: f64 = 1.5;
 /// A step achieving less than this share of its target rate shows the publishers are the limit.
 const MIN_ACHIEVED_SHARE: f64 = 0.8;
 /// Steps tried between the fastest clean and the slowest failed rate.
-const REFINEMENTS: u32 = 3;
+const REFINEMENTS: u32 = 4;
 /// No refining once the failed rate is within this factor of the clean one.
-const REFINED_ENOUGH: f64 = 1.05;
+const REFINED_ENOUGH: f64 = 1.025;
 /// Seed of the fleet's homes and routes, so runs are comparable.
 const FLEET_SEED: u64 = 17;
 /// Time between the probe's panics.
