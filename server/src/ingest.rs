@@ -173,7 +173,7 @@ impl<S: Store> Ingest<S> {
             loop {
                 let result = self
                     .partitions
-                    .step::<std::convert::Infallible>(&key, body.as_deref(), now, None, |engine| {
+                    .step::<std::convert::Infallible>(&key, body.as_ref(), now, None, |engine| {
                         Ok(engine.handle(&device, event.clone(), now))
                     })
                     .await;

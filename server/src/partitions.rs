@@ -56,6 +56,9 @@ pub struct Outcome {
 struct Slot {
     engine: Engine,
     state: PartitionState,
+    /// The order body the engine was last found in step with, so that the
+    /// same body shared again is recognised without comparing it.
+    in_step_with: Option<Arc<OrderBody>>,
     /// `None` when the cache must be reloaded before the next step.
     version: Option<u64>,
 }
@@ -118,7 +121,7 @@ impl<S: Store> Partitions<S> {
     pub async fn step<E>(
         &self,
         key: &PartitionKey,
-        order: Option<&OrderBody>,
+        order: Option<&Arc<OrderBody>>,
         now: TimestampMs,
         act: Option<&Act>,
         mut step: impl StepFn<E>,
@@ -175,7 +178,7 @@ impl<S: Store> Partitions<S> {
     pub async fn view<T>(
         &self,
         key: &PartitionKey,
-        order: Option<&OrderBody>,
+        order: Option<&Arc<OrderBody>>,
         now: TimestampMs,
         read: impl FnOnce(&Engine) -> T,
     ) -> Result<T, StoreError> {
@@ -195,7 +198,7 @@ impl<S: Store> Partitions<S> {
         &self,
         slot: &'s mut Option<Slot>,
         key: &PartitionKey,
-        order: Option<&OrderBody>,
+        order: Option<&Arc<OrderBody>>,
         now: TimestampMs,
     ) -> Result<(&'s mut Slot, bool), StoreError> {
         let valid = match slot.take().filter(|cached| cached.version.is_some()) {
@@ -204,11 +207,23 @@ impl<S: Store> Partitions<S> {
         };
         let cached = slot.insert(valid);
         let order_changed = match order {
-            Some(body) if cached.state.order.as_ref() != Some(body) => {
+            Some(body)
+                if cached
+                    .in_step_with
+                    .as_ref()
+                    .is_some_and(|b| Arc::ptr_eq(b, body)) =>
+            {
+                false
+            }
+            Some(body) if cached.state.order.as_ref() != Some(&**body) => {
                 sync_order(cached, body, now);
                 true
             }
-            _ => false,
+            Some(body) => {
+                cached.in_step_with = Some(body.clone());
+                false
+            }
+            None => false,
         };
         Ok((cached, order_changed))
     }
@@ -240,15 +255,19 @@ impl<S: Store> Partitions<S> {
         Ok(Slot {
             engine,
             state,
+            in_step_with: None,
             version: Some(version),
         })
     }
 }
 
 /// Brings the engine to the order's current body, keeping open alerts and levels.
-fn sync_order(slot: &mut Slot, body: &OrderBody, now: TimestampMs) {
+fn sync_order(slot: &mut Slot, body: &Arc<OrderBody>, now: TimestampMs) {
     match slot.engine.put_order(body, now) {
-        Ok(_) => slot.state.order = Some(body.clone()),
+        Ok(_) => {
+            slot.state.order = Some(OrderBody::clone(body));
+            slot.in_step_with = Some(body.clone());
+        }
         Err(err) => {
             tracing::error!(%err, "a stored order no longer validates; keeping the previous one")
         }

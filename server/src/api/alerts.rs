@@ -304,7 +304,7 @@ pub(crate) async fn act<S: Store>(
     let outcome = partitions
         .step(
             &alert.partition,
-            order.as_deref(),
+            order.as_ref(),
             now,
             Some(&recorded),
             |engine| match transition {

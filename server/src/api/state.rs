@@ -38,7 +38,7 @@ pub(crate) async fn order_state<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     require(&caller.0, &[Role::Admin, Role::Dispatcher])?;
     let id = OrderId::new(id.into_inner());
-    let body = stored(store.get_ref(), &id).await?;
+    let body = std::sync::Arc::new(stored(store.get_ref(), &id).await?);
     if !may_see(&caller.0, Some(&body.region)) {
         return Err(ApiError::NotFound);
     }

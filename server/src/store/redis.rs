@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError, Script};
+use redis::{Client, Cmd, ErrorKind, RedisError, RedisResult, RedisWrite, Script, ServerErrorKind};
 use url::Url;
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
@@ -399,6 +399,81 @@ impl RedisStore {
         format!("{}:{{p:{partition}}}:{name}", self.shared.prefix)
     }
 
+    /// The commit script's `EVALSHA` (see [`COMMIT_LUA`]), written straight
+    /// into one command buffer: a location commit is most of what Vangnet
+    /// sends Redis, so it builds no string it can write in place.
+    fn commit_cmd(
+        &self,
+        partition: &str,
+        expected: u64,
+        commit: &Commit,
+        to_list: &[bool],
+        outbox: &[OutboxEntry],
+    ) -> Result<Cmd, StoreError> {
+        let revisions = !commit.revisions.is_empty();
+        let keys = 2 + commit.history.len() + if revisions { 3 + outbox.len() } else { 0 };
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.shared.commit.get_hash()).arg(keys);
+        let mut key = String::with_capacity(self.shared.prefix.len() + partition.len() + 64);
+        let mut partition_key = |cmd: &mut Cmd, name: &[&str]| {
+            key.clear();
+            for piece in [self.shared.prefix.as_str(), ":{p:", partition, "}:"]
+                .into_iter()
+                .chain(name.iter().copied())
+            {
+                key.push_str(piece);
+            }
+            cmd.arg(key.as_str());
+        };
+        partition_key(&mut cmd, &["state"]);
+        partition_key(&mut cmd, &["history-devices"]);
+        for entry in &commit.history {
+            partition_key(&mut cmd, &["fixes:", entry.device.as_str()]);
+        }
+        if revisions {
+            partition_key(&mut cmd, &["alerts"]);
+            partition_key(&mut cmd, &["outbox"]);
+            cmd.arg(self.global("events"));
+            for entry in &commit.revisions {
+                partition_key(&mut cmd, &["timeline:", entry.revision.alert_id.as_str()]);
+            }
+        }
+        cmd.arg(expected)
+            .arg(commit.parts.len())
+            .arg(commit.history.len());
+        for (name, bytes) in &commit.parts {
+            cmd.arg(name.as_str()).arg(bytes.as_slice());
+        }
+        for (entry, list) in commit.history.iter().zip(to_list) {
+            cmd.arg(entry.device.as_str());
+            serde_json::to_writer(cmd.writer_for_next_arg(), &entry.fix)
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+            cmd.arg(if *list { "1" } else { "" });
+        }
+        if revisions {
+            cmd.arg(EVENTS_MAX_LEN);
+            for (entry, queued) in commit.revisions.iter().zip(outbox) {
+                cmd.arg(entry.revision.alert_id.as_str())
+                    .arg(encode(&entry.revision)?)
+                    .arg(encode(entry)?)
+                    .arg(queued.key())
+                    .arg(encode(queued)?);
+            }
+        }
+        Ok(cmd)
+    }
+
+    /// Runs the commit script's `cmd`, loading the script first if Redis lost it.
+    async fn eval_commit(&self, cmd: &Cmd, conn: &mut ConnectionManager) -> RedisResult<i64> {
+        match cmd.query_async(conn).await {
+            Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                self.shared.commit.load_async(conn).await?;
+                cmd.query_async(conn).await
+            }
+            result => result,
+        }
+    }
+
     fn orders_key(&self) -> String {
         format!("{}:{{orders}}", self.shared.prefix)
     }
@@ -533,16 +608,6 @@ impl Store for RedisStore {
     ) -> Result<CommitOutcome, StoreError> {
         self.remember_partition(partition).await?;
         let name = partition.to_string();
-        let mut invocation = self.shared.commit.prepare_invoke();
-        invocation
-            .key(self.key(&name, "state"))
-            .key(self.key(&name, "history-devices"))
-            .arg(expected)
-            .arg(commit.parts.len())
-            .arg(commit.history.len());
-        for (name, bytes) in &commit.parts {
-            invocation.arg(name.as_str()).arg(bytes.as_slice());
-        }
         let to_list: Vec<bool> = {
             let mut listing = self.listing();
             commit
@@ -551,42 +616,22 @@ impl Store for RedisStore {
                 .map(|entry| !listing.is_listed(partition, &entry.device))
                 .collect()
         };
-        for (entry, list) in commit.history.iter().zip(&to_list) {
-            invocation
-                .key(self.key(&name, &format!("fixes:{}", entry.device)))
-                .arg(entry.device.as_str())
-                .arg(encode(&entry.fix)?)
-                .arg(if *list { "1" } else { "" });
-        }
-        let mut outbox = Vec::with_capacity(commit.revisions.len());
-        if !commit.revisions.is_empty() {
-            invocation
-                .key(self.key(&name, "alerts"))
-                .key(self.key(&name, "outbox"))
-                .key(self.global("events"))
-                .arg(EVENTS_MAX_LEN);
-        }
-        for entry in commit.revisions {
-            let queued = OutboxEntry {
+        let outbox: Vec<OutboxEntry> = commit
+            .revisions
+            .iter()
+            .map(|entry| OutboxEntry {
                 partition: partition.clone(),
                 body: entry.revision.clone(),
                 enqueued_at: commit.at,
-            };
-            invocation
-                .key(self.key(&name, &format!("timeline:{}", entry.revision.alert_id)))
-                .arg(entry.revision.alert_id.as_str())
-                .arg(encode(&entry.revision)?)
-                .arg(encode(&entry)?)
-                .arg(queued.key())
-                .arg(encode(&queued)?);
-            outbox.push(queued);
-        }
+            })
+            .collect();
+        let cmd = self.commit_cmd(&name, expected, &commit, &to_list, &outbox)?;
         let mut conn = if outbox.is_empty() {
             self.bulk.clone()
         } else {
             self.conn.clone()
         };
-        let version: i64 = invocation.invoke_async(&mut conn).await.map_err(|err| {
+        let version = self.eval_commit(&cmd, &mut conn).await.map_err(|err| {
             self.schedule_full_repair();
             unavailable(err)
         })?;
