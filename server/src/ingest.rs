@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics::{Counter, Histogram};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vangnet_engine::Event;
@@ -38,6 +39,24 @@ pub struct Ingest<S> {
     limiter: DefaultKeyedRateLimiter<DeviceId>,
     downlink: DeviceMessages,
     stop: CancellationToken,
+    metrics: [KindMetrics; 3],
+}
+
+/// The metrics of one kind of message, registered once rather than looked up per message.
+struct KindMetrics {
+    messages: Counter,
+    rate_limited: Counter,
+    processing: Histogram,
+}
+
+impl KindMetrics {
+    fn new(kind: &'static str) -> Self {
+        Self {
+            messages: metrics::counter!("vangnet_messages_total", "kind" => kind),
+            rate_limited: metrics::counter!("vangnet_rate_limited_messages_total", "kind" => kind),
+            processing: metrics::histogram!("vangnet_processing_seconds", "kind" => kind),
+        }
+    }
 }
 
 /// One message, decoded: whose, and what.
@@ -66,6 +85,7 @@ impl<S: Store> Ingest<S> {
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             downlink,
             stop,
+            metrics: KINDS.map(KindMetrics::new),
         }
     }
 
@@ -82,17 +102,16 @@ impl<S: Store> Ingest<S> {
                 return true;
             }
         };
-        let kind = kind_label(&decoded.uplink);
-        metrics::counter!("vangnet_messages_total", "kind" => kind).increment(1);
+        let metrics = &self.metrics[kind_index(&decoded.uplink)];
+        metrics.messages.increment(1);
         if !matches!(decoded.uplink, Uplink::Alarm(_))
             && self.limiter.check_key(&decoded.device).is_err()
         {
-            metrics::counter!("vangnet_rate_limited_messages_total", "kind" => kind).increment(1);
+            metrics.rate_limited.increment(1);
             return true;
         }
         let stored = self.process(decoded, now).await;
-        metrics::histogram!("vangnet_processing_seconds", "kind" => kind)
-            .record(started.elapsed().as_secs_f64());
+        metrics.processing.record(started.elapsed().as_secs_f64());
         stored
     }
 
@@ -200,11 +219,14 @@ impl<S: Store> Ingest<S> {
     }
 }
 
-fn kind_label(uplink: &Uplink) -> &'static str {
+/// The `kind` label of each message kind, in the order of [`kind_index`].
+const KINDS: [&str; 3] = ["loc", "alarm", "status"];
+
+fn kind_index(uplink: &Uplink) -> usize {
     match uplink {
-        Uplink::Fixes(_) => "loc",
-        Uplink::Alarm(_) => "alarm",
-        Uplink::Status(_) => "status",
+        Uplink::Fixes(_) => 0,
+        Uplink::Alarm(_) => 1,
+        Uplink::Status(_) => 2,
     }
 }
 

@@ -84,6 +84,8 @@ pub struct Partitions<S> {
     config: EngineConfig,
     slots: Mutex<HashMap<PartitionKey, Arc<tokio::sync::Mutex<Option<Slot>>>>>,
     committed: Arc<Notify>,
+    commit_seconds: metrics::Histogram,
+    conflicts: metrics::Counter,
 }
 
 impl<S: Store> Partitions<S> {
@@ -94,6 +96,8 @@ impl<S: Store> Partitions<S> {
             config,
             slots: Mutex::new(HashMap::new()),
             committed: Arc::new(Notify::new()),
+            commit_seconds: metrics::histogram!("vangnet_store_commit_seconds"),
+            conflicts: metrics::counter!("vangnet_commit_conflicts_total"),
         }
     }
 
@@ -150,8 +154,7 @@ impl<S: Store> Partitions<S> {
             let expected = cached.version.unwrap_or(0);
             let started = std::time::Instant::now();
             let committed = self.store.commit(key, expected, commit).await;
-            metrics::histogram!("vangnet_store_commit_seconds")
-                .record(started.elapsed().as_secs_f64());
+            self.commit_seconds.record(started.elapsed().as_secs_f64());
             match committed {
                 Ok(CommitOutcome::Committed(version)) => {
                     cached.version = Some(version);
@@ -161,7 +164,7 @@ impl<S: Store> Partitions<S> {
                     return Ok(outcome);
                 }
                 Ok(CommitOutcome::Conflict) => {
-                    metrics::counter!("vangnet_commit_conflicts_total").increment(1);
+                    self.conflicts.increment(1);
                     cached.version = None;
                 }
                 Err(err) => {

@@ -79,16 +79,24 @@ impl PartitionState {
             if self.devices.get(&device) == Some(current) {
                 continue;
             }
-            parts.insert(format!("{DEVICE_PART_PREFIX}{device}"), encode(current)?);
+            let mut name = String::with_capacity(DEVICE_PART_PREFIX.len() + device.as_str().len());
+            name.push_str(DEVICE_PART_PREFIX);
+            name.push_str(device.as_str());
+            parts.insert(name, encode(current)?);
             self.devices.insert(device, current.clone());
         }
         Ok(parts)
     }
 }
 
+/// Room for a device part (about 550 bytes) without growing on the way.
+const PART_CAPACITY: usize = 1024;
+
 fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value)
-        .map_err(|e| StoreError::Corrupt(format!("encoding partition state: {e}")))
+    let mut bytes = Vec::with_capacity(PART_CAPACITY);
+    serde_json::to_writer(&mut bytes, value)
+        .map_err(|e| StoreError::Corrupt(format!("encoding partition state: {e}")))?;
+    Ok(bytes)
 }
 
 fn decode<T: DeserializeOwned>(part: &str, bytes: &[u8]) -> Result<T, String> {

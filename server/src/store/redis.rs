@@ -412,9 +412,17 @@ impl RedisStore {
     ) -> Result<Cmd, StoreError> {
         let revisions = !commit.revisions.is_empty();
         let keys = 2 + commit.history.len() + if revisions { 3 + outbox.len() } else { 0 };
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.shared.commit.get_hash()).arg(keys);
-        let mut key = String::with_capacity(self.shared.prefix.len() + partition.len() + 64);
+        let key_len = self.shared.prefix.len() + partition.len() + 64;
+        let args = 3 + keys + 3 + 2 * commit.parts.len() + 3 * commit.history.len();
+        let bytes = 128
+            + keys * key_len
+            + commit.parts.values().map(Vec::len).sum::<usize>()
+            + 256 * commit.history.len();
+        let mut cmd = Cmd::with_capacity(args, bytes);
+        cmd.arg("EVALSHA")
+            .arg(self.shared.commit.get_hash())
+            .arg(keys);
+        let mut key = String::with_capacity(key_len);
         let mut partition_key = |cmd: &mut Cmd, name: &[&str]| {
             key.clear();
             for piece in [self.shared.prefix.as_str(), ":{p:", partition, "}:"]
