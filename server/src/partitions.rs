@@ -56,9 +56,9 @@ pub struct Outcome {
 struct Slot {
     engine: Engine,
     state: PartitionState,
-    /// The order body the engine was last found in step with, so that the
-    /// same body shared again is recognised without comparing it.
-    in_step_with: Option<Arc<OrderBody>>,
+    /// The order body the engine was last found to run, so that the same
+    /// body handed in again is recognised by pointer, without comparing it.
+    running: Option<Arc<OrderBody>>,
     /// `None` when the cache must be reloaded before the next step.
     version: Option<u64>,
 }
@@ -210,23 +210,11 @@ impl<S: Store> Partitions<S> {
         };
         let cached = slot.insert(valid);
         let order_changed = match order {
-            Some(body)
-                if cached
-                    .in_step_with
-                    .as_ref()
-                    .is_some_and(|b| Arc::ptr_eq(b, body)) =>
-            {
-                false
-            }
-            Some(body) if cached.state.order.as_ref() != Some(&**body) => {
+            Some(body) if !cached.runs(body) => {
                 sync_order(cached, body, now);
                 true
             }
-            Some(body) => {
-                cached.in_step_with = Some(body.clone());
-                false
-            }
-            None => false,
+            _ => false,
         };
         Ok((cached, order_changed))
     }
@@ -258,7 +246,7 @@ impl<S: Store> Partitions<S> {
         Ok(Slot {
             engine,
             state,
-            in_step_with: None,
+            running: None,
             version: Some(version),
         })
     }
@@ -269,7 +257,7 @@ fn sync_order(slot: &mut Slot, body: &Arc<OrderBody>, now: TimestampMs) {
     match slot.engine.put_order(body, now) {
         Ok(_) => {
             slot.state.order = Some(OrderBody::clone(body));
-            slot.in_step_with = Some(body.clone());
+            slot.running = Some(body.clone());
         }
         Err(err) => {
             tracing::error!(%err, "a stored order no longer validates; keeping the previous one")
@@ -278,6 +266,22 @@ fn sync_order(slot: &mut Slot, body: &Arc<OrderBody>, now: TimestampMs) {
 }
 
 impl Slot {
+    /// Whether the engine runs `body` already.
+    fn runs(&mut self, body: &Arc<OrderBody>) -> bool {
+        if self
+            .running
+            .as_ref()
+            .is_some_and(|running| Arc::ptr_eq(running, body))
+        {
+            return true;
+        }
+        if self.state.order.as_ref() != Some(&**body) {
+            return false;
+        }
+        self.running = Some(body.clone());
+        true
+    }
+
     /// Turns a step's effects into one commit and the messages to send after it.
     fn collect(
         &mut self,
@@ -324,4 +328,70 @@ impl Slot {
 /// How long to wait before retrying a step whose store was unavailable.
 pub fn store_retry_delay(attempt: u32) -> Duration {
     Duration::from_millis(50u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use vangnet_proto::order::ProximityRule;
+    use vangnet_proto::{DeviceId, OrderId};
+
+    use super::*;
+    use crate::store::EmbeddedStore;
+
+    const NOW: TimestampMs = TimestampMs(1_764_331_200_000);
+
+    fn body(alarm_m: f64) -> Arc<OrderBody> {
+        let device = |id| DeviceId::parse(id, "device").unwrap();
+        Arc::new(OrderBody {
+            id: Some(OrderId::new("order-17")),
+            region: "utrecht".into(),
+            exercise: false,
+            victim_devices: vec![device("victim-1")],
+            perpetrator_devices: vec![device("perp-1")],
+            proximity: Some(ProximityRule {
+                alarm_m,
+                prealarm_m: 2_000.0,
+            }),
+            zones: Vec::new(),
+            valid_from: None,
+            valid_until: None,
+        })
+    }
+
+    /// Steps the partition with `body` and nothing for the engine to do; the stored version after.
+    async fn step_with(partitions: &Partitions<EmbeddedStore>, body: &Arc<OrderBody>) -> u64 {
+        let key = PartitionKey::Order(OrderId::new("order-17"));
+        partitions
+            .step::<std::convert::Infallible>(&key, Some(body), NOW, None, |_| Ok(Vec::new()))
+            .await
+            .unwrap();
+        partitions
+            .store()
+            .load(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .version
+    }
+
+    fn partitions(dir: &tempfile::TempDir) -> Partitions<EmbeddedStore> {
+        let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
+        Partitions::new(Arc::new(store), EngineConfig::default())
+    }
+
+    #[tokio::test]
+    async fn an_equal_order_body_handed_in_again_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let partitions = partitions(&dir);
+        let first = step_with(&partitions, &body(1_000.0)).await;
+        assert_eq!(step_with(&partitions, &body(1_000.0)).await, first);
+    }
+
+    #[tokio::test]
+    async fn a_changed_order_body_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let partitions = partitions(&dir);
+        let first = step_with(&partitions, &body(1_000.0)).await;
+        assert_eq!(step_with(&partitions, &body(500.0)).await, first + 1);
+    }
 }

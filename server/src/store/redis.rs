@@ -396,7 +396,20 @@ impl RedisStore {
 
     /// `P:{p:partition}:{name}`: a key of one partition.
     fn key(&self, partition: &str, name: &str) -> String {
-        format!("{}:{{p:{partition}}}:{name}", self.shared.prefix)
+        let mut key = String::new();
+        self.write_key(&mut key, partition, &[name]);
+        key
+    }
+
+    /// Replaces `key` with the key of `partition` named by the pieces of `name`.
+    fn write_key(&self, key: &mut String, partition: &str, name: &[&str]) {
+        key.clear();
+        for piece in [self.shared.prefix.as_str(), ":{p:", partition, "}:"]
+            .into_iter()
+            .chain(name.iter().copied())
+        {
+            key.push_str(piece);
+        }
     }
 
     /// The commit script's `EVALSHA` (see [`COMMIT_LUA`]), written straight
@@ -424,13 +437,7 @@ impl RedisStore {
             .arg(keys);
         let mut key = String::with_capacity(key_len);
         let mut partition_key = |cmd: &mut Cmd, name: &[&str]| {
-            key.clear();
-            for piece in [self.shared.prefix.as_str(), ":{p:", partition, "}:"]
-                .into_iter()
-                .chain(name.iter().copied())
-            {
-                key.push_str(piece);
-            }
+            self.write_key(&mut key, partition, name);
             cmd.arg(key.as_str());
         };
         partition_key(&mut cmd, &["state"]);
