@@ -332,30 +332,22 @@ pub fn store_retry_delay(attempt: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use vangnet_proto::OrderId;
     use vangnet_proto::order::ProximityRule;
-    use vangnet_proto::{DeviceId, OrderId};
 
     use super::*;
     use crate::store::EmbeddedStore;
 
     const NOW: TimestampMs = TimestampMs(1_764_331_200_000);
 
+    /// The order of the state tests with its alarm distance set to `alarm_m`.
     fn body(alarm_m: f64) -> Arc<OrderBody> {
-        let device = |id| DeviceId::parse(id, "device").unwrap();
-        Arc::new(OrderBody {
-            id: Some(OrderId::new("order-17")),
-            region: "utrecht".into(),
-            exercise: false,
-            victim_devices: vec![device("victim-1")],
-            perpetrator_devices: vec![device("perp-1")],
-            proximity: Some(ProximityRule {
-                alarm_m,
-                prealarm_m: 2_000.0,
-            }),
-            zones: Vec::new(),
-            valid_from: None,
-            valid_until: None,
-        })
+        let mut body = state::tests::body();
+        body.proximity = Some(ProximityRule {
+            alarm_m,
+            prealarm_m: 1_000.0,
+        });
+        Arc::new(body)
     }
 
     /// Steps the partition with `body` and nothing for the engine to do; the stored version after.
@@ -383,15 +375,15 @@ mod tests {
     async fn an_equal_order_body_handed_in_again_commits_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let partitions = partitions(&dir);
-        let first = step_with(&partitions, &body(1_000.0)).await;
-        assert_eq!(step_with(&partitions, &body(1_000.0)).await, first);
+        let first = step_with(&partitions, &body(500.0)).await;
+        assert_eq!(step_with(&partitions, &body(500.0)).await, first);
     }
 
     #[tokio::test]
     async fn a_changed_order_body_is_committed() {
         let dir = tempfile::tempdir().unwrap();
         let partitions = partitions(&dir);
-        let first = step_with(&partitions, &body(1_000.0)).await;
-        assert_eq!(step_with(&partitions, &body(500.0)).await, first + 1);
+        let first = step_with(&partitions, &body(500.0)).await;
+        assert_eq!(step_with(&partitions, &body(250.0)).await, first + 1);
     }
 }

@@ -104,7 +104,7 @@ fn decode<T: DeserializeOwned>(part: &str, bytes: &[u8]) -> Result<T, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use vangnet_engine::{EngineConfig, Event};
     use vangnet_proto::order::ProximityRule;
     use vangnet_proto::{Fix, Latitude, Longitude, Meters, OrderId, TimestampMs};
@@ -117,7 +117,8 @@ mod tests {
         DeviceId::parse(id, "device").unwrap()
     }
 
-    fn body() -> OrderBody {
+    /// An order of one victim and one perpetrator device, with a proximity rule.
+    pub(in crate::partitions) fn body() -> OrderBody {
         OrderBody {
             id: Some(OrderId::new("order-17")),
             region: "utrecht".into(),
