@@ -36,11 +36,13 @@ pub enum RejectReason {
     BadTopic,
     /// A device that belongs to no active order.
     UnknownDevice,
+    /// A retained message: the broker's copy of an old message, not the device speaking now.
+    Retained,
 }
 
 impl RejectReason {
     /// Every reason, for tests and for pre-registering metric series.
-    pub const ALL: [RejectReason; 16] = [
+    pub const ALL: [RejectReason; 17] = [
         Self::NotJson,
         Self::WrongType,
         Self::MissingField,
@@ -57,6 +59,7 @@ impl RejectReason {
         Self::BatchTooLarge,
         Self::BadTopic,
         Self::UnknownDevice,
+        Self::Retained,
     ];
 
     /// The stable snake_case name used as a metric label.
@@ -78,6 +81,7 @@ impl RejectReason {
             Self::BatchTooLarge => "batch_too_large",
             Self::BadTopic => "bad_topic",
             Self::UnknownDevice => "unknown_device",
+            Self::Retained => "retained",
         }
     }
 
@@ -99,6 +103,7 @@ impl RejectReason {
             Self::BatchTooLarge => "batch holds more than 500 fixes",
             Self::BadTopic => "topic is not part of the protocol",
             Self::UnknownDevice => "device is in no active order",
+            Self::Retained => "retained messages on device topics are ignored",
         }
     }
 }

@@ -120,6 +120,8 @@ pub struct Config {
     pub store_prefix: String,
     /// How long location history is kept.
     pub history_retention: Duration,
+    /// How long a lane may hold messages without finishing one before `/readyz` says 503.
+    pub lane_stall: Duration,
     /// The default police dispatch route.
     pub dispatch_url: Option<Url>,
     /// Dispatch routes: the default route (if `dispatch_url` is set) and the file's `[[routes]]`.
@@ -332,6 +334,7 @@ impl Config {
                     _ => Err(format!("`{v}` is not a positive whole number of days")),
                 }
             })?,
+            lane_stall: read.seconds("lane_stall_s")?,
             dispatch_url,
             routes,
             dispatch_secret,

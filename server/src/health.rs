@@ -12,6 +12,7 @@ pub struct Health {
     broker: AtomicBool,
     store: AtomicBool,
     degraded_routes: Mutex<BTreeSet<String>>,
+    stalled_lanes: Mutex<BTreeSet<&'static str>>,
 }
 
 impl Health {
@@ -59,8 +60,56 @@ impl Health {
         routes.iter().cloned().collect()
     }
 
+    /// Records whether an MQTT lane holds messages it has not finished for too long.
+    pub fn set_lane_stalled(&self, lane: &'static str, stalled: bool) {
+        let mut lanes = self.stalled_lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = if stalled {
+            lanes.insert(lane)
+        } else {
+            lanes.remove(lane)
+        };
+        if changed {
+            if stalled {
+                tracing::error!(
+                    lane,
+                    "the lane has taken no message it was given for too long"
+                );
+            } else {
+                tracing::info!(lane, "the lane takes messages again");
+            }
+        }
+        metrics::gauge!("vangnet_lane_stalled", "lane" => lane).set(f64::from(u8::from(stalled)));
+    }
+
+    /// True when no lane is stalled.
+    fn lanes_flowing(&self) -> bool {
+        self.stalled_lanes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// True when the service can take traffic.
     pub fn ready(&self) -> bool {
-        self.broker() && self.store()
+        self.broker() && self.store() && self.lanes_flowing()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stalled_lane_makes_the_service_unready_until_it_flows_again() {
+        let health = Health::default();
+        health.set_broker(true);
+        health.set_store(true);
+        assert!(health.ready());
+
+        health.set_lane_stalled("alarm", true);
+        assert!(!health.ready());
+
+        health.set_lane_stalled("alarm", false);
+        assert!(health.ready());
     }
 }

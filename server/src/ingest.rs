@@ -5,30 +5,35 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::FutureExt;
 use futures_util::future::join_all;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics::{Counter, Histogram};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vangnet_engine::Event;
+use vangnet_proto::order::OrderBody;
 use vangnet_proto::{
     AlarmKind, DeviceId, ProtoError, RejectReason, TimestampMs, Topics, Uplink, owntracks,
     parse_uplink,
 };
 
 use crate::downlink::DeviceMessages;
-use crate::mqtt::connection::{Delivery, Lane};
+use crate::mqtt::connection::{Delivery, Lane, Queue};
 use crate::orders::OrderIndex;
 use crate::partitions::{Partitions, StepError, store_retry_delay};
-use crate::store::{PartitionKey, Store};
+use crate::store::{PartitionKey, SetAside, SetAsideReason, Store, StoreError};
 
 /// Messages per second one device may send on `loc` and `status` before the excess is dropped.
 pub const DEVICE_RATE_PER_S: u32 = 20;
 /// Messages one device may send in a burst above its rate.
 pub const DEVICE_BURST: u32 = 100;
+/// Tries of a commit the store refuses while it answers pings, before the
+/// message is set aside (about 3 s of backoff).
+const REFUSALS_BEFORE_SET_ASIDE: u32 = 6;
 
 /// Everything needed to turn deliveries into effects.
 pub struct Ingest<S> {
@@ -91,7 +96,21 @@ impl<S: Store> Ingest<S> {
 
     /// Handles one delivery completely; when this returns the delivery may be acked.
     /// Returns `false` when it could not be stored before shutdown (do not ack).
+    /// A delivery whose handling panics is set aside, and the worker goes on.
     pub async fn handle(&self, delivery: &Delivery) -> bool {
+        match AssertUnwindSafe(self.handle_unguarded(delivery))
+            .catch_unwind()
+            .await
+        {
+            Ok(handled) => handled,
+            Err(_) => {
+                self.set_aside(delivery, SetAsideReason::Panicked).await;
+                true
+            }
+        }
+    }
+
+    async fn handle_unguarded(&self, delivery: &Delivery) -> bool {
         let started = Instant::now();
         let now = TimestampMs::now();
         let decoded = match self.decode(delivery, now) {
@@ -110,9 +129,37 @@ impl<S: Store> Ingest<S> {
             metrics.rate_limited.increment(1);
             return true;
         }
-        let stored = self.process(decoded, now).await;
+        let handled = match self.process(decoded, now).await {
+            Processed::Done => true,
+            Processed::Stopped => false,
+            Processed::Failed(reason) => {
+                self.set_aside(delivery, reason).await;
+                true
+            }
+        };
         metrics.processing.record(started.elapsed().as_secs_f64());
-        stored
+        handled
+    }
+
+    /// Keeps a delivery that failed for good, so it no longer holds up the
+    /// acks of its connection; counted and logged without its payload.
+    async fn set_aside(&self, delivery: &Delivery, reason: SetAsideReason) {
+        metrics::counter!("vangnet_set_aside_messages_total", "reason" => reason.label())
+            .increment(1);
+        tracing::warn!(
+            topic = %delivery.publish.topic,
+            reason = reason.label(),
+            "a message failed every time it was handled and is set aside"
+        );
+        let message = SetAside {
+            topic: delivery.publish.topic.clone(),
+            payload_hex: hex::encode(&delivery.publish.payload),
+            reason,
+            at: TimestampMs::now(),
+        };
+        if let Err(err) = self.partitions.store().set_aside(&message).await {
+            tracing::error!(%err, topic = %delivery.publish.topic, "could not keep a set-aside message");
+        }
     }
 
     /// Handles a batch, each device's messages in the order given and
@@ -140,6 +187,9 @@ impl<S: Store> Ingest<S> {
     }
 
     fn decode(&self, delivery: &Delivery, now: TimestampMs) -> Result<Option<Decoded>, ProtoError> {
+        if delivery.publish.retain {
+            return Err(ProtoError::new("retain", RejectReason::Retained));
+        }
         let topic = delivery.publish.topic.as_str();
         let payload = &delivery.publish.payload;
         if self.owntracks && topic.starts_with("owntracks/") {
@@ -161,7 +211,7 @@ impl<S: Store> Ingest<S> {
         Ok(Some(Decoded { device, uplink }))
     }
 
-    async fn process(&self, decoded: Decoded, now: TimestampMs) -> bool {
+    async fn process(&self, decoded: Decoded, now: TimestampMs) -> Processed {
         let Decoded { device, uplink } = decoded;
         let is_panic = matches!(&uplink, Uplink::Alarm(p) if p.alarm.kind == AlarmKind::Panic);
         let mut orders = self.orders.orders_of(&device);
@@ -181,42 +231,93 @@ impl<S: Store> Ingest<S> {
         if targets.is_empty() {
             if !is_panic {
                 reject(&ProtoError::new("topic", RejectReason::UnknownDevice));
-                return true;
+                return Processed::Done;
             }
             targets.push((PartitionKey::Unassigned, None));
         }
         let event = Event::from(uplink);
         let mut downlink = Vec::new();
-        for (key, body) in targets {
-            let mut attempt = 0;
-            loop {
-                let result = self
-                    .partitions
-                    .step::<std::convert::Infallible>(&key, body.as_ref(), now, None, |engine| {
-                        Ok(engine.handle(&device, event.clone(), now))
-                    })
-                    .await;
-                match result {
-                    Ok(outcome) => {
-                        downlink.extend(outcome.downlink);
-                        break;
-                    }
-                    Err(StepError::Refused(never)) => match never {},
-                    Err(StepError::Store(err)) => {
-                        tracing::warn!(%err, partition = %key, "store unavailable; retrying the step");
-                        let wait = store_retry_delay(attempt);
-                        attempt += 1;
-                        tokio::select! {
-                            () = self.stop.cancelled() => return false,
-                            () = tokio::time::sleep(wait) => {}
-                        }
+        let mut failed = None;
+        let mut index = 0;
+        while let Some((key, body)) = targets.get(index).cloned() {
+            index += 1;
+            match self.step(&key, body.as_ref(), &device, &event, now).await {
+                Stepped::Done(messages) => downlink.extend(messages),
+                Stepped::Stopped => return Processed::Stopped,
+                Stepped::Failed(reason) => {
+                    failed = Some(reason);
+                    if is_panic && key != PartitionKey::Unassigned {
+                        tracing::error!(partition = %key, "a panic could not be raised in its order; raising it unassigned");
+                        targets.push((PartitionKey::Unassigned, None));
                     }
                 }
             }
         }
         self.downlink.publish(downlink).await;
-        true
+        failed.map_or(Processed::Done, Processed::Failed)
     }
+
+    /// Runs the engine on one partition and commits, retrying while the store
+    /// is unavailable; gives up on state it cannot read, or on a commit the
+    /// store refuses again and again while it answers pings.
+    async fn step(
+        &self,
+        key: &PartitionKey,
+        body: Option<&Arc<OrderBody>>,
+        device: &DeviceId,
+        event: &Event,
+        now: TimestampMs,
+    ) -> Stepped {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .partitions
+                .step::<std::convert::Infallible>(key, body, now, None, |engine| {
+                    Ok(engine.handle(device, event.clone(), now))
+                })
+                .await;
+            let err = match result {
+                Ok(outcome) => return Stepped::Done(outcome.downlink),
+                Err(StepError::Refused(never)) => match never {},
+                Err(StepError::Store(StoreError::Corrupt(err))) => {
+                    tracing::error!(%err, partition = %key, "stored state is unreadable");
+                    return Stepped::Failed(SetAsideReason::CorruptState);
+                }
+                Err(StepError::Store(err)) => err,
+            };
+            attempt += 1;
+            if attempt >= REFUSALS_BEFORE_SET_ASIDE && self.partitions.store().ping().await.is_ok()
+            {
+                tracing::error!(%err, partition = %key, "the store answers but refuses this commit");
+                return Stepped::Failed(SetAsideReason::StoreRefused);
+            }
+            tracing::warn!(%err, partition = %key, "store unavailable; retrying the step");
+            tokio::select! {
+                () = self.stop.cancelled() => return Stepped::Stopped,
+                () = tokio::time::sleep(store_retry_delay(attempt - 1)) => {}
+            }
+        }
+    }
+}
+
+/// What became of one message.
+enum Processed {
+    /// Handled: its effects are stored.
+    Done,
+    /// Shutdown came first: not handled, not to be acked.
+    Stopped,
+    /// A partition failed for good; the effects on the others are stored.
+    Failed(SetAsideReason),
+}
+
+/// What became of one message in one partition.
+enum Stepped {
+    /// Committed, with the device messages to publish.
+    Done(Vec<crate::partitions::Downlink>),
+    /// Shutdown came first.
+    Stopped,
+    /// Failed for good.
+    Failed(SetAsideReason),
 }
 
 /// The `kind` label of each message kind, in the order of [`kind_index`].
@@ -248,7 +349,7 @@ const BATCH: usize = 32;
 pub fn spawn_workers<S: Store>(
     ingest: Arc<Ingest<S>>,
     lane: Lane,
-    queues: Vec<mpsc::UnboundedReceiver<Delivery>>,
+    queues: Vec<Queue>,
 ) -> tokio::task::JoinHandle<()> {
     let workers: Vec<_> = queues
         .into_iter()
@@ -265,6 +366,7 @@ pub fn spawn_workers<S: Store>(
                             .filter_map(|(d, ok)| ok.then_some(d)),
                     )
                     .await;
+                    queue.finished(batch.len());
                     batch.clear();
                 }
             })

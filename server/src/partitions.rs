@@ -134,24 +134,19 @@ impl<S: Store> Partitions<S> {
         let mut slot = slot.lock().await;
         loop {
             let (cached, order_changed) = self.current(&mut slot, key, order, now).await?;
+            // Until the step commits, the cache counts as stale: a step that
+            // fails or panics half-way leaves it to be reloaded.
+            let version = cached.version.take();
             let effects = match step(&mut cached.engine) {
                 Ok(effects) => effects,
-                Err(refused) => {
-                    cached.version = None;
-                    return Err(StepError::Refused(refused));
-                }
+                Err(refused) => return Err(StepError::Refused(refused)),
             };
             if effects.is_empty() && !order_changed {
+                cached.version = version;
                 return Ok(Outcome::default());
             }
-            let (commit, outcome) = match cached.collect(effects, now, act, order_changed) {
-                Ok(collected) => collected,
-                Err(err) => {
-                    cached.version = None;
-                    return Err(err.into());
-                }
-            };
-            let expected = cached.version.unwrap_or(0);
+            let (commit, outcome) = cached.collect(effects, now, act, order_changed)?;
+            let expected = version.unwrap_or(0);
             let started = std::time::Instant::now();
             let committed = self.store.commit(key, expected, commit).await;
             self.commit_seconds.record(started.elapsed().as_secs_f64());
@@ -163,14 +158,8 @@ impl<S: Store> Partitions<S> {
                     }
                     return Ok(outcome);
                 }
-                Ok(CommitOutcome::Conflict) => {
-                    self.conflicts.increment(1);
-                    cached.version = None;
-                }
-                Err(err) => {
-                    cached.version = None;
-                    return Err(err.into());
-                }
+                Ok(CommitOutcome::Conflict) => self.conflicts.increment(1),
+                Err(err) => return Err(err.into()),
             }
         }
     }

@@ -20,6 +20,7 @@ use crate::health::Health;
 use crate::http::{self, ApiContext, AppState};
 use crate::ingest::{self, Ingest};
 use crate::mqtt::connection::{self, Deliveries, LaneSpec, Shutdown};
+use crate::mqtt::progress::{LaneProgress, StallWatch};
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
 use crate::store::{EmbeddedStore, RedisStore, Store};
@@ -120,6 +121,7 @@ async fn run_with<S: Store>(
 
     let (alarm_tx, alarm_rx) = Deliveries::new(ALARM_WORKERS);
     let (loc_tx, loc_rx) = Deliveries::new(LOC_WORKERS);
+    let progress = [alarm_tx.progress(), loc_tx.progress()];
     let topics = &config.topics;
     let mut loc_filters = vec![subscription(&config, topics.uplink_filter(Channel::Loc))];
     if config.owntracks {
@@ -152,8 +154,10 @@ async fn run_with<S: Store>(
         shutdown.clone(),
     )
     .context("the MQTT broker URL")?;
-    spawn_broker_monitor(
+    spawn_lane_monitor(
         [alarm_lane.clone(), loc_lane.clone()],
+        progress,
+        config.lane_stall,
         health.clone(),
         background.clone(),
     );
@@ -277,19 +281,30 @@ fn spawn_store_monitor<S: Store>(
     });
 }
 
-fn spawn_broker_monitor(
+/// Keeps `/readyz` told whether both lanes are subscribed and taking the
+/// messages they are given.
+fn spawn_lane_monitor(
     lanes: [connection::Lane; 2],
+    progress: [Arc<LaneProgress>; 2],
+    stall: Duration,
     health: Arc<Health>,
     stop: CancellationToken,
 ) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(100));
+        let mut watches = progress
+            .each_ref()
+            .map(|_| StallWatch::new(stall, std::time::Instant::now()));
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
                 _ = interval.tick() => {}
             }
             health.set_broker(lanes.iter().all(connection::Lane::is_subscribed));
+            let now = std::time::Instant::now();
+            for ((lane, progress), watch) in lanes.iter().zip(&progress).zip(&mut watches) {
+                health.set_lane_stalled(lane.name(), watch.stalled(progress, now));
+            }
         }
     });
 }

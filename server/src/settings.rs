@@ -92,6 +92,12 @@ pub const SETTINGS: &[Setting] = &[
         "Days of location history kept before it is trimmed",
     ),
     setting(
+        "lane_stall_s",
+        "VANGNET_LANE_STALL_S",
+        Some("30"),
+        "A lane holding messages without finishing one for this long (s) makes /readyz answer 503",
+    ),
+    setting(
         "dispatch_url",
         "VANGNET_DISPATCH_URL",
         None,

@@ -6,6 +6,7 @@
 //! `redis://127.0.0.1:6379/0`; `VANGNET_TEST_MQTT_URL` and
 //! `VANGNET_TEST_REDIS_URL` point the tests elsewhere.
 
+mod mosquitto_server;
 mod redis_server;
 mod sink;
 
@@ -23,6 +24,7 @@ use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs, Topics};
 use vangnet_server::auth::{Claims, Role, sign_hs256};
 use vangnet_server::store::{RedisStore, Store, StoredOrder};
 
+pub use mosquitto_server::MosquittoServer;
 pub use redis_server::RedisServer;
 pub use rumqttc::QoS as MqttQos;
 pub use sink::{Sink, SinkRequest};
@@ -296,9 +298,18 @@ impl TestApp {
             .to_owned()
     }
 
-    /// A device of this app's topic tree.
+    /// A device of this app's topic tree, on the app's broker.
     pub async fn device(&self, id: &str) -> Device {
-        Device::connect(self.topics.clone(), id).await
+        Device::connect_to(&self.broker(), self.topics.clone(), id).await
+    }
+
+    /// The broker the app was started with.
+    pub fn broker(&self) -> String {
+        self.env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == "VANGNET_MQTT_URL")
+            .map_or_else(mqtt_url, |(_, url)| url.clone())
     }
 
     /// Stops the service with SIGTERM and waits for it to exit.
@@ -413,7 +424,7 @@ impl MqttClient {
         let mut options =
             MqttOptions::parse_url(url).unwrap_or_else(|e| panic!("test broker URL: {e}"));
         options.set_keep_alive(Duration::from_secs(30));
-        options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+        options.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
         let (client, mut event_loop) = AsyncClient::new(options, 1024);
         let (messages_tx, messages) = mpsc::unbounded_channel();
         let (subacks_tx, subacks) = mpsc::unbounded_channel();
@@ -471,6 +482,14 @@ impl MqttClient {
             .unwrap_or_else(|e| panic!("publish {topic}: {e}"));
     }
 
+    /// Publishes `payload` on `topic` as a retained message (empty: clears it).
+    pub async fn publish_retained(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, true, payload.into())
+            .await
+            .unwrap_or_else(|e| panic!("publish {topic}: {e}"));
+    }
+
     /// The next message on any subscribed topic, if one comes within `wait`.
     pub async fn next(&mut self, wait: Duration) -> Option<Received> {
         tokio::time::timeout(wait, self.messages.recv())
@@ -489,10 +508,15 @@ pub struct Device {
 }
 
 impl Device {
-    /// Connects and subscribes to the device's `ack` and `cmd` topics.
+    /// Connects to the test broker and subscribes to the device's `ack` and `cmd` topics.
     pub async fn connect(topics: Topics, id: &str) -> Self {
+        Self::connect_to(&mqtt_url(), topics, id).await
+    }
+
+    /// Connects to `broker` and subscribes to the device's `ack` and `cmd` topics.
+    pub async fn connect_to(broker: &str, topics: Topics, id: &str) -> Self {
         let id = DeviceId::parse(id, "device").unwrap_or_else(|e| panic!("{e}"));
-        let mut mqtt = MqttClient::connect(&unique_name(id.as_str())).await;
+        let mut mqtt = MqttClient::connect_to(broker, &unique_name(id.as_str())).await;
         mqtt.subscribe(&topics.ack(&id)).await;
         mqtt.subscribe(&topics.cmd(&id)).await;
         Self { id, topics, mqtt }

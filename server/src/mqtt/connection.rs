@@ -14,11 +14,17 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::ack_order::{AckOrder, Position};
+use super::progress::LaneProgress;
 
 /// Capacity of rumqttc's request channel (acks and publishes queue there).
 const REQUEST_CAPACITY: usize = 4096;
 /// QoS 1 messages the broker may have in flight to us before it waits for acks.
 const INFLIGHT: u16 = 1000;
+/// The largest packet MQTT can frame (its remaining length's limit). Vangnet
+/// reads whatever the broker passes, however large, and rejects what is over
+/// the protocol's 64 KiB itself: a packet the client refused to read would
+/// drop the connection, and the broker would redeliver it on every reconnect.
+const MAX_INCOMING_PACKET: usize = 268_435_455;
 
 /// How to open one lane.
 #[derive(Debug, Clone)]
@@ -53,15 +59,29 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct Deliveries {
     queues: Vec<mpsc::UnboundedSender<Delivery>>,
+    progress: Arc<LaneProgress>,
 }
 
 impl Deliveries {
     /// Queues for `workers` workers (at least one), and each worker's receiving end.
-    pub fn new(workers: usize) -> (Self, Vec<mpsc::UnboundedReceiver<Delivery>>) {
-        let (queues, receivers) = (0..workers.max(1))
+    pub fn new(workers: usize) -> (Self, Vec<Queue>) {
+        let progress = Arc::new(LaneProgress::default());
+        let (queues, receivers): (Vec<_>, Vec<_>) = (0..workers.max(1))
             .map(|_| mpsc::unbounded_channel())
             .unzip();
-        (Self { queues }, receivers)
+        let receivers = receivers
+            .into_iter()
+            .map(|receiver| Queue {
+                receiver,
+                progress: progress.clone(),
+            })
+            .collect();
+        (Self { queues, progress }, receivers)
+    }
+
+    /// How many deliveries the workers were handed and finished.
+    pub fn progress(&self) -> Arc<LaneProgress> {
+        self.progress.clone()
     }
 
     /// Queues `delivery` for the worker of its topic; false once the workers are gone.
@@ -69,7 +89,30 @@ impl Deliveries {
         let mut hasher = DefaultHasher::new();
         delivery.publish.topic.hash(&mut hasher);
         let worker = (hasher.finish() % self.queues.len() as u64) as usize;
-        self.queues[worker].send(delivery).is_ok()
+        let sent = self.queues[worker].send(delivery).is_ok();
+        if sent {
+            self.progress.handed();
+        }
+        sent
+    }
+}
+
+/// One worker's queue of deliveries.
+#[derive(Debug)]
+pub struct Queue {
+    receiver: mpsc::UnboundedReceiver<Delivery>,
+    progress: Arc<LaneProgress>,
+}
+
+impl Queue {
+    /// Takes up to `limit` waiting deliveries into `batch`; 0 once the lane hands on no more.
+    pub async fn recv_many(&mut self, batch: &mut Vec<Delivery>, limit: usize) -> usize {
+        self.receiver.recv_many(batch, limit).await
+    }
+
+    /// Records that the worker is done with `count` deliveries.
+    pub fn finished(&self, count: usize) {
+        self.progress.finished(count);
     }
 }
 
@@ -121,6 +164,11 @@ impl Lane {
         }
     }
 
+    /// The lane's name, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     /// True while the lane is connected and subscribed.
     pub fn is_subscribed(&self) -> bool {
         *self.subscribed.borrow()
@@ -166,10 +214,7 @@ pub fn spawn(
         .set_manual_acks(true)
         .set_keep_alive(Duration::from_secs(15))
         .set_inflight(INFLIGHT)
-        .set_max_packet_size(
-            vangnet_proto::MAX_PAYLOAD_BYTES * 16,
-            vangnet_proto::MAX_PAYLOAD_BYTES * 2,
-        );
+        .set_max_packet_size(MAX_INCOMING_PACKET, vangnet_proto::MAX_PAYLOAD_BYTES * 2);
     let (client, mut event_loop) = AsyncClient::new(options, REQUEST_CAPACITY);
     let mut network = event_loop.network_options();
     network.set_tcp_nodelay(spec.nodelay);
@@ -327,7 +372,7 @@ mod tests {
         let holding: Vec<Vec<u64>> = queues
             .iter_mut()
             .map(|queue| {
-                std::iter::from_fn(|| queue.try_recv().ok())
+                std::iter::from_fn(|| queue.receiver.try_recv().ok())
                     .map(|d| d.position.seq)
                     .collect()
             })
@@ -342,7 +387,11 @@ mod tests {
         for device in 0..100 {
             deliveries.send(delivery(&format!("vangnet/devices/d-{device}/loc"), 0));
         }
-        assert!(queues.iter_mut().all(|queue| queue.try_recv().is_ok()));
+        assert!(
+            queues
+                .iter_mut()
+                .all(|queue| queue.receiver.try_recv().is_ok())
+        );
     }
 
     #[test]

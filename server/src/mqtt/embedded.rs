@@ -36,6 +36,9 @@ pub fn start(addr: SocketAddr) -> Result<url::Url, ConfigError> {
         .map_err(|e| ConfigError::new("VANGNET_MQTT_URL", e.to_string()))
 }
 
+/// The broker's packet limit (`max_payload_size`) is 65 KiB: a 64 KiB
+/// payload (SPEC section 3) with room for its topic; a larger packet ends
+/// the sender's connection instead of reaching Vangnet.
 fn broker_config(addr: SocketAddr) -> Result<rumqttd::Config, toml::de::Error> {
     toml::from_str(&format!(
         r#"
@@ -54,7 +57,7 @@ fn broker_config(addr: SocketAddr) -> Result<rumqttd::Config, toml::de::Error> {
 
         [v4.1.connections]
         connection_timeout_ms = 60000
-        max_payload_size = 1048576
+        max_payload_size = 66560
         max_inflight_count = 1000
         dynamic_filters = true
         "#

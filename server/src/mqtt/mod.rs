@@ -5,3 +5,4 @@ pub mod ack_order;
 pub mod connection;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
+pub mod progress;

@@ -6,14 +6,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use redb::{
-    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, WriteTransaction,
 };
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
     AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, LEGACY_STATE_PART,
-    OutboxEntry, PartitionKey, StateParts, Store, StoreError, StoredAlert, StoredOrder,
-    TimelineEntry, Versioned,
+    OutboxEntry, PartitionKey, SET_ASIDE_KEPT, SetAside, StateParts, Store, StoreError,
+    StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
@@ -51,6 +52,9 @@ const AUDIT: TableDefinition<u64, &str> = TableDefinition::new("audit");
 /// [`AUDIT_HEAD`] → (seq, hash, last event audited or "").
 const AUDIT_HEADS: TableDefinition<&str, (u64, &str, &str)> = TableDefinition::new("audit_head");
 
+/// Sequence number → set-aside message JSON, oldest first.
+const SET_ASIDE: TableDefinition<u64, &str> = TableDefinition::new("set_aside");
+
 const ORDERS_EPOCH: &str = "orders_epoch";
 const AUDIT_HEAD: &str = "head";
 
@@ -79,6 +83,7 @@ impl EmbeddedStore {
         txn.open_table(EVENTS).map_err(db_error)?;
         txn.open_table(AUDIT).map_err(db_error)?;
         txn.open_table(AUDIT_HEADS).map_err(db_error)?;
+        txn.open_table(SET_ASIDE).map_err(db_error)?;
         txn.commit().map_err(db_error)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -505,6 +510,36 @@ impl Store for EmbeddedStore {
                 )
                 .map_err(db_error)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn set_aside(&self, message: &SetAside) -> Result<(), StoreError> {
+        let json = encode(message)?;
+        self.write(move |txn| {
+            let mut table = txn.open_table(SET_ASIDE).map_err(db_error)?;
+            let next = match table.last().map_err(db_error)? {
+                Some((seq, _)) => seq.value() + 1,
+                None => 1,
+            };
+            table.insert(next, json.as_str()).map_err(db_error)?;
+            while table.len().map_err(db_error)? > SET_ASIDE_KEPT as u64 {
+                table.pop_first().map_err(db_error)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_aside_messages(&self, limit: usize) -> Result<Vec<SetAside>, StoreError> {
+        self.read(move |txn| {
+            let table = txn.open_table(SET_ASIDE).map_err(db_error)?;
+            let mut messages = Vec::new();
+            for row in table.iter().map_err(db_error)?.rev().take(limit) {
+                let (_, json) = row.map_err(db_error)?;
+                messages.push(decode(json.value().as_bytes())?);
+            }
+            Ok(messages)
         })
         .await
     }

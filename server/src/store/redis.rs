@@ -48,7 +48,8 @@ use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, Tim
 
 use super::{
     AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey,
-    StateParts, Store, StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
+    SET_ASIDE_KEPT, SetAside, StateParts, Store, StoreError, StoredAlert, StoredOrder,
+    TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
@@ -1036,6 +1037,41 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(appended == 1)
+    }
+
+    async fn set_aside(&self, message: &SetAside) -> Result<(), StoreError> {
+        let key = self.global("set-aside");
+        redis::pipe()
+            .atomic()
+            .cmd("LPUSH")
+            .arg(&key)
+            .arg(encode(message)?)
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&key)
+            .arg(0)
+            .arg(SET_ASIDE_KEPT - 1)
+            .ignore()
+            .exec_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_aside_messages(&self, limit: usize) -> Result<Vec<SetAside>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let messages: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.global("set-aside"))
+            .arg(0)
+            .arg(limit - 1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        messages
+            .iter()
+            .map(|json| decode(json.as_bytes()))
+            .collect()
     }
 
     async fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {

@@ -16,7 +16,8 @@ use crate::audit::chain::{self, Draft, GENESIS, Link, Run};
 
 use super::{
     Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, LEGACY_STATE_PART,
-    PartitionKey, RedisStore, StateParts, Store, StoreError, StoredOrder, TimelineEntry,
+    PartitionKey, RedisStore, SetAside, SetAsideReason, StateParts, Store, StoreError, StoredOrder,
+    TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
@@ -947,6 +948,28 @@ async fn a_state_stored_before_parts_loads_as_one_part_and_takes_new_parts<F: Fi
     );
 }
 
+fn set_aside(topic: &str, reason: SetAsideReason) -> SetAside {
+    SetAside {
+        topic: topic.to_owned(),
+        payload_hex: hex::encode(b"{}"),
+        reason,
+        at: TimestampMs(T0),
+    }
+}
+
+async fn set_aside_messages_are_kept_newest_first<S: Store>(store: &S) {
+    let first = set_aside("vangnet/v1/devices/p-1/loc", SetAsideReason::CorruptState);
+    let second = set_aside("vangnet/v1/devices/p-2/alarm", SetAsideReason::Panicked);
+    store.set_aside(&first).await.unwrap();
+    store.set_aside(&second).await.unwrap();
+
+    assert_eq!(
+        store.set_aside_messages(10).await.unwrap(),
+        [second.clone(), first]
+    );
+    assert_eq!(store.set_aside_messages(1).await.unwrap(), [second]);
+}
+
 /// One `#[tokio::test]` per generic test body, each on a fresh fixture.
 macro_rules! conformance_suite {
     ($fixture:expr; $($test:ident),+ $(,)?) => {
@@ -1038,6 +1061,7 @@ both_stores!(
     an_audit_append_on_a_stale_head_is_refused_and_changes_nothing,
     two_concurrent_audit_appends_on_one_head_let_exactly_one_win,
     the_audit_head_keeps_the_last_event_recorded,
+    set_aside_messages_are_kept_newest_first,
 );
 
 /// Redis only: a reader behind what the capped event log trimmed is told so.

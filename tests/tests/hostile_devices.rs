@@ -1,0 +1,236 @@
+//! The perpetrator carries one of the devices: whatever the broker lets his
+//! device send (a message of any size, a retained message, a message that
+//! fails on every try) is rejected or set aside, and the messages after it,
+//! a victim's panic above all, are processed as if it had never come.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use vangnet_e2e::{
+    AppOptions, Device, MosquittoServer, MqttClient, TestApp, eventually, redis_url, unique_name,
+};
+use vangnet_proto::{Channel, TimestampMs};
+use vangnet_server::store::{PartitionKey, Store};
+
+fn order(id: &str, victim: &str, perpetrator: &str) -> Value {
+    json!({
+        "id": id, "region": "rotterdam", "exercise": false,
+        "victim_devices": [victim], "perpetrator_devices": [perpetrator],
+        "proximity": {"alarm_m": 1000, "prealarm_m": 2000},
+        "zones": []
+    })
+}
+
+fn now_ms() -> u64 {
+    TimestampMs::now().millis()
+}
+
+fn panic_alarm(seq: u64) -> String {
+    json!({"seq": seq, "ts": now_ms(), "kind": "panic"}).to_string()
+}
+
+fn fix(seq: u64) -> String {
+    json!({"seq": seq, "ts": now_ms(), "lat": 51.9225, "lon": 4.4792, "acc": 5.0}).to_string()
+}
+
+async fn app_with_two_orders() -> TestApp {
+    app_with_two_orders_on(AppOptions::default()).await
+}
+
+async fn app_with_two_orders_on(options: AppOptions) -> TestApp {
+    let app = TestApp::spawn_with(options).await;
+    app.wait_until_ready().await;
+    app.put_order(order("o-1", "v-1", "p-1")).await;
+    app.put_order(order("o-2", "v-2", "p-2")).await;
+    app
+}
+
+/// The next `ack` the device receives within 5 s.
+async fn receipt(device: &mut Device) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match device.next_downlink(left).await {
+            Some(message) if message.topic.ends_with("/ack") => return message.json(),
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    panic!("no receipt within 5 s");
+}
+
+async fn assert_ready(app: &TestApp) {
+    assert_eq!(app.get("/readyz").await.status(), 200, "/readyz");
+}
+
+/// Overwrites a partition's stored state in Redis with `f`.
+fn tamper_with_state(app: &TestApp, order: &str, f: impl FnOnce(&mut redis::Connection, &str)) {
+    let mut redis = redis::Client::open(redis_url())
+        .and_then(|client| client.get_connection())
+        .unwrap();
+    let key = format!("{}:{{p:o.{order}}}:state", app.store_prefix);
+    f(&mut redis, &key);
+}
+
+#[tokio::test]
+async fn a_two_mebibyte_alarm_is_rejected_and_the_next_panic_is_acknowledged() {
+    let broker = MosquittoServer::start();
+    let app =
+        app_with_two_orders_on(AppOptions::default().env("VANGNET_MQTT_URL", broker.url())).await;
+    let perpetrator = app.device("p-1").await;
+    let mut victim = app.device("v-1").await;
+
+    perpetrator
+        .send(Channel::Alarm, vec![b' '; 2 * 1024 * 1024])
+        .await;
+    victim.send(Channel::Alarm, panic_alarm(1)).await;
+
+    let ack = receipt(&mut victim).await;
+    assert_eq!(ack["seq"], 1);
+    eventually(
+        Duration::from_secs(5),
+        "the giant message counted",
+        || async {
+            app.metric("vangnet_rejected_messages_total{reason=\"too_large\"}")
+                .await
+                >= 1.0
+        },
+    )
+    .await
+    .unwrap();
+    assert_ready(&app).await;
+}
+
+#[tokio::test]
+async fn a_retained_alarm_is_ignored_and_counted() {
+    let prefix = unique_name("vangnet-retained");
+    let topic = format!("{prefix}/devices/v-9/alarm");
+    let planter = MqttClient::connect(&unique_name("planter")).await;
+    planter.publish_retained(&topic, panic_alarm(1)).await;
+
+    let app = TestApp::spawn_with(AppOptions {
+        prefixes: Some((prefix, unique_name("vangnet-retained-store"))),
+        ..AppOptions::default()
+    })
+    .await;
+    app.wait_until_ready().await;
+
+    let counted = eventually(
+        Duration::from_secs(5),
+        "the retained alarm counted",
+        || async {
+            app.metric("vangnet_rejected_messages_total{reason=\"retained\"}")
+                .await
+                >= 1.0
+        },
+    )
+    .await;
+    planter.publish_retained(&topic, Vec::new()).await;
+    counted.unwrap();
+    let unassigned = app.store().alerts(&PartitionKey::Unassigned).await.unwrap();
+    assert!(unassigned.is_empty(), "raised: {unassigned:?}");
+}
+
+#[tokio::test]
+async fn a_message_whose_order_state_is_unreadable_is_set_aside_and_the_lane_goes_on() {
+    let app = app_with_two_orders().await;
+    let mut other_victim = app.device("v-2").await;
+    let perpetrator = app.device("p-1").await;
+    perpetrator
+        .send(Channel::Alarm, panic_alarm_kind(1, "tamper"))
+        .await;
+    eventually(
+        Duration::from_secs(5),
+        "the order's state stored",
+        || async { app.metric("vangnet_messages_total{kind=\"alarm\"}").await >= 1.0 },
+    )
+    .await
+    .unwrap();
+    tamper_with_state(&app, "o-1", |redis, key| {
+        let _: () = redis::cmd("HSET")
+            .arg(key)
+            .arg("version")
+            .arg("not a number")
+            .query(redis)
+            .unwrap();
+    });
+
+    perpetrator
+        .send(Channel::Alarm, panic_alarm_kind(2, "tamper"))
+        .await;
+    other_victim.send(Channel::Alarm, panic_alarm(1)).await;
+
+    assert_eq!(receipt(&mut other_victim).await["seq"], 1);
+    eventually(Duration::from_secs(10), "the message set aside", || async {
+        app.metric("vangnet_set_aside_messages_total{reason=\"corrupt_state\"}")
+            .await
+            >= 1.0
+    })
+    .await
+    .unwrap();
+    assert_ready(&app).await;
+}
+
+fn panic_alarm_kind(seq: u64, kind: &str) -> String {
+    json!({"seq": seq, "ts": now_ms(), "kind": kind}).to_string()
+}
+
+#[tokio::test]
+async fn a_panic_whose_order_state_is_unreadable_is_raised_as_unassigned() {
+    let app = app_with_two_orders().await;
+    let mut victim = app.device("v-1").await;
+    victim.send(Channel::Loc, fix(1)).await;
+    eventually(
+        Duration::from_secs(5),
+        "the order's state stored",
+        || async { app.metric("vangnet_messages_total{kind=\"loc\"}").await >= 1.0 },
+    )
+    .await
+    .unwrap();
+    tamper_with_state(&app, "o-1", |redis, key| {
+        let _: () = redis::cmd("HSET")
+            .arg(key)
+            .arg("version")
+            .arg("not a number")
+            .query(redis)
+            .unwrap();
+    });
+
+    victim.send(Channel::Alarm, panic_alarm(2)).await;
+
+    assert_eq!(receipt(&mut victim).await["seq"], 2);
+    let unassigned = app.store().alerts(&PartitionKey::Unassigned).await.unwrap();
+    let kinds: Vec<_> = unassigned
+        .iter()
+        .map(|alert| serde_json::to_value(alert).unwrap()["kind"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("panic_unassigned")]);
+}
+
+#[tokio::test]
+async fn a_commit_redis_refuses_every_time_is_set_aside_and_the_lane_goes_on() {
+    let app = app_with_two_orders().await;
+    let mut other_victim = app.device("v-2").await;
+    let perpetrator = app.device("p-1").await;
+    tamper_with_state(&app, "o-1", |redis, key| {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg("a string where a hash belongs")
+            .query(redis)
+            .unwrap();
+    });
+
+    perpetrator
+        .send(Channel::Alarm, panic_alarm_kind(1, "tamper"))
+        .await;
+    other_victim.send(Channel::Alarm, panic_alarm(1)).await;
+
+    assert_eq!(receipt(&mut other_victim).await["seq"], 1);
+    eventually(Duration::from_secs(30), "the message set aside", || async {
+        app.metric("vangnet_set_aside_messages_total{reason=\"store_refused\"}")
+            .await
+            >= 1.0
+    })
+    .await
+    .unwrap();
+    assert_ready(&app).await;
+}
