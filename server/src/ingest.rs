@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use futures_util::FutureExt;
 use futures_util::future::join_all;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics::{Counter, Histogram};
 use tokio_util::sync::CancellationToken;
 use vangnet_engine::Event;
@@ -27,10 +27,15 @@ use crate::orders::OrderIndex;
 use crate::partitions::{Partitions, StepError, store_retry_delay};
 use crate::store::{PartitionKey, SetAside, SetAsideReason, Store, StoreError};
 
-/// Messages per second one device may send on `loc` and `status` before the excess is dropped.
+/// Messages per second one device in an order may send, panics aside, before the excess is dropped.
 pub const DEVICE_RATE_PER_S: u32 = 20;
 /// Messages one device may send in a burst above its rate.
 pub const DEVICE_BURST: u32 = 100;
+/// Panics from devices in no order that are raised per second, and in a
+/// burst: they are rare, and a flood of them from made-up ids must stay cheap.
+const UNASSIGNED_PANICS_PER_S: u32 = 1;
+/// Panics from devices in no order raised in a burst above that rate.
+const UNASSIGNED_PANIC_BURST: u32 = 60;
 /// Tries of a commit the store refuses while it answers pings, before the
 /// message is set aside (about 3 s of backoff).
 const REFUSALS_BEFORE_SET_ASIDE: u32 = 6;
@@ -42,6 +47,8 @@ pub struct Ingest<S> {
     topics: Topics,
     owntracks: bool,
     limiter: DefaultKeyedRateLimiter<DeviceId>,
+    unassigned: DefaultDirectRateLimiter,
+    unassigned_limited: Counter,
     downlink: DeviceMessages,
     stop: CancellationToken,
     metrics: [KindMetrics; 3],
@@ -82,12 +89,20 @@ impl<S: Store> Ingest<S> {
     ) -> Self {
         let rate = NonZeroU32::new(DEVICE_RATE_PER_S).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(DEVICE_BURST).unwrap_or(NonZeroU32::MIN);
+        let unassigned =
+            Quota::per_second(NonZeroU32::new(UNASSIGNED_PANICS_PER_S).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(UNASSIGNED_PANIC_BURST).unwrap_or(NonZeroU32::MIN));
         Self {
             partitions,
             orders,
             topics,
             owntracks,
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            unassigned: RateLimiter::direct(unassigned),
+            unassigned_limited: metrics::counter!(
+                "vangnet_rate_limited_messages_total",
+                "kind" => "panic_unassigned"
+            ),
             downlink,
             stop,
             metrics: KINDS.map(KindMetrics::new),
@@ -123,13 +138,7 @@ impl<S: Store> Ingest<S> {
         };
         let metrics = &self.metrics[kind_index(&decoded.uplink)];
         metrics.messages.increment(1);
-        if !matches!(decoded.uplink, Uplink::Alarm(_))
-            && self.limiter.check_key(&decoded.device).is_err()
-        {
-            metrics.rate_limited.increment(1);
-            return true;
-        }
-        let handled = match self.process(decoded, now).await {
+        let handled = match self.process(decoded, metrics, now).await {
             Processed::Done => true,
             Processed::Stopped => false,
             Processed::Failed(reason) => {
@@ -211,11 +220,22 @@ impl<S: Store> Ingest<S> {
         Ok(Some(Decoded { device, uplink }))
     }
 
-    async fn process(&self, decoded: Decoded, now: TimestampMs) -> Processed {
+    /// Runs a message through the engine of each of its device's orders.
+    /// Only devices in an order are rate limited (panics never), so made-up
+    /// ids leave no state behind. A panic from a device in no order is
+    /// checked against the stored orders once more, then raised unassigned
+    /// within a global rate, so a flood of them from made-up ids stays cheap.
+    async fn process(
+        &self,
+        decoded: Decoded,
+        metrics: &KindMetrics,
+        now: TimestampMs,
+    ) -> Processed {
         let Decoded { device, uplink } = decoded;
         let is_panic = matches!(&uplink, Uplink::Alarm(p) if p.alarm.kind == AlarmKind::Panic);
         let mut orders = self.orders.orders_of(&device);
         if orders.is_empty()
+            && is_panic
             && self
                 .orders
                 .refresh(self.partitions.store().as_ref())
@@ -224,13 +244,22 @@ impl<S: Store> Ingest<S> {
         {
             orders = self.orders.orders_of(&device);
         }
+        if orders.is_empty() && !is_panic {
+            reject(&ProtoError::new("topic", RejectReason::UnknownDevice));
+            return Processed::Done;
+        }
+        if !is_panic && self.limiter.check_key(&device).is_err() {
+            metrics.rate_limited.increment(1);
+            return Processed::Done;
+        }
         let mut targets: Vec<_> = orders
             .into_iter()
             .map(|(key, body)| (key, Some(body)))
             .collect();
         if targets.is_empty() {
-            if !is_panic {
-                reject(&ProtoError::new("topic", RejectReason::UnknownDevice));
+            if self.unassigned.check().is_err() {
+                self.unassigned_limited.increment(1);
+                tracing::debug!("a panic from a device in no order is over the unassigned rate");
                 return Processed::Done;
             }
             targets.push((PartitionKey::Unassigned, None));

@@ -1,5 +1,6 @@
-//! A Mosquitto broker of a test's own, on a free port, with no message size
-//! limit: it passes whatever a device sends, as a misconfigured broker would.
+//! A Mosquitto broker of a test's own, on a free port: with the settings of
+//! `deploy/mosquitto`, or with none, passing whatever a device sends as a
+//! misconfigured broker would.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::{free_port, unique_name};
 
-/// A private `mosquitto` that passes messages of any size, killed when dropped.
+/// A private `mosquitto`, killed when dropped.
 pub struct MosquittoServer {
     port: u16,
     dir: PathBuf,
@@ -15,15 +16,41 @@ pub struct MosquittoServer {
 }
 
 impl MosquittoServer {
-    /// Starts `mosquitto` on a free loopback port.
-    pub fn start() -> Self {
+    /// Starts `mosquitto` with Mosquitto's defaults: no message size limit.
+    pub fn unlimited() -> Self {
+        Self::start("")
+    }
+
+    /// Starts `mosquitto` with the settings of `deploy/mosquitto/mosquitto.conf`.
+    pub fn deployed() -> Self {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/mosquitto/mosquitto.conf"
+        );
+        let deployed =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        let settings: String = deployed
+            .lines()
+            .filter(|line| {
+                !["listener", "allow_anonymous", "persistence"]
+                    .iter()
+                    .any(|key| line.starts_with(key))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        Self::start(&settings)
+    }
+
+    fn start(settings: &str) -> Self {
         let dir = std::env::temp_dir().join(unique_name("mosquitto"));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let port = free_port();
         let config = dir.join("mosquitto.conf");
         std::fs::write(
             &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{settings}"
+            ),
         )
         .unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
         let child = Command::new("mosquitto")

@@ -1,13 +1,17 @@
 //! The perpetrator carries one of the devices: whatever the broker lets his
 //! device send (a message of any size, a retained message, a message that
-//! fails on every try) is rejected or set aside, and the messages after it,
-//! a victim's panic above all, are processed as if it had never come.
+//! fails on every try, a flood) is rejected, limited or set aside, and the
+//! messages after it, a victim's panic above all, are processed as if it had
+//! never come. Floods go through a broker set up as `deploy/mosquitto` is:
+//! with Mosquitto's default queue of 1,000 messages per client, the broker
+//! itself drops what a flood pushes past that, whatever Vangnet does.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vangnet_e2e::{
-    AppOptions, Device, MosquittoServer, MqttClient, TestApp, eventually, redis_url, unique_name,
+    AppOptions, Device, MosquittoServer, MqttClient, MqttQos, TestApp, eventually, redis_url,
+    unique_name,
 };
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::store::{PartitionKey, Store};
@@ -73,7 +77,7 @@ fn tamper_with_state(app: &TestApp, order: &str, f: impl FnOnce(&mut redis::Conn
 
 #[tokio::test]
 async fn a_two_mebibyte_alarm_is_rejected_and_the_next_panic_is_acknowledged() {
-    let broker = MosquittoServer::start();
+    let broker = MosquittoServer::unlimited();
     let app =
         app_with_two_orders_on(AppOptions::default().env("VANGNET_MQTT_URL", broker.url())).await;
     let perpetrator = app.device("p-1").await;
@@ -233,4 +237,49 @@ async fn a_commit_redis_refuses_every_time_is_set_aside_and_the_lane_goes_on() {
     .await
     .unwrap();
     assert_ready(&app).await;
+}
+
+#[tokio::test]
+async fn a_flood_of_panics_from_unknown_devices_does_not_delay_a_real_panic() {
+    let broker = MosquittoServer::deployed();
+    let app =
+        app_with_two_orders_on(AppOptions::default().env("VANGNET_MQTT_URL", broker.url())).await;
+    let mut victim = app.device("v-1").await;
+    let flooder = MqttClient::connect_to(&app.broker(), &unique_name("flooder")).await;
+    for n in 0..5000 {
+        let topic = format!("{}/devices/nobody-{n}/alarm", app.topics.prefix());
+        flooder
+            .publish(&topic, MqttQos::AtLeastOnce, panic_alarm(1))
+            .await;
+    }
+
+    let sent = Instant::now();
+    victim.send(Channel::Alarm, panic_alarm(1)).await;
+    let ack = receipt(&mut victim).await;
+
+    assert_eq!(ack["seq"], 1);
+    let waited = sent.elapsed();
+    assert!(waited < Duration::from_secs(1), "receipt after {waited:?}");
+}
+
+#[tokio::test]
+async fn a_flood_of_alarms_from_the_perpetrator_does_not_delay_the_victims_panic() {
+    let broker = MosquittoServer::deployed();
+    let app =
+        app_with_two_orders_on(AppOptions::default().env("VANGNET_MQTT_URL", broker.url())).await;
+    let mut victim = app.device("v-1").await;
+    let perpetrator = app.device("p-1").await;
+    for seq in 1..=3000 {
+        perpetrator
+            .send(Channel::Alarm, panic_alarm_kind(seq, "tamper"))
+            .await;
+    }
+
+    let sent = Instant::now();
+    victim.send(Channel::Alarm, panic_alarm(1)).await;
+    let ack = receipt(&mut victim).await;
+
+    assert_eq!(ack["seq"], 1);
+    let waited = sent.elapsed();
+    assert!(waited < Duration::from_secs(1), "receipt after {waited:?}");
 }
