@@ -44,6 +44,7 @@ pub async fn run(config: Config, broker: Url, demo: bool) -> anyhow::Result<()> 
         StoreSetting::Redis(url) => {
             let store = RedisStore::connect(url, &config.store_prefix)
                 .context("opening the Redis store")?;
+            tokio::spawn(report_redis_durability(store.clone()));
             run_with(config, broker, Arc::new(store), metrics, demo, stop_signal).await
         }
         StoreSetting::File(path) => {
@@ -209,6 +210,36 @@ async fn run_with<S: Store>(
     http_task.await.context("HTTP server task")??;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Says once Redis answers whether it writes each commit to disk before it
+/// answers: only then is an alarm whose receipt a device got safe from a
+/// crash of Redis (`appendfsync always`, as `deploy/redis` sets it).
+async fn report_redis_durability(store: RedisStore) {
+    let mut attempt = 0;
+    let fsyncs = loop {
+        match store.fsyncs_every_commit().await {
+            Ok(fsyncs) => break fsyncs,
+            Err(_) => {
+                tokio::time::sleep(crate::partitions::store_retry_delay(attempt)).await;
+                attempt += 1;
+            }
+        }
+    };
+    metrics::gauge!("vangnet_store_fsync_every_commit")
+        .set(f64::from(u8::from(fsyncs == Some(true))));
+    match fsyncs {
+        Some(true) => tracing::info!("Redis writes every commit to disk before it answers"),
+        Some(false) => tracing::warn!(
+            "Redis does not write every commit to disk before it answers (appendonly yes, \
+             appendfsync always): an alarm already acknowledged to its device can be lost \
+             if Redis crashes"
+        ),
+        None => tracing::warn!(
+            "Redis does not let its configuration be read: make sure it runs with appendonly \
+             yes and appendfsync always, or an acknowledged alarm can be lost if it crashes"
+        ),
+    }
 }
 
 /// Waits until the orders are loaded: a message taken before would find its

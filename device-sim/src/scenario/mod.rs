@@ -9,6 +9,7 @@ mod dispatch;
 mod model;
 mod motion;
 mod noise;
+mod receipts;
 mod report;
 mod runner;
 mod schedule;

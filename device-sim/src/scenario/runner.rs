@@ -7,16 +7,18 @@
 //! scenario's own names.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use rumqttc::QoS;
+use rumqttc::{AsyncClient, Packet, QoS};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use vangnet_proto::{DeviceId, DispatchBody, TimestampMs, Topics};
+use vangnet_proto::{Channel, DeviceId, DispatchBody, TimestampMs, Topics};
 use vangnet_server::auth::{Claims, Role, sign_hs256};
 
 use super::clock::Clock;
+use super::receipts::{REPEAT_AFTER, Unreceipted, parse_receipt};
 use super::report::Seen;
 use super::schedule::Message;
 use crate::broker;
@@ -167,11 +169,27 @@ impl Session {
     }
 
     /// Publishes `messages` on the scenario `clock`, then waits for its end.
+    /// Like a real device, each alarm is sent again until its receipt arrives.
     pub async fn play(&self, messages: Vec<Message>, clock: &Clock) -> anyhow::Result<()> {
         let topics = Topics::new(&self.endpoint.mqtt_prefix)
             .map_err(|_| anyhow::anyhow!("bad MQTT prefix {}", self.endpoint.mqtt_prefix))?;
         let client_id = format!("vangnet-sim-{}", self.names.tag);
-        let client = broker::connect(&self.endpoint.mqtt_url, &client_id, &[], |_| {}).await?;
+        let unreceipted = Arc::new(Mutex::new(Unreceipted::default()));
+        let receipts = format!("{}/devices/+/ack", topics.prefix());
+        let on_receipt = {
+            let (unreceipted, prefix) = (unreceipted.clone(), topics.prefix().to_owned());
+            move |packet: &Packet| {
+                if let Packet::Publish(publish) = packet
+                    && let Some((device, seq)) =
+                        parse_receipt(&prefix, &publish.topic, &publish.payload)
+                {
+                    lock(&unreceipted).receipt(&device, seq);
+                }
+            }
+        };
+        let client =
+            broker::connect(&self.endpoint.mqtt_url, &client_id, &[receipts], on_receipt).await?;
+        let repeating = tokio::spawn(repeat_unreceipted(client.clone(), unreceipted.clone()));
         let mut seq: HashMap<String, u64> = HashMap::new();
         for Message {
             t,
@@ -187,17 +205,24 @@ impl Session {
             body.insert("ts".into(), json!(clock.device_ts(t).millis()));
             let id = DeviceId::parse(&self.names.real(&device), "device")
                 .with_context(|| format!("device id {device}"))?;
+            let topic = topics.uplink(&id, channel);
+            let payload = serde_json::to_vec(&body)?;
+            if channel == Channel::Alarm {
+                lock(&unreceipted).sent(
+                    id.as_str(),
+                    *counter,
+                    topic.clone(),
+                    payload.clone(),
+                    Instant::now(),
+                );
+            }
             client
-                .publish(
-                    topics.uplink(&id, channel),
-                    QoS::AtLeastOnce,
-                    false,
-                    serde_json::to_vec(&body)?,
-                )
+                .publish(topic, QoS::AtLeastOnce, false, payload)
                 .await
                 .context("MQTT publish")?;
         }
         tokio::time::sleep_until(clock.end().into()).await;
+        repeating.abort();
         client.disconnect().await.context("MQTT disconnect")?;
         Ok(())
     }
@@ -231,6 +256,28 @@ impl Session {
         }
         seen
     }
+}
+
+/// Sends the alarms still without a receipt again, until aborted.
+async fn repeat_unreceipted(client: AsyncClient, unreceipted: Arc<Mutex<Unreceipted>>) {
+    let mut ticks = tokio::time::interval(REPEAT_AFTER / 4);
+    loop {
+        ticks.tick().await;
+        let due = lock(&unreceipted).due(Instant::now());
+        for (topic, payload) in due {
+            if client
+                .publish(topic, QoS::AtLeastOnce, false, payload)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+fn lock(unreceipted: &Mutex<Unreceipted>) -> MutexGuard<'_, Unreceipted> {
+    unreceipted.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -204,6 +204,31 @@ struct RepairSchedule {
 }
 
 impl RedisStore {
+    /// Whether Redis writes every commit to disk before it answers
+    /// (`appendonly yes` with `appendfsync always`), so that a receipt sent
+    /// after a commit survives a crash of Redis; `None` when Redis does not
+    /// let its configuration be read.
+    pub async fn fsyncs_every_commit(&self) -> Result<Option<bool>, StoreError> {
+        let config: Result<HashMap<String, String>, RedisError> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("append*")
+            .query_async(&mut self.conn.clone())
+            .await;
+        match config {
+            Ok(config) => Ok(Some(
+                config.get("appendonly").map(String::as_str) == Some("yes")
+                    && config.get("appendfsync").map(String::as_str) == Some("always"),
+            )),
+            Err(err)
+                if err.kind()
+                    == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
     /// Prepares a store on `url` with every key under `key_prefix`; connects
     /// on first use and reconnects by itself, so Redis need not be up yet.
     /// Must be called within a Tokio runtime.
