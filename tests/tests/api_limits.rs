@@ -1,4 +1,4 @@
-//! The API's limits (issue 6): bodies of at most 1 MiB, bounded JSON
+//! The API's limits: bodies of at most 1 MiB, bounded JSON
 //! depth, a rate limit per token holder on changes, and no CORS.
 
 use serde_json::{Value, json};

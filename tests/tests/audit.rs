@@ -1,4 +1,4 @@
-//! The audit trail of issue 6 item 5: API changes, alert revisions and acts
+//! The audit trail: API changes, alert revisions and acts
 //! appear in `GET /api/v1/audit` with actor and hash chain, and
 //! `vangnet audit verify` finds an entry edited, deleted or swapped in Redis.
 

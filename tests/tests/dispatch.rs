@@ -1,4 +1,4 @@
-//! Issue 5: every accepted alert revision reaches police dispatch, signed,
+//! Every accepted alert revision reaches police dispatch, signed,
 //! most urgent first, whatever fails in between.
 
 use std::time::{Duration, Instant};

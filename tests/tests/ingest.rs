@@ -1,4 +1,4 @@
-//! Issue 4: devices talk to the running service over the real broker, and
+//! Devices talk to the running service over the real broker, and
 //! what it decides lands in the real Redis.
 
 use std::time::{Duration, Instant};

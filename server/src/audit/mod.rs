@@ -1,4 +1,4 @@
-//! The tamper-evident audit trail (issue 6 item 5): every API change, alert
+//! The tamper-evident audit trail: every API change, alert
 //! revision and dispatch outcome, appended to one hash chain in the store.
 //!
 //! Appending is a compare-and-set on the chain's head, so any number of

@@ -1,4 +1,4 @@
-//! An alert revision as an OASIS CAP 1.2 message (SPEC section 6, issue 5).
+//! An alert revision as an OASIS CAP 1.2 message (SPEC section 6).
 //!
 //! Message:
 //! - `identifier` `{alert_id}-{revision}`; `sent` the revision's `updated_at`
