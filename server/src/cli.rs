@@ -150,7 +150,7 @@ impl Args for ServeArgs {
                 .env(setting.env)
                 .value_name("VALUE")
                 .help(help)
-                .hide_env_values(setting.env.contains("SECRET"))
+                .hide_env_values(shows_secrets(setting.env))
         });
         let demo = Arg::new(DEMO_ARG)
             .long(DEMO_ARG)
@@ -183,4 +183,10 @@ impl FromArgMatches for ServeArgs {
         }
         Ok(())
     }
+}
+
+/// Settings whose values may carry a secret (a key, or a URL with a
+/// password): `--help` names their variables without their values.
+fn shows_secrets(env: &str) -> bool {
+    env.contains("SECRET") || env.ends_with("_URL") || env == "VANGNET_STORE"
 }

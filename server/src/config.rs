@@ -66,6 +66,15 @@ pub enum BrokerSetting {
     External(Url),
 }
 
+/// How Vangnet checks an external broker over TLS, and its password there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrokerAuth {
+    /// PEM certificates of the CA that signed the broker's certificate; the system's roots when `None`.
+    pub ca_pem: Option<Vec<u8>>,
+    /// The password, read from `VANGNET_MQTT_PASSWORD_FILE`, instead of the URL's.
+    pub password: Option<Secret>,
+}
+
 /// Where state is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSetting {
@@ -106,6 +115,8 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// Embedded or external broker.
     pub broker: BrokerSetting,
+    /// How Vangnet checks an external broker and proves itself to it.
+    pub broker_auth: BrokerAuth,
     /// The topic tree.
     pub topics: Topics,
     /// MQTT 5 shared-subscription group.
@@ -304,18 +315,20 @@ impl Config {
             }
             routes.push(route);
         }
+        let broker = match read.optional("mqtt_url", parse_broker)? {
+            Some(external) => external,
+            None => BrokerSetting::Embedded(read.required("embedded_broker_addr", |v| {
+                v.parse()
+                    .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:1883"))
+            })?),
+        };
         Ok(Self {
             http_addr: read.required("http_addr", |v| {
                 v.parse()
                     .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))
             })?,
-            broker: match read.optional("mqtt_url", parse_broker)? {
-                Some(external) => external,
-                None => BrokerSetting::Embedded(read.required("embedded_broker_addr", |v| {
-                    v.parse()
-                        .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:1883"))
-                })?),
-            },
+            broker_auth: broker_auth(&read, &broker)?,
+            broker,
             topics: read.required("mqtt_prefix", |v| {
                 Topics::new(v).map_err(|e| format!("`{v}`: {e}"))
             })?,
@@ -384,7 +397,20 @@ fn parse_bool(value: &str) -> Result<bool, String> {
 }
 
 fn parse_url(value: &str) -> Result<Url, String> {
-    Url::parse(value).map_err(|e| format!("`{value}` is not a URL: {e}"))
+    Url::parse(value).map_err(|e| format!("`{}` is not a URL: {e}", without_password(value)))
+}
+
+/// `value` as it may be shown in an error: a URL's password replaced by `***`.
+fn without_password(value: &str) -> String {
+    match Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(_) => value.to_owned(),
+        Err(_) if value.contains('@') => "(a URL with credentials)".to_owned(),
+        Err(_) => value.to_owned(),
+    }
 }
 
 fn parse_broker(value: &str) -> Result<BrokerSetting, String> {
@@ -393,7 +419,9 @@ fn parse_broker(value: &str) -> Result<BrokerSetting, String> {
         "mqtt" | "mqtts" | "tcp" | "ssl" if url.host_str().is_some() => {
             Ok(BrokerSetting::External(url))
         }
-        "mqtt" | "mqtts" | "tcp" | "ssl" => Err(format!("`{value}` names no host")),
+        "mqtt" | "mqtts" | "tcp" | "ssl" => {
+            Err(format!("`{}` names no host", without_password(value)))
+        }
         scheme => Err(format!(
             "unknown scheme `{scheme}`: expected mqtt://HOST:PORT or mqtts://HOST:PORT"
         )),
@@ -409,8 +437,12 @@ fn parse_store(value: &str) -> Result<StoreSetting, String> {
             Ok(StoreSetting::File(PathBuf::from(path)))
         };
     }
-    let url = parse_url(value)
-        .map_err(|_| format!("`{value}`: expected redis://HOST:PORT/DB or file:PATH"))?;
+    let url = parse_url(value).map_err(|_| {
+        format!(
+            "`{}`: expected redis://HOST:PORT/DB or file:PATH",
+            without_password(value)
+        )
+    })?;
     match url.scheme() {
         "redis" | "rediss" if url.host_str().is_some() => Ok(StoreSetting::Redis(url)),
         scheme => Err(format!(
@@ -427,6 +459,35 @@ fn parse_http_url(value: &str) -> Result<Url, String> {
             "unknown scheme `{scheme}`: expected http:// or https://"
         )),
     }
+}
+
+/// The broker's CA and Vangnet's password there, read from their files.
+fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, ConfigError> {
+    let ca_pem = read.optional("mqtt_ca_file", |path| {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let certificate = b"-----BEGIN CERTIFICATE-----";
+        pem.windows(certificate.len())
+            .any(|window| window == certificate)
+            .then_some(pem)
+            .ok_or_else(|| format!("{path} holds no PEM certificate"))
+    })?;
+    let password = read.optional("mqtt_password_file", |path| {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let password = text.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            return Err(format!("{path} is empty"));
+        }
+        Ok(Secret(password.to_owned()))
+    })?;
+    if password.is_some()
+        && matches!(broker, BrokerSetting::External(url) if url.username().is_empty())
+    {
+        return Err(ConfigError::new(
+            setting("mqtt_password_file").env,
+            "VANGNET_MQTT_URL names no user (mqtts://USER@HOST:PORT) for the password",
+        ));
+    }
+    Ok(BrokerAuth { ca_pem, password })
 }
 
 fn parse_readable_file(value: &str) -> Result<PathBuf, String> {

@@ -132,6 +132,7 @@ async fn run_with<S: Store>(
         LaneSpec {
             name: "alarm",
             broker: broker.clone(),
+            auth: config.broker_auth.clone(),
             client_id: client_id(&config, "alarm"),
             filters: vec![
                 subscription(&config, topics.uplink_filter(Channel::Alarm)),
@@ -147,6 +148,7 @@ async fn run_with<S: Store>(
         LaneSpec {
             name: "loc",
             broker: broker.clone(),
+            auth: config.broker_auth.clone(),
             client_id: client_id(&config, "loc"),
             filters: loc_filters,
             nodelay: false,

@@ -44,6 +44,18 @@ pub const SETTINGS: &[Setting] = &[
         "External MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT [default: start the embedded broker on 127.0.0.1:1883]",
     ),
     setting(
+        "mqtt_ca_file",
+        "VANGNET_MQTT_CA_FILE",
+        None,
+        "PEM file of the CA that signed the broker's certificate, for mqtts:// [default: the system's roots]",
+    ),
+    setting(
+        "mqtt_password_file",
+        "VANGNET_MQTT_PASSWORD_FILE",
+        None,
+        "File holding the MQTT password, instead of the URL's (the user comes from the URL)",
+    ),
+    setting(
         "embedded_broker_addr",
         "VANGNET_EMBEDDED_BROKER_ADDR",
         Some("127.0.0.1:1883"),

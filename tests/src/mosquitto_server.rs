@@ -41,7 +41,9 @@ impl MosquittoServer {
         Self::start(&settings)
     }
 
-    fn start(settings: &str) -> Self {
+    /// Starts `mosquitto` with `settings` (other listeners, say) ahead of
+    /// its plain, anonymous loopback listener.
+    pub fn start(settings: &str) -> Self {
         let dir = std::env::temp_dir().join(unique_name("mosquitto"));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let port = free_port();
@@ -49,7 +51,7 @@ impl MosquittoServer {
         std::fs::write(
             &config,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{settings}"
+                "{settings}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             ),
         )
         .unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter, Transport};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::ack_order::{AckOrder, Position};
 use super::progress::LaneProgress;
+use crate::config::BrokerAuth;
 
 /// Capacity of rumqttc's request channel (acks and publishes queue there).
 const REQUEST_CAPACITY: usize = 4096;
@@ -33,6 +34,8 @@ pub struct LaneSpec {
     pub name: &'static str,
     /// Broker address.
     pub broker: Url,
+    /// The broker's CA for `mqtts://`, and the password instead of the URL's.
+    pub auth: BrokerAuth,
     /// Stable client id, so the broker keeps the session across restarts.
     pub client_id: String,
     /// Topic filters to (re)subscribe on every connection.
@@ -209,6 +212,15 @@ pub fn spawn(
     shutdown: Shutdown,
 ) -> Result<Lane, rumqttc::OptionError> {
     let mut options = MqttOptions::parse_url(with_client_id(&spec.broker, &spec.client_id))?;
+    if let Some(ca) = &spec.auth.ca_pem
+        && matches!(spec.broker.scheme(), "mqtts" | "ssl")
+    {
+        options.set_transport(Transport::tls(ca.clone(), None, None));
+    }
+    if let Some(password) = &spec.auth.password {
+        let password = String::from_utf8_lossy(password.expose()).into_owned();
+        options.set_credentials(spec.broker.username(), password);
+    }
     options
         .set_clean_session(false)
         .set_manual_acks(true)
