@@ -19,7 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 pub use self::request::{TIMEOUT, signature};
-pub use self::route::{Format, Route, RouteConfig};
+pub use self::route::{Format, Route, RouteConfig, check_transport};
 pub use self::worker::DEGRADED_AFTER;
 use self::worker::Outcome;
 use crate::audit::{self, chain::Draft};
