@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, RedisServer, Sink, SinkRequest, TestApp, unique_name};
+use vangnet_e2e::{AppOptions, RedisServer, Sink, SinkRequest, TestApp, eventually, unique_name};
 use vangnet_proto::{Channel, TimestampMs};
 
 const SECRET: &str = "dispatch-test-secret";
@@ -272,4 +272,31 @@ async fn a_route_with_a_p1_undelivered_for_30_s_is_degraded_in_healthz_and_metri
     assert_eq!(app.metric(gauge).await, 1.0);
     sink.set_failing(false);
     wait_for_deliveries(&sink, 1, Duration::from_secs(35)).await;
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failed_attempt_never_followed_and_the_revision_is_posted_again() {
+    let sink = Sink::start().await;
+    sink.set_redirecting(true);
+    let app = app_with(&sink, AppOptions::default()).await;
+    app.put_order(order("d-9", false)).await;
+    app.device("d-9-v")
+        .await
+        .send(Channel::Alarm, alarm(1, "panic"))
+        .await;
+    let failed = "vangnet_dispatch_attempts_total{route=\"default\",outcome=\"failed\"}";
+    eventually(
+        Duration::from_secs(10),
+        "the redirect counted as a failed attempt",
+        || async { app.metric(failed).await >= 1.0 },
+    )
+    .await
+    .unwrap();
+    assert!(sink.delivered().is_empty(), "the redirect was followed");
+
+    sink.set_redirecting(false);
+
+    let delivered = wait_for_deliveries(&sink, 1, Duration::from_secs(35)).await;
+    assert_eq!(delivered[0].method, "POST");
+    assert_eq!(delivered[0].json()["kind"], "panic");
 }

@@ -46,10 +46,8 @@ pub fn spawn<S: Store>(
     health: Arc<Health>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(|e| anyhow::anyhow!("building the dispatch HTTP client: {e}"))?;
+    let client =
+        request::client().map_err(|e| anyhow::anyhow!("building the dispatch HTTP client: {e}"))?;
     let (reports_tx, reports_rx) = mpsc::unbounded_channel();
     let mut queues = Vec::with_capacity(routes.len());
     let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
