@@ -1,5 +1,6 @@
 //! A police dispatch endpoint for tests: records every request, answers 200,
-//! 503 or a redirect on demand, and can go away and come back on the same port.
+//! 503, a redirect or never, on demand, and can go away and come back on the
+//! same port.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -35,6 +36,7 @@ struct Shared {
     delivered: Mutex<Vec<SinkRequest>>,
     failing: AtomicBool,
     redirecting: AtomicBool,
+    hanging: AtomicBool,
 }
 
 /// A running fake dispatch endpoint.
@@ -91,6 +93,11 @@ impl Sink {
         self.shared.redirecting.store(redirecting, Ordering::SeqCst);
     }
 
+    /// From now on, never answer (`true`), or answer as before (`false`).
+    pub fn set_hanging(&self, hanging: bool) {
+        self.shared.hanging.store(hanging, Ordering::SeqCst);
+    }
+
     /// Every request answered 200, in arrival order.
     pub fn delivered(&self) -> Vec<SinkRequest> {
         self.shared
@@ -120,6 +127,9 @@ async fn receive(
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
+    if shared.hanging.load(Ordering::SeqCst) {
+        return std::future::pending().await;
+    }
     if shared.failing.load(Ordering::SeqCst) {
         return HttpResponse::ServiceUnavailable().finish();
     }

@@ -363,6 +363,38 @@ async fn a_failing_exercise_route_with_1500_queued_never_delays_a_real_panic() {
 }
 
 #[tokio::test]
+async fn a_hanging_exercise_route_with_1500_queued_never_delays_a_real_panic() {
+    let real = Sink::start().await;
+    let drill = Sink::start().await;
+    drill.set_hanging(true);
+    let config = routes_file(&drill_route(&drill));
+    let app = app_with(
+        &real,
+        AppOptions::default().env("VANGNET_CONFIG", config.to_str().unwrap()),
+    )
+    .await;
+    app.put_order(order("d-13", false)).await;
+    seed_exercise_backlog(&app, 1500).await;
+    let timed_out = "vangnet_dispatch_attempts_total{route=\"drill\",outcome=\"failed\"}";
+    eventually(
+        Duration::from_secs(15),
+        "a drill attempt timing out",
+        || async { app.metric(timed_out).await >= 1.0 },
+    )
+    .await
+    .unwrap();
+
+    app.device("d-13-v")
+        .await
+        .send(Channel::Alarm, alarm(1, "panic"))
+        .await;
+
+    let delivered = wait_for_deliveries(&real, 1, Duration::from_secs(5)).await;
+    assert_eq!(delivered[0].json()["kind"], "panic");
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
 async fn a_redirect_is_a_failed_attempt_never_followed_and_the_revision_is_posted_again() {
     let sink = Sink::start().await;
     sink.set_redirecting(true);
@@ -498,4 +530,22 @@ async fn three_hundred_presses_reach_dispatch_as_a_handful_of_revisions_the_last
     })
     .await
     .unwrap();
+    let settled: std::collections::BTreeSet<u64> = store
+        .audit_after(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.action.as_str(),
+                "dispatch.delivered" | "dispatch.superseded"
+            )
+        })
+        .filter_map(|e| e.detail["revision"].as_u64())
+        .collect();
+    assert_eq!(
+        settled,
+        (1..=300).collect(),
+        "every revision delivered or superseded in the audit trail"
+    );
 }
