@@ -472,6 +472,36 @@ async fn a_p1_that_no_route_takes_degrades_healthz_until_a_dispatcher_acknowledg
 }
 
 #[tokio::test]
+async fn an_unrouted_p1_still_degrades_healthz_after_a_restart() {
+    let drill = Sink::start().await;
+    let config = routes_file(&drill_route(&drill));
+    let mut app =
+        TestApp::spawn_with(AppOptions::default().env("VANGNET_CONFIG", config.to_str().unwrap()))
+            .await;
+    app.wait_until_ready().await;
+    app.put_order(order("d-14", false)).await;
+    app.press_panic("d-14-v").await;
+    eventually(Duration::from_secs(5), "healthz degraded", || async {
+        healthz(&app).await["status"] == "degraded"
+    })
+    .await
+    .unwrap();
+
+    app.kill9();
+    app.restart().await;
+
+    eventually(
+        Duration::from_secs(10),
+        "healthz degraded again",
+        || async { healthz(&app).await["unrouted_alerts"] == 1 },
+    )
+    .await
+    .unwrap();
+    assert_eq!(healthz(&app).await["status"], "degraded");
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
 async fn with_no_route_configured_a_panic_is_kept_and_healthz_stays_ok() {
     let app = TestApp::spawn().await;
     app.wait_until_ready().await;
