@@ -297,14 +297,19 @@ impl Config {
     /// Checks every value and builds the configuration.
     pub fn from_values(values: &RawValues) -> Result<Self, ConfigError> {
         let read = Reader(values);
-        let dispatch_url = read.optional("dispatch_url", parse_http_url)?;
+        let allow_http = read.required("dispatch_allow_http", parse_bool)?;
+        let dispatch_url = read.optional("dispatch_url", |v| {
+            let url = parse_http_url(v)?;
+            crate::dispatch::check_transport(&url, allow_http)?;
+            Ok(url)
+        })?;
         let dispatch_secret = read.optional("dispatch_secret", |v| Ok(Secret(v.to_owned())))?;
         let mut routes: Vec<Route> = dispatch_url
             .iter()
             .map(|url| Route::default_route(url.clone(), dispatch_secret.clone()))
             .collect();
         for (index, route) in values.routes.iter().enumerate() {
-            let route = Route::from_config(route.clone()).map_err(|message| {
+            let route = Route::from_config(route.clone(), allow_http).map_err(|message| {
                 ConfigError::new("routes", format!("routes[{index}].{message}"))
             })?;
             if routes.iter().any(|r| r.name == route.name) {
@@ -594,6 +599,18 @@ mod tests {
         let routes = config.unwrap().routes;
         assert_eq!(routes.len(), 1);
         assert_eq!(routes[0].name, "default");
+    }
+
+    #[test]
+    fn plain_http_dispatch_to_another_machine_names_vangnet_dispatch_url_unless_allowed() {
+        let url = ("dispatch_url", "http://dispatch.example.org/alerts");
+        assert_eq!(error(&[url]).setting, "VANGNET_DISPATCH_URL");
+        let allowed = Config::from_values(&values(&[url, ("dispatch_allow_http", "true")]));
+        assert_eq!(allowed.unwrap().routes.len(), 1);
+        assert_eq!(
+            error(&[url, ("dispatch_allow_http", "maybe")]).setting,
+            "VANGNET_DISPATCH_ALLOW_HTTP"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What `/healthz` and `/readyz` report: whether the broker subscription and
-//! the store are up, and which dispatch routes are degraded. Adapters set
-//! these; the HTTP layer only reads them.
+//! the store are up, which dispatch routes are degraded, and which P1 or P2
+//! alerts no route takes. Adapters set these; the HTTP layer only reads them.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -13,6 +13,7 @@ pub struct Health {
     store: AtomicBool,
     degraded_routes: Mutex<BTreeSet<String>>,
     stalled_lanes: Mutex<BTreeSet<&'static str>>,
+    unrouted_alerts: Mutex<BTreeSet<String>>,
 }
 
 impl Health {
@@ -87,6 +88,30 @@ impl Health {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_empty()
+    }
+
+    /// Records whether an open P1 or P2 alert is one that no route takes,
+    /// until a dispatcher acknowledges or resolves it; true when that changed.
+    pub fn set_unrouted(&self, alert_id: &str, unrouted: bool) -> bool {
+        let mut alerts = self
+            .unrouted_alerts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let changed = if unrouted {
+            alerts.insert(alert_id.to_owned())
+        } else {
+            alerts.remove(alert_id)
+        };
+        metrics::gauge!("vangnet_dispatch_unrouted_alerts").set(alerts.len() as f64);
+        changed
+    }
+
+    /// How many open P1 or P2 alerts no route takes.
+    pub fn unrouted_alerts(&self) -> usize {
+        self.unrouted_alerts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// True when the service can take traffic.

@@ -30,23 +30,29 @@ fn up_or_down(up: bool) -> &'static str {
 }
 
 /// Liveness: always 200 while the process serves; a dispatch route whose
-/// oldest undelivered P1 is older than 30 s makes the status `degraded`.
+/// oldest undelivered P1 is older than 30 s, or an open P1 or P2 alert that
+/// no route takes, makes the status `degraded`.
 #[utoipa::path(
     get,
     path = "/healthz",
     operation_id = "healthz",
     tag = "operations",
-    responses((status = 200, description = "`{\"status\": \"ok\" | \"degraded\", \"degraded_routes\": [...]}`", body = Object)),
+    responses((status = 200, description = "`{\"status\": \"ok\" | \"degraded\", \"degraded_routes\": [...], \"unrouted_alerts\": n}`", body = Object)),
 )]
 #[get("/healthz")]
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let degraded = state.health.degraded_routes();
-    let status = if degraded.is_empty() {
+    let unrouted = state.health.unrouted_alerts();
+    let status = if degraded.is_empty() && unrouted == 0 {
         "ok"
     } else {
         "degraded"
     };
-    HttpResponse::Ok().json(json!({ "status": status, "degraded_routes": degraded }))
+    HttpResponse::Ok().json(json!({
+        "status": status,
+        "degraded_routes": degraded,
+        "unrouted_alerts": unrouted,
+    }))
 }
 
 /// Readiness: 200 when broker and store are up, 503 otherwise.

@@ -113,7 +113,13 @@ pub const SETTINGS: &[Setting] = &[
         "dispatch_url",
         "VANGNET_DISPATCH_URL",
         None,
-        "Police dispatch endpoint (http:// or https://) [default: alerts are kept and shown, not sent]",
+        "Police dispatch endpoint: https://, or http:// to this machine [default: alerts are kept and shown, not sent]",
+    ),
+    setting(
+        "dispatch_allow_http",
+        "VANGNET_DISPATCH_ALLOW_HTTP",
+        Some("false"),
+        "Allow plain http:// dispatch URLs (VANGNET_DISPATCH_URL and every route) to other machines: alerts then cross the network unencrypted",
     ),
     setting(
         "dispatch_secret",

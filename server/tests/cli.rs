@@ -54,3 +54,52 @@ fn audit_verify_of_an_unreadable_file_exits_3() {
         .unwrap();
     assert_eq!(output.status.code(), Some(3), "{output:?}");
 }
+
+/// Runs `vangnet serve` with `env` on a private store, an unreachable broker
+/// and any free port; kills it if it still runs after 10 s (it took the
+/// configuration then, so the returned status is not 2).
+fn serve_with(env: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("file:{}", dir.path().join("vangnet.redb").display());
+    let mut child = vangnet()
+        .arg("serve")
+        .env("VANGNET_STORE", store)
+        .env("VANGNET_MQTT_URL", "mqtt://127.0.0.1:1")
+        .env("VANGNET_HTTP_ADDR", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_plain_http_dispatch_url_off_loopback_exits_2_naming_vangnet_dispatch_url() {
+    let output = serve_with(&[("VANGNET_DISPATCH_URL", "http://dispatch.example.org/alerts")]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("VANGNET_DISPATCH_URL"), "{stderr}");
+}
+
+#[test]
+fn a_plain_http_route_url_off_loopback_exits_2_naming_the_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vangnet.toml");
+    std::fs::write(
+        &config,
+        "[[routes]]\nname = \"mirror\"\nurl = \"http://10.1.2.3/alerts\"\n",
+    )
+    .unwrap();
+    let output = serve_with(&[("VANGNET_CONFIG", config.to_str().unwrap())]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("routes[0].url"), "{stderr}");
+}

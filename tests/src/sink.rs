@@ -1,5 +1,6 @@
-//! A police dispatch endpoint for tests: records every request, answers 200
-//! or 503 on demand, and can go away and come back on the same port.
+//! A police dispatch endpoint for tests: records every request, answers 200,
+//! 503, a redirect or never, on demand, and can go away and come back on the
+//! same port.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -13,6 +14,8 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 /// One request as the sink received it.
 #[derive(Debug, Clone)]
 pub struct SinkRequest {
+    /// The HTTP method.
+    pub method: String,
     /// Headers, names lower-cased.
     pub headers: HashMap<String, String>,
     /// The exact body.
@@ -32,6 +35,8 @@ impl SinkRequest {
 struct Shared {
     delivered: Mutex<Vec<SinkRequest>>,
     failing: AtomicBool,
+    redirecting: AtomicBool,
+    hanging: AtomicBool,
 }
 
 /// A running fake dispatch endpoint.
@@ -82,6 +87,17 @@ impl Sink {
         self.shared.failing.store(failing, Ordering::SeqCst);
     }
 
+    /// From now on, answer a POST with `302 Found` to another path of this
+    /// sink (`true`), whose GET is answered 200 and recorded; or as before (`false`).
+    pub fn set_redirecting(&self, redirecting: bool) {
+        self.shared.redirecting.store(redirecting, Ordering::SeqCst);
+    }
+
+    /// From now on, never answer (`true`), or answer as before (`false`).
+    pub fn set_hanging(&self, hanging: bool) {
+        self.shared.hanging.store(hanging, Ordering::SeqCst);
+    }
+
     /// Every request answered 200, in arrival order.
     pub fn delivered(&self) -> Vec<SinkRequest> {
         self.shared
@@ -111,8 +127,18 @@ async fn receive(
     body: web::Bytes,
     shared: web::Data<Shared>,
 ) -> HttpResponse {
+    if shared.hanging.load(Ordering::SeqCst) {
+        return std::future::pending().await;
+    }
     if shared.failing.load(Ordering::SeqCst) {
         return HttpResponse::ServiceUnavailable().finish();
+    }
+    if shared.redirecting.load(Ordering::SeqCst)
+        && request.method() == actix_web::http::Method::POST
+    {
+        return HttpResponse::Found()
+            .insert_header(("Location", "/moved"))
+            .finish();
     }
     let headers = request
         .headers()
@@ -124,6 +150,7 @@ async fn receive(
         .collect();
     if let Ok(mut delivered) = shared.delivered.lock() {
         delivered.push(SinkRequest {
+            method: request.method().as_str().to_owned(),
             headers,
             body: body.to_vec(),
             at: Instant::now(),

@@ -4,8 +4,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, RedisServer, Sink, SinkRequest, TestApp, unique_name};
-use vangnet_proto::{Channel, TimestampMs};
+use vangnet_e2e::{AppOptions, RedisServer, Sink, SinkRequest, TestApp, eventually, unique_name};
+use vangnet_proto::{Channel, DispatchBody, OrderId, Priority, TimestampMs};
+use vangnet_server::auth::Role;
+use vangnet_server::store::{Commit, PartitionKey, Store, TimelineEntry};
 
 const SECRET: &str = "dispatch-test-secret";
 
@@ -272,4 +274,308 @@ async fn a_route_with_a_p1_undelivered_for_30_s_is_degraded_in_healthz_and_metri
     assert_eq!(app.metric(gauge).await, 1.0);
     sink.set_failing(false);
     wait_for_deliveries(&sink, 1, Duration::from_secs(35)).await;
+}
+
+/// A config file holding `routes` (TOML `[[routes]]` tables); removed by the caller.
+fn routes_file(routes: &str) -> std::path::PathBuf {
+    let config = std::env::temp_dir().join(format!("{}.toml", unique_name("routes")));
+    std::fs::write(&config, routes).unwrap();
+    config
+}
+
+fn drill_route(sink: &Sink) -> String {
+    format!(
+        "[[routes]]\nname = \"drill\"\nurl = \"{}\"\nexercise = true\nmin_priority = \"P3\"\n",
+        sink.url()
+    )
+}
+
+/// Commits `count` open P1 panic alerts of an exercise order straight into
+/// the store, as a long exercise would have left them queued.
+async fn seed_exercise_backlog(app: &TestApp, count: usize) {
+    let store = app.store();
+    let partition = PartitionKey::Order(OrderId::new("seeded-drill"));
+    let now = TimestampMs::now();
+    for (version, chunk) in (0..count).collect::<Vec<_>>().chunks(100).enumerate() {
+        let revisions = chunk
+            .iter()
+            .map(|n| {
+                let revision: DispatchBody = serde_json::from_value(json!({
+                    "alert_id": format!("seeded-{n}"), "revision": 1, "order_id": "seeded-drill",
+                    "region": "rotterdam", "priority": "P1", "kind": "panic", "confidence": null,
+                    "status": "open", "exercise": true, "late": false, "count": 1,
+                    "created_at": "2026-11-28T12:00:01.120Z", "updated_at": "2026-11-28T12:00:01.120Z",
+                    "cleared_at": null, "victim": null, "perpetrator": null, "zone": null,
+                    "distance_m": null, "summary": "seeded"
+                }))
+                .unwrap();
+                TimelineEntry {
+                    revision,
+                    act: None,
+                }
+            })
+            .collect();
+        let commit = Commit {
+            revisions,
+            at: now,
+            ..Commit::default()
+        };
+        store
+            .commit(&partition, version as u64, commit)
+            .await
+            .unwrap();
+    }
+    let depth = store.outbox_depth().await.unwrap();
+    assert!(depth.contains(&(Priority::P1, count as u64)), "{depth:?}");
+}
+
+#[tokio::test]
+async fn a_failing_exercise_route_with_1500_queued_never_delays_a_real_panic() {
+    let real = Sink::start().await;
+    let drill = Sink::start().await;
+    drill.set_failing(true);
+    let config = routes_file(&drill_route(&drill));
+    let app = app_with(
+        &real,
+        AppOptions::default().env("VANGNET_CONFIG", config.to_str().unwrap()),
+    )
+    .await;
+    app.put_order(order("d-8", false)).await;
+    seed_exercise_backlog(&app, 1500).await;
+    let failed = "vangnet_dispatch_attempts_total{route=\"drill\",outcome=\"failed\"}";
+    eventually(
+        Duration::from_secs(10),
+        "the drill route failing",
+        || async { app.metric(failed).await >= 1.0 },
+    )
+    .await
+    .unwrap();
+
+    app.device("d-8-v")
+        .await
+        .send(Channel::Alarm, alarm(1, "panic"))
+        .await;
+
+    let delivered = wait_for_deliveries(&real, 1, Duration::from_secs(15)).await;
+    assert_eq!(delivered[0].json()["kind"], "panic");
+    assert_eq!(delivered[0].json()["exercise"], false);
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn a_hanging_exercise_route_with_1500_queued_never_delays_a_real_panic() {
+    let real = Sink::start().await;
+    let drill = Sink::start().await;
+    drill.set_hanging(true);
+    let config = routes_file(&drill_route(&drill));
+    let app = app_with(
+        &real,
+        AppOptions::default().env("VANGNET_CONFIG", config.to_str().unwrap()),
+    )
+    .await;
+    app.put_order(order("d-13", false)).await;
+    seed_exercise_backlog(&app, 1500).await;
+    let timed_out = "vangnet_dispatch_attempts_total{route=\"drill\",outcome=\"failed\"}";
+    eventually(
+        Duration::from_secs(15),
+        "a drill attempt timing out",
+        || async { app.metric(timed_out).await >= 1.0 },
+    )
+    .await
+    .unwrap();
+
+    app.device("d-13-v")
+        .await
+        .send(Channel::Alarm, alarm(1, "panic"))
+        .await;
+
+    let delivered = wait_for_deliveries(&real, 1, Duration::from_secs(5)).await;
+    assert_eq!(delivered[0].json()["kind"], "panic");
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failed_attempt_never_followed_and_the_revision_is_posted_again() {
+    let sink = Sink::start().await;
+    sink.set_redirecting(true);
+    let app = app_with(&sink, AppOptions::default()).await;
+    app.put_order(order("d-9", false)).await;
+    app.device("d-9-v")
+        .await
+        .send(Channel::Alarm, alarm(1, "panic"))
+        .await;
+    let failed = "vangnet_dispatch_attempts_total{route=\"default\",outcome=\"failed\"}";
+    eventually(
+        Duration::from_secs(10),
+        "the redirect counted as a failed attempt",
+        || async { app.metric(failed).await >= 1.0 },
+    )
+    .await
+    .unwrap();
+    assert!(sink.delivered().is_empty(), "the redirect was followed");
+
+    sink.set_redirecting(false);
+
+    let delivered = wait_for_deliveries(&sink, 1, Duration::from_secs(35)).await;
+    assert_eq!(delivered[0].method, "POST");
+    assert_eq!(delivered[0].json()["kind"], "panic");
+}
+
+const JWT_SECRET: &str = "dispatch-test-jwt-secret-of-32-bytes-or-more";
+
+async fn healthz(app: &TestApp) -> Value {
+    app.get("/healthz").await.json::<Value>().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_p1_that_no_route_takes_degrades_healthz_until_a_dispatcher_acknowledges_it() {
+    let drill = Sink::start().await;
+    let config = routes_file(&drill_route(&drill));
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_CONFIG", config.to_str().unwrap())
+            .env("VANGNET_JWT_SECRET", JWT_SECRET),
+    )
+    .await;
+    app.wait_until_ready().await;
+    app.put_order(order("d-10", false)).await;
+
+    let alert = app.press_panic("d-10-v").await;
+
+    eventually(Duration::from_secs(5), "healthz degraded", || async {
+        healthz(&app).await["status"] == "degraded"
+    })
+    .await
+    .unwrap();
+    let health = healthz(&app).await;
+    assert_eq!(health["unrouted_alerts"], 1, "{health}");
+    let unrouted = "vangnet_dispatch_unrouted_total{priority=\"P1\"}";
+    assert_eq!(app.metric(unrouted).await, 1.0);
+
+    let token = vangnet_e2e::token_for(JWT_SECRET, Role::Dispatcher, &["*"]);
+    let (status, acked) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/alerts/{alert}/ack"),
+            Some(&token),
+            Some(&json!({"note": "phoned the local station"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{acked}");
+
+    eventually(Duration::from_secs(5), "healthz ok again", || async {
+        healthz(&app).await["status"] == "ok"
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn an_unrouted_p1_still_degrades_healthz_after_a_restart() {
+    let drill = Sink::start().await;
+    let config = routes_file(&drill_route(&drill));
+    let mut app =
+        TestApp::spawn_with(AppOptions::default().env("VANGNET_CONFIG", config.to_str().unwrap()))
+            .await;
+    app.wait_until_ready().await;
+    app.put_order(order("d-14", false)).await;
+    app.press_panic("d-14-v").await;
+    eventually(Duration::from_secs(5), "healthz degraded", || async {
+        healthz(&app).await["status"] == "degraded"
+    })
+    .await
+    .unwrap();
+
+    app.kill9();
+    app.restart().await;
+
+    eventually(
+        Duration::from_secs(10),
+        "healthz degraded again",
+        || async { healthz(&app).await["unrouted_alerts"] == 1 },
+    )
+    .await
+    .unwrap();
+    assert_eq!(healthz(&app).await["status"], "degraded");
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn with_no_route_configured_a_panic_is_kept_and_healthz_stays_ok() {
+    let app = TestApp::spawn().await;
+    app.wait_until_ready().await;
+    app.put_order(order("d-11", false)).await;
+
+    app.press_panic("d-11-v").await;
+
+    let store = app.store();
+    eventually(Duration::from_secs(5), "the outbox emptied", || async {
+        store
+            .outbox_depth()
+            .await
+            .is_ok_and(|depth| depth.iter().all(|(_, n)| *n == 0))
+    })
+    .await
+    .unwrap();
+    assert_eq!(healthz(&app).await["status"], "ok");
+    let unrouted = "vangnet_dispatch_unrouted_total{priority=\"P1\"}";
+    assert_eq!(app.metric(unrouted).await, 0.0);
+}
+
+#[tokio::test]
+async fn three_hundred_presses_reach_dispatch_as_a_handful_of_revisions_the_last_with_count_300() {
+    let sink = Sink::start().await;
+    let app = app_with(&sink, AppOptions::default()).await;
+    app.put_order(order("d-12", false)).await;
+    let victim = app.device("d-12-v").await;
+
+    let first_press = Instant::now();
+    for seq in 1..=300 {
+        victim.send(Channel::Alarm, alarm(seq, "panic")).await;
+    }
+
+    let first = &wait_for_deliveries(&sink, 1, Duration::from_secs(2)).await[0];
+    assert!(
+        first.at.duration_since(first_press) < Duration::from_millis(1500),
+        "the first press took {:?}",
+        first.at.duration_since(first_press)
+    );
+    assert_eq!(first.json()["count"], 1);
+    eventually(
+        Duration::from_secs(30),
+        "a revision with count 300",
+        || async { sink.delivered().iter().any(|r| r.json()["count"] == 300) },
+    )
+    .await
+    .unwrap();
+    let delivered = sink.delivered();
+    assert!(delivered.len() <= 5, "{} revisions sent", delivered.len());
+    let store = app.store();
+    eventually(Duration::from_secs(10), "the outbox emptied", || async {
+        store
+            .outbox_depth()
+            .await
+            .is_ok_and(|depth| depth.iter().all(|(_, n)| *n == 0))
+    })
+    .await
+    .unwrap();
+    let settled: std::collections::BTreeSet<u64> = store
+        .audit_after(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.action.as_str(),
+                "dispatch.delivered" | "dispatch.superseded"
+            )
+        })
+        .filter_map(|e| e.detail["revision"].as_u64())
+        .collect();
+    assert_eq!(
+        settled,
+        (1..=300).collect(),
+        "every revision delivered or superseded in the audit trail"
+    );
 }

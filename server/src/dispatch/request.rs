@@ -1,5 +1,6 @@
 //! One delivery attempt: the body in the route's format, the headers of
-//! SPEC section 6 (Idempotency-Key, HMAC signature), and a 5 s timeout.
+//! SPEC section 6 (Idempotency-Key, HMAC signature), and a 5 s timeout. A
+//! redirect is never followed: it is a failed attempt like any other non-2xx.
 
 use std::time::Duration;
 
@@ -14,6 +15,15 @@ use super::{cap, eido};
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Who Vangnet says it is in CAP and EIDO documents.
 const SENDER: &str = "vangnet";
+
+/// The HTTP client every route's worker shares: it follows no redirect, so
+/// a 3xx answer (and whatever its target says) is never taken for delivery.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
 
 /// Why an attempt did not deliver.
 #[derive(Debug, thiserror::Error)]
@@ -87,13 +97,15 @@ pub async fn deliver(
         .send()
         .await
         .map_err(|e| AttemptError::Failed(e.without_url().to_string()))?;
-    if response.status().is_success() {
+    let status = response.status();
+    if status.is_success() {
         Ok(())
-    } else {
+    } else if status.is_redirection() {
         Err(AttemptError::Failed(format!(
-            "answered {}",
-            response.status()
+            "answered {status}, a redirect, which is never followed"
         )))
+    } else {
+        Err(AttemptError::Failed(format!("answered {status}")))
     }
 }
 

@@ -2,7 +2,7 @@
 //! ones each route takes (SPEC section 6).
 
 use serde::Deserialize;
-use url::Url;
+use url::{Host, Url};
 use vangnet_proto::{DispatchBody, Priority};
 
 use crate::config::Secret;
@@ -26,7 +26,7 @@ pub enum Format {
 pub struct RouteConfig {
     /// Name in logs and metrics.
     pub name: String,
-    /// Endpoint (http:// or https://).
+    /// Endpoint: https://, or http:// to this machine (elsewhere only with `dispatch_allow_http`).
     pub url: String,
     /// Wire format.
     #[serde(default)]
@@ -86,12 +86,14 @@ impl Route {
         }
     }
 
-    /// Checks a configured route; the error names the field.
-    pub fn from_config(config: RouteConfig) -> Result<Self, String> {
+    /// Checks a configured route; the error names the field. Plain http to
+    /// another machine is refused unless `allow_http`.
+    pub fn from_config(config: RouteConfig, allow_http: bool) -> Result<Self, String> {
         let url = Url::parse(&config.url).map_err(|e| format!("url: `{}`: {e}", config.url))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("url: `{}` must be http:// or https://", config.url));
         }
+        check_transport(&url, allow_http).map_err(|e| format!("url: {e}"))?;
         if config.name.is_empty() {
             return Err("name: must not be empty".into());
         }
@@ -117,6 +119,27 @@ impl Route {
                     .as_ref()
                     .is_some_and(|region| regions.iter().any(|r| r == region))
             })
+    }
+}
+
+/// Refuses a URL that would carry alerts unencrypted across a network:
+/// plain http is for this machine (127.0.0.0/8, ::1, `localhost`) unless
+/// `allow_http` says otherwise.
+pub fn check_transport(url: &Url, allow_http: bool) -> Result<(), String> {
+    let loopback = match url.host() {
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "https" || loopback || allow_http {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}://{}` is plain http to another machine: use https://, or allow it with VANGNET_DISPATCH_ALLOW_HTTP=true",
+            url.scheme(),
+            url.host_str().unwrap_or_default()
+        ))
     }
 }
 
@@ -173,6 +196,38 @@ mod tests {
         let drill = route(true, None);
         assert!(drill.wants(&body(Priority::P1, true, "x")));
         assert!(!drill.wants(&body(Priority::P1, false, "x")));
+    }
+
+    fn transport(url: &str, allow_http: bool) -> Result<(), String> {
+        check_transport(&Url::parse(url).unwrap(), allow_http)
+    }
+
+    #[test]
+    fn https_and_plain_http_to_this_machine_are_accepted() {
+        for url in [
+            "https://dispatch.example.org/alerts",
+            "http://127.0.0.1:9000/alerts",
+            "http://127.3.4.5/alerts",
+            "http://[::1]:9000/alerts",
+            "http://localhost:9000/alerts",
+            "http://LOCALHOST/alerts",
+        ] {
+            assert_eq!(transport(url, false), Ok(()), "{url}");
+        }
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_refused_unless_allowed() {
+        for url in [
+            "http://dispatch.example.org/alerts",
+            "http://10.1.2.3/alerts",
+            "http://[fe80::1]/alerts",
+            "http://localhost.example.org/alerts",
+        ] {
+            let refused = transport(url, false).unwrap_err();
+            assert!(refused.contains("VANGNET_DISPATCH_ALLOW_HTTP"), "{refused}");
+            assert_eq!(transport(url, true), Ok(()), "{url}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One route's delivery worker: most urgent revision first, a few requests
 //! in flight, and after a failure exponential backoff with jitter (capped at
 //! 30 s) with one probe at a time, retrying forever. Each route has its own
-//! worker, so a slow or dead route delays no other route and no ingest.
+//! worker and its own queue, so a slow or dead route delays no other route
+//! and no ingest. Press floods are thinned per route ([`super::coalesce`]).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use vangnet_proto::{Priority, TimestampMs};
 
+use super::coalesce::Coalescer;
 use super::request::{self, AttemptError};
 use super::route::Route;
 use crate::health::Health;
@@ -32,6 +34,12 @@ pub enum Outcome {
     Delivered,
     /// The first failure since the revision was queued or last delivered.
     Failed(String),
+    /// Never to be sent on this route: revision `by` of the same alert
+    /// carries its presses.
+    Superseded {
+        /// The revision that replaced it.
+        by: u32,
+    },
 }
 
 /// A revision waiting for this route, ordered most urgent, then oldest, first.
@@ -81,6 +89,7 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let mut queue = BinaryHeap::new();
+    let mut coalescer = Coalescer::default();
     let mut undelivered: BTreeMap<String, (Priority, TimestampMs)> = BTreeMap::new();
     let mut failing: HashSet<String> = HashSet::new();
     let mut in_flight = JoinSet::new();
@@ -100,13 +109,19 @@ pub async fn run(
                 (entry, result)
             });
         }
-        let wake = retry_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let retry = retry_at.filter(|at| *at > Instant::now());
+        let wake = [retry, coalescer.next_due()].into_iter().flatten().min();
         tokio::select! {
             () = stop.cancelled() => return,
             received = incoming.recv() => match received {
                 Some(entry) => {
                     undelivered.insert(entry.key(), (entry.body.priority, entry.enqueued_at));
-                    queue.push(Pending(entry));
+                    let admitted = coalescer.admit(entry, Instant::now());
+                    if let Some((superseded, by)) = admitted.superseded {
+                        undelivered.remove(&superseded.key());
+                        let _ = reports.send((index, superseded, Outcome::Superseded { by }));
+                    }
+                    queue.extend(admitted.send.map(Pending));
                 }
                 None => return,
             },
@@ -133,9 +148,21 @@ pub async fn run(
                     }
                 }
             }
-            () = tokio::time::sleep_until(wake), if retry_at.is_some() => {}
-            _ = gauges.tick() => report(&route, &undelivered, &health),
+            () = sleep_until(wake), if wake.is_some() => {
+                queue.extend(coalescer.due(Instant::now()).into_iter().map(Pending));
+            }
+            _ = gauges.tick() => {
+                coalescer.forget_quiet(Instant::now());
+                report(&route, &undelivered, &health);
+            }
         }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
