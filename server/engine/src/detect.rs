@@ -18,6 +18,7 @@ use crate::ids::alert_id;
 use crate::order::{Order, Role};
 use crate::state::{OrderState, PairState};
 use crate::track::{Latest, Position};
+use crate::warning;
 
 /// A pair's closing speed is measured over at least this many seconds.
 const MIN_APPROACH_INTERVAL_MS: u64 = 20_000;
@@ -414,21 +415,12 @@ impl Step<'_> {
     fn warn(&mut self, index: usize) {
         let alert = &mut self.state.alerts[index];
         let body = alert.current();
-        let cleared = body.cleared_at.is_some();
-        let (level, targets) = match body.kind {
-            AlertKind::ZoneAlarm | AlertKind::ProximityAlarm => {
-                if !cleared && body.priority < Priority::P1 {
-                    return;
-                }
-                (WarningLevel::Alarm, &self.order.victims)
-            }
-            AlertKind::ZonePrealarm | AlertKind::ProximityPrealarm => {
-                (WarningLevel::Prealarm, &self.order.perpetrators)
-            }
-            _ => return,
+        let Some((level, targets)) = warning::recipients(self.order, body.kind) else {
+            return;
         };
+        let cleared = body.cleared_at.is_some();
         let level = match (cleared, alert.warned) {
-            (false, false) => level,
+            (false, false) if warning::starts(self.order, body.kind, body.priority) => level,
             (true, true) => WarningLevel::Clear,
             _ => return,
         };

@@ -22,6 +22,7 @@ use crate::slab::Slab;
 use crate::state::{Battery, DeviceState, OrderState};
 use crate::track::{Position, Verdict};
 use crate::view::OrderView;
+use crate::warning;
 
 mod batch;
 
@@ -750,12 +751,9 @@ fn alarm_position(device: &DeviceId, alarm: &Alarm, state: &DeviceState) -> Opti
 
 /// The `clear` warnings owed to devices warned about `alert`.
 fn clear_warnings(order: &Order, alert: &Alert, now: TimestampMs) -> Vec<Effect> {
-    if !alert.warned {
-        return Vec::new();
-    }
-    let targets = match alert.slot.kind {
-        AlertKind::ZonePrealarm | AlertKind::ProximityPrealarm => &order.perpetrators,
-        _ => &order.victims,
+    let targets = match warning::recipients(order, alert.slot.kind) {
+        Some((_, targets)) if alert.warned => targets,
+        _ => return Vec::new(),
     };
     targets
         .iter()

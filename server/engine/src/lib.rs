@@ -26,6 +26,7 @@ mod slab;
 pub mod state;
 pub mod track;
 mod view;
+mod warning;
 
 pub use alert::{Act, Alert, AlertError, Revision, Slot};
 pub use classify::Level;

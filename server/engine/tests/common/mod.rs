@@ -112,6 +112,7 @@ pub fn order(id: &str, proximity: Option<(f64, f64)>, zones: Vec<ZoneBody>) -> O
         zones,
         valid_from: None,
         valid_until: None,
+        warn_perpetrator: Default::default(),
     }
 }
 
