@@ -14,7 +14,7 @@ use crate::classify::{Level, hysteresis};
 use crate::config::EngineConfig;
 use crate::effect::{Effect, StateKey};
 use crate::geometry::distance_m;
-use crate::ids::alert_id;
+use crate::ids::AlertIds;
 use crate::order::{Order, Role};
 use crate::state::{OrderState, PairState};
 use crate::track::{Latest, Position};
@@ -42,6 +42,7 @@ pub(crate) struct Step<'a> {
     pub order: &'a Order,
     pub state: &'a mut OrderState,
     pub config: &'a EngineConfig,
+    pub ids: &'a mut AlertIds,
     pub now: TimestampMs,
     pub effects: &'a mut Vec<Effect>,
     /// Alerts resolved during the step, leaving the order's state.
@@ -384,10 +385,7 @@ impl Step<'_> {
                 )
             }
             (None, Some(trigger)) => {
-                self.state.episodes += 1;
-                let zone = slot.zone.as_ref().map_or("", |z| z.as_str());
-                let subject = [self.order.id.as_str(), zone];
-                let id = alert_id(self.now, &subject, slot.kind, self.state.episodes);
+                let id = self.ids.next();
                 let owner = Owner {
                     order_id: Some(&self.order.id),
                     region: Some(&self.order.region),

@@ -16,7 +16,7 @@ use crate::config::EngineConfig;
 use crate::dedup::MessageKey;
 use crate::detect::{Step, party};
 use crate::effect::{Effect, StateKey};
-use crate::ids::alert_id;
+use crate::ids::AlertIds;
 use crate::order::{Order, OrderError, Role};
 use crate::slab::Slab;
 use crate::state::{Battery, DeviceState, OrderState};
@@ -112,18 +112,25 @@ struct Membership {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     config: EngineConfig,
+    ids: AlertIds,
     orders: Slab<Entry>,
     devices: Slab<Device>,
     resolved: FxHashMap<AlertId, Alert>,
 }
 
 impl Engine {
-    /// An engine with no orders.
+    /// An engine with no orders, whose alert ids are random.
     pub fn new(config: EngineConfig) -> Self {
         Self {
             config,
             ..Self::default()
         }
+    }
+
+    /// The engine with its alert ids taken from `ids` (a seeded source makes
+    /// a replay give the same ids).
+    pub fn with_ids(self, ids: AlertIds) -> Self {
+        Self { ids, ..self }
     }
 
     /// Creates or replaces an order from its API body. A replacement keeps
@@ -350,6 +357,7 @@ impl Engine {
     ) {
         let Self {
             config,
+            ids,
             orders,
             devices,
             resolved,
@@ -377,6 +385,7 @@ impl Engine {
                 order: &entry.order,
                 state: &mut entry.state,
                 config,
+                ids,
                 now,
                 effects,
                 closed: &mut closed,
@@ -441,7 +450,7 @@ impl Engine {
         }
         if ids.is_empty() && alarm.kind == AlarmKind::Panic {
             let panic = (position, late, alarm.ts);
-            ids.extend(self.unassigned_panic(device, slot, panic, now, effects));
+            ids.extend(self.unassigned_panic(slot, panic, now, effects));
         }
         if let Some(key) = key
             && let Some(entry) = self.devices.at_mut(slot)
@@ -474,6 +483,7 @@ impl Engine {
             order: &entry.order,
             state: &mut entry.state,
             config: &self.config,
+            ids: &mut self.ids,
             now,
             effects,
             closed: &mut closed,
@@ -490,7 +500,6 @@ impl Engine {
     /// A panic from a device in no order in force: `panic_unassigned`.
     fn unassigned_panic(
         &mut self,
-        device: &DeviceId,
         slot: u32,
         (position, late, device_ts): (Option<Party>, bool, TimestampMs),
         now: TimestampMs,
@@ -514,9 +523,8 @@ impl Engine {
                 Some(alert.id().clone())
             }
             None => {
-                state.unassigned_episodes += 1;
                 let kind = AlertKind::PanicUnassigned;
-                let id = alert_id(now, &[device.as_str()], kind, state.unassigned_episodes);
+                let id = self.ids.next();
                 let owner = Owner {
                     order_id: None,
                     region: None,
@@ -536,10 +544,10 @@ impl Engine {
         let mut effects = Vec::new();
         let Self {
             config,
+            ids,
             orders,
             devices,
             resolved,
-            ..
         } = self;
         let heard = |d: &DeviceId| devices.get(d.as_str()).and_then(|d| d.state.last_heard);
         for entry in orders.iter_mut() {
@@ -551,6 +559,7 @@ impl Engine {
                 order: &entry.order,
                 state: &mut entry.state,
                 config,
+                ids,
                 now,
                 effects: &mut effects,
                 closed: &mut closed,

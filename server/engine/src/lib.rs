@@ -33,6 +33,7 @@ pub use classify::Level;
 pub use config::EngineConfig;
 pub use effect::{Effect, StateKey};
 pub use engine::{Engine, Event, UnknownOrder};
+pub use ids::AlertIds;
 pub use order::{Order, OrderError, Problem};
 pub use state::{DeviceState, OrderState};
 pub use view::{DeviceView, OrderView, PairView, ZoneView};

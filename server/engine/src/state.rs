@@ -24,8 +24,6 @@ pub struct DeviceState {
     pub battery: Option<Battery>,
     /// An open `panic_unassigned` alert (a panic while in no active order).
     pub unassigned_panic: Option<Box<Alert>>,
-    /// How many `panic_unassigned` episodes it has had, for their ids.
-    pub unassigned_episodes: u32,
 }
 
 /// A device's latest battery report.
@@ -65,8 +63,6 @@ pub struct OrderState {
     pub pairs: SmallVec<[PairState; 1]>,
     /// Its alerts that are not resolved.
     pub alerts: Vec<Alert>,
-    /// How many alerts it has opened, for their ids.
-    pub episodes: u32,
 }
 
 impl OrderState {
@@ -84,7 +80,6 @@ impl OrderState {
                 order.victims.len() * order.perpetrators.len(),
             ),
             alerts: Vec::new(),
-            episodes: 0,
         }
     }
 

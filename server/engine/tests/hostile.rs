@@ -1,14 +1,14 @@
 //! What a perpetrator's own device must not be able to do (SPEC section 5):
-//! learn where the victim is from the warnings it receives. Fixes are
-//! received at the second given, whatever their `ts` says.
+//! learn where the victim is from the warnings and alert ids it receives.
+//! Fixes are received at the second given, whatever their `ts` says.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::*;
-use vangnet_engine::{Act, Effect, Engine, Event};
+use vangnet_engine::{Act, Effect, Engine, EngineConfig, Event};
 use vangnet_proto::order::{OrderBody, WarnPerpetrator};
-use vangnet_proto::{AlertKind, Fix, MetersPerSecond, Priority, WarningLevel};
+use vangnet_proto::{AlertId, AlertKind, Fix, MetersPerSecond, Priority, WarningLevel};
 
 /// Sends `fix` of `device`, received at second `at_s`.
 fn received(engine: &mut Engine, device: &str, fix: Fix, at_s: u64) -> Vec<Effect> {
@@ -148,4 +148,62 @@ fn the_victim_is_warned_of_a_certain_proximity_alarm_whatever_the_order_says() {
         let effects = received(&mut engine, "p1", fix(1, 0, 500.0, 0.0, 10.0), 0);
         assert_eq!(warnings_to(&effects, "v1"), vec![WarningLevel::Alarm]);
     }
+}
+
+// ---- SPEC section 5: alert ids reveal nothing ----
+
+/// Two orders whose alarms all open at second 0: zone alarms and pre-alarms
+/// in two zones, proximity alarms, in orders `o1` and `o2` of the same devices.
+fn many_alerts_at_once(engine: &mut Engine) -> Vec<AlertId> {
+    for id in ["o1", "o2"] {
+        let zones = vec![
+            circle("home", 0.0, 0.0, 250.0, 750.0),
+            circle("work", 100.0, 0.0, 250.0, 750.0),
+        ];
+        engine
+            .put_order(&order(id, Some((1_000.0, 2_000.0)), zones), ts(0))
+            .unwrap();
+    }
+    received(engine, "v1", fix(1, 0, 0.0, 0.0, 10.0), 0);
+    let effects = received(engine, "p1", fix(1, 0, 50.0, 0.0, 10.0), 0);
+    dispatches(&effects)
+        .into_iter()
+        .map(|b| b.alert_id)
+        .collect()
+}
+
+#[test]
+fn alerts_opened_at_the_same_instant_have_unrelated_ids() {
+    let ids = many_alerts_at_once(&mut seeded_engine());
+    assert!(ids.len() >= 10, "{ids:?}");
+    for (i, a) in ids.iter().enumerate() {
+        for b in &ids[i + 1..] {
+            let same = a
+                .as_str()
+                .bytes()
+                .zip(b.as_str().bytes())
+                .filter(|(x, y)| x == y)
+                .count();
+            assert!(same <= 6, "{a} and {b} agree in {same} of 26 characters");
+        }
+    }
+}
+
+#[test]
+fn an_alert_id_carries_no_order_zone_or_kind_text() {
+    let ids = many_alerts_at_once(&mut seeded_engine());
+    for id in &ids {
+        let text = id.as_str().to_ascii_lowercase();
+        for word in ["o1", "o2", "home", "work", "zone", "proximity", "alarm"] {
+            assert!(!text.contains(word), "{id} contains {word}");
+        }
+    }
+}
+
+#[test]
+fn alert_ids_are_drawn_afresh_not_derived_from_the_events() {
+    let first = many_alerts_at_once(&mut Engine::new(EngineConfig::default()));
+    let second = many_alerts_at_once(&mut Engine::new(EngineConfig::default()));
+    assert_eq!(first.len(), second.len());
+    assert!(first.iter().all(|id| !second.contains(id)));
 }
