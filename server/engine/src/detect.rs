@@ -106,7 +106,7 @@ impl Step<'_> {
         }
         let crossed = || {
             previous.is_some_and(|prev| {
-                p.ts.abs_diff(prev.ts) <= self.config.crossing_max_gap_s * 1000
+                p.time().abs_diff(prev.time()) <= self.config.crossing_max_gap_s * 1000
                     && zone.shape.crossed_by(prev.at, p.at)
             })
         };
@@ -136,7 +136,7 @@ impl Step<'_> {
             perpetrator: party(&order.perpetrators[pi], &p),
             distance_m: distance,
             press: None,
-            device_ts: p.ts,
+            time: p.time(),
         };
         let slot = |kind| Slot {
             kind,
@@ -166,7 +166,7 @@ impl Step<'_> {
             return;
         };
         let (v, p) = (victim.position, perpetrator.position);
-        let gap_ms = p.ts.abs_diff(v.ts);
+        let gap_ms = p.time().abs_diff(v.time());
         if gap_ms > self.config.stale_after_s * 1000 {
             return;
         }
@@ -178,7 +178,8 @@ impl Step<'_> {
         if suspect {
             pair.level = pair.level.min(Level::PossibleAlarm).max(before.level);
         } else {
-            self.approach(&mut pair, rule.alarm_m, p.ts.max(v.ts), d, u, p.acc + v.acc);
+            let t = p.time().max(v.time());
+            self.approach(&mut pair, rule.alarm_m, t, d, u, p.acc + v.acc);
         }
         if pair != before {
             self.state.pairs[index] = pair;
@@ -198,7 +199,7 @@ impl Step<'_> {
             perpetrator: party(&self.order.perpetrators[pi], &p),
             distance_m: Some(d),
             press: None,
-            device_ts: p.ts.max(v.ts),
+            time: p.time().max(v.time()),
         };
         let alarm = alarm_trigger(pair.level, &base);
         let any_alarm = aggregate >= Level::PossibleAlarm;
@@ -265,7 +266,7 @@ impl Step<'_> {
         role: Role,
         position: Option<Party>,
         late: bool,
-        device_ts: TimestampMs,
+        time: TimestampMs,
         positions: &Positions<'_>,
     ) -> Option<AlertId> {
         let (kind, priority) = match kind {
@@ -294,7 +295,7 @@ impl Step<'_> {
             perpetrator,
             distance_m: None,
             press: Some(Press { late }),
-            device_ts,
+            time,
         };
         let slot = Slot::of(kind);
         self.sync(slot.clone(), Some(trigger));
@@ -354,7 +355,7 @@ impl Step<'_> {
             perpetrator: None,
             distance_m: None,
             press: None,
-            device_ts: self.now,
+            time: self.now,
         }
     }
 

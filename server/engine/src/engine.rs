@@ -256,11 +256,13 @@ impl Engine {
             }
             heard = true;
             state.last_heard = Some(now);
-            let verdict = state.track.accept(Position::from(&fix), &self.config);
+            let verdict = state
+                .track
+                .accept(Position::received(&fix, now), &self.config);
             let battery_changed = verdict != Verdict::Older
-                && fix
-                    .batt
-                    .is_some_and(|pct| update_battery(state, pct.get(), fix.ts, &self.config));
+                && fix.batt.is_some_and(|pct| {
+                    update_battery(state, pct.get(), fix.ts.min(now), &self.config)
+                });
             let latest = state.track.latest();
             effects.push(Effect::History {
                 device: device.clone(),
@@ -277,7 +279,7 @@ impl Engine {
             evaluated = true;
             self.each_order(
                 slot,
-                latest.position.ts,
+                latest.position.time(),
                 now,
                 battery_changed,
                 effects,
@@ -320,9 +322,10 @@ impl Engine {
             return;
         }
         state.last_heard = Some(now);
-        let newer = state.battery.is_none_or(|b| b.ts <= status.ts);
+        let at = status.ts.min(now);
+        let newer = state.battery.is_none_or(|b| b.ts <= at);
         let battery_changed = match status.batt {
-            Some(pct) if newer => update_battery(state, pct.get(), status.ts, config),
+            Some(pct) if newer => update_battery(state, pct.get(), at, config),
             _ => false,
         };
         self.heard_from(device, slot, battery_changed, now, effects);
@@ -442,14 +445,14 @@ impl Engine {
             if entry.state.ended.is_some() || !in_force(&entry.order) {
                 continue;
             }
-            let (kind, ts) = (alarm.kind, alarm.ts);
+            let (kind, time) = (alarm.kind, alarm.ts.min(now));
             let position = position.clone();
             self.each_order_one(order, now, effects, |step, positions| {
-                ids.extend(step.alarm(kind, role, position, late, ts, positions));
+                ids.extend(step.alarm(kind, role, position, late, time, positions));
             });
         }
         if ids.is_empty() && alarm.kind == AlarmKind::Panic {
-            let panic = (position, late, alarm.ts);
+            let panic = (position, late, alarm.ts.min(now));
             ids.extend(self.unassigned_panic(slot, panic, now, effects));
         }
         if let Some(key) = key
@@ -501,7 +504,7 @@ impl Engine {
     fn unassigned_panic(
         &mut self,
         slot: u32,
-        (position, late, device_ts): (Option<Party>, bool, TimestampMs),
+        (position, late, time): (Option<Party>, bool, TimestampMs),
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) -> Option<AlertId> {
@@ -513,7 +516,7 @@ impl Engine {
             perpetrator: None,
             distance_m: None,
             press: Some(Press { late }),
-            device_ts,
+            time,
         };
         match state.unassigned_panic.as_mut() {
             Some(alert) => {

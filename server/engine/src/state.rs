@@ -31,7 +31,7 @@ pub struct DeviceState {
 pub struct Battery {
     /// Charge in percent.
     pub pct: f64,
-    /// Device time of the report.
+    /// Time of the report: its device time, or its receive time if earlier.
     pub ts: TimestampMs,
     /// Low, with hysteresis: set at `battery_low_pct`, cleared above it plus the margin.
     pub low: bool,

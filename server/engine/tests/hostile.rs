@@ -1,6 +1,7 @@
-//! What a perpetrator's own device must not be able to do (SPEC section 5):
-//! learn where the victim is from the warnings and alert ids it receives.
-//! Fixes are received at the second given, whatever their `ts` says.
+//! What a perpetrator's own device must not be able to do (SPEC sections 4
+//! and 5): blind detection with a clock dated ahead, or learn where the
+//! victim is from the warnings and alert ids it receives. Fixes are
+//! received at the second given, whatever their `ts` says.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,7 +9,12 @@ mod common;
 use common::*;
 use vangnet_engine::{Act, Effect, Engine, EngineConfig, Event};
 use vangnet_proto::order::{OrderBody, WarnPerpetrator};
-use vangnet_proto::{AlertId, AlertKind, Fix, MetersPerSecond, Priority, WarningLevel};
+use vangnet_proto::{
+    AlertId, AlertKind, Fix, MetersPerSecond, OrderId, Priority, StatusKind, WarningLevel,
+};
+
+/// How far ahead a forged fix is dated: inside the accepted 5-minute skew.
+const AHEAD_S: u64 = 240;
 
 /// Sends `fix` of `device`, received at second `at_s`.
 fn received(engine: &mut Engine, device: &str, fix: Fix, at_s: u64) -> Vec<Effect> {
@@ -39,6 +45,136 @@ fn warnings_to(effects: &[Effect], device: &str) -> Vec<WarningLevel> {
 fn warning_all(mut body: OrderBody) -> OrderBody {
     body.warn_perpetrator = WarnPerpetrator::All;
     body
+}
+
+// ---- SPEC section 4: a fix dated ahead counts at its receive time ----
+
+#[test]
+fn a_fix_dated_ahead_cannot_hide_the_zone_entry_after_it() {
+    let mut engine = engine_with(&[zone_order()]);
+    received(
+        &mut engine,
+        "p1",
+        moving(fix(1, 0, 1_200.0, 0.0, 10.0), 10.0),
+        0,
+    );
+    let forged = moving(fix(2, AHEAD_S, 1_200.0, 0.0, 10.0), 10.0);
+    received(&mut engine, "p1", forged, 1);
+    let mut effects = Vec::new();
+    for (i, x) in [900.0, 600.0, 300.0, 0.0].into_iter().enumerate() {
+        let t = 30 * (i as u64 + 1);
+        let real = moving(fix(3 + i as u64, t, x, 0.0, 10.0), 10.0);
+        effects.extend(received(&mut engine, "p1", real, t));
+    }
+    assert!(
+        raised(&effects, AlertKind::ZoneAlarm).contains(&Priority::P1),
+        "the real entry at 120 s is a certain zone alarm"
+    );
+}
+
+#[test]
+fn a_fix_dated_ahead_cannot_hide_the_approach_to_the_victim_after_it() {
+    let mut engine = engine_with(&[proximity_order()]);
+    received(&mut engine, "v1", fix(1, 0, 0.0, 0.0, 10.0), 0);
+    received(
+        &mut engine,
+        "p1",
+        moving(fix(1, 0, 2_600.0, 0.0, 10.0), 10.0),
+        0,
+    );
+    let forged = moving(fix(2, AHEAD_S, 2_600.0, 0.0, 10.0), 10.0);
+    received(&mut engine, "p1", forged, 1);
+    let mut effects = Vec::new();
+    for (i, x) in [2_300.0, 2_000.0, 1_700.0, 1_400.0, 1_100.0, 800.0]
+        .into_iter()
+        .enumerate()
+    {
+        let t = 30 * (i as u64 + 1);
+        effects.extend(received(
+            &mut engine,
+            "v1",
+            fix(10 + i as u64, t - 5, 0.0, 0.0, 10.0),
+            t - 5,
+        ));
+        let real = moving(fix(3 + i as u64, t, x, 0.0, 10.0), 10.0);
+        effects.extend(received(&mut engine, "p1", real, t));
+    }
+    assert!(!raised(&effects, AlertKind::ProximityAlarm).is_empty());
+    assert!(!raised(&effects, AlertKind::ProximityApproach).is_empty());
+}
+
+#[test]
+fn a_fix_older_than_the_receive_time_of_the_newest_still_changes_no_state() {
+    let mut engine = engine_with(&[zone_order()]);
+    received(&mut engine, "p1", fix(1, AHEAD_S, 2_000.0, 0.0, 10.0), 10);
+    let effects = received(&mut engine, "p1", fix(2, 5, 0.0, 0.0, 10.0), 11);
+    assert!(dispatches(&effects).is_empty());
+    assert!(matches!(effects[0], Effect::History { .. }));
+    let view = engine.order_view(&OrderId::new("o1")).unwrap();
+    assert_eq!(view.devices[1].position.as_ref().unwrap().ts, ts(AHEAD_S));
+}
+
+#[test]
+fn a_perpetrator_clock_ahead_cannot_make_the_victims_position_look_stale() {
+    let mut engine = engine_with(&[proximity_order()]);
+    received(&mut engine, "v1", fix(1, 0, 0.0, 0.0, 10.0), 0);
+    let effects = received(
+        &mut engine,
+        "p1",
+        fix(1, 700 + AHEAD_S, 500.0, 0.0, 10.0),
+        700,
+    );
+    assert!(
+        !raised(&effects, AlertKind::ProximityAlarm).is_empty(),
+        "the victim's fix is 700 s old, within stale_after_s"
+    );
+    let view = engine.order_view(&OrderId::new("o1")).unwrap();
+    assert!(!view.victim_position_unknown);
+}
+
+#[test]
+fn a_perpetrator_clock_ahead_cannot_soften_a_certain_proximity_alarm() {
+    let mut engine = engine_with(&[proximity_order()]);
+    received(&mut engine, "v1", fix(1, 0, 0.0, 0.0, 10.0), 0);
+    let effects = received(
+        &mut engine,
+        "p1",
+        fix(1, 10 + AHEAD_S, 700.0, 0.0, 10.0),
+        10,
+    );
+    assert_eq!(
+        raised(&effects, AlertKind::ProximityAlarm),
+        vec![Priority::P1]
+    );
+    assert_eq!(warnings_to(&effects, "v1"), vec![WarningLevel::Alarm]);
+}
+
+#[test]
+fn a_fix_dated_ahead_cannot_freeze_the_positions_of_an_open_alert() {
+    let mut engine = engine_with(&[zone_order()]);
+    received(&mut engine, "p1", fix(1, 0, 0.0, 0.0, 10.0), 0);
+    received(&mut engine, "p1", fix(2, AHEAD_S, 10.0, 0.0, 10.0), 5);
+    let effects = received(&mut engine, "p1", fix(3, 40, 20.0, 0.0, 10.0), 40);
+    let revised: Vec<_> = dispatches(&effects)
+        .into_iter()
+        .filter(|b| b.kind == AlertKind::ZoneAlarm)
+        .map(|b| b.perpetrator.unwrap().ts)
+        .collect();
+    assert_eq!(
+        revised,
+        vec![ts(40)],
+        "the real position 40 s after the last revision"
+    );
+}
+
+#[test]
+fn a_status_dated_ahead_cannot_hide_a_low_battery_after_it() {
+    let mut engine = engine_with(&[zone_order()]);
+    let forged = status(1, AHEAD_S, StatusKind::Battery, Some(90.0));
+    engine.handle(&dev("p1"), Event::Status(forged), ts(1));
+    let real = status(2, 30, StatusKind::Battery, Some(10.0));
+    let effects = engine.handle(&dev("p1"), Event::Status(real), ts(30));
+    assert_eq!(raised(&effects, AlertKind::BatteryLow), vec![Priority::P3]);
 }
 
 // ---- SPEC section 5: proximity warnings only when the order asks ----
