@@ -41,6 +41,24 @@ pub struct OrderBody {
     /// When the order stops applying; open-ended when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<UtcTime>,
+    /// Which pre-alarms warn the perpetrator's devices; `zones` when absent.
+    #[serde(default)]
+    pub warn_perpetrator: WarnPerpetrator,
+}
+
+/// Which pre-alarms send the perpetrator a warning (SPEC section 5). A
+/// warning that starts and stops with the victim's distance would let him
+/// find her by driving around, so proximity warnings need the order to ask.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum WarnPerpetrator {
+    /// Zone pre-alarms only: he knows the zones from the court order.
+    #[default]
+    Zones,
+    /// Zone pre-alarms, and proximity pre-alarms and approaches too.
+    All,
 }
 
 /// The perpetrator–victim distances of an order.
@@ -110,5 +128,21 @@ mod tests {
         .unwrap();
         assert!(!body.exercise);
         assert!(body.zones.is_empty() && body.id.is_none());
+        assert_eq!(body.warn_perpetrator, WarnPerpetrator::Zones);
+    }
+
+    #[test]
+    fn warn_perpetrator_is_zones_or_all() {
+        let with = |value: &str| {
+            serde_json::from_str::<OrderBody>(&format!(
+                r#"{{"region":"r","victim_devices":["v"],"perpetrator_devices":["p"],"warn_perpetrator":{value}}}"#
+            ))
+            .map(|body| body.warn_perpetrator)
+        };
+        assert_eq!(with(r#""zones""#).unwrap(), WarnPerpetrator::Zones);
+        assert_eq!(with(r#""all""#).unwrap(), WarnPerpetrator::All);
+        for bad in [r#""proximity""#, r#""All""#, "true", "null"] {
+            assert!(with(bad).is_err(), "{bad} is refused");
+        }
     }
 }

@@ -321,3 +321,25 @@ async fn an_order_created_through_the_api_is_evaluated_and_ending_it_keeps_its_o
     assert_eq!(serde_json::to_value(alert.current.status).unwrap(), "open");
     assert_eq!(get(&app, &admin, "live").await, 404);
 }
+
+#[tokio::test]
+async fn an_unknown_warn_perpetrator_gets_400_naming_the_field_and_a_known_one_is_kept() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let mut body = order("warn-1", false);
+    body["warn_perpetrator"] = json!("proximity");
+    let (status, error) = post(&app, Some(&admin), &body).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("warn_perpetrator"),
+        "{error}"
+    );
+    assert_eq!(get(&app, &admin, "warn-1").await, 404);
+    body["warn_perpetrator"] = json!("all");
+    let (status, created) = post(&app, Some(&admin), &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["warn_perpetrator"], "all");
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, Device, MqttClient, MqttQos, TestApp, eventually, unique_name};
-use vangnet_proto::{AlertId, Channel, OrderId, TimestampMs};
+use vangnet_proto::{AlertId, Channel, DeviceId, OrderId, TimestampMs};
 use vangnet_server::store::{PartitionKey, Store};
 
 const HOME: (f64, f64) = (51.9225, 4.4792);
@@ -143,6 +143,33 @@ async fn a_perpetrator_within_the_alarm_distance_raises_a_p1_and_warns_the_victi
     let alert = wait_for_alert(&app, "o-1", "proximity_alarm", Duration::from_secs(2)).await;
     assert_eq!(alert["priority"], "P1");
     assert_eq!(alert["confidence"], "certain");
+}
+
+#[tokio::test]
+async fn a_fix_dated_ahead_of_the_server_clock_cannot_hide_the_zone_entry_after_it() {
+    let app = ready_app_with_order(AppOptions::default()).await;
+    let perpetrator = app.device("p-1").await;
+    let (lat, lon) = FAR_AWAY;
+    let ahead = json!({"seq": 1, "ts": now_ms() + 240_000, "lat": lat, "lon": lon, "acc": 5.0});
+    perpetrator.send(Channel::Loc, ahead.to_string()).await;
+    let (partition, device) = (
+        PartitionKey::Order(OrderId::new("o-1")),
+        DeviceId::parse("p-1", "device").unwrap(),
+    );
+    let store = app.store();
+    let (from, to) = (TimestampMs(0), TimestampMs(u64::MAX));
+    let stored = || async {
+        let fixes = store.history(&partition, &device, from, to).await;
+        fixes.is_ok_and(|fixes| !fixes.is_empty())
+    };
+    eventually(Duration::from_secs(3), "the forged fix is stored", stored)
+        .await
+        .unwrap();
+
+    perpetrator.send(Channel::Loc, fix(2, HOME)).await;
+
+    let alert = wait_for_alert(&app, "o-1", "zone_alarm", Duration::from_secs(3)).await;
+    assert_eq!(alert["zone"], "home");
 }
 
 #[tokio::test]

@@ -121,6 +121,7 @@ fn big_polygon(c: &mut Criterion) {
         }],
         valid_from: None,
         valid_until: None,
+        warn_perpetrator: Default::default(),
     };
     engine.put_order(&body, TimestampMs(T0)).unwrap();
     let perpetrator = common::dev("p".into());

@@ -4,7 +4,8 @@
 //! (order, kind, zone) while it is not resolved, cleared when its condition
 //! goes away, and acknowledged and resolved by people. Every change that
 //! matters makes a new revision, returned for dispatch; new positions alone
-//! make one at most once per `position_revision_s` of device time.
+//! make one at most once per `position_revision_s` of fix time (device
+//! time, or receive time where that is earlier).
 //!
 //! While the condition lasts, priority and confidence only rise (no flapping
 //! between P1 and P2 on jitter). A condition that returns after it cleared is
@@ -47,8 +48,9 @@ pub struct Trigger {
     pub distance_m: Option<f64>,
     /// An alarm press (counted), and whether it arrived late.
     pub press: Option<Press>,
-    /// Device time of the evaluation, for pacing position revisions.
-    pub device_ts: TimestampMs,
+    /// Time of the evaluation, for pacing position revisions: the device
+    /// time of its fixes or alarm, or the receive time where that is earlier.
+    pub time: TimestampMs,
 }
 
 /// One press of an alarm button.
@@ -164,7 +166,7 @@ impl Alert {
             history: Vec::new(),
             latest: Revision { body, act: None },
             warned: false,
-            position_revised_at: trigger.device_ts,
+            position_revised_at: trigger.time,
         }
     }
 
@@ -218,15 +220,15 @@ impl Alert {
         let moved = trigger.victim != current.victim
             || trigger.perpetrator != current.perpetrator
             || trigger.distance_m != current.distance_m;
-        let position_due = trigger.device_ts.millis()
-            >= self.position_revised_at.millis() + position_revision_s * 1000;
+        let position_due =
+            trigger.time.millis() >= self.position_revised_at.millis() + position_revision_s * 1000;
         if !(matters || (moved && position_due)) {
             return None;
         }
         next.victim = trigger.victim;
         next.perpetrator = trigger.perpetrator;
         next.distance_m = trigger.distance_m;
-        self.position_revised_at = trigger.device_ts;
+        self.position_revised_at = trigger.time;
         Some(self.revise(next, now, None))
     }
 

@@ -24,7 +24,7 @@ pub struct EngineConfig {
     pub late_after_s: u64,
     /// Two successive fixes at most this far apart (s) are checked for crossing a zone.
     pub crossing_max_gap_s: u64,
-    /// While a condition lasts, a new position makes a revision at most this often (s of device time).
+    /// While a condition lasts, a new position makes a revision at most this often (s of fix time).
     pub position_revision_s: u64,
     /// No real movement is faster than this (m/s); a faster jump is an outlier.
     pub max_speed_mps: f64,

@@ -14,10 +14,11 @@ use crate::classify::{Level, hysteresis};
 use crate::config::EngineConfig;
 use crate::effect::{Effect, StateKey};
 use crate::geometry::distance_m;
-use crate::ids::alert_id;
+use crate::ids::AlertIds;
 use crate::order::{Order, Role};
 use crate::state::{OrderState, PairState};
 use crate::track::{Latest, Position};
+use crate::warning;
 
 /// A pair's closing speed is measured over at least this many seconds.
 const MIN_APPROACH_INTERVAL_MS: u64 = 20_000;
@@ -41,6 +42,7 @@ pub(crate) struct Step<'a> {
     pub order: &'a Order,
     pub state: &'a mut OrderState,
     pub config: &'a EngineConfig,
+    pub ids: &'a mut AlertIds,
     pub now: TimestampMs,
     pub effects: &'a mut Vec<Effect>,
     /// Alerts resolved during the step, leaving the order's state.
@@ -104,7 +106,7 @@ impl Step<'_> {
         }
         let crossed = || {
             previous.is_some_and(|prev| {
-                p.ts.abs_diff(prev.ts) <= self.config.crossing_max_gap_s * 1000
+                p.time().abs_diff(prev.time()) <= self.config.crossing_max_gap_s * 1000
                     && zone.shape.crossed_by(prev.at, p.at)
             })
         };
@@ -134,7 +136,7 @@ impl Step<'_> {
             perpetrator: party(&order.perpetrators[pi], &p),
             distance_m: distance,
             press: None,
-            device_ts: p.ts,
+            time: p.time(),
         };
         let slot = |kind| Slot {
             kind,
@@ -164,7 +166,7 @@ impl Step<'_> {
             return;
         };
         let (v, p) = (victim.position, perpetrator.position);
-        let gap_ms = p.ts.abs_diff(v.ts);
+        let gap_ms = p.time().abs_diff(v.time());
         if gap_ms > self.config.stale_after_s * 1000 {
             return;
         }
@@ -176,7 +178,8 @@ impl Step<'_> {
         if suspect {
             pair.level = pair.level.min(Level::PossibleAlarm).max(before.level);
         } else {
-            self.approach(&mut pair, rule.alarm_m, p.ts.max(v.ts), d, u, p.acc + v.acc);
+            let t = p.time().max(v.time());
+            self.approach(&mut pair, rule.alarm_m, t, d, u, p.acc + v.acc);
         }
         if pair != before {
             self.state.pairs[index] = pair;
@@ -196,7 +199,7 @@ impl Step<'_> {
             perpetrator: party(&self.order.perpetrators[pi], &p),
             distance_m: Some(d),
             press: None,
-            device_ts: p.ts.max(v.ts),
+            time: p.time().max(v.time()),
         };
         let alarm = alarm_trigger(pair.level, &base);
         let any_alarm = aggregate >= Level::PossibleAlarm;
@@ -263,7 +266,7 @@ impl Step<'_> {
         role: Role,
         position: Option<Party>,
         late: bool,
-        device_ts: TimestampMs,
+        time: TimestampMs,
         positions: &Positions<'_>,
     ) -> Option<AlertId> {
         let (kind, priority) = match kind {
@@ -292,7 +295,7 @@ impl Step<'_> {
             perpetrator,
             distance_m: None,
             press: Some(Press { late }),
-            device_ts,
+            time,
         };
         let slot = Slot::of(kind);
         self.sync(slot.clone(), Some(trigger));
@@ -352,7 +355,7 @@ impl Step<'_> {
             perpetrator: None,
             distance_m: None,
             press: None,
-            device_ts: self.now,
+            time: self.now,
         }
     }
 
@@ -383,10 +386,7 @@ impl Step<'_> {
                 )
             }
             (None, Some(trigger)) => {
-                self.state.episodes += 1;
-                let zone = slot.zone.as_ref().map_or("", |z| z.as_str());
-                let subject = [self.order.id.as_str(), zone];
-                let id = alert_id(self.now, &subject, slot.kind, self.state.episodes);
+                let id = self.ids.next();
                 let owner = Owner {
                     order_id: Some(&self.order.id),
                     region: Some(&self.order.region),
@@ -414,21 +414,12 @@ impl Step<'_> {
     fn warn(&mut self, index: usize) {
         let alert = &mut self.state.alerts[index];
         let body = alert.current();
-        let cleared = body.cleared_at.is_some();
-        let (level, targets) = match body.kind {
-            AlertKind::ZoneAlarm | AlertKind::ProximityAlarm => {
-                if !cleared && body.priority < Priority::P1 {
-                    return;
-                }
-                (WarningLevel::Alarm, &self.order.victims)
-            }
-            AlertKind::ZonePrealarm | AlertKind::ProximityPrealarm => {
-                (WarningLevel::Prealarm, &self.order.perpetrators)
-            }
-            _ => return,
+        let Some((level, targets)) = warning::recipients(self.order, body.kind) else {
+            return;
         };
+        let cleared = body.cleared_at.is_some();
         let level = match (cleared, alert.warned) {
-            (false, false) => level,
+            (false, false) if warning::starts(self.order, body.kind, body.priority) => level,
             (true, true) => WarningLevel::Clear,
             _ => return,
         };

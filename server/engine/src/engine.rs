@@ -16,12 +16,13 @@ use crate::config::EngineConfig;
 use crate::dedup::MessageKey;
 use crate::detect::{Step, party};
 use crate::effect::{Effect, StateKey};
-use crate::ids::alert_id;
+use crate::ids::AlertIds;
 use crate::order::{Order, OrderError, Role};
 use crate::slab::Slab;
 use crate::state::{Battery, DeviceState, OrderState};
 use crate::track::{Position, Verdict};
 use crate::view::OrderView;
+use crate::warning;
 
 mod batch;
 
@@ -111,18 +112,25 @@ struct Membership {
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     config: EngineConfig,
+    ids: AlertIds,
     orders: Slab<Entry>,
     devices: Slab<Device>,
     resolved: FxHashMap<AlertId, Alert>,
 }
 
 impl Engine {
-    /// An engine with no orders.
+    /// An engine with no orders, whose alert ids are random.
     pub fn new(config: EngineConfig) -> Self {
         Self {
             config,
             ..Self::default()
         }
+    }
+
+    /// The engine with its alert ids taken from `ids` (a seeded source makes
+    /// a replay give the same ids).
+    pub fn with_ids(self, ids: AlertIds) -> Self {
+        Self { ids, ..self }
     }
 
     /// Creates or replaces an order from its API body. A replacement keeps
@@ -248,11 +256,13 @@ impl Engine {
             }
             heard = true;
             state.last_heard = Some(now);
-            let verdict = state.track.accept(Position::from(&fix), &self.config);
+            let verdict = state
+                .track
+                .accept(Position::received(&fix, now), &self.config);
             let battery_changed = verdict != Verdict::Older
-                && fix
-                    .batt
-                    .is_some_and(|pct| update_battery(state, pct.get(), fix.ts, &self.config));
+                && fix.batt.is_some_and(|pct| {
+                    update_battery(state, pct.get(), fix.ts.min(now), &self.config)
+                });
             let latest = state.track.latest();
             effects.push(Effect::History {
                 device: device.clone(),
@@ -269,7 +279,7 @@ impl Engine {
             evaluated = true;
             self.each_order(
                 slot,
-                latest.position.ts,
+                latest.position.time(),
                 now,
                 battery_changed,
                 effects,
@@ -312,9 +322,10 @@ impl Engine {
             return;
         }
         state.last_heard = Some(now);
-        let newer = state.battery.is_none_or(|b| b.ts <= status.ts);
+        let at = status.ts.min(now);
+        let newer = state.battery.is_none_or(|b| b.ts <= at);
         let battery_changed = match status.batt {
-            Some(pct) if newer => update_battery(state, pct.get(), status.ts, config),
+            Some(pct) if newer => update_battery(state, pct.get(), at, config),
             _ => false,
         };
         self.heard_from(device, slot, battery_changed, now, effects);
@@ -349,6 +360,7 @@ impl Engine {
     ) {
         let Self {
             config,
+            ids,
             orders,
             devices,
             resolved,
@@ -376,6 +388,7 @@ impl Engine {
                 order: &entry.order,
                 state: &mut entry.state,
                 config,
+                ids,
                 now,
                 effects,
                 closed: &mut closed,
@@ -432,15 +445,15 @@ impl Engine {
             if entry.state.ended.is_some() || !in_force(&entry.order) {
                 continue;
             }
-            let (kind, ts) = (alarm.kind, alarm.ts);
+            let (kind, time) = (alarm.kind, alarm.ts.min(now));
             let position = position.clone();
             self.each_order_one(order, now, effects, |step, positions| {
-                ids.extend(step.alarm(kind, role, position, late, ts, positions));
+                ids.extend(step.alarm(kind, role, position, late, time, positions));
             });
         }
         if ids.is_empty() && alarm.kind == AlarmKind::Panic {
-            let panic = (position, late, alarm.ts);
-            ids.extend(self.unassigned_panic(device, slot, panic, now, effects));
+            let panic = (position, late, alarm.ts.min(now));
+            ids.extend(self.unassigned_panic(slot, panic, now, effects));
         }
         if let Some(key) = key
             && let Some(entry) = self.devices.at_mut(slot)
@@ -473,6 +486,7 @@ impl Engine {
             order: &entry.order,
             state: &mut entry.state,
             config: &self.config,
+            ids: &mut self.ids,
             now,
             effects,
             closed: &mut closed,
@@ -489,9 +503,8 @@ impl Engine {
     /// A panic from a device in no order in force: `panic_unassigned`.
     fn unassigned_panic(
         &mut self,
-        device: &DeviceId,
         slot: u32,
-        (position, late, device_ts): (Option<Party>, bool, TimestampMs),
+        (position, late, time): (Option<Party>, bool, TimestampMs),
         now: TimestampMs,
         effects: &mut Vec<Effect>,
     ) -> Option<AlertId> {
@@ -503,7 +516,7 @@ impl Engine {
             perpetrator: None,
             distance_m: None,
             press: Some(Press { late }),
-            device_ts,
+            time,
         };
         match state.unassigned_panic.as_mut() {
             Some(alert) => {
@@ -513,9 +526,8 @@ impl Engine {
                 Some(alert.id().clone())
             }
             None => {
-                state.unassigned_episodes += 1;
                 let kind = AlertKind::PanicUnassigned;
-                let id = alert_id(now, &[device.as_str()], kind, state.unassigned_episodes);
+                let id = self.ids.next();
                 let owner = Owner {
                     order_id: None,
                     region: None,
@@ -535,10 +547,10 @@ impl Engine {
         let mut effects = Vec::new();
         let Self {
             config,
+            ids,
             orders,
             devices,
             resolved,
-            ..
         } = self;
         let heard = |d: &DeviceId| devices.get(d.as_str()).and_then(|d| d.state.last_heard);
         for entry in orders.iter_mut() {
@@ -550,6 +562,7 @@ impl Engine {
                 order: &entry.order,
                 state: &mut entry.state,
                 config,
+                ids,
                 now,
                 effects: &mut effects,
                 closed: &mut closed,
@@ -750,12 +763,9 @@ fn alarm_position(device: &DeviceId, alarm: &Alarm, state: &DeviceState) -> Opti
 
 /// The `clear` warnings owed to devices warned about `alert`.
 fn clear_warnings(order: &Order, alert: &Alert, now: TimestampMs) -> Vec<Effect> {
-    if !alert.warned {
-        return Vec::new();
-    }
-    let targets = match alert.slot.kind {
-        AlertKind::ZonePrealarm | AlertKind::ProximityPrealarm => &order.perpetrators,
-        _ => &order.victims,
+    let targets = match warning::recipients(order, alert.slot.kind) {
+        Some((_, targets)) if alert.warned => targets,
+        _ => return Vec::new(),
     };
     targets
         .iter()

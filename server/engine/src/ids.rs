@@ -1,50 +1,56 @@
-//! Deterministic alert ids: replaying the same events at the same `now`
-//! gives the same ids, so a replay or a second instance agrees with the first.
+//! Alert ids. An id travels to devices (in `cmd` warnings and `ack`s), so it
+//! must reveal nothing about the alert's kind, zone, order or time: each id
+//! is 128 random bits, written as 26 Crockford base-32 characters (the shape
+//! of a ULID). Nothing else in the engine depends on the id's value: one
+//! alert per episode is kept by the order's state, and by the service's
+//! versioned commit when two instances race (the loser's step runs again on
+//! the winner's state and finds the alert open).
 //!
-//! An id is a ULID (26 Crockford base-32 characters, sortable by time): 48
-//! bits of `now` in milliseconds, then 64 bits of the FNV-1a hash of the
-//! alert's subject (order or device, kind, zone) and a 16-bit episode number
-//! counted per order (or per device for `panic_unassigned`). Two different
-//! subjects collide only if their 64-bit hashes collide within the same
-//! millisecond and episode number.
+//! The one input the engine does not get from its caller is this randomness;
+//! a replay that must give the same ids twice injects a seeded source.
 
-use vangnet_proto::{AlertId, AlertKind, TimestampMs};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use vangnet_proto::AlertId;
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/// The id of episode `episode` of the alert about `subject` (e.g. order id,
-/// kind and zone), created at `now`.
-pub fn alert_id(now: TimestampMs, subject: &[&str], kind: AlertKind, episode: u32) -> AlertId {
-    let mut hash = Fnv::default();
-    for part in subject {
-        hash.write(part.as_bytes());
-        hash.write(&[0]);
-    }
-    hash.write(format!("{kind:?}").as_bytes());
-    let time = u128::from(now.millis() & 0xFFFF_FFFF_FFFF);
-    let value = (time << 80) | (u128::from(hash.0) << 16) | u128::from(episode & 0xFFFF);
-    let text: String = (0..26)
-        .rev()
-        .map(|i| char::from(CROCKFORD[((value >> (i * 5)) & 31) as usize]))
-        .collect();
-    AlertId::new(text)
+/// Where the engine's alert ids come from.
+#[derive(Debug, Clone, Default)]
+pub struct AlertIds(Source);
+
+#[derive(Debug, Clone, Default)]
+enum Source {
+    /// The thread's cryptographically secure generator, seeded by the OS.
+    #[default]
+    Random,
+    /// A fixed sequence, for tests and replays; a clone repeats it.
+    Seeded(Box<StdRng>),
 }
 
-/// 64-bit FNV-1a: tiny, stable across Rust versions and platforms.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
+impl AlertIds {
+    /// Unpredictable ids: what the service uses.
+    pub fn random() -> Self {
+        Self(Source::Random)
     }
-}
 
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
+    /// The same sequence of ids for the same `seed`, so that a replay of
+    /// the same events gives the same alerts, ids included.
+    pub fn seeded(seed: u64) -> Self {
+        Self(Source::Seeded(Box::new(StdRng::seed_from_u64(seed))))
+    }
+
+    /// A fresh id.
+    pub(crate) fn next(&mut self) -> AlertId {
+        let value: u128 = match &mut self.0 {
+            Source::Random => rand::rng().random(),
+            Source::Seeded(rng) => rng.random(),
+        };
+        let text: String = (0..26)
+            .rev()
+            .map(|i| char::from(CROCKFORD[((value >> (i * 5)) & 31) as usize]))
+            .collect();
+        AlertId::new(text)
     }
 }
 
@@ -53,13 +59,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_deterministic_distinct_and_ulid_shaped() {
-        let now = TimestampMs(1_764_331_200_000);
-        let a = alert_id(now, &["order-17", ""], AlertKind::Panic, 1);
-        assert_eq!(a, alert_id(now, &["order-17", ""], AlertKind::Panic, 1));
-        assert_ne!(a, alert_id(now, &["order-17", ""], AlertKind::Panic, 2));
-        assert_ne!(a, alert_id(now, &["order-18", ""], AlertKind::Panic, 1));
-        assert_eq!(a.as_str().len(), 26);
-        assert!(a.as_str().starts_with("01KB"), "{a}");
+    fn a_seeded_source_repeats_its_ids_and_a_random_one_does_not() {
+        let draw = |mut ids: AlertIds| [ids.next(), ids.next()];
+        let seeded = draw(AlertIds::seeded(7));
+        assert_eq!(seeded, draw(AlertIds::seeded(7)));
+        assert_ne!(seeded[0], seeded[1]);
+        assert_ne!(draw(AlertIds::random()), draw(AlertIds::random()));
+    }
+
+    #[test]
+    fn ids_have_the_shape_of_a_ulid() {
+        let id = AlertIds::random().next();
+        let text = id.as_str();
+        assert_eq!(text.len(), 26);
+        assert!(text.bytes().all(|b| CROCKFORD.contains(&b)), "{text}");
+        assert!(text.as_bytes()[0] <= b'7', "128 bits: {text}");
     }
 }

@@ -26,12 +26,14 @@ mod slab;
 pub mod state;
 pub mod track;
 mod view;
+mod warning;
 
 pub use alert::{Act, Alert, AlertError, Revision, Slot};
 pub use classify::Level;
 pub use config::EngineConfig;
 pub use effect::{Effect, StateKey};
 pub use engine::{Engine, Event, UnknownOrder};
+pub use ids::AlertIds;
 pub use order::{Order, OrderError, Problem};
 pub use state::{DeviceState, OrderState};
 pub use view::{DeviceView, OrderView, PairView, ZoneView};

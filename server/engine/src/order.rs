@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use vangnet_proto::order::{Geometry, OrderBody, Position, ProximityRule};
+use vangnet_proto::order::{Geometry, OrderBody, Position, ProximityRule, WarnPerpetrator};
 use vangnet_proto::{DeviceId, OrderId, TimestampMs, ZoneId};
 
 use crate::classify::Thresholds;
@@ -177,6 +177,8 @@ pub struct Order {
     pub valid_from: Option<TimestampMs>,
     /// End of validity (exclusive).
     pub valid_until: Option<TimestampMs>,
+    /// Which pre-alarms warn the perpetrator's devices.
+    pub warn_perpetrator: WarnPerpetrator,
 }
 
 impl Order {
@@ -234,6 +236,7 @@ impl Order {
             zones,
             valid_from,
             valid_until,
+            warn_perpetrator: body.warn_perpetrator,
         })
     }
 

@@ -24,8 +24,6 @@ pub struct DeviceState {
     pub battery: Option<Battery>,
     /// An open `panic_unassigned` alert (a panic while in no active order).
     pub unassigned_panic: Option<Box<Alert>>,
-    /// How many `panic_unassigned` episodes it has had, for their ids.
-    pub unassigned_episodes: u32,
 }
 
 /// A device's latest battery report.
@@ -33,7 +31,7 @@ pub struct DeviceState {
 pub struct Battery {
     /// Charge in percent.
     pub pct: f64,
-    /// Device time of the report.
+    /// Time of the report: its device time, or its receive time if earlier.
     pub ts: TimestampMs,
     /// Low, with hysteresis: set at `battery_low_pct`, cleared above it plus the margin.
     pub low: bool,
@@ -65,8 +63,6 @@ pub struct OrderState {
     pub pairs: SmallVec<[PairState; 1]>,
     /// Its alerts that are not resolved.
     pub alerts: Vec<Alert>,
-    /// How many alerts it has opened, for their ids.
-    pub episodes: u32,
 }
 
 impl OrderState {
@@ -84,7 +80,6 @@ impl OrderState {
                 order.victims.len() * order.perpetrators.len(),
             ),
             alerts: Vec::new(),
-            episodes: 0,
         }
     }
 

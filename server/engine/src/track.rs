@@ -13,6 +13,11 @@
 //! the suspect is confirmed, becomes the anchor, and the next fix is judged
 //! against it (at full confidence when consistent). A first fix, or one after
 //! a silence longer than `stale_after_s`, starts a fresh track and is consistent.
+//!
+//! Time (SPEC section 4, order of events): a fix counts at the smaller of its
+//! `ts` and the time it was received, so that a fix dated ahead of the
+//! server's clock cannot make the real fixes after it look old. Order, speeds
+//! and gaps are measured in these times; the device's `ts` is kept as it came.
 
 use serde::{Deserialize, Serialize};
 use vangnet_proto::{Fix, TimestampMs};
@@ -29,18 +34,39 @@ pub struct Position {
     pub acc: f64,
     /// Device time.
     pub ts: TimestampMs,
+    /// How far `ts` was ahead of the time the fix was received (ms); 0 for
+    /// a fix dated at or before its receipt.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    ahead_ms: u64,
     /// Reported ground speed (m/s), if any.
     pub spd: Option<f64>,
 }
 
-impl From<&Fix> for Position {
-    fn from(fix: &Fix) -> Self {
+fn is_zero(ms: &u64) -> bool {
+    *ms == 0
+}
+
+impl Position {
+    /// The position `fix` gives, received at `now`.
+    pub fn received(fix: &Fix, now: TimestampMs) -> Self {
         Self {
             at: GeoPoint::new(fix.lat.get(), fix.lon.get()),
             acc: fix.acc.get(),
             ts: fix.ts,
+            ahead_ms: fix.ts.millis().saturating_sub(now.millis()),
             spd: fix.spd.map(|s| s.get()),
         }
+    }
+
+    /// When the fix counts: its device time, or its receive time if earlier.
+    pub fn time(&self) -> TimestampMs {
+        TimestampMs(self.ts.millis().saturating_sub(self.ahead_ms))
+    }
+
+    /// Whether this fix comes after `other`: by time, then by device time
+    /// (fixes dated ahead and received at the same instant keep their order).
+    fn is_after(&self, other: &Self) -> bool {
+        (self.time(), self.ts) > (other.time(), other.ts)
     }
 }
 
@@ -56,7 +82,7 @@ pub struct Latest {
 /// How a new fix relates to the device's track.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
-    /// Not newer than the newest accepted fix: history only, no state change.
+    /// Not after the newest accepted fix: history only, no state change.
     Older,
     /// Explained by the track; `previous` is the consistent fix before it, if
     /// recent enough to draw a segment from.
@@ -109,12 +135,12 @@ impl Track {
         let Some(latest) = self.latest else {
             return self.take_consistent(fix, None);
         };
-        if fix.ts <= latest.position.ts {
+        if !fix.is_after(&latest.position) {
             return Verdict::Older;
         }
         let Some(anchor) = self
             .anchor
-            .filter(|a| fix.ts.abs_diff(a.position.ts) <= config.stale_after_s * 1000)
+            .filter(|a| fix.time().abs_diff(a.position.time()) <= config.stale_after_s * 1000)
         else {
             return self.take_consistent(fix, None);
         };
@@ -155,7 +181,7 @@ impl Track {
 /// track had arriving at the anchor.
 fn explains(anchor: Anchor, fix: Position, config: &EngineConfig) -> bool {
     let from = anchor.position;
-    let dt = seconds_between(from.ts, fix.ts);
+    let dt = seconds_between(from.time(), fix.time());
     let speed = [from.spd, fix.spd]
         .into_iter()
         .flatten()
@@ -167,7 +193,7 @@ fn explains(anchor: Anchor, fix: Position, config: &EngineConfig) -> bool {
 /// The speed between two fixes that their accuracies cannot explain away.
 fn speed_between(a: Position, b: Position) -> f64 {
     let moved = distance_m(a.at, b.at) - a.acc - b.acc;
-    moved.max(0.0) / seconds_between(a.ts, b.ts)
+    moved.max(0.0) / seconds_between(a.time(), b.time())
 }
 
 fn seconds_between(a: TimestampMs, b: TimestampMs) -> f64 {
@@ -185,6 +211,7 @@ mod tests {
             at: frame.unproject([x, 0.0]),
             acc: 10.0,
             ts: TimestampMs(t_s * 1000),
+            ahead_ms: 0,
             spd: None,
         }
     }
@@ -233,5 +260,13 @@ mod tests {
                 .all(|v| matches!(v, Verdict::Consistent { .. }))
         );
         assert_eq!(feed(&mut track, &[at(0.0, 30)]), vec![Verdict::Older]);
+    }
+
+    #[test]
+    fn a_position_saved_without_its_receive_time_counts_at_its_device_time() {
+        let saved = serde_json::to_string(&at(5.0, 30)).unwrap();
+        assert!(!saved.contains("ahead_ms"), "{saved}");
+        let loaded: Position = serde_json::from_str(&saved).unwrap();
+        assert_eq!(loaded.time(), TimestampMs(30_000));
     }
 }

@@ -112,8 +112,11 @@ impl OrderView {
             for perpetrator in &order.perpetrators {
                 let (v, p) = (latest(victim), latest(perpetrator));
                 let (vu, pu) = match (v, p) {
-                    (Some(v), Some(p)) if v.position.ts.abs_diff(p.position.ts) > stale_ms => {
-                        (v.position.ts < p.position.ts, p.position.ts < v.position.ts)
+                    (Some(v), Some(p))
+                        if v.position.time().abs_diff(p.position.time()) > stale_ms =>
+                    {
+                        let (vt, pt) = (v.position.time(), p.position.time());
+                        (vt < pt, pt < vt)
                     }
                     (v, p) => (v.is_none(), p.is_none()),
                 };

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use vangnet_engine::{Act, AlertError, Effect, EngineConfig, Event, Level};
+use vangnet_engine::{Act, AlertError, Effect, Event, Level};
 use vangnet_proto::{
     AlarmKind, AlertKind, AlertStatus, Confidence, DispatchBody, MetersPerSecond, OrderId,
     Priority, StatusKind, WarningLevel,
@@ -846,9 +846,9 @@ fn order_outside_its_validity_window_evaluates_nothing() {
 }
 
 #[test]
-fn replaying_the_same_events_gives_the_same_alert_ids() {
+fn replaying_the_same_events_with_seeded_ids_gives_the_same_alert_ids() {
     let run = || {
-        let mut engine = vangnet_engine::Engine::new(EngineConfig::default());
+        let mut engine = seeded_engine();
         engine.put_order(&zone_order(), ts(0)).unwrap();
         let mut effects = send(&mut engine, "p1", vec![fix(1, 0, 100.0, 0.0, 10.0)]);
         effects.extend(engine.handle(

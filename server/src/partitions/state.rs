@@ -132,6 +132,7 @@ pub(super) mod tests {
             zones: Vec::new(),
             valid_from: None,
             valid_until: None,
+            warn_perpetrator: Default::default(),
         }
     }
 

@@ -107,6 +107,7 @@ pub fn order(i: usize, home: GeoPoint) -> OrderBody {
         ],
         valid_from: None,
         valid_until: None,
+        warn_perpetrator: Default::default(),
     }
 }
 

@@ -139,6 +139,6 @@ impl Entry {
         let flags = options
             .into_iter()
             .fold(0, |flags, option| flags << 1 | u64::from(option));
-        lengths as u64 ^ flags ^ state.since.millis() ^ u64::from(state.episodes)
+        lengths as u64 ^ flags ^ state.since.millis() ^ state.alerts.len() as u64
     }
 }

@@ -3,11 +3,11 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use vangnet_engine::geometry::{GeoPoint, LocalFrame};
-use vangnet_engine::{Effect, Engine, EngineConfig, Event};
+use vangnet_engine::{AlertIds, Effect, Engine, EngineConfig, Event};
 use vangnet_proto::order::{Geometry, OrderBody, ProximityRule, ZoneBody};
 use vangnet_proto::{
-    Alarm, AlarmKind, Command, DeviceId, DispatchBody, Fix, Latitude, Longitude, Meters, OrderId,
-    Status, StatusKind, TimestampMs, ZoneId,
+    Alarm, AlarmKind, AlertId, Command, DeviceId, DispatchBody, Fix, Latitude, Longitude, Meters,
+    OrderId, Status, StatusKind, TimestampMs, ZoneId,
 };
 
 /// Device time of second 0 of every scenario.
@@ -112,6 +112,7 @@ pub fn order(id: &str, proximity: Option<(f64, f64)>, zones: Vec<ZoneBody>) -> O
         zones,
         valid_from: None,
         valid_until: None,
+        warn_perpetrator: Default::default(),
     }
 }
 
@@ -125,8 +126,13 @@ pub fn proximity_order() -> OrderBody {
     order("o1", Some((1000.0, 2000.0)), Vec::new())
 }
 
+/// An engine with seeded alert ids, so that two runs of a scenario compare equal.
+pub fn seeded_engine() -> Engine {
+    Engine::new(EngineConfig::default()).with_ids(AlertIds::seeded(17))
+}
+
 pub fn engine_with(bodies: &[OrderBody]) -> Engine {
-    let mut engine = Engine::new(EngineConfig::default());
+    let mut engine = seeded_engine();
     for body in bodies {
         engine.put_order(body, ts(0)).unwrap();
     }
@@ -167,4 +173,30 @@ pub fn open_kinds(engine: &Engine) -> Vec<String> {
         .collect();
     kinds.sort();
     kinds
+}
+
+/// `effects` with each alert id replaced by `A1`, `A2`, ... in order of first
+/// appearance: what two runs with different id sources must agree on.
+pub fn with_ids_renamed(effects: &[Effect]) -> Vec<Effect> {
+    let mut names: Vec<AlertId> = Vec::new();
+    let mut rename = |id: &mut AlertId| {
+        let n = match names.iter().position(|known| known == id) {
+            Some(n) => n,
+            None => {
+                names.push(id.clone());
+                names.len() - 1
+            }
+        };
+        *id = AlertId::new(format!("A{}", n + 1));
+    };
+    let mut effects = effects.to_vec();
+    for effect in &mut effects {
+        match effect {
+            Effect::Dispatch(body) => rename(&mut body.alert_id),
+            Effect::Command { command, .. } => rename(&mut command.alert_id),
+            Effect::Ack { ack, .. } => ack.alert_ids.iter_mut().for_each(&mut rename),
+            Effect::History { .. } | Effect::Persist(_) => {}
+        }
+    }
+    effects
 }
