@@ -375,4 +375,43 @@ mod tests {
         let first = step_with(&partitions, &body(500.0)).await;
         assert_eq!(step_with(&partitions, &body(250.0)).await, first + 1);
     }
+
+    #[tokio::test]
+    async fn a_step_that_panics_half_way_leaves_the_partition_to_be_reloaded() {
+        use futures_util::FutureExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let partitions = partitions(&dir);
+        let body = body(500.0);
+        step_with(&partitions, &body).await;
+        let key = PartitionKey::Order(OrderId::new("order-17"));
+        let victim = DeviceId::parse("victim-1", "device").unwrap();
+        let payload = br#"{"seq":1,"ts":1764331200000,"kind":"panic"}"#;
+        let panic =
+            vangnet_proto::parse_uplink(vangnet_proto::Channel::Alarm, payload, &victim, NOW)
+                .unwrap();
+
+        let panicked = std::panic::AssertUnwindSafe(partitions.step::<std::convert::Infallible>(
+            &key,
+            Some(&body),
+            NOW,
+            None,
+            |engine| {
+                engine.handle(&victim, vangnet_engine::Event::from(panic.clone()), NOW);
+                panic!("a bug half-way through a step");
+            },
+        ))
+        .catch_unwind()
+        .await;
+
+        assert!(panicked.is_err());
+        let alerts = partitions
+            .view(&key, Some(&body), NOW, |engine| engine.alerts().count())
+            .await
+            .unwrap();
+        assert_eq!(
+            alerts, 0,
+            "the half-done step's alert is not in the partition"
+        );
+    }
 }
