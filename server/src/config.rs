@@ -12,6 +12,7 @@ use std::time::Duration;
 use url::Url;
 use vangnet_proto::Topics;
 
+use crate::auth::MIN_SECRET_BYTES;
 use crate::dispatch::{Route, RouteConfig};
 use crate::settings::{SETTINGS, Setting};
 
@@ -335,7 +336,7 @@ impl Config {
             dispatch_url,
             routes,
             dispatch_secret,
-            jwt_secret: read.optional("jwt_secret", |v| Ok(Secret(v.to_owned())))?,
+            jwt_secret: read.optional("jwt_secret", parse_jwt_secret)?,
             jwt_public_key: read.optional("jwt_public_key", parse_readable_file)?,
             jwt_issuer: read.optional("jwt_issuer", |v| Ok(v.to_owned()))?,
             jwt_audience: read.optional("jwt_audience", |v| Ok(v.to_owned()))?,
@@ -424,6 +425,17 @@ fn parse_http_url(value: &str) -> Result<Url, String> {
             "unknown scheme `{scheme}`: expected http:// or https://"
         )),
     }
+}
+
+/// An HS256 secret: its raw UTF-8 bytes, at least [`MIN_SECRET_BYTES`] of them.
+fn parse_jwt_secret(value: &str) -> Result<Secret, String> {
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "an HS256 secret must be at least {MIN_SECRET_BYTES} bytes long; this one has {}",
+            value.len()
+        ));
+    }
+    Ok(Secret(value.to_owned()))
 }
 
 fn parse_readable_file(value: &str) -> Result<PathBuf, String> {
@@ -549,8 +561,21 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug_output() {
-        let config = Config::from_values(&values(&[("jwt_secret", "hunter2")])).unwrap();
-        assert!(!format!("{config:?}").contains("hunter2"));
+        let secret = "hunter2-hunter2-hunter2-hunter2-hunter2";
+        let config = Config::from_values(&values(&[("jwt_secret", secret)])).unwrap();
+        assert!(!format!("{config:?}").contains(secret));
+    }
+
+    #[test]
+    fn a_jwt_secret_needs_32_bytes_of_utf_8_not_32_characters() {
+        let sixteen_characters = "é".repeat(16);
+        assert!(
+            Config::from_values(&values(&[("jwt_secret", sixteen_characters.as_str())])).is_ok()
+        );
+        let thirty_one_bytes = format!("{}a", "é".repeat(15));
+        let err = error(&[("jwt_secret", thirty_one_bytes.as_str())]);
+        assert_eq!(err.setting, "VANGNET_JWT_SECRET");
+        assert!(!err.to_string().contains(&thirty_one_bytes), "{err}");
     }
 
     #[test]

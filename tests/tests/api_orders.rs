@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, token_without_exp, unique_name};
+use vangnet_e2e::{
+    AppOptions, TestApp, alg_none_token, claims, epoch_seconds, hs256_token, token_without_exp,
+    unique_name,
+};
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::auth::{Role, sign_hs256};
 
-const SECRET: &str = "test-secret-not-for-production";
+const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 
 fn token(role: Role) -> String {
     sign_hs256(SECRET.as_bytes(), &claims(role, 3600)).unwrap()
@@ -94,7 +97,11 @@ async fn an_expired_token_gets_401_beyond_the_30_s_leeway() {
 #[tokio::test]
 async fn a_token_signed_with_another_key_gets_401() {
     let app = app().await;
-    let forged = sign_hs256(b"another-secret", &claims(Role::Admin, 3600)).unwrap();
+    let forged = sign_hs256(
+        b"another-secret-of-at-least-32-bytes",
+        &claims(Role::Admin, 3600),
+    )
+    .unwrap();
     assert_eq!(post(&app, Some(&forged), &order("a", false)).await.0, 401);
 }
 
@@ -320,4 +327,79 @@ async fn an_order_created_through_the_api_is_evaluated_and_ending_it_keeps_its_o
         .unwrap();
     assert_eq!(serde_json::to_value(alert.current.status).unwrap(), "open");
     assert_eq!(get(&app, &admin, "live").await, 404);
+}
+
+#[tokio::test]
+async fn a_token_valid_before_an_hour_from_now_gets_401_and_one_valid_since_a_while_passes() {
+    let app = app().await;
+    let now = epoch_seconds();
+    let with_nbf = |nbf: i64| {
+        hs256_token(
+            SECRET,
+            &json!({"sub": "t", "role": "admin", "regions": ["*"], "nbf": nbf, "exp": now + 7200}),
+        )
+    };
+    let early = with_nbf(now + 3600);
+    assert_eq!(
+        post(&app, Some(&early), &order("nbf-1", false)).await.0,
+        401
+    );
+    let valid = with_nbf(now - 60);
+    assert_eq!(
+        post(&app, Some(&valid), &order("nbf-2", false)).await.0,
+        201
+    );
+}
+
+#[tokio::test]
+async fn with_an_audience_set_aud_passes_as_a_string_or_a_list_that_holds_it() {
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .env("VANGNET_JWT_AUDIENCE", "vangnet-api"),
+    )
+    .await;
+    let with_aud = |aud: Value| {
+        let mut claims =
+            json!({"sub": "t", "role": "admin", "regions": ["*"], "exp": epoch_seconds() + 3600});
+        if !aud.is_null() {
+            claims["aud"] = aud;
+        }
+        hs256_token(SECRET, &claims)
+    };
+    let cases = [
+        ("aud-1", json!("vangnet-api"), 201),
+        ("aud-2", json!(["portal", "vangnet-api"]), 201),
+        ("aud-3", json!(["portal"]), 401),
+        ("aud-4", json!("portal"), 401),
+        ("aud-5", Value::Null, 401),
+    ];
+    for (id, aud, expected) in cases {
+        let token = with_aud(aud.clone());
+        assert_eq!(
+            post(&app, Some(&token), &order(id, false)).await.0,
+            expected,
+            "aud {aud}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_an_issuer_set_a_token_without_iss_gets_401() {
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .env("VANGNET_JWT_ISSUER", "vangnet-idp"),
+    )
+    .await;
+    let mut claims =
+        json!({"sub": "t", "role": "admin", "regions": ["*"], "exp": epoch_seconds() + 3600});
+    let without = hs256_token(SECRET, &claims);
+    assert_eq!(
+        post(&app, Some(&without), &order("iss-1", false)).await.0,
+        401
+    );
+    claims["iss"] = json!("vangnet-idp");
+    let with = hs256_token(SECRET, &claims);
+    assert_eq!(post(&app, Some(&with), &order("iss-2", false)).await.0, 201);
 }
