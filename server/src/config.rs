@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -137,6 +137,8 @@ pub struct Config {
     pub jwt_audience: Option<String>,
     /// Changes one token holder may make per minute.
     pub api_changes_per_minute: NonZeroU32,
+    /// Active orders one device may be in.
+    pub max_orders_per_device: NonZeroUsize,
     /// Detection parameters.
     pub detection: DetectionSettings,
     /// Log output format.
@@ -344,6 +346,10 @@ impl Config {
                 v.parse()
                     .map_err(|_| format!("`{v}` is not a positive whole number"))
             })?,
+            max_orders_per_device: read.required("max_orders_per_device", |v| {
+                v.parse()
+                    .map_err(|_| format!("`{v}` is not a positive whole number"))
+            })?,
             detection: DetectionSettings {
                 drift_mps: read.required("drift_mps", |v| match v.parse::<f64>() {
                     Ok(mps) if mps.is_finite() && mps >= 0.0 => Ok(mps),
@@ -477,6 +483,7 @@ mod tests {
         assert_eq!(config.detection.perp_silence, Duration::from_secs(300));
         assert_eq!(config.detection.victim_silence, Duration::from_secs(900));
         assert_eq!(config.history_retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.max_orders_per_device.get(), 8);
     }
 
     #[test]

@@ -37,6 +37,29 @@ async fn post(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) 
         .await
 }
 
+/// An order of `victims` and `perpetrators`, real or exercise.
+fn order_of(id: &str, exercise: bool, victims: &[&str], perpetrators: &[&str]) -> Value {
+    json!({
+        "id": id, "region": "rotterdam", "exercise": exercise,
+        "victim_devices": victims, "perpetrator_devices": perpetrators,
+        "proximity": {"alarm_m": 1000, "prealarm_m": 2000}, "zones": []
+    })
+}
+
+async fn put(app: &TestApp, token: &str, body: &Value) -> (u16, Value) {
+    let path = format!("/api/v1/orders/{}", body["id"].as_str().unwrap());
+    app.call(reqwest::Method::PUT, &path, Some(token), Some(body))
+        .await
+}
+
+/// Asserts a 409 whose error names `field`.
+fn assert_conflict_naming(answer: &(u16, Value), field: &str) {
+    let (status, body) = answer;
+    assert_eq!(*status, 409, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains(field), "{body}");
+}
+
 async fn get(app: &TestApp, token: &str, id: &str) -> u16 {
     let url = app.url(&format!("/api/v1/orders/{id}"));
     let response = reqwest::Client::new()
@@ -402,4 +425,134 @@ async fn with_an_issuer_set_a_token_without_iss_gets_401() {
     claims["iss"] = json!("vangnet-idp");
     let with = hs256_token(SECRET, &claims);
     assert_eq!(post(&app, Some(&with), &order("iss-2", false)).await.0, 201);
+}
+
+#[tokio::test]
+async fn an_exercise_order_naming_a_device_of_a_real_order_gets_409_and_is_not_stored() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let real = order_of("mix-real", false, &["mix-v"], &["mix-p"]);
+    assert_eq!(post(&app, Some(&admin), &real).await.0, 201);
+    let drill = order_of("mix-drill", true, &["drill-v"], &["mix-p"]);
+    let answer = post(&app, Some(&token(Role::Pilot)), &drill).await;
+    assert_conflict_naming(&answer, "perpetrator_devices[0]");
+    assert_eq!(get(&app, &admin, "mix-drill").await, 404);
+}
+
+#[tokio::test]
+async fn a_real_order_naming_a_device_of_an_exercise_order_gets_409_and_is_not_stored() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let drill = order_of("mix-drill", true, &["mix-v"], &["mix-p"]);
+    assert_eq!(post(&app, Some(&admin), &drill).await.0, 201);
+    let real = order_of("mix-real", false, &["other-v", "mix-v"], &["other-p"]);
+    let answer = post(&app, Some(&admin), &real).await;
+    assert_conflict_naming(&answer, "victim_devices[1]");
+    assert_eq!(get(&app, &admin, "mix-real").await, 404);
+}
+
+#[tokio::test]
+async fn replacing_an_exercise_order_with_a_device_of_a_real_order_gets_409_and_keeps_the_old_one()
+{
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let pilot = token(Role::Pilot);
+    let real = order_of("put-real", false, &["real-v"], &["real-p"]);
+    let drill = order_of("put-drill", true, &["drill-v"], &["drill-p"]);
+    assert_eq!(post(&app, Some(&admin), &real).await.0, 201);
+    assert_eq!(post(&app, Some(&pilot), &drill).await.0, 201);
+    let mixed = order_of("put-drill", true, &["drill-v"], &["real-p"]);
+    assert_conflict_naming(&put(&app, &pilot, &mixed).await, "perpetrator_devices[0]");
+    let (status, kept) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/orders/put-drill",
+            Some(&pilot),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(kept["perpetrator_devices"], json!(["drill-p"]));
+}
+
+#[tokio::test]
+async fn an_order_replaced_by_a_version_of_the_other_kind_does_not_clash_with_itself() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let real = order_of("flip", false, &["flip-v"], &["flip-p"]);
+    assert_eq!(post(&app, Some(&admin), &real).await.0, 201);
+    let drill = order_of("flip", true, &["flip-v"], &["flip-p"]);
+    assert_eq!(put(&app, &admin, &drill).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_device_of_an_ended_real_order_may_join_an_exercise_order() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let real = order_of("ended", false, &["ended-v"], &["ended-p"]);
+    assert_eq!(post(&app, Some(&admin), &real).await.0, 201);
+    let (status, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/orders/ended",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let drill = order_of("after", true, &["ended-v"], &["ended-p"]);
+    assert_eq!(post(&app, Some(&admin), &drill).await.0, 201);
+}
+
+#[tokio::test]
+async fn one_order_beyond_the_cap_on_a_device_gets_409_naming_the_device_field_and_is_not_stored() {
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .env("VANGNET_MAX_ORDERS_PER_DEVICE", "2"),
+    )
+    .await;
+    let admin = token(Role::Admin);
+    for id in ["cap-1", "cap-2"] {
+        let body = order_of(id, false, &[&format!("{id}-v")], &["cap-p"]);
+        assert_eq!(post(&app, Some(&admin), &body).await.0, 201);
+    }
+    let third = order_of("cap-3", false, &["cap-3-v"], &["cap-p"]);
+    assert_conflict_naming(
+        &post(&app, Some(&admin), &third).await,
+        "perpetrator_devices[0]",
+    );
+    assert_eq!(get(&app, &admin, "cap-3").await, 404);
+    let again = order_of("cap-2", false, &["cap-2-v", "cap-2-w"], &["cap-p"]);
+    assert_eq!(put(&app, &admin, &again).await.0, 200);
+}
+
+#[tokio::test]
+async fn two_instances_racing_never_store_a_real_and_an_exercise_order_of_one_device() {
+    let first = app().await;
+    let second = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .same_deployment_as(&first),
+    )
+    .await;
+    let admin = token(Role::Admin);
+    for round in 0..10 {
+        let device = format!("race-{round}");
+        let (real_victim, drill_victim) = (format!("rv-{round}"), format!("dv-{round}"));
+        let real = order_of(&format!("real-{round}"), false, &[&real_victim], &[&device]);
+        let drill = order_of(
+            &format!("drill-{round}"),
+            true,
+            &[&drill_victim],
+            &[&device],
+        );
+        let (a, b) = tokio::join!(
+            post(&first, Some(&admin), &real),
+            post(&second, Some(&admin), &drill)
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}: {a:?} {b:?}");
+    }
 }
