@@ -556,3 +556,19 @@ async fn two_instances_racing_never_store_a_real_and_an_exercise_order_of_one_de
         assert_eq!(statuses, [201, 409], "round {round}: {a:?} {b:?}");
     }
 }
+
+#[tokio::test]
+async fn many_orders_created_at_once_on_one_instance_are_all_stored() {
+    let app = app().await;
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let request = reqwest::Client::new()
+            .post(app.url("/api/v1/orders"))
+            .bearer_auth(token(Role::Admin))
+            .json(&order(&format!("burst-{i}"), false));
+        posts.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    while let Some(status) = posts.join_next().await {
+        assert_eq!(status.unwrap(), 201);
+    }
+}

@@ -5,6 +5,7 @@
 //! written at, so two instances cannot both store orders that clash.
 
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -26,8 +27,28 @@ pub struct OrderLimits {
     pub max_per_device: NonZeroUsize,
 }
 
-/// Writes tried while other changes keep moving the orders' epoch.
-const WRITE_ATTEMPTS: usize = 8;
+/// Order writes of this instance, checked and written one at a time so that
+/// they do not keep moving each other's epoch; only another instance's
+/// writes make one try again.
+pub struct OrderWrites {
+    limits: OrderLimits,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl OrderWrites {
+    /// Writes under `limits`.
+    pub fn new(limits: OrderLimits) -> Self {
+        Self {
+            limits,
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// Writes tried while other instances keep moving the orders' epoch.
+const WRITE_ATTEMPTS: u32 = 8;
+/// The most a try waits, times its number, before it checks again.
+const RETRY_JITTER: Duration = Duration::from_millis(20);
 
 /// Mounts the order endpoints for a store of type `S`.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
@@ -80,18 +101,27 @@ async fn audited<S: Store>(
 async fn store_checked<S: Store>(
     store: &S,
     index: &OrderIndex,
-    limits: OrderLimits,
+    writes: &OrderWrites,
     order: &StoredOrder,
     body: &OrderBody,
     change: OrderChange,
 ) -> Result<(), ApiError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    let _turn = writes.turn.lock().await;
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(RETRY_JITTER.mul_f64(f64::from(attempt) * fastrand::f64())).await;
+        }
         index.refresh(store).await?;
         if change == OrderChange::Replace && index.get(&order.id).is_none() {
             return Err(ApiError::NotFound);
         }
         let epoch = index
-            .admit(&order.id, body, TimestampMs::now(), limits.max_per_device)
+            .admit(
+                &order.id,
+                body,
+                TimestampMs::now(),
+                writes.limits.max_per_device,
+            )
             .map_err(refused)?;
         match store.write_order(order, change, epoch).await? {
             OrderWrite::Written => return Ok(()),
@@ -105,7 +135,7 @@ async fn store_checked<S: Store>(
         }
     }
     Err(ApiError::Conflict(
-        "the orders kept changing while this one was checked; try again".into(),
+        "other instances kept changing the orders while this one was checked; try again".into(),
     ))
 }
 
@@ -144,7 +174,7 @@ pub(crate) async fn create<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     index: web::Data<OrderIndex>,
-    limits: web::Data<OrderLimits>,
+    writes: web::Data<OrderWrites>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     require(&caller.0, &[Role::Admin, Role::Pilot])?;
@@ -159,7 +189,7 @@ pub(crate) async fn create<S: Store>(
     store_checked(
         store.get_ref(),
         &index,
-        **limits,
+        &writes,
         &order,
         &body,
         OrderChange::Create,
@@ -230,7 +260,7 @@ pub(crate) async fn replace<S: Store>(
     caller: Caller,
     store: web::Data<S>,
     index: web::Data<OrderIndex>,
-    limits: web::Data<OrderLimits>,
+    writes: web::Data<OrderWrites>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -253,7 +283,7 @@ pub(crate) async fn replace<S: Store>(
     store_checked(
         store.get_ref(),
         &index,
-        **limits,
+        &writes,
         &order,
         &body,
         OrderChange::Replace,
