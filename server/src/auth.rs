@@ -41,8 +41,25 @@ pub struct Claims {
     pub iss: Option<String>,
     /// Audience, when the deployment checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
 }
+
+/// The `aud` claim, which RFC 7519 lets be one string or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience.
+    One(String),
+    /// Several audiences; the token is for each of them.
+    Many(Vec<String>),
+}
+
+/// The HS256 secret of development, demos and tests: long enough for
+/// [`MIN_SECRET_BYTES`], and named so that nobody takes it for a real key.
+pub const DEVELOPMENT_JWT_SECRET: &str = "vangnet-development-only-not-for-production";
+
+/// Bytes an HS256 secret must have at least (SPEC section 7; RFC 7518 3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
 
 impl Claims {
     /// Whether the holder may see `region`.
@@ -63,8 +80,8 @@ struct TrustedKey {
     validation: Validation,
 }
 
-/// Seconds of clock skew a token's `exp` may have (SPEC section 7).
-const LEEWAY_S: u64 = 30;
+/// Seconds of clock skew a token's `exp` and `nbf` may have (SPEC section 7).
+pub const LEEWAY_S: u64 = 30;
 
 impl Verifier {
     /// The verifier of the configured keys: the public key file (PEM or JWKS)
@@ -106,19 +123,28 @@ impl Verifier {
     }
 }
 
-/// The checks of every token: `exp` required with leeway, `iss` and `aud` when configured.
+/// The checks of every token: `exp` required and `nbf` when present, both
+/// with leeway; `iss` and `aud` required and checked when configured.
 fn validation(config: &Config, algorithm: Algorithm) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.leeway = LEEWAY_S;
-    validation.set_required_spec_claims(&["exp"]);
+    validation.validate_nbf = true;
+    let mut required = vec!["exp"];
     match &config.jwt_issuer {
-        Some(issuer) => validation.set_issuer(&[issuer]),
+        Some(issuer) => {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
         None => validation.iss = None,
     }
     match &config.jwt_audience {
-        Some(audience) => validation.set_audience(&[audience]),
+        Some(audience) => {
+            validation.set_audience(&[audience]);
+            required.push("aud");
+        }
         None => validation.validate_aud = false,
     }
+    validation.set_required_spec_claims(&required);
     validation
 }
 

@@ -86,9 +86,12 @@ pub struct TokenArgs {
     /// A region the holder sees; repeat it for several, `*` for all.
     #[arg(long = "region", required = true)]
     pub regions: Vec<String>,
-    /// How long the token is valid, e.g. 8h or 30m.
+    /// How long the token is valid, e.g. 8h or 30m; at most --max-ttl.
     #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
     pub ttl: std::time::Duration,
+    /// The longest --ttl allowed, so that no forgotten token stays valid for days.
+    #[arg(long, env = "VANGNET_TOKEN_MAX_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub max_ttl: std::time::Duration,
     /// The holder's name, recorded with every act.
     #[arg(long, default_value = "developer")]
     pub sub: String,
@@ -101,6 +104,21 @@ impl TokenArgs {
     /// The configuration in force: the file, overridden by the environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
         file_and_env(self.config.as_deref())
+    }
+
+    /// The validity asked for, if it is within the cap.
+    pub fn checked_ttl(&self) -> Result<std::time::Duration, ConfigError> {
+        if self.ttl > self.max_ttl {
+            return Err(ConfigError::new(
+                "--ttl",
+                format!(
+                    "{} is longer than the cap of {} (--max-ttl, VANGNET_TOKEN_MAX_TTL)",
+                    humantime::format_duration(self.ttl),
+                    humantime::format_duration(self.max_ttl)
+                ),
+            ));
+        }
+        Ok(self.ttl)
     }
 }
 

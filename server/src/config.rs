@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
 use vangnet_proto::Topics;
 
+use crate::auth::MIN_SECRET_BYTES;
 use crate::dispatch::{Route, RouteConfig};
 use crate::settings::{SETTINGS, Setting};
 
@@ -149,6 +150,8 @@ pub struct Config {
     pub jwt_audience: Option<String>,
     /// Changes one token holder may make per minute.
     pub api_changes_per_minute: NonZeroU32,
+    /// Active orders one device may be in.
+    pub max_orders_per_device: NonZeroUsize,
     /// Detection parameters.
     pub detection: DetectionSettings,
     /// Log output format.
@@ -356,11 +359,15 @@ impl Config {
             dispatch_url,
             routes,
             dispatch_secret,
-            jwt_secret: read.optional("jwt_secret", |v| Ok(Secret(v.to_owned())))?,
+            jwt_secret: read.optional("jwt_secret", parse_jwt_secret)?,
             jwt_public_key: read.optional("jwt_public_key", parse_readable_file)?,
             jwt_issuer: read.optional("jwt_issuer", |v| Ok(v.to_owned()))?,
             jwt_audience: read.optional("jwt_audience", |v| Ok(v.to_owned()))?,
             api_changes_per_minute: read.required("api_changes_per_minute", |v| {
+                v.parse()
+                    .map_err(|_| format!("`{v}` is not a positive whole number"))
+            })?,
+            max_orders_per_device: read.required("max_orders_per_device", |v| {
                 v.parse()
                     .map_err(|_| format!("`{v}` is not a positive whole number"))
             })?,
@@ -495,6 +502,17 @@ fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, 
     Ok(BrokerAuth { ca_pem, password })
 }
 
+/// An HS256 secret: its raw UTF-8 bytes, at least [`MIN_SECRET_BYTES`] of them.
+fn parse_jwt_secret(value: &str) -> Result<Secret, String> {
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "an HS256 secret must be at least {MIN_SECRET_BYTES} bytes long; this one has {}",
+            value.len()
+        ));
+    }
+    Ok(Secret(value.to_owned()))
+}
+
 fn parse_readable_file(value: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(value);
     std::fs::File::open(&path)
@@ -534,6 +552,7 @@ mod tests {
         assert_eq!(config.detection.perp_silence, Duration::from_secs(300));
         assert_eq!(config.detection.victim_silence, Duration::from_secs(900));
         assert_eq!(config.history_retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.max_orders_per_device.get(), 8);
     }
 
     #[test]
@@ -630,8 +649,21 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug_output() {
-        let config = Config::from_values(&values(&[("jwt_secret", "hunter2")])).unwrap();
-        assert!(!format!("{config:?}").contains("hunter2"));
+        let secret = "hunter2-hunter2-hunter2-hunter2-hunter2";
+        let config = Config::from_values(&values(&[("jwt_secret", secret)])).unwrap();
+        assert!(!format!("{config:?}").contains(secret));
+    }
+
+    #[test]
+    fn a_jwt_secret_needs_32_bytes_of_utf_8_not_32_characters() {
+        let sixteen_characters = "é".repeat(16);
+        assert!(
+            Config::from_values(&values(&[("jwt_secret", sixteen_characters.as_str())])).is_ok()
+        );
+        let thirty_one_bytes = format!("{}a", "é".repeat(15));
+        let err = error(&[("jwt_secret", thirty_one_bytes.as_str())]);
+        assert_eq!(err.setting, "VANGNET_JWT_SECRET");
+        assert!(!err.to_string().contains(&thirty_one_bytes), "{err}");
     }
 
     #[test]

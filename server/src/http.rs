@@ -9,6 +9,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
 use crate::alert_board::AlertBoard;
+use crate::api::orders::{OrderLimits, OrderWrites};
 use crate::api::{self, Authenticator};
 use crate::downlink::DeviceLink;
 use crate::health::Health;
@@ -109,6 +110,8 @@ pub struct ApiContext<S> {
     pub orders: Arc<OrderIndex>,
     /// Publishes what acts tell devices (e.g. `clear`).
     pub devices: DeviceLink,
+    /// Limits on orders.
+    pub order_limits: OrderLimits,
 }
 
 /// Binds `addr` and returns the server, to be awaited by the caller.
@@ -123,6 +126,7 @@ pub fn start<S: Store>(
     let partitions = web::Data::from(api.partitions);
     let orders = web::Data::from(api.orders);
     let devices = web::Data::new(api.devices);
+    let order_writes = web::Data::new(OrderWrites::new(api.order_limits));
     let board = web::Data::new(AlertBoard::default());
     let server = HttpServer::new(move || {
         App::new()
@@ -132,6 +136,7 @@ pub fn start<S: Store>(
             .app_data(partitions.clone())
             .app_data(orders.clone())
             .app_data(devices.clone())
+            .app_data(order_writes.clone())
             .app_data(board.clone())
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .service(healthz)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use vangnet_server::audit::command::{self as audit, AuditError};
-use vangnet_server::auth::{self, Claims, Role};
+use vangnet_server::auth::{self, Audience, Claims, Role};
 use vangnet_server::cli::{AuditArgs, AuditCommand, Cli, Subcommands, TokenArgs};
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::{serve, telemetry};
@@ -70,8 +70,11 @@ fn broker_url(config: &Config) -> Result<url::Url, ConfigError> {
 
 /// `vangnet token`: prints a token signed with the HS256 secret.
 fn token(args: &TokenArgs) -> ExitCode {
-    let config = match args.load() {
-        Ok(config) => config,
+    let (config, ttl) = match args
+        .load()
+        .and_then(|config| Ok((config, args.checked_ttl()?)))
+    {
+        Ok(checked) => checked,
         Err(err) => {
             eprintln!("{err}");
             return ExitCode::from(BAD_CONFIGURATION);
@@ -87,14 +90,14 @@ fn token(args: &TokenArgs) -> ExitCode {
         "pilot" => Role::Pilot,
         _ => Role::Auditor,
     };
-    let exp = vangnet_proto::TimestampMs::now().millis() / 1000 + args.ttl.as_secs();
+    let exp = vangnet_proto::TimestampMs::now().millis() / 1000 + ttl.as_secs();
     let claims = Claims {
         sub: args.sub.clone(),
         role,
         regions: args.regions.clone(),
         exp,
         iss: config.jwt_issuer.clone(),
-        aud: config.jwt_audience.clone(),
+        aud: config.jwt_audience.clone().map(Audience::One),
     };
     match auth::sign_hs256(secret.expose(), &claims) {
         Ok(token) => {

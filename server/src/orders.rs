@@ -1,11 +1,13 @@
 //! Which partitions a device's messages go to, kept in step with the orders
-//! in the store (other instances may change them) by polling its order epoch.
+//! in the store (other instances may change them) by polling its order epoch;
+//! and whether a new order may join the active ones (SPEC section 7).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
 use std::sync::{Arc, RwLock};
 
 use vangnet_proto::order::OrderBody;
-use vangnet_proto::{DeviceId, OrderId};
+use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
 use crate::store::{PartitionKey, Store, StoreError};
 
@@ -14,6 +16,39 @@ struct Index {
     epoch: Option<u64>,
     orders: HashMap<OrderId, Arc<OrderBody>>,
     devices: HashMap<DeviceId, Vec<OrderId>>,
+}
+
+/// Why an order may not be stored beside the active orders; each names the
+/// field of the device at fault, e.g. `victim_devices[1]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Clash {
+    /// The device is in an active order of the other kind.
+    #[error(
+        "{field}: device {device} is in an active {other} order; a device is in real orders or in exercise orders, never both"
+    )]
+    Mixed {
+        /// Where the device is in the order.
+        field: String,
+        /// The device.
+        device: DeviceId,
+        /// `real` or `exercise`: the kind of the order it is in.
+        other: &'static str,
+    },
+    /// The device is in as many active orders as allowed.
+    #[error("{field}: device {device} is in {limit} active orders already, the most allowed")]
+    TooMany {
+        /// Where the device is in the order.
+        field: String,
+        /// The device.
+        device: DeviceId,
+        /// The cap (`VANGNET_MAX_ORDERS_PER_DEVICE`).
+        limit: usize,
+    },
+}
+
+/// Whether `order` still applies or will: it has not passed its `valid_until`.
+fn active(order: &OrderBody, now: TimestampMs) -> bool {
+    order.valid_until.is_none_or(|until| now < until.0)
 }
 
 /// The stored orders, indexed by device.
@@ -74,6 +109,56 @@ impl OrderIndex {
                 Some((PartitionKey::Order(id.clone()), body.clone()))
             })
             .collect()
+    }
+
+    /// The epoch the index reflects, if `body`, stored as `id` (in place of
+    /// any order of that id), keeps each of its devices in real or in
+    /// exercise orders only and in at most `max_per_device` active orders.
+    /// Writing it at that epoch ([`Store::write_order`]) makes the check hold
+    /// against every instance.
+    pub fn admit(
+        &self,
+        id: &OrderId,
+        body: &OrderBody,
+        now: TimestampMs,
+        max_per_device: NonZeroUsize,
+    ) -> Result<u64, Clash> {
+        let index = self.read();
+        let sides = [
+            ("victim_devices", &body.victim_devices),
+            ("perpetrator_devices", &body.perpetrator_devices),
+        ];
+        for (side, devices) in sides {
+            for (position, device) in devices.iter().enumerate() {
+                let field = || format!("{side}[{position}]");
+                let mut others = HashSet::new();
+                let ids = index.devices.get(device).map(Vec::as_slice);
+                for other_id in ids.unwrap_or_default().iter().filter(|o| *o != id) {
+                    let Some(other) = index.orders.get(other_id) else {
+                        continue;
+                    };
+                    if !active(other, now) {
+                        continue;
+                    }
+                    if other.exercise != body.exercise {
+                        return Err(Clash::Mixed {
+                            field: field(),
+                            device: device.clone(),
+                            other: if other.exercise { "exercise" } else { "real" },
+                        });
+                    }
+                    others.insert(other_id);
+                }
+                if others.len() >= max_per_device.get() {
+                    return Err(Clash::TooMany {
+                        field: field(),
+                        device: device.clone(),
+                        limit: max_per_device.get(),
+                    });
+                }
+            }
+        }
+        Ok(index.epoch.unwrap_or(0))
     }
 
     /// One order's current body, if it is active.

@@ -13,6 +13,7 @@ use vangnet_engine::EngineConfig;
 use vangnet_proto::{Channel, RejectReason, Topics};
 
 use crate::api::Authenticator;
+use crate::api::orders::OrderLimits;
 use crate::auth::Verifier;
 use crate::config::{Config, DetectionSettings, StoreSetting};
 use crate::downlink::{DeviceLink, DeviceMessages};
@@ -93,6 +94,9 @@ async fn run_with<S: Store>(
             partitions: partitions.clone(),
             orders: orders.clone(),
             devices: api_devices.clone(),
+            order_limits: OrderLimits {
+                max_per_device: config.max_orders_per_device,
+            },
         },
     )
     .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;

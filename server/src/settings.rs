@@ -158,6 +158,12 @@ pub const SETTINGS: &[Setting] = &[
         "Changes (POST, PUT, DELETE) one token holder may make per minute; more get 429",
     ),
     setting(
+        "max_orders_per_device",
+        "VANGNET_MAX_ORDERS_PER_DEVICE",
+        Some("8"),
+        "Active orders one device may be in; an order that would put it in more gets 409",
+    ),
+    setting(
         "drift_mps",
         "VANGNET_DRIFT_MPS",
         Some("1.5"),

@@ -103,3 +103,76 @@ fn a_plain_http_route_url_off_loopback_exits_2_naming_the_route() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("routes[0].url"), "{stderr}");
 }
+
+/// A secret of 31 bytes: one short of what HS256 keys must have.
+const SHORT_SECRET: &str = "0123456789012345678901234567890";
+/// A secret of exactly 32 bytes.
+const LONG_ENOUGH_SECRET: &str = "01234567890123456789012345678901";
+
+fn assert_bad_configuration_naming(output: &std::process::Output, setting: &str) {
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(setting), "{stderr}");
+}
+
+fn token(secret: &str, extra: &[&str]) -> std::process::Output {
+    vangnet()
+        .args(["token", "--role", "admin", "--region", "*"])
+        .args(extra)
+        .env("VANGNET_JWT_SECRET", secret)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn serve_with_a_jwt_secret_shorter_than_32_bytes_exits_2_naming_vangnet_jwt_secret() {
+    let output = vangnet()
+        .arg("serve")
+        .env("VANGNET_JWT_SECRET", SHORT_SECRET)
+        .output()
+        .unwrap();
+    assert_bad_configuration_naming(&output, "VANGNET_JWT_SECRET");
+}
+
+#[test]
+fn token_with_a_jwt_secret_shorter_than_32_bytes_exits_2_naming_vangnet_jwt_secret() {
+    assert_bad_configuration_naming(&token(SHORT_SECRET, &[]), "VANGNET_JWT_SECRET");
+}
+
+#[test]
+fn token_with_a_32_byte_secret_prints_a_token() {
+    let output = token(LONG_ENOUGH_SECRET, &[]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .split('.')
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn token_refuses_a_ttl_beyond_the_12_h_cap_with_exit_2() {
+    assert!(
+        token(LONG_ENOUGH_SECRET, &["--ttl", "12h"])
+            .status
+            .success()
+    );
+    assert_bad_configuration_naming(&token(LONG_ENOUGH_SECRET, &["--ttl", "13h"]), "--ttl");
+}
+
+#[test]
+fn the_ttl_cap_of_token_is_set_by_vangnet_token_max_ttl() {
+    let capped = |max: &str, ttl: &str| {
+        vangnet()
+            .args(["token", "--role", "admin", "--region", "*", "--ttl", ttl])
+            .env("VANGNET_JWT_SECRET", LONG_ENOUGH_SECRET)
+            .env("VANGNET_TOKEN_MAX_TTL", max)
+            .output()
+            .unwrap()
+    };
+    assert!(capped("24h", "13h").status.success());
+    assert_bad_configuration_naming(&capped("1h", "2h"), "--ttl");
+}

@@ -16,7 +16,7 @@ use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs};
 use vangnet_server::auth::Role;
 use vangnet_server::store::{Store, StoredOrder};
 
-const SECRET: &str = "alert-list-load-secret";
+const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 const ALERTS: usize = 10_000;
 const REGIONS: usize = 10;
 /// Panics published ahead of the app, below Mosquitto's default queue of 1,000 per client.

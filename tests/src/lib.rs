@@ -579,10 +579,22 @@ pub fn token_for(secret: &str, role: Role, regions: &[&str]) -> String {
 
 /// An HS256 admin token signed with `secret` but without `exp`, which must never be accepted.
 pub fn token_without_exp(secret: &str) -> String {
-    let claims = serde_json::json!({"sub": "x", "role": "admin", "regions": ["*"]});
+    hs256_token(
+        secret,
+        &serde_json::json!({"sub": "x", "role": "admin", "regions": ["*"]}),
+    )
+}
+
+/// An HS256 token of any JSON `claims`, for claims [`Claims`] does not carry (`nbf`, odd `aud`).
+pub fn hs256_token(secret: &str, claims: &serde_json::Value) -> String {
     jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())
-        .and_then(|key| jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key))
-        .unwrap_or_else(|e| panic!("signing a token without exp: {e}"))
+        .and_then(|key| jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &key))
+        .unwrap_or_else(|e| panic!("signing a token: {e}"))
+}
+
+/// Seconds since the epoch now, for the time claims of a token.
+pub fn epoch_seconds() -> i64 {
+    (TimestampMs::now().millis() / 1000) as i64
 }
 
 /// A token with `alg: none` and no signature, which must never be accepted.

@@ -3,10 +3,13 @@
 //! unknown alert id answers 401 or 403 and tells nothing about what exists.
 
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, token_for, token_without_exp};
+use vangnet_e2e::{
+    AppOptions, TestApp, alg_none_token, claims, epoch_seconds, hs256_token, token_for,
+    token_without_exp,
+};
 use vangnet_server::auth::{Role, sign_hs256};
 
-const SECRET: &str = "access-test-secret";
+const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 const ROLES: [Role; 4] = [Role::Admin, Role::Dispatcher, Role::Pilot, Role::Auditor];
 
 /// One endpoint: how to call it and who may.
@@ -154,7 +157,11 @@ async fn every_endpoint_answers_401_to_an_expired_token() {
 
 #[tokio::test]
 async fn every_endpoint_answers_401_to_a_token_signed_with_another_key() {
-    let forged = sign_hs256(b"another-secret", &claims(Role::Admin, 3600)).unwrap();
+    let forged = sign_hs256(
+        b"another-secret-of-at-least-32-bytes",
+        &claims(Role::Admin, 3600),
+    )
+    .unwrap();
     every_endpoint_refuses(Some(&format!("Bearer {forged}"))).await;
 }
 
@@ -168,6 +175,16 @@ async fn every_endpoint_answers_401_to_an_alg_none_token() {
 async fn every_endpoint_answers_401_to_a_token_without_exp() {
     let no_exp = token_without_exp(SECRET);
     every_endpoint_refuses(Some(&format!("Bearer {no_exp}"))).await;
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_401_to_a_token_not_valid_before_an_hour_from_now() {
+    let now = epoch_seconds();
+    let early = hs256_token(
+        SECRET,
+        &json!({"sub": "early", "role": "admin", "regions": ["*"], "nbf": now + 3600, "exp": now + 7200}),
+    );
+    every_endpoint_refuses(Some(&format!("Bearer {early}"))).await;
 }
 
 #[tokio::test]

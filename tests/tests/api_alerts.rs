@@ -13,7 +13,7 @@ use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs};
 use vangnet_server::auth::Role;
 use vangnet_server::store::{Store, StoredOrder};
 
-const SECRET: &str = "alerts-test-secret";
+const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 
 fn token_for(role: Role, regions: &[&str]) -> String {
     vangnet_e2e::token_for(SECRET, role, regions)

@@ -7,7 +7,7 @@ use vangnet_proto::TimestampMs;
 use vangnet_server::auth::{Claims, Role, sign_hs256};
 use vangnet_server::store::Store;
 
-const SECRET: &str = "limits-test-secret";
+const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 
 fn token(sub: &str) -> String {
     let claims = Claims {

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, TestApp, alg_none_token, claims, token_without_exp, unique_name};
+use vangnet_e2e::{
+    AppOptions, TestApp, alg_none_token, claims, epoch_seconds, hs256_token, token_without_exp,
+    unique_name,
+};
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::auth::{Role, sign_hs256};
 
-const SECRET: &str = "test-secret-not-for-production";
+const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 
 fn token(role: Role) -> String {
     sign_hs256(SECRET.as_bytes(), &claims(role, 3600)).unwrap()
@@ -32,6 +35,29 @@ async fn app() -> TestApp {
 async fn post(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) {
     app.call(reqwest::Method::POST, "/api/v1/orders", token, Some(body))
         .await
+}
+
+/// An order of `victims` and `perpetrators`, real or exercise.
+fn order_of(id: &str, exercise: bool, victims: &[&str], perpetrators: &[&str]) -> Value {
+    json!({
+        "id": id, "region": "rotterdam", "exercise": exercise,
+        "victim_devices": victims, "perpetrator_devices": perpetrators,
+        "proximity": {"alarm_m": 1000, "prealarm_m": 2000}, "zones": []
+    })
+}
+
+async fn put(app: &TestApp, token: &str, body: &Value) -> (u16, Value) {
+    let path = format!("/api/v1/orders/{}", body["id"].as_str().unwrap());
+    app.call(reqwest::Method::PUT, &path, Some(token), Some(body))
+        .await
+}
+
+/// Asserts a 409 whose error names `field`.
+fn assert_conflict_naming(answer: &(u16, Value), field: &str) {
+    let (status, body) = answer;
+    assert_eq!(*status, 409, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains(field), "{body}");
 }
 
 async fn get(app: &TestApp, token: &str, id: &str) -> u16 {
@@ -94,7 +120,11 @@ async fn an_expired_token_gets_401_beyond_the_30_s_leeway() {
 #[tokio::test]
 async fn a_token_signed_with_another_key_gets_401() {
     let app = app().await;
-    let forged = sign_hs256(b"another-secret", &claims(Role::Admin, 3600)).unwrap();
+    let forged = sign_hs256(
+        b"another-secret-of-at-least-32-bytes",
+        &claims(Role::Admin, 3600),
+    )
+    .unwrap();
     assert_eq!(post(&app, Some(&forged), &order("a", false)).await.0, 401);
 }
 
@@ -342,4 +372,225 @@ async fn an_unknown_warn_perpetrator_gets_400_naming_the_field_and_a_known_one_i
     let (status, created) = post(&app, Some(&admin), &body).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["warn_perpetrator"], "all");
+}
+
+#[tokio::test]
+async fn a_token_valid_before_an_hour_from_now_gets_401_and_one_valid_since_a_while_passes() {
+    let app = app().await;
+    let now = epoch_seconds();
+    let with_nbf = |nbf: i64| {
+        hs256_token(
+            SECRET,
+            &json!({"sub": "t", "role": "admin", "regions": ["*"], "nbf": nbf, "exp": now + 7200}),
+        )
+    };
+    let early = with_nbf(now + 3600);
+    assert_eq!(
+        post(&app, Some(&early), &order("nbf-1", false)).await.0,
+        401
+    );
+    let valid = with_nbf(now - 60);
+    assert_eq!(
+        post(&app, Some(&valid), &order("nbf-2", false)).await.0,
+        201
+    );
+}
+
+#[tokio::test]
+async fn with_an_audience_set_aud_passes_as_a_string_or_a_list_that_holds_it() {
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .env("VANGNET_JWT_AUDIENCE", "vangnet-api"),
+    )
+    .await;
+    let with_aud = |aud: Value| {
+        let mut claims =
+            json!({"sub": "t", "role": "admin", "regions": ["*"], "exp": epoch_seconds() + 3600});
+        if !aud.is_null() {
+            claims["aud"] = aud;
+        }
+        hs256_token(SECRET, &claims)
+    };
+    let cases = [
+        ("aud-1", json!("vangnet-api"), 201),
+        ("aud-2", json!(["portal", "vangnet-api"]), 201),
+        ("aud-3", json!(["portal"]), 401),
+        ("aud-4", json!("portal"), 401),
+        ("aud-5", Value::Null, 401),
+    ];
+    for (id, aud, expected) in cases {
+        let token = with_aud(aud.clone());
+        assert_eq!(
+            post(&app, Some(&token), &order(id, false)).await.0,
+            expected,
+            "aud {aud}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_an_issuer_set_a_token_without_iss_gets_401() {
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .env("VANGNET_JWT_ISSUER", "vangnet-idp"),
+    )
+    .await;
+    let mut claims =
+        json!({"sub": "t", "role": "admin", "regions": ["*"], "exp": epoch_seconds() + 3600});
+    let without = hs256_token(SECRET, &claims);
+    assert_eq!(
+        post(&app, Some(&without), &order("iss-1", false)).await.0,
+        401
+    );
+    claims["iss"] = json!("vangnet-idp");
+    let with = hs256_token(SECRET, &claims);
+    assert_eq!(post(&app, Some(&with), &order("iss-2", false)).await.0, 201);
+}
+
+#[tokio::test]
+async fn an_exercise_order_naming_a_device_of_a_real_order_gets_409_and_is_not_stored() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let real = order_of("mix-real", false, &["mix-v"], &["mix-p"]);
+    assert_eq!(post(&app, Some(&admin), &real).await.0, 201);
+    let drill = order_of("mix-drill", true, &["drill-v"], &["mix-p"]);
+    let answer = post(&app, Some(&token(Role::Pilot)), &drill).await;
+    assert_conflict_naming(&answer, "perpetrator_devices[0]");
+    assert_eq!(get(&app, &admin, "mix-drill").await, 404);
+}
+
+#[tokio::test]
+async fn a_real_order_naming_a_device_of_an_exercise_order_gets_409_and_is_not_stored() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let drill = order_of("mix-drill", true, &["mix-v"], &["mix-p"]);
+    assert_eq!(post(&app, Some(&admin), &drill).await.0, 201);
+    let real = order_of("mix-real", false, &["other-v", "mix-v"], &["other-p"]);
+    let answer = post(&app, Some(&admin), &real).await;
+    assert_conflict_naming(&answer, "victim_devices[1]");
+    assert_eq!(get(&app, &admin, "mix-real").await, 404);
+}
+
+#[tokio::test]
+async fn replacing_an_exercise_order_with_a_device_of_a_real_order_gets_409_and_keeps_the_old_one()
+{
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let pilot = token(Role::Pilot);
+    let real = order_of("put-real", false, &["real-v"], &["real-p"]);
+    let drill = order_of("put-drill", true, &["drill-v"], &["drill-p"]);
+    assert_eq!(post(&app, Some(&admin), &real).await.0, 201);
+    assert_eq!(post(&app, Some(&pilot), &drill).await.0, 201);
+    let mixed = order_of("put-drill", true, &["drill-v"], &["real-p"]);
+    assert_conflict_naming(&put(&app, &pilot, &mixed).await, "perpetrator_devices[0]");
+    let (status, kept) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/orders/put-drill",
+            Some(&pilot),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(kept["perpetrator_devices"], json!(["drill-p"]));
+}
+
+#[tokio::test]
+async fn an_order_replaced_by_a_version_of_the_other_kind_does_not_clash_with_itself() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let real = order_of("flip", false, &["flip-v"], &["flip-p"]);
+    assert_eq!(post(&app, Some(&admin), &real).await.0, 201);
+    let drill = order_of("flip", true, &["flip-v"], &["flip-p"]);
+    assert_eq!(put(&app, &admin, &drill).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_device_of_an_ended_real_order_may_join_an_exercise_order() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let real = order_of("ended", false, &["ended-v"], &["ended-p"]);
+    assert_eq!(post(&app, Some(&admin), &real).await.0, 201);
+    let (status, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/orders/ended",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let drill = order_of("after", true, &["ended-v"], &["ended-p"]);
+    assert_eq!(post(&app, Some(&admin), &drill).await.0, 201);
+}
+
+#[tokio::test]
+async fn one_order_beyond_the_cap_on_a_device_gets_409_naming_the_device_field_and_is_not_stored() {
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .env("VANGNET_MAX_ORDERS_PER_DEVICE", "2"),
+    )
+    .await;
+    let admin = token(Role::Admin);
+    for id in ["cap-1", "cap-2"] {
+        let body = order_of(id, false, &[&format!("{id}-v")], &["cap-p"]);
+        assert_eq!(post(&app, Some(&admin), &body).await.0, 201);
+    }
+    let third = order_of("cap-3", false, &["cap-3-v"], &["cap-p"]);
+    assert_conflict_naming(
+        &post(&app, Some(&admin), &third).await,
+        "perpetrator_devices[0]",
+    );
+    assert_eq!(get(&app, &admin, "cap-3").await, 404);
+    let again = order_of("cap-2", false, &["cap-2-v", "cap-2-w"], &["cap-p"]);
+    assert_eq!(put(&app, &admin, &again).await.0, 200);
+}
+
+#[tokio::test]
+async fn two_instances_racing_never_store_a_real_and_an_exercise_order_of_one_device() {
+    let first = app().await;
+    let second = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .same_deployment_as(&first),
+    )
+    .await;
+    let admin = token(Role::Admin);
+    for round in 0..10 {
+        let device = format!("race-{round}");
+        let (real_victim, drill_victim) = (format!("rv-{round}"), format!("dv-{round}"));
+        let real = order_of(&format!("real-{round}"), false, &[&real_victim], &[&device]);
+        let drill = order_of(
+            &format!("drill-{round}"),
+            true,
+            &[&drill_victim],
+            &[&device],
+        );
+        let (a, b) = tokio::join!(
+            post(&first, Some(&admin), &real),
+            post(&second, Some(&admin), &drill)
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}: {a:?} {b:?}");
+    }
+}
+
+#[tokio::test]
+async fn many_orders_created_at_once_on_one_instance_are_all_stored() {
+    let app = app().await;
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let request = reqwest::Client::new()
+            .post(app.url("/api/v1/orders"))
+            .bearer_auth(token(Role::Admin))
+            .json(&order(&format!("burst-{i}"), false));
+        posts.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    while let Some(status) = posts.join_next().await {
+        assert_eq!(status.unwrap(), 201);
+    }
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
-use vangnet_e2e::{AppOptions, TestApp, eventually};
+use vangnet_e2e::{AppOptions, TestApp, epoch_seconds, eventually, hs256_token};
 use vangnet_server::auth::Role;
 
-const SECRET: &str = "stream-test-secret";
+const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 
 fn token_for(role: Role, regions: &[&str]) -> String {
     vangnet_e2e::token_for(SECRET, role, regions)
@@ -81,6 +81,21 @@ impl EventStream {
             let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await;
             let chunk = chunk.ok()?.unwrap().expect("the stream to stay open");
             self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+impl EventStream {
+    /// Whether the server ends the stream within `wait`; events before the end are skipped.
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(None)) => return true,
+                Ok(Ok(Some(_))) => {}
+                Ok(Err(err)) => panic!("the stream broke instead of ending: {err}"),
+            }
         }
     }
 }
@@ -246,4 +261,23 @@ async fn a_client_resuming_behind_what_the_log_dropped_is_told_of_the_gap() {
         .expect("the kept revision");
     assert_eq!(kept.id.as_ref(), Some(&seen[2]));
     assert!(resumed.next(Duration::from_secs(1)).await.is_none());
+}
+
+#[tokio::test]
+async fn the_stream_ends_when_its_token_expires_and_a_fresh_token_opens_it_again() {
+    let app = TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET)).await;
+    app.wait_until_ready().await;
+    let expires_in = 3;
+    let short = hs256_token(
+        SECRET,
+        &json!({"sub": "d", "role": "dispatcher", "regions": ["*"], "exp": epoch_seconds() + expires_in}),
+    );
+    let mut stream = EventStream::open(&app, &short, None).await;
+    let leeway = 30;
+    let wait = Duration::from_secs((expires_in + leeway + 5) as u64);
+    assert!(
+        stream.ends_within(wait).await,
+        "the stream outlived its token"
+    );
+    EventStream::open(&app, &token_for(Role::Dispatcher, &["*"]), None).await;
 }

@@ -15,7 +15,7 @@ use vangnet_server::audit::chain::{self, Entry};
 use vangnet_server::auth::Role;
 use vangnet_server::store::Store;
 
-const SECRET: &str = "audit-test-secret";
+const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 
 fn token_for(role: Role) -> String {
     vangnet_e2e::token_for(SECRET, role, &["*"])

@@ -1,5 +1,11 @@
 //! `/api/v1/orders`: create, read, replace and end protection orders.
-//! Admins manage every order; pilots only exercise orders.
+//! Admins manage every order; pilots only exercise orders. A device is in
+//! real orders or in exercise orders, never both, and in a limited number of
+//! active orders: checked against the orders at the epoch the order is
+//! written at, so two instances cannot both store orders that clash.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -11,7 +17,38 @@ use super::openapi::{BadRequest, CallErrors, Conflict, Invalid, NotFound, TooMan
 use super::{ApiError, Caller, parse_body};
 use crate::audit::{self, chain::Draft};
 use crate::auth::{Claims, Role, require};
-use crate::store::{Store, StoredOrder};
+use crate::orders::{Clash, OrderIndex};
+use crate::store::{OrderChange, OrderWrite, Store, StoredOrder};
+
+/// Limits on orders that the configuration sets.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderLimits {
+    /// The most active orders one device may be in (`VANGNET_MAX_ORDERS_PER_DEVICE`).
+    pub max_per_device: NonZeroUsize,
+}
+
+/// Order writes of this instance, checked and written one at a time so that
+/// they do not keep moving each other's epoch; only another instance's
+/// writes make one try again.
+pub struct OrderWrites {
+    limits: OrderLimits,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl OrderWrites {
+    /// Writes under `limits`.
+    pub fn new(limits: OrderLimits) -> Self {
+        Self {
+            limits,
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// Writes tried while other instances keep moving the orders' epoch.
+const WRITE_ATTEMPTS: u32 = 8;
+/// The most a try waits, times its number, before it checks again.
+const RETRY_JITTER: Duration = Duration::from_millis(20);
 
 /// Mounts the order endpoints for a store of type `S`.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
@@ -58,6 +95,60 @@ async fn audited<S: Store>(
     Ok(())
 }
 
+/// Stores `order` (whose parsed form is `body`) if it clashes with no active
+/// order, checked against the orders of the epoch it is written at; checked
+/// again when another change moved the epoch meanwhile.
+async fn store_checked<S: Store>(
+    store: &S,
+    index: &OrderIndex,
+    writes: &OrderWrites,
+    order: &StoredOrder,
+    body: &OrderBody,
+    change: OrderChange,
+) -> Result<(), ApiError> {
+    let _turn = writes.turn.lock().await;
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(RETRY_JITTER.mul_f64(f64::from(attempt) * fastrand::f64())).await;
+        }
+        index.refresh(store).await?;
+        if change == OrderChange::Replace && index.get(&order.id).is_none() {
+            return Err(ApiError::NotFound);
+        }
+        let epoch = index
+            .admit(
+                &order.id,
+                body,
+                TimestampMs::now(),
+                writes.limits.max_per_device,
+            )
+            .map_err(refused)?;
+        match store.write_order(order, change, epoch).await? {
+            OrderWrite::Written => return Ok(()),
+            OrderWrite::Exists => {
+                return Err(ApiError::Conflict(format!(
+                    "order {} exists already",
+                    order.id
+                )));
+            }
+            OrderWrite::Moved => {}
+        }
+    }
+    Err(ApiError::Conflict(
+        "other instances kept changing the orders while this one was checked; try again".into(),
+    ))
+}
+
+/// Counts a clash and turns it into a 409.
+fn refused(clash: Clash) -> ApiError {
+    let reason = match clash {
+        Clash::Mixed { .. } => "mixed",
+        Clash::TooMany { .. } => "too_many",
+    };
+    metrics::counter!("vangnet_orders_refused_total", "reason" => reason).increment(1);
+    ApiError::Conflict(clash.to_string())
+}
+
 fn new_order_id() -> OrderId {
     OrderId::new(format!(
         "order-{}-{:04x}",
@@ -82,6 +173,8 @@ fn new_order_id() -> OrderId {
 pub(crate) async fn create<S: Store>(
     caller: Caller,
     store: web::Data<S>,
+    index: web::Data<OrderIndex>,
+    writes: web::Data<OrderWrites>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     require(&caller.0, &[Role::Admin, Role::Pilot])?;
@@ -93,9 +186,15 @@ pub(crate) async fn create<S: Store>(
         id: id.clone(),
         body: bytes,
     };
-    if !store.create_order(&order).await? {
-        return Err(ApiError::Conflict(format!("order {id} exists already")));
-    }
+    store_checked(
+        store.get_ref(),
+        &index,
+        &writes,
+        &order,
+        &body,
+        OrderChange::Create,
+    )
+    .await?;
     audited(
         store.get_ref(),
         &caller.0,
@@ -154,12 +253,14 @@ pub(crate) async fn read<S: Store>(
     request_body = OrderBody,
     responses(
         (status = 200, description = "The order as replaced", body = OrderBody),
-        CallErrors, BadRequest, NotFound, Invalid, TooManyRequests,
+        CallErrors, BadRequest, NotFound, Conflict, Invalid, TooManyRequests,
     ),
 )]
 pub(crate) async fn replace<S: Store>(
     caller: Caller,
     store: web::Data<S>,
+    index: web::Data<OrderIndex>,
+    writes: web::Data<OrderWrites>,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -179,7 +280,15 @@ pub(crate) async fn replace<S: Store>(
         id: id.clone(),
         body: bytes,
     };
-    store.put_order(&order).await?;
+    store_checked(
+        store.get_ref(),
+        &index,
+        &writes,
+        &order,
+        &body,
+        OrderChange::Replace,
+    )
+    .await?;
     audited(
         store.get_ref(),
         &caller.0,

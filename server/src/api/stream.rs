@@ -13,6 +13,11 @@
 //! A client that goes away is noticed when a write to it fails: on an idle
 //! stream, at the second keep-alive (about 30 s, measured); until then the
 //! connection keeps polling the log.
+//!
+//! The stream ends when the caller's token expires (at `exp`; a token already
+//! in its leeway when the stream opened gets the rest of the leeway), so a
+//! revoked or stale token does not keep reading alerts: the client reconnects
+//! with a fresh token and `Last-Event-ID`.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -23,11 +28,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::stream;
 use serde::Deserialize;
 use tokio::time::Instant;
+use vangnet_proto::TimestampMs;
 
 use super::alerts::may_see;
 use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller};
-use crate::auth::{Claims, Role, require};
+use crate::auth::{Claims, LEEWAY_S, Role, require};
 use crate::store::{EventId, Store, StoreError};
 
 /// How often the log is read for new events.
@@ -58,6 +64,21 @@ struct Tail<S> {
     last_sent: Instant,
     /// Whether the last read was full, so the log may have dropped what is after the cursor.
     behind: bool,
+    /// When the caller's token expires and the stream ends.
+    ends_at: Instant,
+}
+
+/// When a stream opened now on `claims` ends: at the token's `exp`, or, for a
+/// token already past it but within the leeway, when the leeway runs out.
+fn token_deadline(claims: &Claims) -> Instant {
+    let now_ms = TimestampMs::now().millis();
+    let exp_ms = claims.exp.saturating_mul(1000);
+    let end_ms = if exp_ms > now_ms {
+        exp_ms
+    } else {
+        exp_ms.saturating_add(LEEWAY_S * 1000)
+    };
+    Instant::now() + Duration::from_millis(end_ms.saturating_sub(now_ms))
 }
 
 /// The live stream of alert revisions.
@@ -72,7 +93,7 @@ struct Tail<S> {
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"),
     ),
     responses(
-        (status = 200, description = "Server-Sent Events: `id`, `event: alert`, `data` a DispatchBody; `event: gap`, `data` `{after, resumed_at}` when the capped log dropped revisions the client had not had", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: `id`, `event: alert`, `data` a DispatchBody; `event: gap`, `data` `{after, resumed_at}` when the capped log dropped revisions the client had not had. The stream ends when the token expires: reconnect with a fresh token and `Last-Event-ID`", content_type = "text/event-stream", body = String),
         CallErrors, BadRequest,
     ),
 )]
@@ -110,6 +131,7 @@ pub(crate) async fn stream<S: Store>(
     store.events_after(cursor.as_ref(), 1).await?;
     let tail = Tail {
         store,
+        ends_at: token_deadline(&claims),
         claims,
         behind: cursor.is_some(),
         cursor,
@@ -120,7 +142,10 @@ pub(crate) async fn stream<S: Store>(
         .insert_header((CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(stream::unfold(tail, |mut tail| async move {
-            let chunk = tail.next_chunk().await;
+            let Ok(chunk) = tokio::time::timeout_at(tail.ends_at, tail.next_chunk()).await else {
+                tracing::debug!(sub = %tail.claims.sub, "the token of a stream expired; ending it");
+                return None;
+            };
             Some((Ok::<_, Infallible>(chunk), tail))
         })))
 }

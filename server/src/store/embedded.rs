@@ -13,8 +13,8 @@ use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, Tim
 
 use super::{
     AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, LEGACY_STATE_PART,
-    OutboxEntry, PartitionKey, SET_ASIDE_KEPT, SetAside, StateParts, Store, StoreError,
-    StoredAlert, StoredOrder, TimelineEntry, Versioned,
+    OrderChange, OrderWrite, OutboxEntry, PartitionKey, SET_ASIDE_KEPT, SetAside, StateParts,
+    Store, StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
@@ -124,18 +124,27 @@ impl Store for EmbeddedStore {
         self.read(|_| Ok(())).await
     }
 
-    async fn create_order(&self, order: &StoredOrder) -> Result<bool, StoreError> {
+    async fn write_order(
+        &self,
+        order: &StoredOrder,
+        change: OrderChange,
+        epoch: u64,
+    ) -> Result<OrderWrite, StoreError> {
         let order = order.clone();
         self.write(move |txn| {
             let mut orders = txn.open_table(ORDERS).map_err(db_error)?;
-            if orders.get(order.id.as_str()).map_err(db_error)?.is_some() {
-                return Ok(false);
+            let exists = orders.get(order.id.as_str()).map_err(db_error)?.is_some();
+            if change == OrderChange::Create && exists {
+                return Ok(OrderWrite::Exists);
+            }
+            if orders_epoch(txn)? != epoch {
+                return Ok(OrderWrite::Moved);
             }
             orders
                 .insert(order.id.as_str(), order.body.as_slice())
                 .map_err(db_error)?;
             bump_orders_epoch(txn)?;
-            Ok(true)
+            Ok(OrderWrite::Written)
         })
         .await
     }
@@ -662,12 +671,15 @@ fn event_id(seq: u64) -> EventId {
     EventId(format!("{seq:020}"))
 }
 
+fn orders_epoch(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    let counters = txn.open_table(COUNTERS).map_err(db_error)?;
+    let epoch = counters.get(ORDERS_EPOCH).map_err(db_error)?;
+    Ok(epoch.map_or(0, |epoch| epoch.value()))
+}
+
 fn bump_orders_epoch(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let epoch = orders_epoch(txn)?;
     let mut counters = txn.open_table(COUNTERS).map_err(db_error)?;
-    let epoch = counters
-        .get(ORDERS_EPOCH)
-        .map_err(db_error)?
-        .map_or(0, |epoch| epoch.value());
     counters.insert(ORDERS_EPOCH, epoch + 1).map_err(db_error)?;
     Ok(())
 }

@@ -295,16 +295,41 @@ pub struct SetAside {
 /// How many set-aside messages a store keeps; the oldest go first.
 pub const SET_ASIDE_KEPT: usize = 10_000;
 
+/// Whether an order write makes a new order or a new version of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderChange {
+    /// A new order: refused when its id exists.
+    Create,
+    /// The order of that id, new or replaced.
+    Replace,
+}
+
+/// How a conditional order write ([`Store::write_order`]) went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderWrite {
+    /// Stored, and the epoch moved on.
+    Written,
+    /// Nothing stored: a [`OrderChange::Create`] of an id that exists.
+    Exists,
+    /// Nothing stored: the orders changed since the epoch given.
+    Moved,
+}
+
 /// Durable state of the service. Every method is atomic on its own.
 pub trait Store: Send + Sync + 'static {
     /// Answers when the store is reachable.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Stores a new order; `false` when the id exists already.
-    fn create_order(
+    /// Stores `order` only if the orders' epoch is still `epoch`, so that
+    /// what was checked against the orders of that epoch still holds when it
+    /// is written (another instance may have changed them meanwhile);
+    /// [`OrderChange::Create`] also refuses an id that exists.
+    fn write_order(
         &self,
         order: &StoredOrder,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        change: OrderChange,
+        epoch: u64,
+    ) -> impl Future<Output = Result<OrderWrite, StoreError>> + Send;
     /// Replaces or creates an order.
     fn put_order(&self, order: &StoredOrder)
     -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -47,9 +47,9 @@ use url::Url;
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, OutboxEntry, PartitionKey,
-    SET_ASIDE_KEPT, SetAside, StateParts, Store, StoreError, StoredAlert, StoredOrder,
-    TimelineEntry, Versioned,
+    AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, OrderChange, OrderWrite,
+    OutboxEntry, PartitionKey, SET_ASIDE_KEPT, SetAside, StateParts, Store, StoreError,
+    StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit::chain::{GENESIS, Link};
@@ -138,13 +138,19 @@ end
 return removed
 ";
 
-/// KEYS: orders, epoch. ARGV: id, body. Returns 1 when created.
-const CREATE_ORDER_LUA: &str = r"
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('INCR', KEYS[2])
-  return 1
+/// KEYS: orders, epoch. ARGV: id, body, expected epoch, `create` or
+/// `replace`. Returns 1 when written, 0 when creating an id that exists, -1
+/// when the epoch moved.
+const WRITE_ORDER_LUA: &str = r"
+if ARGV[4] == 'create' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return 0
 end
-return 0
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[3] then
+  return -1
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[2])
+return 1
 ";
 
 /// KEYS: orders, epoch. ARGV: id. Returns 1 when deleted.
@@ -190,7 +196,7 @@ struct Shared {
     prefix: String,
     commit: Script,
     trim: Script,
-    create_order: Script,
+    write_order: Script,
     delete_order: Script,
     append_audit: Script,
     known_partitions: Mutex<HashSet<PartitionKey>>,
@@ -254,7 +260,7 @@ impl RedisStore {
                 prefix: key_prefix.to_owned(),
                 commit: Script::new(COMMIT_LUA),
                 trim: Script::new(TRIM_LUA),
-                create_order: Script::new(CREATE_ORDER_LUA),
+                write_order: Script::new(WRITE_ORDER_LUA),
                 delete_order: Script::new(DELETE_ORDER_LUA),
                 append_audit: Script::new(APPEND_AUDIT_LUA),
                 known_partitions: Mutex::new(HashSet::new()),
@@ -537,18 +543,33 @@ impl Store for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn create_order(&self, order: &StoredOrder) -> Result<bool, StoreError> {
-        let created: i64 = self
+    async fn write_order(
+        &self,
+        order: &StoredOrder,
+        change: OrderChange,
+        epoch: u64,
+    ) -> Result<OrderWrite, StoreError> {
+        let change = match change {
+            OrderChange::Create => "create",
+            OrderChange::Replace => "replace",
+        };
+        let written: i64 = self
             .shared
-            .create_order
+            .write_order
             .key(self.orders_key())
             .key(self.epoch_key())
             .arg(order.id.as_str())
             .arg(order.body.as_slice())
+            .arg(epoch.to_string())
+            .arg(change)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
-        Ok(created == 1)
+        Ok(match written {
+            1 => OrderWrite::Written,
+            0 => OrderWrite::Exists,
+            _ => OrderWrite::Moved,
+        })
     }
 
     async fn put_order(&self, order: &StoredOrder) -> Result<(), StoreError> {

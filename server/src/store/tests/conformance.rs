@@ -16,8 +16,8 @@ use crate::audit::chain::{self, Draft, GENESIS, Link, Run};
 
 use super::{
     Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, LEGACY_STATE_PART,
-    PartitionKey, RedisStore, SetAside, SetAsideReason, StateParts, Store, StoreError, StoredOrder,
-    TimelineEntry,
+    OrderChange, OrderWrite, PartitionKey, RedisStore, SetAside, SetAsideReason, StateParts, Store,
+    StoreError, StoredOrder, TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
@@ -519,21 +519,61 @@ async fn trim_history_removes_only_older_fixes<S: Store>(store: &S) {
     assert_eq!(store.trim_history(TimestampMs(T0 + 200)).await.unwrap(), 0);
 }
 
-async fn creating_an_existing_order_returns_false<S: Store>(store: &S) {
+/// Creates `order` at the current epoch.
+async fn create_order<S: Store>(store: &S, order: &StoredOrder) -> OrderWrite {
+    let epoch = store.orders_epoch().await.unwrap();
+    store
+        .write_order(order, OrderChange::Create, epoch)
+        .await
+        .unwrap()
+}
+
+async fn creating_an_existing_order_is_refused_and_changes_nothing<S: Store>(store: &S) {
     let original = StoredOrder {
         id: OrderId::new("order-17"),
         body: br#"{"id":"order-17","region":"utrecht"}"#.to_vec(),
     };
-    assert!(store.create_order(&original).await.unwrap());
+    assert_eq!(create_order(store, &original).await, OrderWrite::Written);
     let epoch = store.orders_epoch().await.unwrap();
 
     let again = StoredOrder {
         body: br#"{"id":"order-17","region":"amsterdam"}"#.to_vec(),
         ..original.clone()
     };
-    assert!(!store.create_order(&again).await.unwrap());
+    assert_eq!(create_order(store, &again).await, OrderWrite::Exists);
     assert_eq!(store.order(&original.id).await.unwrap(), Some(original));
     assert_eq!(store.orders_epoch().await.unwrap(), epoch);
+}
+
+async fn an_order_write_at_an_epoch_that_moved_changes_nothing<S: Store>(store: &S) {
+    let first = StoredOrder {
+        id: OrderId::new("order-17"),
+        body: br#"{"id":"order-17"}"#.to_vec(),
+    };
+    let seen = store.orders_epoch().await.unwrap();
+    assert_eq!(create_order(store, &first).await, OrderWrite::Written);
+    let epoch = store.orders_epoch().await.unwrap();
+
+    let second = StoredOrder {
+        id: OrderId::new("order-18"),
+        body: br#"{"id":"order-18"}"#.to_vec(),
+    };
+    let replaced = StoredOrder {
+        body: br#"{"id":"order-17","v":2}"#.to_vec(),
+        ..first.clone()
+    };
+    for (order, change) in [
+        (&second, OrderChange::Create),
+        (&replaced, OrderChange::Replace),
+    ] {
+        let written = store.write_order(order, change, seen).await.unwrap();
+        assert_eq!(written, OrderWrite::Moved, "{change:?}");
+    }
+    assert_eq!(store.orders().await.unwrap(), [first]);
+    assert_eq!(store.orders_epoch().await.unwrap(), epoch);
+    let written = store.write_order(&replaced, OrderChange::Replace, epoch);
+    assert_eq!(written.await.unwrap(), OrderWrite::Written);
+    assert_eq!(store.orders().await.unwrap(), [replaced]);
 }
 
 async fn put_delete_and_list_orders_change_the_epoch<S: Store>(store: &S) {
@@ -546,7 +586,7 @@ async fn put_delete_and_list_orders_change_the_epoch<S: Store>(store: &S) {
         body: br#"{"id":"order-18"}"#.to_vec(),
     };
     let mut seen = vec![store.orders_epoch().await.unwrap()];
-    assert!(store.create_order(&first).await.unwrap());
+    assert_eq!(create_order(store, &first).await, OrderWrite::Written);
     seen.push(store.orders_epoch().await.unwrap());
     store.put_order(&second).await.unwrap();
     seen.push(store.orders_epoch().await.unwrap());
@@ -617,7 +657,7 @@ async fn state_survives_reopening_the_store<F: Fixture>(fixture: &mut F) {
         id: OrderId::new("order-17"),
         body: b"{}".to_vec(),
     };
-    fixture.store().create_order(&order_17).await.unwrap();
+    create_order(fixture.store(), &order_17).await;
 
     fixture.reopen();
 
@@ -1050,7 +1090,8 @@ both_stores!(
     a_trim_removes_every_older_fix_of_a_long_history,
     a_fix_committed_twice_is_in_history_once,
     a_device_whose_history_a_trim_emptied_is_trimmed_again_after_its_next_fix,
-    creating_an_existing_order_returns_false,
+    creating_an_existing_order_is_refused_and_changes_nothing,
+    an_order_write_at_an_epoch_that_moved_changes_nothing,
     put_delete_and_list_orders_change_the_epoch,
     two_concurrent_commits_at_the_same_version_let_exactly_one_win,
     alerts_lists_the_latest_revision_per_alert_of_a_partition,
