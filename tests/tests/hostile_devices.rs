@@ -66,6 +66,37 @@ async fn assert_ready(app: &TestApp) {
     assert_eq!(app.get("/readyz").await.status(), 200, "/readyz");
 }
 
+/// Makes an order's stored state unreadable: its version is no number.
+fn corrupt_state(app: &TestApp, order: &str) {
+    tamper_with_state(app, order, |redis, key| {
+        let _: () = redis::cmd("HSET")
+            .arg(key)
+            .arg("version")
+            .arg("not a number")
+            .query(redis)
+            .unwrap();
+    });
+}
+
+/// Waits for a message set aside for `reason`, then checks the service is still ready.
+async fn assert_set_aside(app: &TestApp, reason: &str, wait: Duration) {
+    let sample = format!("vangnet_set_aside_messages_total{{reason=\"{reason}\"}}");
+    eventually(wait, &sample, || async { app.metric(&sample).await >= 1.0 })
+        .await
+        .unwrap();
+    assert_ready(app).await;
+}
+
+/// The victim presses panic; the receipt must come within a second.
+async fn assert_receipt_within_a_second(victim: &mut Device) {
+    let sent = Instant::now();
+    victim.send(Channel::Alarm, panic_alarm(1)).await;
+    let ack = receipt(victim).await;
+    assert_eq!(ack["seq"], 1);
+    let waited = sent.elapsed();
+    assert!(waited < Duration::from_secs(1), "receipt after {waited:?}");
+}
+
 /// Overwrites a partition's stored state in Redis with `f`.
 fn tamper_with_state(app: &TestApp, order: &str, f: impl FnOnce(&mut redis::Connection, &str)) {
     let mut redis = redis::Client::open(redis_url())
@@ -108,8 +139,13 @@ async fn a_two_mebibyte_alarm_is_rejected_and_the_next_panic_is_acknowledged() {
 async fn a_retained_alarm_is_ignored_and_counted() {
     let prefix = unique_name("vangnet-retained");
     let topic = format!("{prefix}/devices/v-9/alarm");
-    let planter = MqttClient::connect(&unique_name("planter")).await;
+    let mut planter = MqttClient::connect(&unique_name("planter")).await;
     planter.publish_retained(&topic, panic_alarm(1)).await;
+    planter.subscribe(&topic).await;
+    assert!(
+        planter.next(Duration::from_secs(5)).await.is_some(),
+        "the broker holds the retained alarm"
+    );
 
     let app = TestApp::spawn_with(AppOptions {
         prefixes: Some((prefix, unique_name("vangnet-retained-store"))),
@@ -149,14 +185,7 @@ async fn a_message_whose_order_state_is_unreadable_is_set_aside_and_the_lane_goe
     )
     .await
     .unwrap();
-    tamper_with_state(&app, "o-1", |redis, key| {
-        let _: () = redis::cmd("HSET")
-            .arg(key)
-            .arg("version")
-            .arg("not a number")
-            .query(redis)
-            .unwrap();
-    });
+    corrupt_state(&app, "o-1");
 
     perpetrator
         .send(Channel::Alarm, panic_alarm_kind(2, "tamper"))
@@ -164,14 +193,7 @@ async fn a_message_whose_order_state_is_unreadable_is_set_aside_and_the_lane_goe
     other_victim.send(Channel::Alarm, panic_alarm(1)).await;
 
     assert_eq!(receipt(&mut other_victim).await["seq"], 1);
-    eventually(Duration::from_secs(10), "the message set aside", || async {
-        app.metric("vangnet_set_aside_messages_total{reason=\"corrupt_state\"}")
-            .await
-            >= 1.0
-    })
-    .await
-    .unwrap();
-    assert_ready(&app).await;
+    assert_set_aside(&app, "corrupt_state", Duration::from_secs(10)).await;
 }
 
 fn panic_alarm_kind(seq: u64, kind: &str) -> String {
@@ -190,14 +212,7 @@ async fn a_panic_whose_order_state_is_unreadable_is_raised_as_unassigned() {
     )
     .await
     .unwrap();
-    tamper_with_state(&app, "o-1", |redis, key| {
-        let _: () = redis::cmd("HSET")
-            .arg(key)
-            .arg("version")
-            .arg("not a number")
-            .query(redis)
-            .unwrap();
-    });
+    corrupt_state(&app, "o-1");
 
     victim.send(Channel::Alarm, panic_alarm(2)).await;
 
@@ -229,14 +244,7 @@ async fn a_commit_redis_refuses_every_time_is_set_aside_and_the_lane_goes_on() {
     other_victim.send(Channel::Alarm, panic_alarm(1)).await;
 
     assert_eq!(receipt(&mut other_victim).await["seq"], 1);
-    eventually(Duration::from_secs(30), "the message set aside", || async {
-        app.metric("vangnet_set_aside_messages_total{reason=\"store_refused\"}")
-            .await
-            >= 1.0
-    })
-    .await
-    .unwrap();
-    assert_ready(&app).await;
+    assert_set_aside(&app, "store_refused", Duration::from_secs(30)).await;
 }
 
 #[tokio::test]
@@ -253,13 +261,7 @@ async fn a_flood_of_panics_from_unknown_devices_does_not_delay_a_real_panic() {
             .await;
     }
 
-    let sent = Instant::now();
-    victim.send(Channel::Alarm, panic_alarm(1)).await;
-    let ack = receipt(&mut victim).await;
-
-    assert_eq!(ack["seq"], 1);
-    let waited = sent.elapsed();
-    assert!(waited < Duration::from_secs(1), "receipt after {waited:?}");
+    assert_receipt_within_a_second(&mut victim).await;
 }
 
 #[tokio::test]
@@ -275,11 +277,5 @@ async fn a_flood_of_alarms_from_the_perpetrator_does_not_delay_the_victims_panic
             .await;
     }
 
-    let sent = Instant::now();
-    victim.send(Channel::Alarm, panic_alarm(1)).await;
-    let ack = receipt(&mut victim).await;
-
-    assert_eq!(ack["seq"], 1);
-    let waited = sent.elapsed();
-    assert!(waited < Duration::from_secs(1), "receipt after {waited:?}");
+    assert_receipt_within_a_second(&mut victim).await;
 }
