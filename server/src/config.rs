@@ -128,6 +128,8 @@ pub struct Config {
     pub owntracks: bool,
     /// The state store.
     pub store: StoreSetting,
+    /// PEM certificates of the CA that signed Redis's certificate, for `rediss://`.
+    pub store_ca_pem: Option<Vec<u8>>,
     /// Prefix of every Redis key.
     pub store_prefix: String,
     /// How long location history is kept.
@@ -344,6 +346,7 @@ impl Config {
             instance_id: read.required("instance_id", parse_name)?,
             owntracks: read.required("owntracks", parse_bool)?,
             store: read.required("store", parse_store)?,
+            store_ca_pem: read.optional("store_ca_file", read_ca_pem)?,
             store_prefix: read.required("store_prefix", |v| {
                 (!v.contains(['{', '}', ' '])).then(|| v.to_owned()).ok_or_else(|| {
                     format!("`{v}` must not contain braces or spaces (they would break key hash tags)")
@@ -473,16 +476,19 @@ fn parse_http_url(value: &str) -> Result<Url, String> {
     }
 }
 
+/// The PEM certificates in the file at `path`.
+fn read_ca_pem(path: &str) -> Result<Vec<u8>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let certificate = b"-----BEGIN CERTIFICATE-----";
+    pem.windows(certificate.len())
+        .any(|window| window == certificate)
+        .then_some(pem)
+        .ok_or_else(|| format!("{path} holds no PEM certificate"))
+}
+
 /// The broker's CA and Vangnet's password there, read from their files.
 fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, ConfigError> {
-    let ca_pem = read.optional("mqtt_ca_file", |path| {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let certificate = b"-----BEGIN CERTIFICATE-----";
-        pem.windows(certificate.len())
-            .any(|window| window == certificate)
-            .then_some(pem)
-            .ok_or_else(|| format!("{path} holds no PEM certificate"))
-    })?;
+    let ca_pem = read.optional("mqtt_ca_file", read_ca_pem)?;
     let password = read.optional("mqtt_password_file", |path| {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         let password = text.trim_end_matches(['\r', '\n']);
@@ -671,5 +677,27 @@ mod tests {
         let text = error(&[("store", "bogus://x")]).to_string();
         assert!(text.contains("VANGNET_STORE"));
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_bad_configuration_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_ca = dir.path().join("not-a-ca.pem");
+        std::fs::write(&not_a_ca, "hello").unwrap();
+        let path = not_a_ca.to_str().unwrap();
+        assert_eq!(
+            error(&[("store_ca_file", path)]).setting,
+            "VANGNET_STORE_CA_FILE"
+        );
+        assert_eq!(
+            error(&[("mqtt_ca_file", path)]).setting,
+            "VANGNET_MQTT_CA_FILE"
+        );
+    }
+
+    #[test]
+    fn a_password_in_a_bad_url_is_never_shown() {
+        let shown = error(&[("store", "rediss://:hunter2@")]);
+        assert!(!shown.message.contains("hunter2"), "{}", shown.message);
     }
 }

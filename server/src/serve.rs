@@ -43,8 +43,12 @@ pub async fn run(config: Config, broker: Url, demo: bool) -> anyhow::Result<()> 
     describe_metrics();
     match &config.store {
         StoreSetting::Redis(url) => {
-            let store = RedisStore::connect(url, &config.store_prefix)
-                .context("opening the Redis store")?;
+            let store = RedisStore::connect_with_ca(
+                url,
+                &config.store_prefix,
+                config.store_ca_pem.as_deref(),
+            )
+            .context("opening the Redis store")?;
             tokio::spawn(report_redis_durability(store.clone()));
             run_with(config, broker, Arc::new(store), metrics, demo, stop_signal).await
         }

@@ -89,7 +89,13 @@ pub const SETTINGS: &[Setting] = &[
         "store",
         "VANGNET_STORE",
         Some("file:./vangnet-data"),
-        "State store: redis://HOST:PORT/DB or file:PATH (embedded)",
+        "State store: redis://HOST:PORT/DB, rediss:// for TLS, :PASSWORD@ for AUTH, or file:PATH (embedded)",
+    ),
+    setting(
+        "store_ca_file",
+        "VANGNET_STORE_CA_FILE",
+        None,
+        "PEM file of the CA that signed Redis's certificate, for rediss:// [default: the system's roots]",
     ),
     setting(
         "store_prefix",

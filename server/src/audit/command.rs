@@ -36,7 +36,12 @@ pub enum AuditError {
 pub async fn verify_configured(config: &Config) -> Result<u64, AuditError> {
     match &config.store {
         StoreSetting::Redis(url) => {
-            verify_store(&RedisStore::connect(url, &config.store_prefix)?).await
+            verify_store(&RedisStore::connect_with_ca(
+                url,
+                &config.store_prefix,
+                config.store_ca_pem.as_deref(),
+            )?)
+            .await
         }
         StoreSetting::File(path) => verify_store(&EmbeddedStore::open(path)?).await,
     }
@@ -46,7 +51,15 @@ pub async fn verify_configured(config: &Config) -> Result<u64, AuditError> {
 pub async fn export_configured(config: &Config, out: impl Write) -> Result<u64, AuditError> {
     match &config.store {
         StoreSetting::Redis(url) => {
-            export_store(&RedisStore::connect(url, &config.store_prefix)?, out).await
+            export_store(
+                &RedisStore::connect_with_ca(
+                    url,
+                    &config.store_prefix,
+                    config.store_ca_pem.as_deref(),
+                )?,
+                out,
+            )
+            .await
         }
         StoreSetting::File(path) => export_store(&EmbeddedStore::open(path)?, out).await,
     }

@@ -239,12 +239,32 @@ impl RedisStore {
     /// on first use and reconnects by itself, so Redis need not be up yet.
     /// Must be called within a Tokio runtime.
     pub fn connect(url: &Url, key_prefix: &str) -> Result<Self, StoreError> {
+        Self::connect_with_ca(url, key_prefix, None)
+    }
+
+    /// As [`Self::connect`], trusting for `rediss://` the CA certificates in
+    /// `ca_pem` instead of the system's roots.
+    pub fn connect_with_ca(
+        url: &Url,
+        key_prefix: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, StoreError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(StoreError::Unavailable(
                 "the Redis store needs a Tokio runtime".into(),
             ));
         }
-        let client = Client::open(url.as_str()).map_err(unavailable)?;
+        let client = match ca_pem {
+            Some(ca) if url.scheme() == "rediss" => Client::build_with_tls(
+                url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.to_vec()),
+                },
+            ),
+            _ => Client::open(url.as_str()),
+        }
+        .map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(5)))

@@ -33,16 +33,34 @@ trait Fixture {
 
 struct RedisFixture {
     url: Url,
+    ca_pem: Option<Vec<u8>>,
     prefix: String,
     store: RedisStore,
+    _server: Option<TlsRedis>,
 }
 
 impl RedisFixture {
+    /// The test Redis (`VANGNET_TEST_REDIS_URL`), under a fresh key prefix.
     fn new() -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let url = std::env::var("VANGNET_TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
-        let url = Url::parse(&url).unwrap();
+        Self::on(Url::parse(&url).unwrap(), None, None)
+    }
+
+    /// A Redis of its own that speaks only TLS and wants a password.
+    fn over_tls() -> Self {
+        let server = TlsRedis::start();
+        let url = Url::parse(&format!(
+            "rediss://:{}@localhost:{}/0",
+            TlsRedis::PASSWORD,
+            server.port
+        ))
+        .unwrap();
+        Self::on(url, Some(server.ca_pem()), Some(server))
+    }
+
+    fn on(url: Url, ca_pem: Option<Vec<u8>>, server: Option<TlsRedis>) -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -52,15 +70,167 @@ impl RedisFixture {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let store = RedisStore::connect(&url, &prefix).unwrap();
-        Self { url, prefix, store }
+        let store = RedisStore::connect_with_ca(&url, &prefix, ca_pem.as_deref()).unwrap();
+        Self {
+            url,
+            ca_pem,
+            prefix,
+            store,
+            _server: server,
+        }
     }
 
     fn raw(&self) -> redis::Connection {
-        redis::Client::open(self.url.as_str())
+        let client = match &self.ca_pem {
+            Some(ca) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.clone()),
+                },
+            ),
+            None => redis::Client::open(self.url.as_str()),
+        };
+        client.unwrap().get_connection().unwrap()
+    }
+}
+
+/// A `redis-server` on a free port that takes only TLS connections with a
+/// password, its certificate signed by a CA made for it; killed when dropped.
+struct TlsRedis {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: std::process::Child,
+}
+
+impl TlsRedis {
+    const PASSWORD: &str = "conformance-over-tls";
+
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let status = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "openssl {args:?}");
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=test CA",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                ],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-subj",
+                    "/CN=localhost",
+                    "-keyout",
+                    "redis.key",
+                    "-out",
+                    "redis.csr",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            dir.path().join("san.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "redis.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "redis.pem",
+        ]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
             .unwrap()
-            .get_connection()
-            .unwrap()
+            .port();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+            .args([
+                "--tls-cert-file",
+                &path("redis.pem"),
+                "--tls-key-file",
+                &path("redis.key"),
+            ])
+            .args([
+                "--tls-ca-cert-file",
+                &path("ca.pem"),
+                "--requirepass",
+                Self::PASSWORD,
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server over TLS did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self { dir, port, child }
+    }
+
+    fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("ca.pem")).unwrap()
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -72,7 +242,8 @@ impl Fixture for RedisFixture {
     }
 
     fn reopen(&mut self) {
-        self.store = RedisStore::connect(&self.url, &self.prefix).unwrap();
+        self.store =
+            RedisStore::connect_with_ca(&self.url, &self.prefix, self.ca_pem.as_deref()).unwrap();
     }
 
     fn write_state_before_parts(&mut self, partition: &PartitionKey, version: u64, state: &[u8]) {
@@ -1067,6 +1238,10 @@ macro_rules! both_stores {
             async fn a_store_is_created_while_redis_is_down_and_reports_it_unavailable() {
                 super::a_store_is_created_while_redis_is_down_and_reports_it_unavailable().await;
             }
+        }
+
+        mod redis_store_over_tls_with_a_password {
+            conformance_suite!(super::RedisFixture::over_tls(); $($test),+);
         }
 
         mod embedded_store {
