@@ -7,6 +7,7 @@
 //! `VANGNET_TEST_REDIS_URL` point the tests elsewhere.
 
 mod mosquitto_server;
+mod pki;
 mod redis_server;
 mod sink;
 
@@ -25,6 +26,7 @@ use vangnet_server::auth::{Claims, Role, sign_hs256};
 use vangnet_server::store::{RedisStore, Store, StoredOrder};
 
 pub use mosquitto_server::MosquittoServer;
+pub use pki::Pki;
 pub use redis_server::RedisServer;
 pub use rumqttc::QoS as MqttQos;
 pub use sink::{Sink, SinkRequest};
@@ -437,9 +439,24 @@ impl MqttClient {
 
     /// Connects to the broker at `broker` (an `mqtt://` URL).
     pub async fn connect_to(broker: &str, client_id: &str) -> Self {
+        Self::try_connect(broker, client_id, None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Connects to `broker` (`mqtt://`, or `mqtts://USER:PASSWORD@` trusting
+    /// the CA `ca_pem`); the broker's refusal, or its silence, as an error.
+    pub async fn try_connect(
+        broker: &str,
+        client_id: &str,
+        ca_pem: Option<Vec<u8>>,
+    ) -> Result<Self, String> {
         let url = format!("{broker}?client_id={client_id}");
         let mut options =
-            MqttOptions::parse_url(url).unwrap_or_else(|e| panic!("test broker URL: {e}"));
+            MqttOptions::parse_url(url).map_err(|e| format!("test broker URL: {e}"))?;
+        if let Some(ca) = ca_pem {
+            options.set_transport(rumqttc::Transport::tls(ca, None, None));
+        }
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
         let (client, mut event_loop) = AsyncClient::new(options, 1024);
@@ -450,7 +467,7 @@ impl MqttClient {
             loop {
                 match event_loop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        let _ = connected_tx.send(());
+                        let _ = connected_tx.send(Ok(()));
                     }
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
                         let _ = subacks_tx.send(());
@@ -465,18 +482,23 @@ impl MqttClient {
                         }
                     }
                     Ok(_) => {}
+                    Err(rumqttc::ConnectionError::ConnectionRefused(code)) => {
+                        let _ = connected_tx.send(Err(format!("refused: {code:?}")));
+                        return;
+                    }
                     Err(_) if messages_tx.is_closed() => return,
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
             }
         });
-        tokio::time::timeout(Duration::from_secs(10), connected.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no CONNACK from the broker at {broker}"));
-        Self {
-            client,
-            messages,
-            subacks,
+        match tokio::time::timeout(Duration::from_secs(10), connected.recv()).await {
+            Ok(Some(Ok(()))) => Ok(Self {
+                client,
+                messages,
+                subacks,
+            }),
+            Ok(Some(Err(refused))) => Err(format!("the broker at {broker} {refused}")),
+            _ => Err(format!("no CONNACK from the broker at {broker}")),
         }
     }
 

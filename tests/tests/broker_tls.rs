@@ -1,186 +1,260 @@
-//! Vangnet reaches a production broker over TLS with credentials: the
-//! broker's CA from `VANGNET_MQTT_CA_FILE`, the password from
-//! `VANGNET_MQTT_PASSWORD_FILE`, and no secret in an error line.
+//! Vangnet and its devices on a broker set up as `deploy/mosquitto/production.conf`
+//! sets it up: TLS only, a password for every client, and an ACL that lets a
+//! device speak only for itself and only Vangnet speak to devices. Vangnet
+//! takes the broker's CA from `VANGNET_MQTT_CA_FILE` and its password from
+//! `VANGNET_MQTT_PASSWORD_FILE`, and shows no secret in an error line.
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use vangnet_e2e::{
-    AppOptions, Device, MosquittoServer, TestApp, free_port, run_vangnet, unique_name,
+    AppOptions, MosquittoServer, MqttClient, MqttQos, Pki, TestApp, run_vangnet, unique_name,
     workspace_binary,
 };
-use vangnet_proto::{Channel, TimestampMs};
+use vangnet_proto::{OrderId, TimestampMs};
+use vangnet_server::store::{PartitionKey, Store};
 
-const USER: &str = "vangnet";
-const PASSWORD: &str = "correct horse battery staple";
+const VANGNET_PASSWORD: &str = "correct horse battery staple";
 
-/// A CA, a certificate it signed for `localhost` and 127.0.0.1, and a
-/// Mosquitto password file, made in a fresh directory.
-struct Credentials {
-    dir: PathBuf,
+/// Device ids and their passwords.
+const DEVICES: [(&str, &str); 3] = [
+    ("v-1", "victim-1-secret"),
+    ("p-1", "perpetrator-1-secret"),
+    ("v-2", "victim-2-secret"),
+];
+
+/// A production broker with Vangnet's account and the devices', and the topic root it guards.
+struct Production {
+    pki: Pki,
+    broker: MosquittoServer,
+    prefix: String,
 }
 
-impl Credentials {
-    fn make() -> Self {
-        let dir = std::env::temp_dir().join(unique_name("broker-tls"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let run = |program: &str, args: &[&str]| {
-            let status = Command::new(program)
-                .args(args)
-                .current_dir(&dir)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .unwrap_or_else(|e| panic!("{program}: {e}"));
-            assert!(status.success(), "{program} {args:?}");
-        };
-        run(
-            "openssl",
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=vangnet test CA",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ],
-        );
-        run(
-            "openssl",
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-            ],
-        );
-        std::fs::write(
-            dir.join("san.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-        )
-        .unwrap();
-        run(
-            "openssl",
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "san.ext",
-                "-out",
-                "server.pem",
-            ],
-        );
-        run(
-            "mosquitto_passwd",
-            &["-b", "-c", "passwords", USER, PASSWORD],
-        );
-        // Mosquitto started as root reads its files as the `mosquitto` user.
-        run("chmod", &["0644", "server.key", "passwords"]);
-        std::fs::write(dir.join("password"), format!("{PASSWORD}\n")).unwrap();
-        std::fs::write(dir.join("wrong-password"), "not it\n").unwrap();
-        Self { dir }
+impl Production {
+    fn start() -> Self {
+        let mut users = vec![("vangnet", VANGNET_PASSWORD)];
+        users.extend(DEVICES);
+        let pki = Pki::make(&users);
+        pki.write("vangnet-password", &format!("{VANGNET_PASSWORD}\n"));
+        pki.write("wrong-password", "not it\n");
+        let prefix = format!("test/{}", unique_name("prod"));
+        let broker = MosquittoServer::production(&pki, &prefix);
+        Self {
+            pki,
+            broker,
+            prefix,
+        }
     }
 
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    /// A broker with a TLS listener that wants the password on `port`,
-    /// beside an anonymous plain one for the test's devices.
-    fn broker(&self, port: u16) -> MosquittoServer {
-        MosquittoServer::start(&format!(
-            "per_listener_settings true\n\
-             listener {port} 127.0.0.1\n\
-             cafile {}\ncertfile {}\nkeyfile {}\n\
-             allow_anonymous false\npassword_file {}\n",
-            self.path("ca.pem"),
-            self.path("server.pem"),
-            self.path("server.key"),
-            self.path("passwords"),
-        ))
-    }
-}
-
-impl Drop for Credentials {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn over_tls(credentials: &Credentials, port: u16, password_file: &str) -> AppOptions {
-    AppOptions::default()
+    /// Vangnet's settings for this broker, its password read from `password_file`.
+    fn vangnet(&self, password_file: &str) -> AppOptions {
+        AppOptions {
+            prefixes: Some((self.prefix.clone(), unique_name("vangnet-prod"))),
+            ..AppOptions::default()
+        }
         .env(
             "VANGNET_MQTT_URL",
-            format!("mqtts://{USER}@localhost:{port}"),
+            format!("mqtts://vangnet@localhost:{}", self.broker.port()),
         )
-        .env("VANGNET_MQTT_CA_FILE", credentials.path("ca.pem"))
-        .env(
-            "VANGNET_MQTT_PASSWORD_FILE",
-            credentials.path(password_file),
-        )
+        .env("VANGNET_MQTT_CA_FILE", self.pki.path("ca.pem"))
+        .env("VANGNET_MQTT_PASSWORD_FILE", self.pki.path(password_file))
+    }
+
+    /// `device` connected with its own credentials.
+    async fn device(&self, device: &str) -> MqttClient {
+        let password = DEVICES
+            .iter()
+            .find(|(id, _)| *id == device)
+            .map(|(_, password)| *password)
+            .unwrap_or_default();
+        let url = format!(
+            "mqtts://{device}:{password}@localhost:{}",
+            self.broker.port()
+        );
+        MqttClient::try_connect(&url, &unique_name(device), Some(self.pki.ca_pem()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn topic(&self, device: &str, channel: &str) -> String {
+        format!("{}/devices/{device}/{channel}", self.prefix)
+    }
+}
+
+async fn ready_vangnet(production: &Production) -> TestApp {
+    let app = TestApp::spawn_with(production.vangnet("vangnet-password")).await;
+    app.wait_until_ready().await;
+    for (order, victim, perpetrator) in [("o-1", "v-1", "p-1"), ("o-2", "v-2", "p-2")] {
+        app.put_order(json!({
+            "id": order, "region": "rotterdam", "exercise": false,
+            "victim_devices": [victim], "perpetrator_devices": [perpetrator],
+            "proximity": {"alarm_m": 1000, "prealarm_m": 2000}, "zones": []
+        }))
+        .await;
+    }
+    app
+}
+
+fn panic_alarm(seq: u64) -> String {
+    json!({"seq": seq, "ts": TimestampMs::now().millis(), "kind": "panic"}).to_string()
+}
+
+/// The next message `client` receives within 5 s, as JSON with its topic.
+async fn next_message(client: &mut MqttClient) -> (String, Value) {
+    let message = client
+        .next(Duration::from_secs(5))
+        .await
+        .expect("a message within 5 s");
+    let json = message.json();
+    (message.topic, json)
 }
 
 #[tokio::test]
 async fn vangnet_takes_a_panic_through_a_broker_it_reaches_over_tls_with_a_password() {
-    let credentials = Credentials::make();
-    let tls_port = free_port();
-    let broker = credentials.broker(tls_port);
-    let app = TestApp::spawn_with(over_tls(&credentials, tls_port, "password")).await;
-    app.wait_until_ready().await;
-    app.put_order(json!({
-        "id": "o-1", "region": "rotterdam", "exercise": false,
-        "victim_devices": ["v-1"], "perpetrator_devices": ["p-1"],
-        "proximity": {"alarm_m": 1000, "prealarm_m": 2000}, "zones": []
-    }))
-    .await;
-    let mut victim = Device::connect_to(&broker.url(), app.topics.clone(), "v-1").await;
+    let production = Production::start();
+    let _app = ready_vangnet(&production).await;
+    let mut victim = production.device("v-1").await;
+    victim.subscribe(&production.topic("v-1", "ack")).await;
 
-    let alarm = json!({"seq": 1, "ts": TimestampMs::now().millis(), "kind": "panic"});
-    victim.send(Channel::Alarm, alarm.to_string()).await;
+    victim
+        .publish(
+            &production.topic("v-1", "alarm"),
+            MqttQos::AtLeastOnce,
+            panic_alarm(1),
+        )
+        .await;
 
-    let receipt = victim
-        .next_downlink(Duration::from_secs(5))
-        .await
-        .expect("a receipt through the TLS broker");
-    assert!(receipt.topic.ends_with("/ack"), "{}", receipt.topic);
+    let (topic, receipt) = next_message(&mut victim).await;
+    assert!(topic.ends_with("/ack"), "{topic}");
+    assert_eq!(receipt["seq"], 1);
 }
 
 #[tokio::test]
 async fn a_wrong_password_keeps_vangnet_unready() {
-    let credentials = Credentials::make();
-    let tls_port = free_port();
-    let _broker = credentials.broker(tls_port);
-    let app = TestApp::spawn_with(over_tls(&credentials, tls_port, "wrong-password")).await;
+    let production = Production::start();
+    let app = TestApp::spawn_with(production.vangnet("wrong-password")).await;
 
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < deadline {
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
         assert_eq!(app.get("/readyz").await.status(), 503);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn an_anonymous_client_is_refused() {
+    let production = Production::start();
+    let url = format!("mqtts://localhost:{}", production.broker.port());
+
+    let refused = MqttClient::try_connect(&url, "anonymous", Some(production.pki.ca_pem())).await;
+
+    assert!(refused.is_err());
+}
+
+#[tokio::test]
+async fn a_device_cannot_raise_a_panic_for_another_device() {
+    let production = Production::start();
+    let app = ready_vangnet(&production).await;
+    let perpetrator = production.device("p-1").await;
+    let mut other_victim = production.device("v-2").await;
+    other_victim
+        .subscribe(&production.topic("v-2", "ack"))
+        .await;
+
+    perpetrator
+        .publish(
+            &production.topic("v-1", "alarm"),
+            MqttQos::AtLeastOnce,
+            panic_alarm(1),
+        )
+        .await;
+    other_victim
+        .publish(
+            &production.topic("v-2", "alarm"),
+            MqttQos::AtLeastOnce,
+            panic_alarm(1),
+        )
+        .await;
+
+    let (_, receipt) = next_message(&mut other_victim).await;
+    assert_eq!(receipt["seq"], 1);
+    assert_eq!(
+        app.metric("vangnet_messages_total{kind=\"alarm\"}").await,
+        1.0,
+        "the forged panic reached Vangnet"
+    );
+    let partition = PartitionKey::Order(OrderId::new("o-1"));
+    assert!(app.store().alerts(&partition).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_device_reads_no_other_devices_receipts_or_warnings() {
+    let production = Production::start();
+    let _app = ready_vangnet(&production).await;
+    let mut eavesdropper = production.device("p-1").await;
+    eavesdropper
+        .subscribe(&production.topic("v-1", "ack"))
+        .await;
+    eavesdropper
+        .subscribe(&production.topic("v-1", "cmd"))
+        .await;
+    let mut victim = production.device("v-1").await;
+    victim.subscribe(&production.topic("v-1", "ack")).await;
+
+    victim
+        .publish(
+            &production.topic("v-1", "alarm"),
+            MqttQos::AtLeastOnce,
+            panic_alarm(1),
+        )
+        .await;
+
+    let (topic, _) = next_message(&mut victim).await;
+    assert!(topic.ends_with("/ack"), "{topic}");
+    assert!(
+        eavesdropper
+            .next(Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the perpetrator read the victim's receipt"
+    );
+}
+
+#[tokio::test]
+async fn a_device_cannot_forge_a_receipt_or_a_warning() {
+    let production = Production::start();
+    let _app = ready_vangnet(&production).await;
+    let perpetrator = production.device("p-1").await;
+    let mut victim = production.device("v-1").await;
+    victim.subscribe(&production.topic("v-1", "ack")).await;
+    victim.subscribe(&production.topic("v-1", "cmd")).await;
+    let forged = json!({"seq": 1, "alert_ids": ["forged"], "ts": 1}).to_string();
+
+    for channel in ["ack", "cmd"] {
+        perpetrator
+            .publish(
+                &production.topic("v-1", channel),
+                MqttQos::AtLeastOnce,
+                forged.clone(),
+            )
+            .await;
+    }
+    victim
+        .publish(
+            &production.topic("v-1", "alarm"),
+            MqttQos::AtLeastOnce,
+            panic_alarm(1),
+        )
+        .await;
+
+    let (topic, receipt) = next_message(&mut victim).await;
+    assert!(topic.ends_with("/ack"), "{topic}");
+    assert_ne!(
+        receipt["alert_ids"],
+        json!(["forged"]),
+        "a forged receipt arrived"
+    );
 }
 
 #[test]
