@@ -328,8 +328,15 @@ impl Config {
         let broker = match read.optional("mqtt_url", parse_broker)? {
             Some(external) => external,
             None => BrokerSetting::Embedded(read.required("embedded_broker_addr", |v| {
-                v.parse()
-                    .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:1883"))
+                match v.parse::<SocketAddr>() {
+                    Ok(addr) if addr.ip().is_loopback() => Ok(addr),
+                    Ok(_) => Err(format!(
+                        "`{v}` is not a loopback address: the embedded broker takes anonymous \
+                         clients, so it is for demos and development on one machine; give \
+                         devices elsewhere a broker with credentials (VANGNET_MQTT_URL)"
+                    )),
+                    Err(_) => Err(format!("`{v}` is not an address like 127.0.0.1:1883")),
+                }
             })?),
         };
         Ok(Self {
@@ -699,5 +706,15 @@ mod tests {
     fn a_password_in_a_bad_url_is_never_shown() {
         let shown = error(&[("store", "rediss://:hunter2@")]);
         assert!(!shown.message.contains("hunter2"), "{}", shown.message);
+    }
+
+    #[test]
+    fn the_embedded_broker_listens_on_loopback_only() {
+        assert_eq!(
+            error(&[("embedded_broker_addr", "0.0.0.0:1883")]).setting,
+            "VANGNET_EMBEDDED_BROKER_ADDR"
+        );
+        let config = Config::from_values(&values(&[("embedded_broker_addr", "[::1]:1883")]));
+        assert!(config.is_ok());
     }
 }

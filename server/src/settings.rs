@@ -59,7 +59,7 @@ pub const SETTINGS: &[Setting] = &[
         "embedded_broker_addr",
         "VANGNET_EMBEDDED_BROKER_ADDR",
         Some("127.0.0.1:1883"),
-        "Where the embedded broker listens when VANGNET_MQTT_URL is unset",
+        "Where the embedded broker listens when VANGNET_MQTT_URL is unset (loopback only: it takes anonymous clients)",
     ),
     setting(
         "mqtt_prefix",
