@@ -30,6 +30,47 @@ pub enum Subcommands {
     /// Check or export the tamper-evident audit trail of the configured store
     /// (VANGNET_STORE, VANGNET_STORE_PREFIX or the --config file).
     Audit(AuditArgs),
+    /// Provision devices on the production broker: their credentials in
+    /// Mosquitto's password file (reload Mosquitto with SIGHUP after a change).
+    Device(DeviceArgs),
+}
+
+/// `vangnet device`: which change, to which password file.
+#[derive(Debug, clap::Args)]
+pub struct DeviceArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: DeviceCommand,
+    /// Mosquitto's password file.
+    #[arg(
+        long,
+        env = "VANGNET_DEVICE_PASSWORD_FILE",
+        default_value = "/etc/mosquitto/vangnet.passwd",
+        global = true
+    )]
+    pub password_file: PathBuf,
+}
+
+/// The changes `vangnet device` makes.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Give a new device credentials; prints its password, once.
+    Add {
+        /// The device id, which is also its MQTT user name.
+        id: String,
+    },
+    /// Take a device's credentials away.
+    Remove {
+        /// The device id.
+        id: String,
+    },
+    /// Give a device a new password; prints it, once.
+    Rotate {
+        /// The device id.
+        id: String,
+    },
+    /// List the provisioned devices.
+    List,
 }
 
 /// `vangnet audit`: which audit tool, and where the settings come from.

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod devices;
 pub mod dispatch;
 pub mod downlink;
 pub mod health;

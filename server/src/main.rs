@@ -7,8 +7,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use vangnet_server::audit::command::{self as audit, AuditError};
 use vangnet_server::auth::{self, Audience, Claims, Role};
-use vangnet_server::cli::{AuditArgs, AuditCommand, Cli, Subcommands, TokenArgs};
+use vangnet_server::cli::{
+    AuditArgs, AuditCommand, Cli, DeviceArgs, DeviceCommand, Subcommands, TokenArgs,
+};
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
+use vangnet_server::devices::{DeviceError, PasswordFile};
 use vangnet_server::{serve, telemetry};
 
 /// Exit status for bad configuration (SPEC section 2).
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Subcommands::Token(args) => token(&args),
         Subcommands::Audit(args) => audit_tool(&args),
+        Subcommands::Device(args) => device_tool(&args),
         Subcommands::Serve(args) => {
             let config = match args.load() {
                 Ok(config) => config,
@@ -50,6 +54,41 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `vangnet device`: changes the password file and prints what the device
+/// needs; exit 1 when the change is refused, 3 when the file is unreadable.
+fn device_tool(args: &DeviceArgs) -> ExitCode {
+    let result = PasswordFile::open(&args.password_file).and_then(|mut file| {
+        let printed = match &args.command {
+            DeviceCommand::Add { id } => Some((id, file.add(id)?)),
+            DeviceCommand::Rotate { id } => Some((id, file.rotate(id)?)),
+            DeviceCommand::Remove { id } => {
+                file.remove(id)?;
+                None
+            }
+            DeviceCommand::List => {
+                file.devices().for_each(|device| println!("{device}"));
+                return Ok(());
+            }
+        };
+        file.save()?;
+        if let Some((id, password)) = printed {
+            println!("user: {id}\npassword: {password}");
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err @ DeviceError::Io { .. }) => {
+            eprintln!("{err}");
+            ExitCode::from(UNREADABLE)
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
         }
     }
 }

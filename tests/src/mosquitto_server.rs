@@ -110,6 +110,15 @@ impl MosquittoServer {
         Self { port, dir, child }
     }
 
+    /// Makes it read its configuration and password file again (SIGHUP).
+    pub fn reload(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("kill -HUP: {e}"));
+        assert!(status.success(), "kill -HUP mosquitto");
+    }
+
     /// Its port.
     pub fn port(&self) -> u16 {
         self.port

@@ -257,6 +257,72 @@ async fn a_device_cannot_forge_a_receipt_or_a_warning() {
     );
 }
 
+/// Runs `vangnet device ARGS` on the broker's password file; its standard output.
+fn device_tool(production: &Production, args: &[&str]) -> String {
+    let output = Command::new(workspace_binary("vangnet"))
+        .arg("device")
+        .args(args)
+        .env(
+            "VANGNET_DEVICE_PASSWORD_FILE",
+            production.pki.path("passwords"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "vangnet device {args:?}: {output:?}"
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn a_provisioned_device_gets_in_with_its_printed_password_and_a_removed_one_is_refused() {
+    let production = Production::start();
+    let printed = device_tool(&production, &["add", "v-9"]);
+    let password = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("password: "))
+        .expect("a password printed")
+        .to_owned();
+    assert!(
+        device_tool(&production, &["list"])
+            .lines()
+            .any(|line| line == "v-9")
+    );
+    let url = format!(
+        "mqtts://v-9:{password}@localhost:{}",
+        production.broker.port()
+    );
+    production.broker.reload();
+    assert!(
+        settles_on(&production, &url, true).await,
+        "the provisioned device was refused"
+    );
+
+    device_tool(&production, &["remove", "v-9"]);
+    production.broker.reload();
+    assert!(
+        settles_on(&production, &url, false).await,
+        "the removed device still got in"
+    );
+}
+
+/// Whether connecting with `url` comes to succeed (or fail, as `getting_in`
+/// says) within 5 s, while the broker reloads its password file.
+async fn settles_on(production: &Production, url: &str, getting_in: bool) -> bool {
+    for _ in 0..50 {
+        let connected =
+            MqttClient::try_connect(url, &unique_name("device"), Some(production.pki.ca_pem()))
+                .await
+                .is_ok();
+        if connected == getting_in {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 #[test]
 fn an_unreadable_ca_file_is_bad_configuration_named_in_one_line() {
     let (status, stderr) = run_vangnet(
