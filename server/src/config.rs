@@ -74,6 +74,17 @@ pub struct BrokerAuth {
     pub ca_pem: Option<Vec<u8>>,
     /// The password, read from `VANGNET_MQTT_PASSWORD_FILE`, instead of the URL's.
     pub password: Option<Secret>,
+    /// A client certificate and its key, for a broker that wants one.
+    pub client: Option<ClientIdentity>,
+}
+
+/// A TLS client certificate with its private key, both PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// The certificate (chain).
+    pub cert_pem: Vec<u8>,
+    /// The private key.
+    pub key_pem: Secret,
 }
 
 /// Where state is kept.
@@ -512,7 +523,42 @@ fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, 
             "VANGNET_MQTT_URL names no user (mqtts://USER@HOST:PORT) for the password",
         ));
     }
-    Ok(BrokerAuth { ca_pem, password })
+    let cert = read.optional("mqtt_client_cert_file", read_ca_pem)?;
+    let key = read.optional("mqtt_client_key_file", |path| {
+        let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        pem.contains("PRIVATE KEY-----")
+            .then_some(Secret(pem))
+            .ok_or_else(|| format!("{path} holds no PEM private key"))
+    })?;
+    let client = match (cert, key) {
+        (Some(cert_pem), Some(key_pem)) if ca_pem.is_some() => {
+            Some(ClientIdentity { cert_pem, key_pem })
+        }
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                setting("mqtt_ca_file").env,
+                "a client certificate needs the broker's CA too (VANGNET_MQTT_CA_FILE)",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                setting("mqtt_client_key_file").env,
+                "VANGNET_MQTT_CLIENT_CERT_FILE is set, so its key must be too",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                setting("mqtt_client_cert_file").env,
+                "VANGNET_MQTT_CLIENT_KEY_FILE is set, so its certificate must be too",
+            ));
+        }
+    };
+    Ok(BrokerAuth {
+        ca_pem,
+        password,
+        client,
+    })
 }
 
 /// An HS256 secret: its raw UTF-8 bytes, at least [`MIN_SECRET_BYTES`] of them.

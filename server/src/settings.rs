@@ -56,6 +56,18 @@ pub const SETTINGS: &[Setting] = &[
         "File holding the MQTT password, instead of the URL's (the user comes from the URL)",
     ),
     setting(
+        "mqtt_client_cert_file",
+        "VANGNET_MQTT_CLIENT_CERT_FILE",
+        None,
+        "PEM client certificate for a broker that wants one (with VANGNET_MQTT_CA_FILE)",
+    ),
+    setting(
+        "mqtt_client_key_file",
+        "VANGNET_MQTT_CLIENT_KEY_FILE",
+        None,
+        "PEM private key of VANGNET_MQTT_CLIENT_CERT_FILE",
+    ),
+    setting(
         "embedded_broker_addr",
         "VANGNET_EMBEDDED_BROKER_ADDR",
         Some("127.0.0.1:1883"),

@@ -80,6 +80,54 @@ impl Pki {
         pki
     }
 
+    /// Makes `{name}.pem` and `{name}.key`: a client certificate for `name`, signed by the CA.
+    pub fn client(&self, name: &str) -> (String, String) {
+        let (cert, key, csr) = (
+            format!("{name}.pem"),
+            format!("{name}.key"),
+            format!("{name}.csr"),
+        );
+        let subject = format!("/CN={name}");
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        self.run(
+            "openssl",
+            &[
+                &["req"][..],
+                &ec,
+                &["-subj", &subject, "-keyout", &key, "-out", &csr],
+            ]
+            .concat(),
+        );
+        self.write("client.ext", "extendedKeyUsage=clientAuth\n");
+        self.run(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "client.ext",
+                "-out",
+                &cert,
+            ],
+        );
+        (self.path(&cert), self.path(&key))
+    }
+
     /// The path of `name` in the directory.
     pub fn path(&self, name: &str) -> String {
         self.dir.join(name).display().to_string()

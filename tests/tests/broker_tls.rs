@@ -131,6 +131,46 @@ async fn vangnet_takes_a_panic_through_a_broker_it_reaches_over_tls_with_a_passw
 }
 
 #[tokio::test]
+async fn vangnet_proves_itself_with_a_client_certificate_to_a_broker_that_wants_one() {
+    let pki = Pki::make(&[("nobody", "unused")]);
+    let (cert, key) = pki.client("vangnet");
+    let tls_port = vangnet_e2e::free_port();
+    let broker = MosquittoServer::start(&format!(
+        "per_listener_settings true\nlistener {tls_port} 127.0.0.1\n\
+         cafile {}\ncertfile {}\nkeyfile {}\n\
+         require_certificate true\nuse_identity_as_username true\n",
+        pki.path("ca.pem"),
+        pki.path("server.pem"),
+        pki.path("server.key"),
+    ));
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_MQTT_URL", format!("mqtts://localhost:{tls_port}"))
+            .env("VANGNET_MQTT_CA_FILE", pki.path("ca.pem"))
+            .env("VANGNET_MQTT_CLIENT_CERT_FILE", cert)
+            .env("VANGNET_MQTT_CLIENT_KEY_FILE", key),
+    )
+    .await;
+    app.wait_until_ready().await;
+    app.put_order(json!({
+        "id": "o-1", "region": "rotterdam", "exercise": false,
+        "victim_devices": ["v-1"], "perpetrator_devices": ["p-1"],
+        "proximity": {"alarm_m": 1000, "prealarm_m": 2000}, "zones": []
+    }))
+    .await;
+    let mut victim = MqttClient::connect_to(&broker.url(), &unique_name("v-1")).await;
+    let topic = |channel: &str| format!("{}/devices/v-1/{channel}", app.topics.prefix());
+    victim.subscribe(&topic("ack")).await;
+
+    victim
+        .publish(&topic("alarm"), MqttQos::AtLeastOnce, panic_alarm(1))
+        .await;
+
+    let (_, receipt) = next_message(&mut victim).await;
+    assert_eq!(receipt["seq"], 1);
+}
+
+#[tokio::test]
 async fn a_wrong_password_keeps_vangnet_unready() {
     let production = Production::start();
     let app = TestApp::spawn_with(production.vangnet("wrong-password")).await;

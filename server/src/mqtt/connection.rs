@@ -215,7 +215,12 @@ pub fn spawn(
     if let Some(ca) = &spec.auth.ca_pem
         && matches!(spec.broker.scheme(), "mqtts" | "ssl")
     {
-        options.set_transport(Transport::tls(ca.clone(), None, None));
+        let client = spec
+            .auth
+            .client
+            .as_ref()
+            .map(|client| (client.cert_pem.clone(), client.key_pem.expose().to_vec()));
+        options.set_transport(Transport::tls(ca.clone(), client, None));
     }
     if let Some(password) = &spec.auth.password {
         let password = String::from_utf8_lossy(password.expose()).into_owned();
