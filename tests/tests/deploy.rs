@@ -34,3 +34,19 @@ fn the_systemd_units_verify() {
     assert!(output.status.success(), "{complaints}");
     assert!(complaints.trim().is_empty(), "{complaints}");
 }
+
+#[test]
+fn the_compose_file_is_valid() {
+    let compose = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/compose.yaml");
+
+    let output = Command::new("docker-compose")
+        .args(["-f", compose, "config", "--quiet"])
+        .output()
+        .expect("docker-compose (apt-get install docker-compose)");
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
