@@ -129,6 +129,7 @@ async fn run(delay_ms: u64, with_p1: bool) -> (Duration, Option<Duration>) {
         vec![route],
         committed.clone(),
         Arc::new(Health::default()),
+        dispatch::Timing::default(),
         stop.clone(),
     )
     .unwrap();

@@ -147,6 +147,8 @@ pub struct Config {
     pub history_retention: Duration,
     /// How long a lane may hold messages without finishing one before `/readyz` says 503.
     pub lane_stall: Duration,
+    /// How dispatch paces retries and when a route is degraded.
+    pub dispatch_timing: crate::dispatch::Timing,
     /// The default police dispatch route.
     pub dispatch_url: Option<Url>,
     /// Dispatch routes: the default route (if `dispatch_url` is set) and the file's `[[routes]]`.
@@ -377,6 +379,13 @@ impl Config {
                 }
             })?,
             lane_stall: read.seconds("lane_stall_s")?,
+            dispatch_timing: crate::dispatch::Timing {
+                max_backoff: read.required("dispatch_max_backoff_s", |v| match v.parse::<u64>() {
+                    Ok(s) if (1..=30).contains(&s) => Ok(Duration::from_secs(s)),
+                    _ => Err(format!("`{v}` is not a whole number of seconds from 1 to 30")),
+                })?,
+                degraded_after: read.seconds("dispatch_degraded_after_s")?,
+            },
             dispatch_url,
             routes,
             dispatch_secret,

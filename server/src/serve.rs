@@ -125,6 +125,7 @@ async fn run_with<S: Store>(
         config.routes.clone(),
         partitions.committed(),
         health.clone(),
+        config.dispatch_timing,
         background.clone(),
     )?;
 

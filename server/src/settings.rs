@@ -140,6 +140,18 @@ pub const SETTINGS: &[Setting] = &[
         "Allow plain http:// dispatch URLs (VANGNET_DISPATCH_URL and every route) to other machines: alerts then cross the network unencrypted",
     ),
     setting(
+        "dispatch_max_backoff_s",
+        "VANGNET_DISPATCH_MAX_BACKOFF_S",
+        Some("30"),
+        "Longest wait (s) between two tries of a failing dispatch route, 1 to 30",
+    ),
+    setting(
+        "dispatch_degraded_after_s",
+        "VANGNET_DISPATCH_DEGRADED_AFTER_S",
+        Some("30"),
+        "A route whose oldest undelivered P1 is older than this (s) makes /healthz degraded",
+    ),
+    setting(
         "dispatch_secret",
         "VANGNET_DISPATCH_SECRET",
         None,

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::request::{TIMEOUT, signature};
 pub use self::route::{Format, Route, RouteConfig, check_transport};
-pub use self::worker::DEGRADED_AFTER;
+pub use self::worker::Timing;
 use crate::health::Health;
 use crate::store::Store;
 
@@ -31,6 +31,7 @@ pub fn spawn<S: Store>(
     routes: Vec<Route>,
     committed: Arc<Notify>,
     health: Arc<Health>,
+    timing: Timing,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let client =
@@ -41,10 +42,14 @@ pub fn spawn<S: Store>(
     for (index, route) in routes.iter().enumerate() {
         let (tx, rx) = mpsc::unbounded_channel();
         queues.push(tx);
-        tokio::spawn(worker::run(
+        let worker = worker::RouteWorker {
             index,
-            route.clone(),
-            client.clone(),
+            route: route.clone(),
+            client: client.clone(),
+            timing,
+        };
+        tokio::spawn(worker::run(
+            worker,
             rx,
             reports_tx.clone(),
             health.clone(),

@@ -23,10 +23,6 @@ use crate::store::OutboxEntry;
 
 /// Requests one healthy route may have in flight.
 const CONCURRENCY: usize = 4;
-/// Longest wait between two tries.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A route whose oldest undelivered P1 is older than this is degraded.
-pub const DEGRADED_AFTER: Duration = Duration::from_secs(30);
 
 /// What became of one revision on one route, as told to the outbox reader.
 pub enum Outcome {
@@ -68,26 +64,60 @@ impl Ord for Pending {
     }
 }
 
-/// Delay before try `failures + 1`: 250 ms doubling to 30 s, ±25% jitter.
-fn backoff(failures: u32) -> Duration {
-    let exponential = Duration::from_millis(250).saturating_mul(1 << failures.min(8));
-    exponential
-        .min(MAX_BACKOFF)
-        .mul_f64(0.75 + fastrand::f64() * 0.5)
-        .min(MAX_BACKOFF)
+/// How a route's worker paces its retries and when it calls itself degraded.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Longest wait between two tries (at most 30 s).
+    pub max_backoff: Duration,
+    /// A route whose oldest undelivered P1 is older than this is degraded.
+    pub degraded_after: Duration,
 }
 
-/// Runs `route`'s worker until `stop`; reports each delivery and the first
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            max_backoff: Duration::from_secs(30),
+            degraded_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Delay before try `failures + 1`: 250 ms doubling to `max`, ±25% jitter.
+fn backoff(failures: u32, max: Duration) -> Duration {
+    let exponential = Duration::from_millis(250).saturating_mul(1 << failures.min(8));
+    exponential
+        .min(max)
+        .mul_f64(0.75 + fastrand::f64() * 0.5)
+        .min(max)
+}
+
+/// One route's place among the routes, and what its worker sends with.
+pub struct RouteWorker {
+    /// The route's index, by which its reports name it.
+    pub index: usize,
+    /// The route.
+    pub route: Arc<Route>,
+    /// The HTTP client, shared by all routes.
+    pub client: reqwest::Client,
+    /// Its retry pacing and degraded allowance.
+    pub timing: Timing,
+}
+
+/// Runs the route's worker until `stop`; reports each delivery and the first
 /// failure of each revision on `reports`.
 pub async fn run(
-    index: usize,
-    route: Arc<Route>,
-    client: reqwest::Client,
+    worker: RouteWorker,
     mut incoming: mpsc::UnboundedReceiver<Arc<OutboxEntry>>,
     reports: mpsc::UnboundedSender<(usize, Arc<OutboxEntry>, Outcome)>,
     health: Arc<Health>,
     stop: CancellationToken,
 ) {
+    let RouteWorker {
+        index,
+        route,
+        client,
+        timing,
+    } = worker;
     let mut queue = BinaryHeap::new();
     let mut coalescer = Coalescer::default();
     let mut undelivered: BTreeMap<String, (Priority, TimestampMs)> = BTreeMap::new();
@@ -140,7 +170,7 @@ pub async fn run(
                         metrics::counter!("vangnet_dispatch_attempts_total", "route" => route.name.clone(), "outcome" => err.outcome()).increment(1);
                         log_failure(&route, &err, failures);
                         failures = failures.saturating_add(1);
-                        retry_at = Some(Instant::now() + backoff(failures));
+                        retry_at = Some(Instant::now() + backoff(failures, timing.max_backoff));
                         if failing.insert(entry.key()) {
                             let _ = reports.send((index, entry.clone(), Outcome::Failed(err.to_string())));
                         }
@@ -153,7 +183,7 @@ pub async fn run(
             }
             _ = gauges.tick() => {
                 coalescer.forget_quiet(Instant::now());
-                report(&route, &undelivered, &health);
+                report(&route, &undelivered, &health, timing.degraded_after);
             }
         }
     }
@@ -175,7 +205,12 @@ fn log_failure(route: &Route, err: &AttemptError, failures: u32) {
 }
 
 /// Publishes the route's backlog and age gauges, and whether it is degraded.
-fn report(route: &Route, undelivered: &BTreeMap<String, (Priority, TimestampMs)>, health: &Health) {
+fn report(
+    route: &Route,
+    undelivered: &BTreeMap<String, (Priority, TimestampMs)>,
+    health: &Health,
+    degraded_after: Duration,
+) {
     let now = TimestampMs::now().millis();
     let age = |only_p1: bool| {
         let oldest = undelivered
@@ -193,7 +228,7 @@ fn report(route: &Route, undelivered: &BTreeMap<String, (Priority, TimestampMs)>
     let oldest_p1 = age(true);
     metrics::gauge!("vangnet_dispatch_oldest_undelivered_p1_seconds", "route" => name.clone())
         .set(oldest_p1.as_secs_f64());
-    let degraded = oldest_p1 > DEGRADED_AFTER;
+    let degraded = oldest_p1 > degraded_after;
     metrics::gauge!("vangnet_dispatch_route_degraded", "route" => name)
         .set(f64::from(u8::from(degraded)));
     health.set_route_degraded(&route.name, degraded);
@@ -205,8 +240,9 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_thirty_seconds_and_never_beyond() {
-        assert!(backoff(1) <= Duration::from_millis(650));
-        assert!((0..50).map(backoff).all(|d| d <= MAX_BACKOFF));
-        assert!(backoff(20) >= Duration::from_millis(22_500));
+        let max = Timing::default().max_backoff;
+        assert!(backoff(1, max) <= Duration::from_millis(650));
+        assert!((0..50).all(|failures| backoff(failures, max) <= max));
+        assert!(backoff(20, max) >= Duration::from_millis(22_500));
     }
 }
