@@ -329,7 +329,8 @@ async fn a_failing_route_is_audited_once_per_revision_then_its_delivery() {
     sink.set_failing(true);
     let options = AppOptions::default()
         .env("VANGNET_JWT_SECRET", SECRET)
-        .env("VANGNET_DISPATCH_URL", sink.url());
+        .env("VANGNET_DISPATCH_URL", sink.url())
+        .env("VANGNET_DISPATCH_MAX_BACKOFF_S", "1");
     let app = TestApp::spawn_with(options).await;
     app.wait_until_ready().await;
     app.put_order(order("f-1")).await;
@@ -342,9 +343,14 @@ async fn a_failing_route_is_audited_once_per_revision_then_its_delivery() {
     })
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let failed = "vangnet_dispatch_attempts_total{route=\"default\",outcome=\"failed\"}";
+    eventually(Duration::from_secs(20), "three failed attempts", || async {
+        app.metric(failed).await >= 3.0
+    })
+    .await
+    .unwrap();
     sink.set_failing(false);
-    eventually(Duration::from_secs(40), "the delivery audited", || async {
+    eventually(Duration::from_secs(10), "the delivery audited", || async {
         count(&trail(&app).await, "dispatch.delivered") == 1
     })
     .await
