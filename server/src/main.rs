@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 use vangnet_server::audit::command::{self as audit, AuditError};
 use vangnet_server::auth::{self, Audience, Claims, Role};
@@ -46,7 +47,9 @@ fn main() -> ExitCode {
             };
             let result = tokio::runtime::Runtime::new()
                 .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(serve::run(config, broker, args.demo)));
+                .and_then(|runtime| {
+                    runtime.block_on(serve_until_stopped(config, broker, args.demo))
+                });
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
@@ -55,6 +58,26 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Installs the process's metrics recorder and listens for SIGTERM and
+/// Ctrl-C from the start (a stop asked for while starting is not lost), then
+/// serves until one comes.
+async fn serve_until_stopped(config: Config, broker: url::Url, demo: bool) -> anyhow::Result<()> {
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    serve::run(config, broker, demo, metrics, stopped(terminate)).await
+}
+
+/// Completes at SIGTERM or Ctrl-C.
+async fn stopped(mut terminate: tokio::signal::unix::Signal) {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
     }
 }
 

@@ -1,12 +1,12 @@
-//! `vangnet serve`: wires the adapters around the engine and runs until
-//! SIGTERM or Ctrl-C, then stops taking messages, finishes what it took, and
-//! leaves the rest to the broker's persistent session.
+//! `vangnet serve`: wires the adapters around the engine and runs until the
+//! shutdown future it is given completes, then stops taking messages,
+//! finishes what it took, and leaves the rest to the broker's persistent session.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 use vangnet_engine::EngineConfig;
@@ -34,12 +34,15 @@ const LOC_WORKERS: usize = 16;
 /// How long shutdown waits for in-flight messages.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs the service against `broker` until it is asked to stop.
-pub async fn run(config: Config, broker: Url, demo: bool) -> anyhow::Result<()> {
-    let stop_signal = StopSignal::listen()?;
-    let metrics = PrometheusBuilder::new()
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+/// Runs the service against `broker` until `stop_requested` completes, serving
+/// `/metrics` from the process's recorder, `metrics`.
+pub async fn run(
+    config: Config,
+    broker: Url,
+    demo: bool,
+    metrics: PrometheusHandle,
+    stop_requested: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     describe_metrics();
     match &config.store {
         StoreSetting::Redis(url) => {
@@ -50,12 +53,28 @@ pub async fn run(config: Config, broker: Url, demo: bool) -> anyhow::Result<()> 
             )
             .context("opening the Redis store")?;
             tokio::spawn(report_redis_durability(store.clone()));
-            run_with(config, broker, Arc::new(store), metrics, demo, stop_signal).await
+            run_with(
+                config,
+                broker,
+                Arc::new(store),
+                metrics,
+                demo,
+                stop_requested,
+            )
+            .await
         }
         StoreSetting::File(path) => {
             let store = EmbeddedStore::open(path)
                 .with_context(|| format!("opening the embedded store {}", path.display()))?;
-            run_with(config, broker, Arc::new(store), metrics, demo, stop_signal).await
+            run_with(
+                config,
+                broker,
+                Arc::new(store),
+                metrics,
+                demo,
+                stop_requested,
+            )
+            .await
         }
     }
 }
@@ -64,9 +83,9 @@ async fn run_with<S: Store>(
     config: Config,
     broker: Url,
     store: Arc<S>,
-    metrics: metrics_exporter_prometheus::PrometheusHandle,
+    metrics: PrometheusHandle,
     demo: bool,
-    stop_signal: StopSignal,
+    stop_requested: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let health = Arc::new(Health::default());
     health.set_broker(false);
@@ -200,7 +219,7 @@ async fn run_with<S: Store>(
         });
     }
 
-    stop_signal.received().await;
+    stop_requested.await;
     tracing::info!("shutting down: no new messages, finishing those in hand");
     shutdown.intake.cancel();
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
@@ -380,26 +399,5 @@ fn describe_metrics() {
     for reason in RejectReason::ALL {
         metrics::counter!("vangnet_rejected_messages_total", "reason" => reason.label())
             .increment(0);
-    }
-}
-
-/// SIGTERM or Ctrl-C, listened for from start-up on, so a stop request that
-/// arrives while the service is still starting is not lost.
-struct StopSignal {
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignal {
-    fn listen() -> anyhow::Result<Self> {
-        let kind = tokio::signal::unix::SignalKind::terminate();
-        let terminate = tokio::signal::unix::signal(kind).context("listening for SIGTERM")?;
-        Ok(Self { terminate })
-    }
-
-    async fn received(mut self) {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = self.terminate.recv() => {}
-        }
     }
 }
