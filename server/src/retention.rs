@@ -13,7 +13,11 @@ use crate::store::Store;
 pub const TRIM_EVERY: Duration = Duration::from_secs(3600);
 
 /// Trims history older than `retention` until `stop`.
-pub fn spawn<S: Store>(store: Arc<S>, retention: Duration, stop: CancellationToken) {
+pub fn spawn<S: Store>(
+    store: Arc<S>,
+    retention: Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(TRIM_EVERY);
         loop {
@@ -29,5 +33,5 @@ pub fn spawn<S: Store>(store: Arc<S>, retention: Duration, stop: CancellationTok
                 Err(err) => tracing::warn!(%err, "history trim postponed"),
             }
         }
-    });
+    })
 }

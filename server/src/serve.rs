@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 use vangnet_engine::EngineConfig;
@@ -92,6 +93,7 @@ async fn run_with<S: Store>(
     health.set_store(false);
     let background = CancellationToken::new();
     let shutdown = Shutdown::default();
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
 
     let verifier = Verifier::from_config(&config)?;
     if config.jwt_secret.is_some() && config.jwt_public_key.is_none() {
@@ -128,25 +130,32 @@ async fn run_with<S: Store>(
     tracing::info!(addr = %config.http_addr, "vangnet is serving HTTP");
 
     load_orders(store.as_ref(), &orders).await;
-    spawn_store_monitor(
+    tasks.push(spawn_store_monitor(
         store.clone(),
         orders.clone(),
         health.clone(),
         background.clone(),
-    );
-    crate::retention::spawn(store.clone(), config.history_retention, background.clone());
-    crate::audit::recorder::spawn(store.clone(), background.clone());
+    ));
+    tasks.push(crate::retention::spawn(
+        store.clone(),
+        config.history_retention,
+        background.clone(),
+    ));
+    tasks.push(crate::audit::recorder::spawn(
+        store.clone(),
+        background.clone(),
+    ));
     if config.routes.is_empty() {
         tracing::warn!("no dispatch route configured: alerts are kept and shown, not sent");
     }
-    crate::dispatch::spawn(
+    tasks.push(crate::dispatch::spawn(
         store.clone(),
         config.routes.clone(),
         partitions.committed(),
         health.clone(),
         config.dispatch_timing,
         background.clone(),
-    )?;
+    )?);
 
     let (alarm_tx, alarm_rx) = Deliveries::new(ALARM_WORKERS);
     let (loc_tx, loc_rx) = Deliveries::new(LOC_WORKERS);
@@ -185,13 +194,13 @@ async fn run_with<S: Store>(
         shutdown.clone(),
     )
     .context("the MQTT broker URL")?;
-    spawn_lane_monitor(
+    tasks.push(spawn_lane_monitor(
         [alarm_lane.clone(), loc_lane.clone()],
         progress,
         config.lane_stall,
         health.clone(),
         background.clone(),
-    );
+    ));
 
     let downlink = DeviceMessages::new(config.topics.clone(), alarm_lane.clone());
     api_devices.set(downlink.clone());
@@ -205,18 +214,30 @@ async fn run_with<S: Store>(
     ));
     let alarm_workers = ingest::spawn_workers(ingest.clone(), alarm_lane.clone(), alarm_rx);
     let loc_workers = ingest::spawn_workers(ingest, loc_lane.clone(), loc_rx);
-    let watchdog = watchdog::spawn(partitions, orders.clone(), downlink, background.clone());
+    tasks.push(watchdog::spawn(
+        partitions,
+        orders.clone(),
+        downlink,
+        background.clone(),
+    ));
     tracing::info!("vangnet is taking device messages");
     if demo {
         let (alarm_lane, loc_lane) = (alarm_lane.clone(), loc_lane.clone());
         let (topics, broker) = (config.topics.clone(), broker.clone());
-        tokio::spawn(async move {
-            alarm_lane.until_subscribed().await;
-            loc_lane.until_subscribed().await;
-            if let Err(err) = crate::demo::play(store.as_ref(), &orders, &topics, &broker).await {
-                tracing::error!("demo failed: {err:#}");
+        let stop = background.clone();
+        tasks.push(tokio::spawn(async move {
+            let play = async {
+                alarm_lane.until_subscribed().await;
+                loc_lane.until_subscribed().await;
+                crate::demo::play(store.as_ref(), &orders, &topics, &broker).await
+            };
+            tokio::select! {
+                () = stop.cancelled() => {}
+                played = play => if let Err(err) = played {
+                    tracing::error!("demo failed: {err:#}");
+                }
             }
-        });
+        }));
     }
 
     stop_requested.await;
@@ -231,7 +252,15 @@ async fn run_with<S: Store>(
         tracing::warn!("in-flight messages did not finish in time; the broker will redeliver them");
     }
     background.cancel();
-    let _ = watchdog.await;
+    let joined = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        for task in tasks {
+            let _ = task.await;
+        }
+    })
+    .await;
+    if joined.is_err() {
+        tracing::warn!("background tasks did not stop in time");
+    }
     alarm_lane.disconnect().await;
     loc_lane.disconnect().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -325,7 +354,7 @@ fn spawn_store_monitor<S: Store>(
     orders: Arc<OrderIndex>,
     health: Arc<Health>,
     stop: CancellationToken,
-) {
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(500));
         loop {
@@ -339,7 +368,7 @@ fn spawn_store_monitor<S: Store>(
             }
             health.set_store(up);
         }
-    });
+    })
 }
 
 /// Keeps `/readyz` told whether both lanes are subscribed and taking the
@@ -350,7 +379,7 @@ fn spawn_lane_monitor(
     stall: Duration,
     health: Arc<Health>,
     stop: CancellationToken,
-) {
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(100));
         let mut watches = progress
@@ -367,7 +396,7 @@ fn spawn_lane_monitor(
                 health.set_lane_stalled(lane.name(), watch.stalled(progress, now));
             }
         }
-    });
+    })
 }
 
 fn describe_metrics() {

@@ -39,7 +39,7 @@ pub fn revision_draft(revision: &DispatchBody) -> Draft {
 }
 
 /// Starts the recorder; it runs until `stop`.
-pub fn spawn<S: Store>(store: Arc<S>, stop: CancellationToken) {
+pub fn spawn<S: Store>(store: Arc<S>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let wait = match record_pending(store.as_ref()).await {
@@ -55,7 +55,7 @@ pub fn spawn<S: Store>(store: Arc<S>, stop: CancellationToken) {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-    });
+    })
 }
 
 /// The entry that says revisions may be missing from the trail: the event

@@ -25,6 +25,7 @@ use crate::health::Health;
 use crate::store::Store;
 
 /// Starts one worker per route and the outbox reader; runs until `stop`.
+/// The handle finishes once all of them have.
 /// `committed` wakes the reader as soon as a step commits a revision.
 pub fn spawn<S: Store>(
     store: Arc<S>,
@@ -33,12 +34,13 @@ pub fn spawn<S: Store>(
     health: Arc<Health>,
     timing: Timing,
     stop: CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let client =
         request::client().map_err(|e| anyhow::anyhow!("building the dispatch HTTP client: {e}"))?;
     let (reports_tx, reports_rx) = mpsc::unbounded_channel();
     let mut queues = Vec::with_capacity(routes.len());
     let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
+    let mut tasks = Vec::with_capacity(routes.len() + 1);
     for (index, route) in routes.iter().enumerate() {
         let (tx, rx) = mpsc::unbounded_channel();
         queues.push(tx);
@@ -48,16 +50,20 @@ pub fn spawn<S: Store>(
             client: client.clone(),
             timing,
         };
-        tokio::spawn(worker::run(
+        tasks.push(tokio::spawn(worker::run(
             worker,
             rx,
             reports_tx.clone(),
             health.clone(),
             stop.clone(),
-        ));
+        )));
     }
-    tokio::spawn(outbox::run(
+    tasks.push(tokio::spawn(outbox::run(
         store, routes, queues, reports_rx, committed, health, stop,
-    ));
-    Ok(())
+    )));
+    Ok(tokio::spawn(async move {
+        for task in tasks {
+            let _ = task.await;
+        }
+    }))
 }
