@@ -352,7 +352,7 @@ impl Config {
                 }
             })?),
         };
-        Ok(Self {
+        let config = Self {
             http_addr: read.required("http_addr", |v| {
                 v.parse()
                     .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))
@@ -416,7 +416,40 @@ impl Config {
                 "json" => Ok(LogFormat::Json),
                 _ => Err(format!("`{v}` is neither text nor json")),
             })?,
-        })
+        };
+        config.consistent()?;
+        Ok(config)
+    }
+
+    /// Refuses settings that are each valid but wrong together: a CA file
+    /// for a connection without TLS (it would be silently ignored), and the
+    /// published development key on an address other machines can reach.
+    fn consistent(&self) -> Result<(), ConfigError> {
+        let tls_broker = matches!(&self.broker, BrokerSetting::External(url) if matches!(url.scheme(), "mqtts" | "ssl"));
+        if self.broker_auth.ca_pem.is_some() && !tls_broker {
+            return Err(ConfigError::new(
+                "VANGNET_MQTT_CA_FILE",
+                "is set, but VANGNET_MQTT_URL is not mqtts://: the CA would be ignored",
+            ));
+        }
+        let tls_store = matches!(&self.store, StoreSetting::Redis(url) if url.scheme() == "rediss");
+        if self.store_ca_pem.is_some() && !tls_store {
+            return Err(ConfigError::new(
+                "VANGNET_STORE_CA_FILE",
+                "is set, but VANGNET_STORE is not rediss://: the CA would be ignored",
+            ));
+        }
+        let development_key = self.jwt_secret.as_ref().is_some_and(|secret| {
+            secret.expose() == crate::auth::DEVELOPMENT_JWT_SECRET.as_bytes()
+        });
+        if development_key && !self.http_addr.ip().is_loopback() {
+            return Err(ConfigError::new(
+                "VANGNET_JWT_SECRET",
+                "is the published development key, which anyone can sign tokens with; it is \
+                 allowed only with a loopback VANGNET_HTTP_ADDR",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -443,7 +476,7 @@ fn parse_url(value: &str) -> Result<Url, String> {
 }
 
 /// `value` as it may be shown in an error: a URL's password replaced by `***`.
-fn without_password(value: &str) -> String {
+pub fn without_password(value: &str) -> String {
     match Url::parse(value) {
         Ok(mut url) if url.password().is_some() => {
             let _ = url.set_password(Some("***"));
@@ -755,6 +788,32 @@ mod tests {
             error(&[("mqtt_ca_file", path)]).setting,
             "VANGNET_MQTT_CA_FILE"
         );
+    }
+
+    #[test]
+    fn a_ca_file_for_a_connection_without_tls_is_bad_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let ca = ca.to_str().unwrap();
+        assert_eq!(
+            error(&[("mqtt_url", "mqtt://localhost:1883"), ("mqtt_ca_file", ca)]).setting,
+            "VANGNET_MQTT_CA_FILE"
+        );
+        assert_eq!(
+            error(&[("store", "redis://localhost:6379/0"), ("store_ca_file", ca)]).setting,
+            "VANGNET_STORE_CA_FILE"
+        );
+    }
+
+    #[test]
+    fn the_development_key_is_refused_off_loopback() {
+        let key = crate::auth::DEVELOPMENT_JWT_SECRET;
+        assert_eq!(
+            error(&[("jwt_secret", key), ("http_addr", "0.0.0.0:8080")]).setting,
+            "VANGNET_JWT_SECRET"
+        );
+        assert!(Config::from_values(&values(&[("jwt_secret", key)])).is_ok());
     }
 
     #[test]

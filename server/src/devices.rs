@@ -107,8 +107,12 @@ impl PasswordFile {
         Ok(())
     }
 
-    /// Writes the file anew (to a temporary file renamed over it), readable by its owner and group.
+    /// Writes the file anew: a temporary file, readable by its owner only
+    /// until it has the old file's owner, group and mode (0640 for a new
+    /// file), renamed over it.
     pub fn save(&self) -> Result<(), DeviceError> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+
         let text: String = self
             .lines
             .iter()
@@ -120,14 +124,22 @@ impl PasswordFile {
                 .write(true)
                 .create(true)
                 .truncate(true)
+                .mode(0o600)
                 .open(&temporary)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
-            if let Ok(existing) = std::fs::metadata(&self.path) {
-                std::fs::set_permissions(&temporary, existing.permissions())?;
-            } else {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o640))?;
+            match std::fs::metadata(&self.path) {
+                Ok(existing) => {
+                    std::os::unix::fs::chown(
+                        &temporary,
+                        Some(existing.uid()),
+                        Some(existing.gid()),
+                    )?;
+                    std::fs::set_permissions(&temporary, existing.permissions())?;
+                }
+                Err(_) => {
+                    std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o640))?
+                }
             }
             std::fs::rename(&temporary, &self.path)
         };

@@ -82,6 +82,16 @@ impl Health {
         metrics::gauge!("vangnet_lane_stalled", "lane" => lane).set(f64::from(u8::from(stalled)));
     }
 
+    /// The lanes that hold messages and finish none.
+    pub fn stalled_lanes(&self) -> Vec<&'static str> {
+        self.stalled_lanes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+
     /// True when no lane is stalled.
     fn lanes_flowing(&self) -> bool {
         self.stalled_lanes

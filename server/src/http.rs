@@ -31,8 +31,8 @@ fn up_or_down(up: bool) -> &'static str {
 }
 
 /// Liveness: always 200 while the process serves; a dispatch route whose
-/// oldest undelivered P1 is older than 30 s, or an open P1 or P2 alert that
-/// no route takes, makes the status `degraded`.
+/// oldest undelivered P1 is older than `VANGNET_DISPATCH_DEGRADED_AFTER_S`,
+/// or an open P1 or P2 alert that no route takes, makes the status `degraded`.
 #[utoipa::path(
     get,
     path = "/healthz",
@@ -56,14 +56,15 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
-/// Readiness: 200 when broker and store are up, 503 otherwise.
+/// Readiness: 200 when the broker subscriptions and the store are up and no
+/// lane is stalled, 503 otherwise.
 #[utoipa::path(
     get,
     path = "/readyz",
     operation_id = "readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Ready: `{\"ready\": true, \"broker\": \"up\", \"store\": \"up\"}`", body = Object),
+        (status = 200, description = "Ready: `{\"ready\": true, \"broker\": \"up\", \"store\": \"up\", \"stalled_lanes\": []}`", body = Object),
         (status = 503, description = "Not ready; names what is down", body = Object),
     ),
 )]
@@ -74,6 +75,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "ready": health.ready(),
         "broker": up_or_down(health.broker()),
         "store": up_or_down(health.store()),
+        "stalled_lanes": health.stalled_lanes(),
     });
     if health.ready() {
         HttpResponse::Ok().json(body)

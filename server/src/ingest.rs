@@ -27,10 +27,17 @@ use crate::orders::OrderIndex;
 use crate::partitions::{Partitions, StepError, store_retry_delay};
 use crate::store::{PartitionKey, SetAside, SetAsideReason, Store, StoreError};
 
-/// Messages per second one device in an order may send, panics aside, before the excess is dropped.
+/// Location and status messages per second one device in an order may send before the excess is dropped.
 pub const DEVICE_RATE_PER_S: u32 = 20;
 /// Messages one device may send in a burst above its rate.
 pub const DEVICE_BURST: u32 = 100;
+/// Alarms other than panics one device in an order may send per second, in
+/// a bucket of their own so that a location flood cannot use it up; a flood
+/// of them (a tag sending `tamper` in a loop) stays cheap for the devices
+/// whose messages share its worker.
+const ALARMS_PER_S: u32 = 5;
+/// Such alarms one device may send in a burst above that rate.
+const ALARM_BURST: u32 = 50;
 /// Panics from devices in no order that are raised per second, and in a
 /// burst: they are rare, and a flood of them from made-up ids must stay cheap.
 const UNASSIGNED_PANICS_PER_S: u32 = 1;
@@ -47,6 +54,7 @@ pub struct Ingest<S> {
     topics: Topics,
     owntracks: bool,
     limiter: DefaultKeyedRateLimiter<DeviceId>,
+    alarm_limiter: DefaultKeyedRateLimiter<DeviceId>,
     unassigned: DefaultDirectRateLimiter,
     unassigned_limited: Counter,
     downlink: DeviceMessages,
@@ -98,6 +106,10 @@ impl<S: Store> Ingest<S> {
             topics,
             owntracks,
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            alarm_limiter: RateLimiter::keyed(
+                Quota::per_second(NonZeroU32::new(ALARMS_PER_S).unwrap_or(NonZeroU32::MIN))
+                    .allow_burst(NonZeroU32::new(ALARM_BURST).unwrap_or(NonZeroU32::MIN)),
+            ),
             unassigned: RateLimiter::direct(unassigned),
             unassigned_limited: metrics::counter!(
                 "vangnet_rate_limited_messages_total",
@@ -118,10 +130,7 @@ impl<S: Store> Ingest<S> {
             .await
         {
             Ok(handled) => handled,
-            Err(_) => {
-                self.set_aside(delivery, SetAsideReason::Panicked).await;
-                true
-            }
+            Err(_) => self.set_aside(delivery, SetAsideReason::Panicked).await,
         }
     }
 
@@ -141,10 +150,7 @@ impl<S: Store> Ingest<S> {
         let handled = match self.process(decoded, metrics, now).await {
             Processed::Done => true,
             Processed::Stopped => false,
-            Processed::Failed(reason) => {
-                self.set_aside(delivery, reason).await;
-                true
-            }
+            Processed::Failed(reason) => self.set_aside(delivery, reason).await,
         };
         metrics.processing.record(started.elapsed().as_secs_f64());
         handled
@@ -152,7 +158,9 @@ impl<S: Store> Ingest<S> {
 
     /// Keeps a delivery that failed for good, so it no longer holds up the
     /// acks of its connection; counted and logged without its payload.
-    async fn set_aside(&self, delivery: &Delivery, reason: SetAsideReason) {
+    /// Only once it is kept may it be acked: while the store refuses it too,
+    /// it is tried again, and `false` (do not ack) comes at shutdown.
+    async fn set_aside(&self, delivery: &Delivery, reason: SetAsideReason) -> bool {
         metrics::counter!("vangnet_set_aside_messages_total", "reason" => reason.label())
             .increment(1);
         tracing::warn!(
@@ -166,9 +174,16 @@ impl<S: Store> Ingest<S> {
             reason,
             at: TimestampMs::now(),
         };
-        if let Err(err) = self.partitions.store().set_aside(&message).await {
-            tracing::error!(%err, topic = %delivery.publish.topic, "could not keep a set-aside message");
+        let mut attempt = 0;
+        while let Err(err) = self.partitions.store().set_aside(&message).await {
+            tracing::error!(%err, topic = %delivery.publish.topic, "could not keep a set-aside message; trying again");
+            tokio::select! {
+                () = self.stop.cancelled() => return false,
+                () = tokio::time::sleep(store_retry_delay(attempt)) => {}
+            }
+            attempt += 1;
         }
+        true
     }
 
     /// Handles a batch, each device's messages in the order given and
@@ -221,8 +236,9 @@ impl<S: Store> Ingest<S> {
     }
 
     /// Runs a message through the engine of each of its device's orders.
-    /// Only devices in an order are rate limited (panics never), so made-up
-    /// ids leave no state behind. A panic from a device in no order is
+    /// Only devices in an order are rate limited (panics never, other alarms
+    /// in a bucket of their own), so made-up ids leave no state behind; a
+    /// panic goes only to orders still in force. A panic from a device in no order is
     /// checked against the stored orders once more, then raised unassigned
     /// within a global rate, so a flood of them from made-up ids stays cheap.
     async fn process(
@@ -233,7 +249,14 @@ impl<S: Store> Ingest<S> {
     ) -> Processed {
         let Decoded { device, uplink } = decoded;
         let is_panic = matches!(&uplink, Uplink::Alarm(p) if p.alarm.kind == AlarmKind::Panic);
-        let mut orders = self.orders.orders_of(&device);
+        let orders_in_force = |orders: Vec<(PartitionKey, Arc<OrderBody>)>| {
+            let mut orders = orders;
+            if is_panic {
+                orders.retain(|(_, body)| crate::orders::active(body, now));
+            }
+            orders
+        };
+        let mut orders = orders_in_force(self.orders.orders_of(&device));
         if orders.is_empty()
             && is_panic
             && self
@@ -242,13 +265,18 @@ impl<S: Store> Ingest<S> {
                 .await
                 .is_ok()
         {
-            orders = self.orders.orders_of(&device);
+            orders = orders_in_force(self.orders.orders_of(&device));
         }
         if orders.is_empty() && !is_panic {
             reject(&ProtoError::new("topic", RejectReason::UnknownDevice));
             return Processed::Done;
         }
-        if !is_panic && self.limiter.check_key(&device).is_err() {
+        let limiter = match &uplink {
+            Uplink::Alarm(_) if is_panic => None,
+            Uplink::Alarm(_) => Some(&self.alarm_limiter),
+            _ => Some(&self.limiter),
+        };
+        if limiter.is_some_and(|limiter| limiter.check_key(&device).is_err()) {
             metrics.rate_limited.increment(1);
             return Processed::Done;
         }
@@ -270,7 +298,11 @@ impl<S: Store> Ingest<S> {
         let mut index = 0;
         while let Some((key, body)) = targets.get(index).cloned() {
             index += 1;
-            match self.step(&key, body.as_ref(), &device, &event, now).await {
+            let persistent = is_panic && key == PartitionKey::Unassigned;
+            match self
+                .step(&key, body.as_ref(), &device, &event, now, persistent)
+                .await
+            {
                 Stepped::Done(messages) => downlink.extend(messages),
                 Stepped::Stopped => return Processed::Stopped,
                 Stepped::Failed(reason) => {
@@ -287,8 +319,10 @@ impl<S: Store> Ingest<S> {
     }
 
     /// Runs the engine on one partition and commits, retrying while the store
-    /// is unavailable; gives up on state it cannot read, or on a commit the
-    /// store refuses again and again while it answers pings.
+    /// is unavailable; gives up on state it cannot read, on a step that
+    /// panics, or on a commit the store refuses again and again while it
+    /// answers pings, unless `persistent` (a panic's last resort), which
+    /// retries a refused commit until shutdown.
     async fn step(
         &self,
         key: &PartitionKey,
@@ -296,15 +330,19 @@ impl<S: Store> Ingest<S> {
         device: &DeviceId,
         event: &Event,
         now: TimestampMs,
+        persistent: bool,
     ) -> Stepped {
         let mut attempt = 0;
         loop {
-            let result = self
-                .partitions
-                .step::<std::convert::Infallible>(key, body, now, None, |engine| {
-                    Ok(engine.handle(device, event.clone(), now))
-                })
-                .await;
+            let step =
+                self.partitions
+                    .step::<std::convert::Infallible>(key, body, now, None, |engine| {
+                        Ok(engine.handle(device, event.clone(), now))
+                    });
+            let Ok(result) = AssertUnwindSafe(step).catch_unwind().await else {
+                tracing::error!(partition = %key, "handling a message panicked");
+                return Stepped::Failed(SetAsideReason::Panicked);
+            };
             let err = match result {
                 Ok(outcome) => return Stepped::Done(outcome.downlink),
                 Err(StepError::Refused(never)) => match never {},
@@ -315,7 +353,9 @@ impl<S: Store> Ingest<S> {
                 Err(StepError::Store(err)) => err,
             };
             attempt += 1;
-            if attempt >= REFUSALS_BEFORE_SET_ASIDE && self.partitions.store().ping().await.is_ok()
+            if !persistent
+                && attempt >= REFUSALS_BEFORE_SET_ASIDE
+                && self.partitions.store().ping().await.is_ok()
             {
                 tracing::error!(%err, partition = %key, "the store answers but refuses this commit");
                 return Stepped::Failed(SetAsideReason::StoreRefused);

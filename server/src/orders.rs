@@ -47,7 +47,7 @@ pub enum Clash {
 }
 
 /// Whether `order` still applies or will: it has not passed its `valid_until`.
-fn active(order: &OrderBody, now: TimestampMs) -> bool {
+pub fn active(order: &OrderBody, now: TimestampMs) -> bool {
     order.valid_until.is_none_or(|until| now < until.0)
 }
 

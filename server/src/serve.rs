@@ -375,16 +375,20 @@ fn spawn_store_monitor<S: Store>(
 /// messages they are given.
 fn spawn_lane_monitor(
     lanes: [connection::Lane; 2],
-    progress: [Arc<LaneProgress>; 2],
+    progress: [Vec<Arc<LaneProgress>>; 2],
     stall: Duration,
     health: Arc<Health>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(100));
-        let mut watches = progress
-            .each_ref()
-            .map(|_| StallWatch::new(stall, std::time::Instant::now()));
+        let started = std::time::Instant::now();
+        let mut watches = progress.each_ref().map(|queues| {
+            queues
+                .iter()
+                .map(|_| StallWatch::new(stall, started))
+                .collect::<Vec<_>>()
+        });
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -392,8 +396,12 @@ fn spawn_lane_monitor(
             }
             health.set_broker(lanes.iter().all(connection::Lane::is_subscribed));
             let now = std::time::Instant::now();
-            for ((lane, progress), watch) in lanes.iter().zip(&progress).zip(&mut watches) {
-                health.set_lane_stalled(lane.name(), watch.stalled(progress, now));
+            for ((lane, queues), watches) in lanes.iter().zip(&progress).zip(&mut watches) {
+                let mut stalled = false;
+                for (queue, watch) in queues.iter().zip(watches.iter_mut()) {
+                    stalled |= watch.stalled(queue, now);
+                }
+                health.set_lane_stalled(lane.name(), stalled);
             }
         }
     })

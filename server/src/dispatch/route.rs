@@ -89,9 +89,10 @@ impl Route {
     /// Checks a configured route; the error names the field. Plain http to
     /// another machine is refused unless `allow_http`.
     pub fn from_config(config: RouteConfig, allow_http: bool) -> Result<Self, String> {
-        let url = Url::parse(&config.url).map_err(|e| format!("url: `{}`: {e}", config.url))?;
+        let shown = crate::config::without_password(&config.url);
+        let url = Url::parse(&config.url).map_err(|e| format!("url: `{shown}`: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("url: `{}` must be http:// or https://", config.url));
+            return Err(format!("url: `{shown}` must be http:// or https://"));
         }
         check_transport(&url, allow_http).map_err(|e| format!("url: {e}"))?;
         if config.name.is_empty() {

@@ -62,19 +62,23 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct Deliveries {
     queues: Vec<mpsc::UnboundedSender<Delivery>>,
-    progress: Arc<LaneProgress>,
+    progress: Vec<Arc<LaneProgress>>,
 }
 
 impl Deliveries {
     /// Queues for `workers` workers (at least one), and each worker's receiving end.
     pub fn new(workers: usize) -> (Self, Vec<Queue>) {
-        let progress = Arc::new(LaneProgress::default());
         let (queues, receivers): (Vec<_>, Vec<_>) = (0..workers.max(1))
             .map(|_| mpsc::unbounded_channel())
             .unzip();
+        let progress: Vec<_> = queues
+            .iter()
+            .map(|_| Arc::new(LaneProgress::default()))
+            .collect();
         let receivers = receivers
             .into_iter()
-            .map(|receiver| Queue {
+            .zip(&progress)
+            .map(|(receiver, progress)| Queue {
                 receiver,
                 progress: progress.clone(),
             })
@@ -82,8 +86,9 @@ impl Deliveries {
         (Self { queues, progress }, receivers)
     }
 
-    /// How many deliveries the workers were handed and finished.
-    pub fn progress(&self) -> Arc<LaneProgress> {
+    /// How many deliveries each worker was handed and finished, one queue
+    /// each: one stuck worker stalls the devices whose messages go to it.
+    pub fn progress(&self) -> Vec<Arc<LaneProgress>> {
         self.progress.clone()
     }
 
@@ -94,7 +99,7 @@ impl Deliveries {
         let worker = (hasher.finish() % self.queues.len() as u64) as usize;
         let sent = self.queues[worker].send(delivery).is_ok();
         if sent {
-            self.progress.handed();
+            self.progress[worker].handed();
         }
         sent
     }

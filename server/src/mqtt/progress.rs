@@ -1,11 +1,12 @@
-//! Whether a lane still takes the messages it is given: how many it handed
-//! to its workers, how many they finished, and since when none finished
-//! while some waited. A lane stuck that way makes `/readyz` answer 503.
+//! Whether a lane still takes the messages it is given: how many each of its
+//! workers was handed, how many it finished, and since when it finished none
+//! while some waited. A lane with a worker stuck that way makes `/readyz`
+//! answer 503.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Messages a lane handed to its workers and messages they finished.
+/// Messages a lane handed to one of its workers and messages it finished.
 #[derive(Debug, Default)]
 pub struct LaneProgress {
     handed: AtomicU64,

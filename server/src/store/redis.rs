@@ -225,10 +225,7 @@ impl RedisStore {
                 config.get("appendonly").map(String::as_str) == Some("yes")
                     && config.get("appendfsync").map(String::as_str) == Some("always"),
             )),
-            Err(err)
-                if err.kind()
-                    == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) =>
-            {
+            Err(err) if !(err.is_io_error() || err.is_timeout() || err.is_connection_dropped()) => {
                 Ok(None)
             }
             Err(err) => Err(unavailable(err)),
