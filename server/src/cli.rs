@@ -30,9 +30,30 @@ pub enum Subcommands {
     /// Check or export the tamper-evident audit trail of the configured store
     /// (VANGNET_STORE, VANGNET_STORE_PREFIX or the --config file).
     Audit(AuditArgs),
+    /// List the device messages set aside because they failed every time they
+    /// were handled, newest first, as JSON lines (VANGNET_STORE, VANGNET_STORE_PREFIX).
+    SetAside(SetAsideArgs),
     /// Provision devices on the production broker: their credentials in
     /// Mosquitto's password file (reload Mosquitto with SIGHUP after a change).
     Device(DeviceArgs),
+}
+
+/// `vangnet set-aside`: how many messages, and where the settings come from.
+#[derive(Debug, clap::Args)]
+pub struct SetAsideArgs {
+    /// The most messages to list.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// TOML file with the settings (store, store_prefix).
+    #[arg(long, env = "VANGNET_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl SetAsideArgs {
+    /// The configuration in force: the file, overridden by the environment.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        file_and_env(self.config.as_deref())
+    }
 }
 
 /// `vangnet device`: which change, to which password file.

@@ -22,6 +22,7 @@ pub mod orders;
 pub mod partitions;
 pub mod retention;
 pub mod serve;
+pub mod set_aside;
 pub mod settings;
 pub mod store;
 pub mod telemetry;

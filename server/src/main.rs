@@ -9,7 +9,7 @@ use clap::Parser;
 use vangnet_server::audit::command::{self as audit, AuditError};
 use vangnet_server::auth::{self, Audience, Claims, Role};
 use vangnet_server::cli::{
-    AuditArgs, AuditCommand, Cli, DeviceArgs, DeviceCommand, Subcommands, TokenArgs,
+    AuditArgs, AuditCommand, Cli, DeviceArgs, DeviceCommand, SetAsideArgs, Subcommands, TokenArgs,
 };
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::devices::{DeviceError, PasswordFile};
@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Subcommands::Token(args) => token(&args),
         Subcommands::Audit(args) => audit_tool(&args),
         Subcommands::Device(args) => device_tool(&args),
+        Subcommands::SetAside(args) => set_aside_tool(&args),
         Subcommands::Serve(args) => {
             let config = match args.load() {
                 Ok(config) => config,
@@ -78,6 +79,33 @@ async fn stopped(mut terminate: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
+    }
+}
+
+/// `vangnet set-aside`: lists the set-aside messages; exit 3 when the store cannot be read.
+fn set_aside_tool(args: &SetAsideArgs) -> ExitCode {
+    let config = match args.load() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(BAD_CONFIGURATION);
+        }
+    };
+    let listed = tokio::runtime::Runtime::new()
+        .map_err(vangnet_server::set_aside::SetAsideError::from)
+        .and_then(|runtime| {
+            runtime.block_on(vangnet_server::set_aside::print_configured(
+                &config,
+                args.limit,
+                std::io::stdout().lock(),
+            ))
+        });
+    match listed {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(UNREADABLE)
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use vangnet_e2e::{
     AppOptions, Device, MosquittoServer, MqttClient, MqttQos, TestApp, eventually, redis_url,
-    unique_name,
+    unique_name, workspace_binary,
 };
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::store::{PartitionKey, Store};
@@ -194,6 +194,60 @@ async fn a_message_whose_order_state_is_unreadable_is_set_aside_and_the_lane_goe
 
     assert_eq!(receipt(&mut other_victim).await["seq"], 1);
     assert_set_aside(&app, "corrupt_state", Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn an_operator_lists_the_set_aside_messages_newest_first() {
+    let app = app_with_two_orders().await;
+    let perpetrator = app.device("p-1").await;
+    perpetrator
+        .send(Channel::Alarm, panic_alarm_kind(1, "tamper"))
+        .await;
+    eventually(
+        Duration::from_secs(5),
+        "the order's state stored",
+        || async { app.metric("vangnet_messages_total{kind=\"alarm\"}").await >= 1.0 },
+    )
+    .await
+    .unwrap();
+    corrupt_state(&app, "o-1");
+    perpetrator
+        .send(Channel::Alarm, panic_alarm_kind(2, "strap_open"))
+        .await;
+    perpetrator
+        .send(Channel::Alarm, panic_alarm_kind(3, "separation"))
+        .await;
+    let sample = "vangnet_set_aside_messages_total{reason=\"corrupt_state\"}";
+    eventually(Duration::from_secs(10), sample, || async {
+        app.metric(sample).await >= 2.0
+    })
+    .await
+    .unwrap();
+
+    let output = std::process::Command::new(workspace_binary("vangnet"))
+        .args(["set-aside", "--limit", "10"])
+        .env("VANGNET_STORE", redis_url())
+        .env("VANGNET_STORE_PREFIX", &app.store_prefix)
+        .output()
+        .unwrap();
+
+    assert!(output.status.success(), "{output:?}");
+    let listed: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let kinds: Vec<String> = listed
+        .iter()
+        .map(|message| {
+            assert_eq!(message["reason"], "corrupt_state");
+            let topic = message["topic"].as_str().unwrap();
+            assert!(topic.ends_with("/devices/p-1/alarm"), "{topic}");
+            let payload = hex::decode(message["payload_hex"].as_str().unwrap()).unwrap();
+            let payload: Value = serde_json::from_slice(&payload).unwrap();
+            payload["kind"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["separation", "strap_open"]);
 }
 
 fn panic_alarm_kind(seq: u64, kind: &str) -> String {
