@@ -77,6 +77,17 @@ impl Production {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// `client` publishes a panic (seq 1) on `device`'s alarm topic.
+    async fn press_panic(&self, client: &MqttClient, device: &str) {
+        client
+            .publish(
+                &self.topic(device, "alarm"),
+                MqttQos::AtLeastOnce,
+                panic_alarm(1),
+            )
+            .await;
+    }
+
     fn topic(&self, device: &str, channel: &str) -> String {
         format!("{}/devices/{device}/{channel}", self.prefix)
     }
@@ -117,13 +128,7 @@ async fn vangnet_takes_a_panic_through_a_broker_it_reaches_over_tls_with_a_passw
     let mut victim = production.device("v-1").await;
     victim.subscribe(&production.topic("v-1", "ack")).await;
 
-    victim
-        .publish(
-            &production.topic("v-1", "alarm"),
-            MqttQos::AtLeastOnce,
-            panic_alarm(1),
-        )
-        .await;
+    production.press_panic(&victim, "v-1").await;
 
     let (topic, receipt) = next_message(&mut victim).await;
     assert!(topic.ends_with("/ack"), "{topic}");
@@ -202,20 +207,8 @@ async fn a_device_cannot_raise_a_panic_for_another_device() {
         .subscribe(&production.topic("v-2", "ack"))
         .await;
 
-    perpetrator
-        .publish(
-            &production.topic("v-1", "alarm"),
-            MqttQos::AtLeastOnce,
-            panic_alarm(1),
-        )
-        .await;
-    other_victim
-        .publish(
-            &production.topic("v-2", "alarm"),
-            MqttQos::AtLeastOnce,
-            panic_alarm(1),
-        )
-        .await;
+    production.press_panic(&perpetrator, "v-1").await;
+    production.press_panic(&other_victim, "v-2").await;
 
     let (_, receipt) = next_message(&mut other_victim).await;
     assert_eq!(receipt["seq"], 1);
@@ -242,13 +235,7 @@ async fn a_device_reads_no_other_devices_receipts_or_warnings() {
     let mut victim = production.device("v-1").await;
     victim.subscribe(&production.topic("v-1", "ack")).await;
 
-    victim
-        .publish(
-            &production.topic("v-1", "alarm"),
-            MqttQos::AtLeastOnce,
-            panic_alarm(1),
-        )
-        .await;
+    production.press_panic(&victim, "v-1").await;
 
     let (topic, _) = next_message(&mut victim).await;
     assert!(topic.ends_with("/ack"), "{topic}");
@@ -280,13 +267,7 @@ async fn a_device_cannot_forge_a_receipt_or_a_warning() {
             )
             .await;
     }
-    victim
-        .publish(
-            &production.topic("v-1", "alarm"),
-            MqttQos::AtLeastOnce,
-            panic_alarm(1),
-        )
-        .await;
+    production.press_panic(&victim, "v-1").await;
 
     let (topic, receipt) = next_message(&mut victim).await;
     assert!(topic.ends_with("/ack"), "{topic}");

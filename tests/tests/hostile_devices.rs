@@ -78,6 +78,23 @@ fn corrupt_state(app: &TestApp, order: &str) {
     });
 }
 
+/// The perpetrator of order o-1, once the order's state is stored and then made unreadable.
+async fn perpetrator_of_an_unreadable_order(app: &TestApp) -> Device {
+    let perpetrator = app.device("p-1").await;
+    perpetrator
+        .send(Channel::Alarm, panic_alarm_kind(1, "tamper"))
+        .await;
+    eventually(
+        Duration::from_secs(5),
+        "the order's state stored",
+        || async { app.metric("vangnet_messages_total{kind=\"alarm\"}").await >= 1.0 },
+    )
+    .await
+    .unwrap();
+    corrupt_state(app, "o-1");
+    perpetrator
+}
+
 /// Waits for a message set aside for `reason`, then checks the service is still ready.
 async fn assert_set_aside(app: &TestApp, reason: &str, wait: Duration) {
     let sample = format!("vangnet_set_aside_messages_total{{reason=\"{reason}\"}}");
@@ -174,18 +191,7 @@ async fn a_retained_alarm_is_ignored_and_counted() {
 async fn a_message_whose_order_state_is_unreadable_is_set_aside_and_the_lane_goes_on() {
     let app = app_with_two_orders().await;
     let mut other_victim = app.device("v-2").await;
-    let perpetrator = app.device("p-1").await;
-    perpetrator
-        .send(Channel::Alarm, panic_alarm_kind(1, "tamper"))
-        .await;
-    eventually(
-        Duration::from_secs(5),
-        "the order's state stored",
-        || async { app.metric("vangnet_messages_total{kind=\"alarm\"}").await >= 1.0 },
-    )
-    .await
-    .unwrap();
-    corrupt_state(&app, "o-1");
+    let perpetrator = perpetrator_of_an_unreadable_order(&app).await;
 
     perpetrator
         .send(Channel::Alarm, panic_alarm_kind(2, "tamper"))
@@ -199,18 +205,7 @@ async fn a_message_whose_order_state_is_unreadable_is_set_aside_and_the_lane_goe
 #[tokio::test]
 async fn an_operator_lists_the_set_aside_messages_newest_first() {
     let app = app_with_two_orders().await;
-    let perpetrator = app.device("p-1").await;
-    perpetrator
-        .send(Channel::Alarm, panic_alarm_kind(1, "tamper"))
-        .await;
-    eventually(
-        Duration::from_secs(5),
-        "the order's state stored",
-        || async { app.metric("vangnet_messages_total{kind=\"alarm\"}").await >= 1.0 },
-    )
-    .await
-    .unwrap();
-    corrupt_state(&app, "o-1");
+    let perpetrator = perpetrator_of_an_unreadable_order(&app).await;
     perpetrator
         .send(Channel::Alarm, panic_alarm_kind(2, "strap_open"))
         .await;
