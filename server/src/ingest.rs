@@ -407,14 +407,21 @@ fn reject(err: &ProtoError) {
     tracing::debug!(field = %err.field, reason = err.reason.label(), "message rejected");
 }
 
-/// Deliveries a worker takes from its queue at once.
+/// Deliveries a worker handles at once.
 const BATCH: usize = 32;
+/// Deliveries of one device in one batch: a device that floods its topic
+/// takes no more, so the devices whose messages share its worker go first.
+const PER_DEVICE: usize = 4;
+/// Deliveries a worker holds while they wait their turn; the broker sends no
+/// more than its in-flight window anyway.
+const HOLD: usize = 2048;
 
-/// Runs one worker per queue of a lane. A worker takes what its queue holds
-/// (up to [`BATCH`]), handles each device's messages in order and different
-/// devices concurrently, so their store writes leave together, then acks the
-/// handled ones. Finishes when the lane stops handing on messages and the
-/// queues are empty.
+/// Runs one worker per queue of a lane. A worker takes what its queue holds,
+/// and handles it in batches of up to [`BATCH`] with at most [`PER_DEVICE`]
+/// of one device's messages each, oldest first: each device's messages in
+/// order and different devices concurrently, so their store writes leave
+/// together. It acks the handled ones after each batch. Finishes when the
+/// lane stops handing on messages and the queues are empty.
 pub fn spawn_workers<S: Store>(
     ingest: Arc<Ingest<S>>,
     lane: Lane,
@@ -425,8 +432,17 @@ pub fn spawn_workers<S: Store>(
         .map(|mut queue| {
             let (ingest, lane) = (ingest.clone(), lane.clone());
             tokio::spawn(async move {
-                let mut batch = Vec::with_capacity(BATCH);
-                while queue.recv_many(&mut batch, BATCH).await > 0 {
+                let mut held = Vec::with_capacity(HOLD);
+                loop {
+                    if held.is_empty() {
+                        if queue.recv_many(&mut held, HOLD).await == 0 {
+                            break;
+                        }
+                    } else {
+                        let room = HOLD.saturating_sub(held.len());
+                        queue.take_waiting(&mut held, room);
+                    }
+                    let batch = fair_batch(&mut held);
                     let handled = ingest.handle_batch(&batch).await;
                     lane.ack_all(
                         batch
@@ -436,7 +452,6 @@ pub fn spawn_workers<S: Store>(
                     )
                     .await;
                     queue.finished(batch.len());
-                    batch.clear();
                 }
             })
         })
@@ -446,4 +461,96 @@ pub fn spawn_workers<S: Store>(
             let _ = worker.await;
         }
     })
+}
+
+/// Takes the next batch out of `held` (oldest first): up to [`BATCH`]
+/// deliveries, at most [`PER_DEVICE`] of any one topic; the rest keep their order.
+fn fair_batch(held: &mut Vec<Delivery>) -> Vec<Delivery> {
+    let mut chosen = vec![false; held.len()];
+    let mut count = 0;
+    let mut per_topic: HashMap<&str, usize> = HashMap::new();
+    for (delivery, chosen) in held.iter().zip(chosen.iter_mut()) {
+        if count == BATCH {
+            break;
+        }
+        let taken = per_topic
+            .entry(delivery.publish.topic.as_str())
+            .or_default();
+        if *taken < PER_DEVICE {
+            *taken += 1;
+            *chosen = true;
+            count += 1;
+        }
+    }
+    let mut batch = Vec::with_capacity(count);
+    let mut rest = Vec::with_capacity(held.len() - count);
+    for (delivery, chosen) in held.drain(..).zip(chosen) {
+        if chosen {
+            batch.push(delivery);
+        } else {
+            rest.push(delivery);
+        }
+    }
+    *held = rest;
+    batch
+}
+
+#[cfg(test)]
+mod tests {
+    use rumqttc::{Publish, QoS};
+
+    use super::*;
+    use crate::mqtt::ack_order::Position;
+
+    fn deliveries(topics: &[&str]) -> Vec<Delivery> {
+        topics
+            .iter()
+            .enumerate()
+            .map(|(seq, topic)| Delivery {
+                publish: Publish::new(*topic, QoS::AtLeastOnce, b"{}".to_vec()),
+                position: Position {
+                    epoch: 1,
+                    seq: seq as u64,
+                },
+            })
+            .collect()
+    }
+
+    fn seqs(batch: &[Delivery]) -> Vec<u64> {
+        batch.iter().map(|d| d.position.seq).collect()
+    }
+
+    #[test]
+    fn a_flooding_device_leaves_room_in_the_first_batch_for_the_device_behind_it() {
+        let mut topics = vec!["flood"; 100];
+        topics.push("victim");
+        let mut held = deliveries(&topics);
+
+        let batch = fair_batch(&mut held);
+
+        assert_eq!(seqs(&batch), [0, 1, 2, 3, 100]);
+        assert_eq!(held.len(), 96);
+    }
+
+    #[test]
+    fn each_device_keeps_its_order_across_batches() {
+        let mut held = deliveries(&["a", "b", "a", "a", "a", "a", "b"]);
+
+        let first = fair_batch(&mut held);
+        let second = fair_batch(&mut held);
+
+        assert_eq!(seqs(&first), [0, 1, 2, 3, 4, 6]);
+        assert_eq!(seqs(&second), [5]);
+        assert!(held.is_empty());
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_its_size() {
+        let topics: Vec<String> = (0..100).map(|n| format!("d-{n}")).collect();
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let mut held = deliveries(&topics);
+
+        assert_eq!(fair_batch(&mut held).len(), BATCH);
+        assert_eq!(held.len(), 100 - BATCH);
+    }
 }

@@ -328,3 +328,36 @@ async fn a_flood_of_alarms_from_the_perpetrator_does_not_delay_the_victims_panic
 
     assert_receipt_within_a_second(&mut victim).await;
 }
+
+/// Which of Vangnet's four alarm-lane workers takes messages on `topic`
+/// (the lane hands them out by the topic's hash, so one device's messages
+/// stay in order).
+fn alarm_worker(topic: &str) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    topic.hash(&mut hasher);
+    hasher.finish() % 4
+}
+
+#[tokio::test]
+async fn a_tag_flooding_panics_does_not_delay_a_victim_whose_messages_share_its_worker() {
+    let broker = MosquittoServer::deployed();
+    let app =
+        TestApp::spawn_with(AppOptions::default().env("VANGNET_MQTT_URL", broker.url())).await;
+    app.wait_until_ready().await;
+    let alarm_topic = |device: &str| format!("{}/devices/{device}/alarm", app.topics.prefix());
+    let flooder_worker = alarm_worker(&alarm_topic("p-1"));
+    let neighbour = (0..)
+        .map(|n| format!("v-{n}"))
+        .find(|device| alarm_worker(&alarm_topic(device)) == flooder_worker)
+        .unwrap();
+    app.put_order(order("o-1", "v-other", "p-1")).await;
+    app.put_order(order("o-2", &neighbour, "p-2")).await;
+    let mut victim = app.device(&neighbour).await;
+    let perpetrator = app.device("p-1").await;
+    for seq in 1..=3000 {
+        perpetrator.send(Channel::Alarm, panic_alarm(seq)).await;
+    }
+
+    assert_receipt_within_a_second(&mut victim).await;
+}

@@ -118,6 +118,16 @@ impl Queue {
         self.receiver.recv_many(batch, limit).await
     }
 
+    /// Takes up to `limit` deliveries that are waiting already, without waiting for more.
+    pub fn take_waiting(&mut self, batch: &mut Vec<Delivery>, limit: usize) {
+        for _ in 0..limit {
+            match self.receiver.try_recv() {
+                Ok(delivery) => batch.push(delivery),
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Records that the worker is done with `count` deliveries.
     pub fn finished(&self, count: usize) {
         self.progress.finished(count);
