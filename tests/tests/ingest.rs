@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vangnet_e2e::{AppOptions, Device, MqttClient, MqttQos, TestApp, eventually, unique_name};
+use vangnet_e2e::{
+    AppOptions, Device, MosquittoServer, MqttClient, MqttQos, TestApp, eventually, unique_name,
+};
 use vangnet_proto::{AlertId, Channel, DeviceId, OrderId, TimestampMs};
 use vangnet_server::store::{PartitionKey, Store};
 
@@ -203,7 +205,10 @@ async fn a_panic_from_a_device_in_no_order_raises_panic_unassigned() {
 
 #[tokio::test]
 async fn every_rejection_reason_is_counted() {
-    let app = ready_app_with_order(AppOptions::default()).await;
+    // A broker of its own with no size limit, so the oversized payload reaches Vangnet.
+    let broker = MosquittoServer::unlimited();
+    let app =
+        ready_app_with_order(AppOptions::default().env("VANGNET_MQTT_URL", broker.url())).await;
     let perpetrator = app.device("p-1").await;
     let future = now_ms() + 10 * 60 * 1000;
     let batch: Vec<Value> = (0..501)
@@ -270,7 +275,7 @@ async fn every_rejection_reason_is_counted() {
     for (_, channel, payload) in &cases {
         perpetrator.send(*channel, payload.clone()).await;
     }
-    let watcher = MqttClient::connect(&unique_name("bad")).await;
+    let watcher = MqttClient::connect_to(&app.broker(), &unique_name("bad")).await;
     let bad_device_topic = format!("{}/devices/bad id!/loc", app.topics.prefix());
     watcher
         .publish(&bad_device_topic, MqttQos::AtLeastOnce, fix(1, HOME))
