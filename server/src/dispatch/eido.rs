@@ -1,6 +1,6 @@
 //! An alert revision as a NENA EIDO (NENA-STA-021) JSON object, using only
-//! components and fields of `EmergencyIncidentDataObjectType` in
-//! shared/standards/eido/openapi.yaml.
+//! components and fields of `EmergencyIncidentDataObjectType` in NENA's EIDO
+//! openapi document.
 //!
 //! - The EIDO and its `incidentComponent` are the incident
 //!   `urn:emergency:uid:incidentid:{alert_id}:{agency}`; revisions of one
@@ -19,7 +19,8 @@
 //!   field (revision, count, late, confidence, distance) reaches dispatch.
 //!
 //! The NENA registry texts (`*RegistryText`) could not be checked against the
-//! registries, which are not in shared/standards; they are the constants below.
+//! registries, which are not published with the EIDO document; they are the
+//! constants below.
 
 use quick_xml::escape::escape;
 use serde_json::{Value, json};
