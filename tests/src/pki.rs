@@ -12,19 +12,21 @@ pub struct Pki {
     dir: PathBuf,
 }
 
+/// A fresh P-256 key, unencrypted, for `openssl req`.
+const NEW_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
 impl Pki {
     /// Makes the certificates, and a password file with `users` (name, password).
     pub fn make(users: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(unique_name("pki"));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let pki = Self { dir };
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
         let ca = [
             "-days",
             "2",
@@ -35,45 +37,16 @@ impl Pki {
             "-out",
             "ca.pem",
         ];
-        pki.run("openssl", &[&["req", "-x509"][..], &ec, &ca].concat());
-        let csr = [
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ];
-        pki.run("openssl", &[&["req"][..], &ec, &csr].concat());
-        pki.write("san.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-        pki.run(
-            "openssl",
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "san.ext",
-                "-out",
-                "server.pem",
-            ],
+        pki.run("openssl", &[&["req", "-x509"][..], &NEW_KEY, &ca].concat());
+        pki.issue(
+            "server",
+            "localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
         );
         for (index, (user, password)) in users.iter().enumerate() {
-            let create = if index == 0 { "-c" } else { "-b" };
-            let args: &[&str] = if index == 0 {
-                &["-b", create, "passwords", user, password]
-            } else {
-                &[create, "passwords", user, password]
-            };
-            pki.run("mosquitto_passwd", args);
+            let create: &[&str] = if index == 0 { &["-c"] } else { &[] };
+            let args = [&["-b"][..], create, &["passwords", user, password]].concat();
+            pki.run("mosquitto_passwd", &args);
         }
         // Mosquitto started as root reads its files as the `mosquitto` user.
         pki.run("chmod", &["0644", "server.key", "passwords"]);
@@ -82,29 +55,26 @@ impl Pki {
 
     /// Makes `{name}.pem` and `{name}.key`: a client certificate for `name`, signed by the CA.
     pub fn client(&self, name: &str) -> (String, String) {
-        let (cert, key, csr) = (
-            format!("{name}.pem"),
-            format!("{name}.key"),
-            format!("{name}.csr"),
+        self.issue(name, name, "extendedKeyUsage=clientAuth");
+        (
+            self.path(&format!("{name}.pem")),
+            self.path(&format!("{name}.key")),
+        )
+    }
+
+    /// Makes `{file}.key` and `{file}.pem`: a key and a certificate for the
+    /// common name `cn` with the X.509 v3 `extension`, signed by the CA.
+    fn issue(&self, file: &str, cn: &str, extension: &str) {
+        let (key, csr, cert, ext) = (
+            format!("{file}.key"),
+            format!("{file}.csr"),
+            format!("{file}.pem"),
+            format!("{file}.ext"),
         );
-        let subject = format!("/CN={name}");
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        self.run(
-            "openssl",
-            &[
-                &["req"][..],
-                &ec,
-                &["-subj", &subject, "-keyout", &key, "-out", &csr],
-            ]
-            .concat(),
-        );
-        self.write("client.ext", "extendedKeyUsage=clientAuth\n");
+        let subject = format!("/CN={cn}");
+        let request = ["-subj", subject.as_str(), "-keyout", &key, "-out", &csr];
+        self.run("openssl", &[&["req"][..], &NEW_KEY, &request].concat());
+        self.write(&ext, &format!("{extension}\n"));
         self.run(
             "openssl",
             &[
@@ -120,12 +90,11 @@ impl Pki {
                 "-days",
                 "2",
                 "-extfile",
-                "client.ext",
+                &ext,
                 "-out",
                 &cert,
             ],
         );
-        (self.path(&cert), self.path(&key))
     }
 
     /// The path of `name` in the directory.
