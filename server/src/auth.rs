@@ -9,8 +9,6 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, ConfigError};
-
 /// What a token holder may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,6 +66,34 @@ impl Claims {
     }
 }
 
+/// The keys API tokens are signed with.
+pub enum TokenKeys<'a> {
+    /// A PEM public key (ES256 or EdDSA) or a JWKS file of such keys.
+    PublicKeyFile(&'a Path),
+    /// An HS256 secret, for development and tests.
+    Secret(&'a [u8]),
+}
+
+/// What every token must name besides its expiry.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRules {
+    /// The issuer every token must name, when the deployment sets one.
+    pub issuer: Option<String>,
+    /// The audience every token must include, when the deployment sets one.
+    pub audience: Option<String>,
+}
+
+/// Why the configured keys cannot verify tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The public key file is unreadable or holds no usable key.
+    #[error("{0}")]
+    PublicKey(String),
+    /// The HS256 secret is unusable.
+    #[error("{0}")]
+    Secret(String),
+}
+
 /// Checks API tokens against the configured keys.
 pub struct Verifier {
     keys: Vec<TrustedKey>,
@@ -84,28 +110,25 @@ struct TrustedKey {
 pub const LEEWAY_S: u64 = 30;
 
 impl Verifier {
-    /// The verifier of the configured keys: the public key file (PEM or JWKS)
-    /// if given, else the HS256 secret; `None` when neither is configured
-    /// (every API call then gets 401).
-    pub fn from_config(config: &Config) -> Result<Option<Self>, ConfigError> {
-        let keys = if let Some(path) = &config.jwt_public_key {
-            public_keys(path)?
-        } else if let Some(secret) = &config.jwt_secret {
-            let key = DecodingKey::from_secret(secret.expose())
-                .map_err(|e| ConfigError::new("VANGNET_JWT_SECRET", e.to_string()))?;
-            vec![(None, key, Algorithm::HS256)]
-        } else {
-            return Ok(None);
+    /// The verifier of tokens signed with `keys` and naming what `rules` require.
+    pub fn new(keys: &TokenKeys<'_>, rules: &TokenRules) -> Result<Self, KeyError> {
+        let keys = match keys {
+            TokenKeys::PublicKeyFile(path) => public_keys(path).map_err(KeyError::PublicKey)?,
+            TokenKeys::Secret(secret) => {
+                let key = DecodingKey::from_secret(secret)
+                    .map_err(|e| KeyError::Secret(e.to_string()))?;
+                vec![(None, key, Algorithm::HS256)]
+            }
         };
         let keys = keys
             .into_iter()
             .map(|(kid, key, algorithm)| TrustedKey {
                 kid,
                 key,
-                validation: validation(config, algorithm),
+                validation: validation(rules, algorithm),
             })
             .collect();
-        Ok(Some(Self { keys }))
+        Ok(Self { keys })
     }
 
     /// The claims of a valid token, or why it is not.
@@ -125,19 +148,19 @@ impl Verifier {
 
 /// The checks of every token: `exp` required and `nbf` when present, both
 /// with leeway; `iss` and `aud` required and checked when configured.
-fn validation(config: &Config, algorithm: Algorithm) -> Validation {
+fn validation(rules: &TokenRules, algorithm: Algorithm) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.leeway = LEEWAY_S;
     validation.validate_nbf = true;
     let mut required = vec!["exp"];
-    match &config.jwt_issuer {
+    match &rules.issuer {
         Some(issuer) => {
             validation.set_issuer(&[issuer]);
             required.push("iss");
         }
         None => validation.iss = None,
     }
-    match &config.jwt_audience {
+    match &rules.audience {
         Some(audience) => {
             validation.set_audience(&[audience]);
             required.push("aud");
@@ -149,14 +172,12 @@ fn validation(config: &Config, algorithm: Algorithm) -> Validation {
 }
 
 /// The keys of a PEM public key file, or of a JWKS file (a JSON object with `keys`).
-fn public_keys(path: &Path) -> Result<Vec<(Option<String>, DecodingKey, Algorithm)>, ConfigError> {
-    let bad = |message: String| ConfigError::new("VANGNET_JWT_PUBLIC_KEY", message);
-    let bytes =
-        std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+fn public_keys(path: &Path) -> Result<Vec<(Option<String>, DecodingKey, Algorithm)>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if bytes.trim_ascii_start().starts_with(b"{") {
         let set: JwkSet = serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("{} is not a JWKS file: {e}", path.display())))?;
-        return jwks_keys(&set).map_err(bad);
+            .map_err(|e| format!("{} is not a JWKS file: {e}", path.display()))?;
+        return jwks_keys(&set);
     }
     if let Ok(key) = DecodingKey::from_ec_pem(&bytes) {
         return Ok(vec![(None, key, Algorithm::ES256)]);
@@ -164,10 +185,10 @@ fn public_keys(path: &Path) -> Result<Vec<(Option<String>, DecodingKey, Algorith
     if let Ok(key) = DecodingKey::from_ed_pem(&bytes) {
         return Ok(vec![(None, key, Algorithm::EdDSA)]);
     }
-    Err(bad(format!(
+    Err(format!(
         "{} is not a PEM public key of ES256 (P-256) or EdDSA (Ed25519)",
         path.display()
-    )))
+    ))
 }
 
 /// The ES256 and EdDSA keys of a JWKS; any other key, or a key without
@@ -212,16 +233,4 @@ fn jwks_keys(set: &JwkSet) -> Result<Vec<(Option<String>, DecodingKey, Algorithm
 pub fn sign_hs256(secret: &[u8], claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
     let key = EncodingKey::from_secret(secret)?;
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key)
-}
-
-/// Refuses (403) a caller whose role is not one of `allowed`.
-pub fn require(claims: &Claims, allowed: &[Role]) -> Result<(), crate::api::ApiError> {
-    if allowed.contains(&claims.role) {
-        Ok(())
-    } else {
-        Err(crate::api::ApiError::Forbidden(format!(
-            "role {:?} may not do this",
-            claims.role
-        )))
-    }
 }

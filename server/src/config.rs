@@ -3,7 +3,6 @@
 //! bad value stops the service with one line naming the setting.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
@@ -12,8 +11,9 @@ use std::time::Duration;
 use url::Url;
 use vangnet_proto::Topics;
 
-use crate::auth::MIN_SECRET_BYTES;
+use crate::auth::{KeyError, MIN_SECRET_BYTES, TokenKeys, TokenRules, Verifier};
 use crate::dispatch::{Route, RouteConfig};
+use crate::secret::{Secret, without_password};
 use crate::settings::{SETTINGS, Setting};
 
 /// A setting with an unusable value: the service must not start.
@@ -33,28 +33,6 @@ impl ConfigError {
             setting,
             message: message.into(),
         }
-    }
-}
-
-/// A value that must never be printed: its `Debug` is redacted.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// The secret's bytes, for the code that signs or verifies with it.
-    pub fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
     }
 }
 
@@ -312,6 +290,27 @@ impl Reader<'_> {
 }
 
 impl Config {
+    /// The verifier of API tokens: the public key file (PEM or JWKS) if
+    /// given, else the HS256 secret; `None` when neither is configured
+    /// (every API call then gets 401).
+    pub fn verifier(&self) -> Result<Option<Verifier>, ConfigError> {
+        let keys = match (&self.jwt_public_key, &self.jwt_secret) {
+            (Some(path), _) => TokenKeys::PublicKeyFile(path),
+            (None, Some(secret)) => TokenKeys::Secret(secret.expose()),
+            (None, None) => return Ok(None),
+        };
+        let rules = TokenRules {
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+        };
+        Verifier::new(&keys, &rules)
+            .map(Some)
+            .map_err(|err| match err {
+                KeyError::PublicKey(why) => ConfigError::new("VANGNET_JWT_PUBLIC_KEY", why),
+                KeyError::Secret(why) => ConfigError::new("VANGNET_JWT_SECRET", why),
+            })
+    }
+
     /// Checks every value and builds the configuration.
     pub fn from_values(values: &RawValues) -> Result<Self, ConfigError> {
         let read = Reader(values);
@@ -321,7 +320,8 @@ impl Config {
             crate::dispatch::check_transport(&url, allow_http)?;
             Ok(url)
         })?;
-        let dispatch_secret = read.optional("dispatch_secret", |v| Ok(Secret(v.to_owned())))?;
+        let dispatch_secret =
+            read.optional("dispatch_secret", |v| Ok(Secret::new(v.to_owned())))?;
         let mut routes: Vec<Route> = dispatch_url
             .iter()
             .map(|url| Route::default_route(url.clone(), dispatch_secret.clone()))
@@ -475,19 +475,6 @@ fn parse_url(value: &str) -> Result<Url, String> {
     Url::parse(value).map_err(|e| format!("`{}` is not a URL: {e}", without_password(value)))
 }
 
-/// `value` as it may be shown in an error: a URL's password replaced by `***`.
-pub fn without_password(value: &str) -> String {
-    match Url::parse(value) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        Ok(_) => value.to_owned(),
-        Err(_) if value.contains('@') => "(a URL with credentials)".to_owned(),
-        Err(_) => value.to_owned(),
-    }
-}
-
 fn parse_broker(value: &str) -> Result<BrokerSetting, String> {
     let url = parse_url(value)?;
     match url.scheme() {
@@ -555,7 +542,7 @@ fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, 
         if password.is_empty() {
             return Err(format!("{path} is empty"));
         }
-        Ok(Secret(password.to_owned()))
+        Ok(Secret::new(password.to_owned()))
     })?;
     if password.is_some()
         && matches!(broker, BrokerSetting::External(url) if url.username().is_empty())
@@ -569,7 +556,7 @@ fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, 
     let key = read.optional("mqtt_client_key_file", |path| {
         let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         pem.contains("PRIVATE KEY-----")
-            .then_some(Secret(pem))
+            .then_some(Secret::new(pem))
             .ok_or_else(|| format!("{path} holds no PEM private key"))
     })?;
     let client = match (cert, key) {
@@ -611,7 +598,7 @@ fn parse_jwt_secret(value: &str) -> Result<Secret, String> {
             value.len()
         ));
     }
-    Ok(Secret(value.to_owned()))
+    Ok(Secret::new(value.to_owned()))
 }
 
 fn parse_readable_file(value: &str) -> Result<PathBuf, String> {

@@ -15,16 +15,16 @@ use vangnet_proto::{Channel, RejectReason, Topics};
 
 use crate::api::Authenticator;
 use crate::api::orders::OrderLimits;
-use crate::auth::Verifier;
 use crate::config::{Config, DetectionSettings, StoreSetting};
 use crate::downlink::{DeviceLink, DeviceMessages};
 use crate::health::Health;
-use crate::http::{self, ApiContext, AppState};
+use crate::http::{self, ApiContext};
 use crate::ingest::{self, Ingest};
 use crate::mqtt::connection::{self, Deliveries, LaneSpec, Shutdown};
 use crate::mqtt::progress::{LaneProgress, StallWatch};
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
+use crate::probes::AppState;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 use crate::watchdog;
 
@@ -95,7 +95,7 @@ async fn run_with<S: Store>(
     let shutdown = Shutdown::default();
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
 
-    let verifier = Verifier::from_config(&config)?;
+    let verifier = config.verifier()?;
     if config.jwt_secret.is_some() && config.jwt_public_key.is_none() {
         tracing::warn!(
             "API tokens are checked with the HS256 secret: for development and tests only"

@@ -16,10 +16,10 @@ use super::openapi::{
     ActBody as ActBodyDoc, AlertAction, AlertPage, AlertWithTimeline, BadRequest, CallErrors,
     Conflict, Invalid, NotFound, TooManyRequests,
 };
-use super::{ApiError, Caller, parse_body};
+use super::{ApiError, Caller, parse_body, require};
 use crate::alert_board::{AlertBoard, BoardKey};
 use crate::audit::{self, chain::Draft};
-use crate::auth::{Claims, Role, require};
+use crate::auth::{Claims, Role};
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
 use crate::partitions::{Partitions, StepError};

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::openapi::{BadRequest, CallErrors};
-use super::{ApiError, Caller};
+use super::{ApiError, Caller, require};
 use crate::audit::chain::Entry;
-use crate::auth::{Role, require};
+use crate::auth::Role;
 use crate::store::Store;
 
 /// Entries per page unless `limit` says otherwise.

@@ -16,7 +16,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 
-use crate::auth::{Claims, Verifier};
+use crate::auth::{Claims, Role, Verifier};
 use crate::store::StoreError;
 
 /// Largest request body accepted.
@@ -134,6 +134,18 @@ fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
         return Err(ApiError::TooManyRequests);
     }
     Ok(Caller(claims))
+}
+
+/// Refuses (403) a caller whose role is not one of `allowed`.
+pub fn require(claims: &Claims, allowed: &[Role]) -> Result<(), ApiError> {
+    if allowed.contains(&claims.role) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "role {:?} may not do this",
+            claims.role
+        )))
+    }
 }
 
 /// Parses a JSON body, naming the field at fault.

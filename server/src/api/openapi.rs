@@ -143,9 +143,9 @@ impl Modify for BearerJwt {
         super::stream::stream,
         super::audit::list,
         serve,
-        crate::http::healthz,
-        crate::http::readyz,
-        crate::http::prometheus,
+        crate::probes::healthz,
+        crate::probes::readyz,
+        crate::probes::prometheus,
     ),
     components(schemas(
         ErrorBody, AlertPage, AlertWithTimeline, ActBody, AlertAction, DispatchBody, Party,

@@ -14,9 +14,9 @@ use vangnet_proto::order::OrderBody;
 use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
 use super::openapi::{BadRequest, CallErrors, Conflict, Invalid, NotFound, TooManyRequests};
-use super::{ApiError, Caller, parse_body};
+use super::{ApiError, Caller, parse_body, require};
 use crate::audit::{self, chain::Draft};
-use crate::auth::{Claims, Role, require};
+use crate::auth::{Claims, Role};
 use crate::orders::{Clash, OrderIndex};
 use crate::store::{OrderChange, OrderWrite, Store, StoredOrder};
 

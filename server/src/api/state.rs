@@ -7,8 +7,8 @@ use vangnet_proto::{OrderId, TimestampMs};
 use super::alerts::may_see;
 use super::openapi::{CallErrors, NotFound};
 use super::orders::stored;
-use super::{ApiError, Caller};
-use crate::auth::{Role, require};
+use super::{ApiError, Caller, require};
+use crate::auth::Role;
 use crate::partitions::Partitions;
 use crate::store::{PartitionKey, Store};
 

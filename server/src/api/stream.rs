@@ -32,8 +32,8 @@ use vangnet_proto::TimestampMs;
 
 use super::alerts::may_see;
 use super::openapi::{BadRequest, CallErrors};
-use super::{ApiError, Caller};
-use crate::auth::{Claims, LEEWAY_S, Role, require};
+use super::{ApiError, Caller, require};
+use crate::auth::{Claims, LEEWAY_S, Role};
 use crate::store::{EventId, Store, StoreError};
 
 /// How often the log is read for new events.

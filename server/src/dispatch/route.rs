@@ -5,7 +5,7 @@ use serde::Deserialize;
 use url::{Host, Url};
 use vangnet_proto::{DispatchBody, Priority};
 
-use crate::config::Secret;
+use crate::secret::{Secret, without_password};
 
 /// The wire format a route speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -89,7 +89,7 @@ impl Route {
     /// Checks a configured route; the error names the field. Plain http to
     /// another machine is refused unless `allow_http`.
     pub fn from_config(config: RouteConfig, allow_http: bool) -> Result<Self, String> {
-        let shown = crate::config::without_password(&config.url);
+        let shown = without_password(&config.url);
         let url = Url::parse(&config.url).map_err(|e| format!("url: `{shown}`: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("url: `{shown}` must be http:// or https://"));
