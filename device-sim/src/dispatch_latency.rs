@@ -36,7 +36,7 @@ impl PanicClock {
         self.ledger().waiting.insert((order.to_owned(), count), at);
     }
 
-    /// Times the panic a dispatch body (SPEC section 6) answers, if one is waiting for it.
+    /// Times the panic a dispatch body (docs/api.md#the-request) answers, if one is waiting for it.
     pub fn observe(&self, body: &Value) {
         let arrived = Instant::now();
         if body["kind"] != "panic" {

@@ -71,7 +71,7 @@ pub struct SimOrder {
 }
 
 impl SimOrder {
-    /// The order body of SPEC section 7: a proximity rule and a circle zone around the victim's home.
+    /// The order body (docs/api.md#orders): a proximity rule and a circle zone around the victim's home.
     pub fn body(&self) -> Value {
         json!({
             "id": self.id, "region": "rotterdam", "exercise": false,
@@ -113,7 +113,7 @@ impl SimDevice {
         &self.topic
     }
 
-    /// The next fix (SPEC section 3) at the device's position now, with GPS noise.
+    /// The next fix (docs/protocol.md#fixes) at the device's position now, with GPS noise.
     pub fn next_fix(&mut self) -> String {
         self.seq += 1;
         let (position, speed, heading) = self.advance(Instant::now());

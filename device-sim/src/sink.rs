@@ -1,4 +1,4 @@
-//! `vangnet-sim sink`: a fake police dispatch endpoint (SPEC section 6) for
+//! `vangnet-sim sink`: a fake police dispatch endpoint (docs/api.md#police-dispatch) for
 //! pilots and tests. It takes POSTs on any path, checks the
 //! `X-Vangnet-Signature` HMAC, answers according to a fault plan, records
 //! every request as a JSON line and prints a live summary on stderr.
@@ -44,7 +44,7 @@ use self::tally::{Outcome, Tally};
 const SUMMARY_EVERY: Duration = Duration::from_secs(5);
 /// Largest body accepted.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// The signature header of SPEC section 6.
+/// The signature header (docs/api.md#headers).
 const SIGNATURE_HEADER: &str = "x-vangnet-signature";
 
 /// Options of `vangnet-sim sink`.

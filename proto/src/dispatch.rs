@@ -1,4 +1,4 @@
-//! The alert revision Vangnet posts to police dispatch (SPEC section 6), which
+//! The alert revision Vangnet posts to police dispatch (docs/api.md#the-request), which
 //! is also what the API lists and the live stream sends.
 
 use std::fmt;
@@ -97,7 +97,7 @@ pub enum Confidence {
     Possible,
 }
 
-/// What an alert is about (SPEC section 5).
+/// What an alert is about (docs/detection.md#alert-kinds-and-priorities).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {

@@ -1,6 +1,6 @@
 //! Vangnet's wire protocol: the messages devices send and receive over MQTT,
 //! the body Vangnet posts to police dispatch, and the validation every
-//! incoming byte goes through before the service trusts it (SPEC sections 3 and 6).
+//! incoming byte goes through before the service trusts it (docs/protocol.md, docs/api.md).
 //!
 //! Parsing never panics: each function takes raw bytes and returns either a
 //! typed, validated value or a [`ProtoError`] naming the offending field and a
@@ -35,9 +35,9 @@ pub use uplink::{
     Uplink, parse_alarm, parse_loc, parse_status, parse_uplink,
 };
 
-/// Largest payload accepted on any uplink topic (SPEC section 3).
+/// Largest payload accepted on any uplink topic (docs/protocol.md#limits).
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
-/// Most fixes one `{"fixes":[...]}` batch may carry (SPEC section 3).
+/// Most fixes one `{"fixes":[...]}` batch may carry (docs/protocol.md#limits).
 pub const MAX_BATCH_FIXES: usize = 500;
 /// How far a device clock may run ahead of the server's before a message is rejected.
 pub const MAX_FUTURE_SKEW_MS: u64 = 5 * 60 * 1000;

@@ -1,4 +1,4 @@
-//! The protection order body of the HTTP API (SPEC section 7).
+//! The protection order body of the HTTP API (docs/api.md#orders).
 //!
 //! These are plain wire shapes: serde reads any well-typed body, and the
 //! engine's `Order::validate` decides whether it makes sense (closed rings,
@@ -46,7 +46,7 @@ pub struct OrderBody {
     pub warn_perpetrator: WarnPerpetrator,
 }
 
-/// Which pre-alarms send the perpetrator a warning (SPEC section 5). A
+/// Which pre-alarms send the perpetrator a warning (docs/detection.md#warnings-to-devices). A
 /// warning that starts and stops with the victim's distance would let him
 /// find her by driving around, so proximity warnings need the order to ask.
 #[derive(

@@ -139,7 +139,7 @@ pub fn asyncapi() -> Value {
         "info": {
             "title": "Vangnet device interface",
             "version": "1.0.0",
-            "description": "MQTT topics between victims' and perpetrators' devices and Vangnet (SPEC section 3). \
+            "description": "MQTT topics between victims' and perpetrators' devices and Vangnet (docs/protocol.md#topics). \
                             Topics live under a configurable prefix, `vangnet/v1` by default. \
                             Payloads are JSON objects of at most 64 KiB.",
         },

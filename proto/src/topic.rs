@@ -1,4 +1,4 @@
-//! The MQTT topic tree under a configurable prefix (SPEC section 3).
+//! The MQTT topic tree under a configurable prefix (docs/protocol.md#topics).
 
 use crate::{DeviceId, ProtoError, RejectReason};
 

@@ -1,4 +1,4 @@
-//! One test per rejection rule of SPEC section 3, plus what must be accepted.
+//! One test per rejection rule of docs/protocol.md#rejected-messages, plus what must be accepted.
 
 use vangnet_proto::{
     AlarmKind, Channel, DeviceId, ProtoError, RejectReason, StatusKind, TimestampMs, Uplink,

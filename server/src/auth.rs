@@ -1,4 +1,4 @@
-//! API authentication (SPEC section 7): bearer JWTs verified with the
+//! API authentication (docs/api.md#tokens): bearer JWTs verified with the
 //! configured key (an HS256 secret, a PEM public key, or the keys of a JWKS
 //! file picked by `kid`), each key's algorithm pinned, so `alg: none` and
 //! tokens signed with the public key as an HMAC secret are refused.
@@ -56,7 +56,7 @@ pub enum Audience {
 /// [`MIN_SECRET_BYTES`], and named so that nobody takes it for a real key.
 pub const DEVELOPMENT_JWT_SECRET: &str = "vangnet-development-only-not-for-production";
 
-/// Bytes an HS256 secret must have at least (SPEC section 7; RFC 7518 3.2).
+/// Bytes an HS256 secret must have at least (docs/api.md#tokens; RFC 7518 3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
 
 impl Claims {
@@ -106,7 +106,7 @@ struct TrustedKey {
     validation: Validation,
 }
 
-/// Seconds of clock skew a token's `exp` and `nbf` may have (SPEC section 7).
+/// Seconds of clock skew a token's `exp` and `nbf` may have (docs/api.md#tokens).
 pub const LEEWAY_S: u64 = 30;
 
 impl Verifier {

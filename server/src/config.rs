@@ -1,5 +1,5 @@
 //! Typed configuration of `vangnet serve`: a TOML file overridden by
-//! `VANGNET_*` variables (SPEC section 2), checked once at start-up so that a
+//! `VANGNET_*` variables (docs/protocol.md#configuration), checked once at start-up so that a
 //! bad value stops the service with one line naming the setting.
 
 use std::collections::HashMap;
@@ -83,7 +83,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Parameters of detection (SPEC section 4).
+/// Parameters of detection (docs/detection.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectionSettings {
     /// Assumed drift of a victim's position per second of fix age.

@@ -63,7 +63,7 @@ impl DeviceLink {
 }
 
 /// Merges the receipts of one alarm from each of the device's orders into
-/// one receipt naming every alert (SPEC section 3: one id per order).
+/// one receipt naming every alert (one id per order: docs/protocol.md#receipts).
 pub fn merge_acks(downlink: Vec<Downlink>) -> Vec<Downlink> {
     let mut merged: Vec<Downlink> = Vec::with_capacity(downlink.len());
     for message in downlink {

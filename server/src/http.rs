@@ -1,4 +1,5 @@
-//! The HTTP server: liveness, readiness, Prometheus metrics and the API (SPEC sections 2 and 7).
+//! The HTTP server: liveness, readiness, Prometheus metrics and the API
+//! (docs/api.md#health-readiness-and-metrics, docs/api.md#http-api).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

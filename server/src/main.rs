@@ -15,7 +15,7 @@ use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::devices::{DeviceError, PasswordFile};
 use vangnet_server::{serve, telemetry};
 
-/// Exit status for bad configuration (SPEC section 2).
+/// Exit status for bad configuration (docs/protocol.md#exit-status-and-readiness).
 const BAD_CONFIGURATION: u8 = 2;
 /// Exit status of `vangnet audit` when the chain could not be read at all.
 const UNREADABLE: u8 = 3;

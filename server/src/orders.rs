@@ -1,6 +1,6 @@
 //! Which partitions a device's messages go to, kept in step with the orders
 //! in the store (other instances may change them) by polling its order epoch;
-//! and whether a new order may join the active ones (SPEC section 7).
+//! and whether a new order may join the active ones (docs/api.md#orders).
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;

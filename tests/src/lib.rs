@@ -276,7 +276,7 @@ impl TestApp {
         RedisStore::connect(&url, &self.store_prefix).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Stores an order (JSON of the SPEC section 7 body, `id` required) and
+    /// Stores an order (JSON of the body of docs/api.md#orders, `id` required) and
     /// waits until the app has picked it up.
     pub async fn put_order(&self, body: serde_json::Value) {
         let id = body["id"]

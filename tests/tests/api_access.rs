@@ -1,4 +1,4 @@
-//! Every 401 and 403 case of SPEC section 7, on every `/api/` endpoint:
+//! Every 401 and 403 case of docs/api.md#tokens, on every `/api/` endpoint:
 //! authentication and the role check come before any lookup, so even an
 //! unknown alert id answers 401 or 403 and tells nothing about what exists.
 

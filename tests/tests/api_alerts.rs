@@ -1,4 +1,4 @@
-//! The alert endpoints of SPEC section 7: list with filters and pages, read
+//! The alert endpoints (docs/api.md#alerts): list with filters and pages, read
 //! with the timeline, acknowledge and resolve (committed, dispatched and
 //! recorded with who and why), order state, and region scoping on each.
 

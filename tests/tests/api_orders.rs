@@ -1,4 +1,4 @@
-//! The order endpoints of SPEC section 7 and the authentication in front of
+//! The order endpoints (docs/api.md#orders) and the authentication in front of
 //! them: every 401 and 403 case, validation naming the field, nothing
 //! half-stored, and an order created here being evaluated.
 

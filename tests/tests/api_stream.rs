@@ -1,4 +1,4 @@
-//! `GET /api/v1/alerts/stream` (SPEC section 7): every alert revision as a
+//! `GET /api/v1/alerts/stream` (docs/api.md#live-stream): every alert revision as a
 //! Server-Sent Event with a resumable id, so a dispatcher who reconnects with
 //! `Last-Event-ID` misses nothing and gets nothing twice; scoped by region.
 

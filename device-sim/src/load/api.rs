@@ -1,4 +1,4 @@
-//! The part of Vangnet's HTTP API (SPEC section 7) a load run uses: creating
+//! The part of Vangnet's HTTP API (docs/api.md#http-api) a load run uses: creating
 //! its orders before the run and ending them after, with an admin token.
 
 use anyhow::{Context, bail};

@@ -1,4 +1,4 @@
-//! The runner's second ear: a police dispatch endpoint (SPEC section 6) served
+//! The runner's second ear: a police dispatch endpoint (docs/api.md#police-dispatch) served
 //! in this process, so the report can tell what reached police and when.
 
 use std::net::SocketAddr;

@@ -32,7 +32,7 @@ pub struct Scenario {
     /// Alert kinds that are never counted as false alarms.
     #[serde(default)]
     pub allow: Vec<AlertKind>,
-    /// The protection orders, SPEC section 7 bodies; `exercise` defaults to true here.
+    /// The protection orders, as order bodies (docs/api.md#orders); `exercise` defaults to true here.
     #[serde(rename = "order")]
     pub orders: Vec<toml::Table>,
     /// The people and their devices.
@@ -188,7 +188,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// The alarm kind of SPEC section 3 this event sends, if it is an alarm.
+    /// The alarm kind (docs/protocol.md#alarms) this event sends, if it is an alarm.
     pub fn alarm(self) -> Option<&'static str> {
         match self {
             Self::Panic => Some("panic"),
@@ -271,7 +271,7 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// The orders as SPEC section 7 bodies, exercise unless they say otherwise.
+    /// The orders as order bodies (docs/api.md#orders), exercise unless they say otherwise.
     pub fn order_bodies(&self) -> anyhow::Result<Vec<OrderBody>> {
         self.orders
             .iter()

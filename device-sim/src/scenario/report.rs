@@ -12,7 +12,7 @@
 //! came back.
 //!
 //! When the runner served the dispatch sink, every expectation police
-//! dispatch should get (SPEC section 6 default route: P1 and P2 of real
+//! dispatch should get (the default route of docs/api.md#police-dispatch: P1 and P2 of real
 //! orders) must have reached it within its window, and any revision of an
 //! exercise alert or order reaching it fails the run (isolation).
 

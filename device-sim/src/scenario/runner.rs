@@ -148,7 +148,7 @@ impl Session {
         super::stream::listen(&self.http, &self.endpoint.api_url, &token).await
     }
 
-    /// Creates `orders` (SPEC section 7 bodies) through `POST /api/v1/orders`.
+    /// Creates `orders` (order bodies, docs/api.md#orders) through `POST /api/v1/orders`.
     pub async fn create_orders(&self, orders: &[Value]) -> anyhow::Result<()> {
         for order in orders {
             let exercise = order["exercise"].as_bool().unwrap_or(false);

@@ -13,7 +13,7 @@ use super::schedule::battery;
 
 /// Scenario seconds between two samples of the true positions.
 const STEP_S: f64 = 1.0;
-/// `battery_low` is due at or below this charge (SPEC section 4).
+/// `battery_low` is due at or below this charge (docs/detection.md#silence-and-battery).
 const BATTERY_LOW: f64 = 15.0;
 
 /// One true violation or incident, over a span of scenario time.

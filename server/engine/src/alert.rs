@@ -1,4 +1,5 @@
-//! One alert episode: its revisions and its handling (SPEC section 5).
+//! One alert episode: its revisions and its handling
+//! (docs/detection.md#alert-episodes-and-revisions).
 //!
 //! An alert is opened by a trigger, updated by later triggers of the same
 //! (order, kind, zone) while it is not resolved, cleared when its condition

@@ -1,4 +1,4 @@
-//! From a distance and its uncertainty to a level (SPEC section 4):
+//! From a distance and its uncertainty to a level (docs/detection.md#levels):
 //! `lo = d − u`, `hi = d + u`; `hi ≤ A` certain alarm, `lo ≤ A` possible
 //! alarm, `lo ≤ B` pre-alarm, otherwise clear. A level already reached is
 //! only left when `lo` exceeds its threshold by the hysteresis

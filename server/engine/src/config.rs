@@ -1,8 +1,8 @@
-//! The engine's tunable numbers, with the defaults of SPEC section 4.
+//! The engine's tunable numbers, with the defaults of docs/detection.md.
 
 use serde::{Deserialize, Serialize};
 
-/// Every threshold the rules use; `Default` gives the SPEC's values.
+/// Every threshold the rules use; `Default` gives the values of docs/detection.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineConfig {

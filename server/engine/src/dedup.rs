@@ -6,11 +6,13 @@
 //! offset from a base key in two `u32`s), plus the keys and acknowledged alert ids
 //! of the alarms of the last 24 hours of device time, at most [`ALARMS`].
 //!
-//! Deviation from SPEC section 3 ("repeats within 24 hours"): a fix or status
-//! repeated after more than [`RECENT`] newer messages is not recognised here.
-//! Such a fix is older than the device's newest fix, so it changes no state
-//! (SPEC section 4, order of events); only its history effect repeats, and
-//! history is keyed by `(device, seq, ts)`, so storing it twice is harmless.
+//! Deviation from the contract, which recognises repeats within 24 hours
+//! (docs/protocol.md#repeats): a fix or status repeated after more than
+//! [`RECENT`] newer messages is not recognised here. Such a fix is older
+//! than the device's newest fix, so it changes no state
+//! (docs/detection.md#time-and-order-of-events); only its history effect
+//! repeats, and history is keyed by `(device, seq, ts)`, so storing it twice
+//! is harmless.
 //! A status repeated that late only refreshes the battery level it already
 //! reported. Alarms, whose repeats must not count as new presses, are
 //! remembered for the full 24 hours.

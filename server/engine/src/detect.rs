@@ -1,6 +1,6 @@
 //! One order's rules applied to one event: zone and proximity levels from
-//! fixes (SPEC section 4), and the alerts and warnings they open, update and
-//! clear (SPEC section 5). A [`Step`] borrows one order and its state and
+//! fixes, and the alerts and warnings they open, update and clear
+//! (docs/detection.md). A [`Step`] borrows one order and its state and
 //! reads other devices' positions through a lookup, so the service can run
 //! it on states loaded from a store.
 
@@ -410,7 +410,8 @@ impl Step<'_> {
         }
     }
 
-    /// Sends the warnings the alert's latest revision calls for (SPEC section 5).
+    /// Sends the warnings the alert's latest revision calls for
+    /// (docs/detection.md#warnings-to-devices).
     fn warn(&mut self, index: usize) {
         let alert = &mut self.state.alerts[index];
         let body = alert.current();

@@ -10,7 +10,7 @@ use vangnet_proto::{
 /// One thing for the service to carry out, in the order given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Effect {
-    /// Store and dispatch one alert revision (SPEC section 6).
+    /// Store and dispatch one alert revision (docs/api.md#police-dispatch).
     Dispatch(Box<DispatchBody>),
     /// Publish a warning on the device's `cmd` topic. A [`Command`] has no
     /// field for a position or a distance, so no command can carry the other

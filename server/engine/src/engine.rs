@@ -707,7 +707,7 @@ impl Engine {
         }
     }
 
-    /// What the order's state page shows (SPEC section 7, `/orders/{id}/state`).
+    /// What the order's state page shows (docs/api.md#order-state).
     pub fn order_view(&self, id: &OrderId) -> Option<OrderView> {
         let entry = self.orders.get(id.as_str())?;
         let state_of = |d: &DeviceId| self.device_state(d);

@@ -1,5 +1,5 @@
 //! A device's own track, used to tell real movement from multipath outliers
-//! (SPEC section 4, "Outliers").
+//! (docs/detection.md#outliers).
 //!
 //! Technique: confirmation by the next fix. A fix is *consistent* when its
 //! distance from the track's last consistent fix (the anchor) is explained by
@@ -14,10 +14,11 @@
 //! against it (at full confidence when consistent). A first fix, or one after
 //! a silence longer than `stale_after_s`, starts a fresh track and is consistent.
 //!
-//! Time (SPEC section 4, order of events): a fix counts at the smaller of its
-//! `ts` and the time it was received, so that a fix dated ahead of the
-//! server's clock cannot make the real fixes after it look old. Order, speeds
-//! and gaps are measured in these times; the device's `ts` is kept as it came.
+//! Time (docs/detection.md#time-and-order-of-events): a fix counts at the
+//! smaller of its `ts` and the time it was received, so that a fix dated
+//! ahead of the server's clock cannot make the real fixes after it look old.
+//! Order, speeds and gaps are measured in these times; the device's `ts` is
+//! kept as it came.
 
 use serde::{Deserialize, Serialize};
 use vangnet_proto::{Fix, TimestampMs};

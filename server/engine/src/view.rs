@@ -1,4 +1,4 @@
-//! What an order's state page shows (SPEC section 7, `/orders/{id}/state`):
+//! What an order's state page shows (docs/api.md#order-state):
 //! positions, distances, unknown positions and open alerts, computed when asked.
 
 use serde::Serialize;

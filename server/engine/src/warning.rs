@@ -1,8 +1,8 @@
-//! Who is warned about which alert (SPEC section 5). A P1 alarm warns the
-//! victim; a zone pre-alarm warns the perpetrator (turn back); a proximity
-//! pre-alarm or approach warns him only when the order asks for it, since a
-//! warning that starts and stops with her distance lets him find her.
-//! Clearing tells whoever was warned.
+//! Who is warned about which alert (docs/detection.md#warnings-to-devices).
+//! A P1 alarm warns the victim; a zone pre-alarm warns the perpetrator (turn
+//! back); a proximity pre-alarm or approach warns him only when the order
+//! asks for it, since a warning that starts and stops with her distance lets
+//! him find her. Clearing tells whoever was warned.
 
 use vangnet_proto::order::WarnPerpetrator;
 use vangnet_proto::{AlertKind, DeviceId, Priority, WarningLevel};

@@ -1,5 +1,5 @@
-//! What a perpetrator's own device must not be able to do (SPEC sections 4
-//! and 5): blind detection with a clock dated ahead, or learn where the
+//! What a perpetrator's own device must not be able to do (docs/detection.md):
+//! blind detection with a clock dated ahead, or learn where the
 //! victim is from the warnings and alert ids it receives. Fixes are
 //! received at the second given, whatever their `ts` says.
 #![allow(clippy::unwrap_used)]
@@ -47,7 +47,8 @@ fn warning_all(mut body: OrderBody) -> OrderBody {
     body
 }
 
-// ---- SPEC section 4: a fix dated ahead counts at its receive time ----
+// ---- A fix dated ahead counts at its receive time ----
+// (docs/detection.md#time-and-order-of-events)
 
 #[test]
 fn a_fix_dated_ahead_cannot_hide_the_zone_entry_after_it() {
@@ -177,7 +178,7 @@ fn a_status_dated_ahead_cannot_hide_a_low_battery_after_it() {
     assert_eq!(raised(&effects, AlertKind::BatteryLow), vec![Priority::P3]);
 }
 
-// ---- SPEC section 5: proximity warnings only when the order asks ----
+// ---- Proximity warnings only when the order asks (docs/detection.md#warnings-to-devices) ----
 
 /// The perpetrator 1500 m from the victim: a proximity pre-alarm.
 fn prealarm(engine: &mut Engine) -> Vec<Effect> {
@@ -286,7 +287,7 @@ fn the_victim_is_warned_of_a_certain_proximity_alarm_whatever_the_order_says() {
     }
 }
 
-// ---- SPEC section 5: alert ids reveal nothing ----
+// ---- Alert ids reveal nothing (docs/protocol.md#warnings) ----
 
 /// Two orders whose alarms all open at second 0: zone alarms and pre-alarms
 /// in two zones, proximity alarms, in orders `o1` and `o2` of the same devices.

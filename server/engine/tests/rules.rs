@@ -1,4 +1,4 @@
-//! One test per rule of SPEC sections 4 (detection) and 5 (alerts), named
+//! One test per rule of docs/detection.md (detection, then alerts), named
 //! after the rule. Scenarios use the builders of `common`: an order around a
 //! point in Rotterdam, positions in metres east (`x`) and north of it.
 #![allow(clippy::unwrap_used)]
@@ -28,7 +28,7 @@ fn act(note: &str) -> Act {
     }
 }
 
-// ---- SPEC section 4: detection ----
+// ---- Detection (docs/detection.md) ----
 
 #[test]
 fn hi_within_alarm_distance_is_certain_p1() {
@@ -420,7 +420,7 @@ fn another_victims_distance_neither_clears_nor_rewrites_a_proximity_alarm() {
     assert_eq!(alarm.current().victim.as_ref().unwrap().device, dev("v1"));
 }
 
-// ---- SPEC section 5: alerts and priorities ----
+// ---- Alerts and priorities (docs/detection.md#alert-kinds-and-priorities) ----
 
 #[test]
 fn panic_is_p1_in_every_order_of_the_device() {

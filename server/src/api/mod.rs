@@ -1,4 +1,4 @@
-//! The HTTP API of SPEC section 7 for people and tools: bearer-token
+//! The HTTP API for people and tools (docs/api.md#http-api): bearer-token
 //! authentication, JSON errors naming what is wrong, and the endpoints.
 
 pub mod alerts;

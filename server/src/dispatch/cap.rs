@@ -1,4 +1,4 @@
-//! An alert revision as an OASIS CAP 1.2 message (SPEC section 6).
+//! An alert revision as an OASIS CAP 1.2 message (docs/api.md#cap-and-eido).
 //!
 //! Message:
 //! - `identifier` `{alert_id}-{revision}`; `sent` the revision's `updated_at`
@@ -6,7 +6,7 @@
 //!   fractions); `status` `Exercise` for exercise alerts, else `Actual`.
 //! - `msgType`: revision 1 → `Alert`; a resolved alert → `Cancel`; any other
 //!   revision → `Update`. A cleared condition is an `Update`, not a `Cancel`:
-//!   P1 and P2 stay open until a person resolves them (SPEC section 5).
+//!   P1 and P2 stay open until a person resolves them (docs/detection.md#alert-status).
 //! - `references` (Update, Cancel) names the episode's first message,
 //!   `sender,{alert_id}-1,{created_at}`: the only earlier message whose `sent`
 //!   a revision knows (revision 1 is made at `created_at`). `incidents` is the

@@ -1,4 +1,4 @@
-//! Press floods on one route (SPEC section 5): a revision that, next to the
+//! Press floods on one route (docs/detection.md#press-floods): a revision that, next to the
 //! last revision of its alert sent on the route, changes only the press
 //! `count` (and what comes with a press: positions, distance, summary,
 //! `late`) is held until 10 s after that send, and a newer such revision

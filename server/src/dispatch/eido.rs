@@ -15,7 +15,7 @@
 //!   CAP), a PIDF-LO `gs:Circle` (WGS 84, radius = the fix's accuracy in m) by
 //!   value, the device as `localIdentifier`.
 //! - `agencyComponent`: the issuing agency; `notesComponent`: the summary;
-//!   `additionalDataComponent`: the SPEC section 6 JSON body itself, so every
+//!   `additionalDataComponent`: the JSON body itself (docs/api.md#the-request), so every
 //!   field (revision, count, late, confidence, distance) reaches dispatch.
 //!
 //! The NENA registry texts (`*RegistryText`) could not be checked against the

@@ -1,4 +1,4 @@
-//! Police dispatch (SPEC section 6): every alert revision in the store's
+//! Police dispatch (docs/api.md#police-dispatch): every alert revision in the store's
 //! outbox is delivered to every route that takes it, most urgent first,
 //! retried until the route answers 2xx — across restarts too, since a
 //! revision leaves the outbox only once every route has it and each of

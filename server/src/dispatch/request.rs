@@ -1,6 +1,6 @@
-//! One delivery attempt: the body in the route's format, the headers of
-//! SPEC section 6 (Idempotency-Key, HMAC signature), and a 5 s timeout. A
-//! redirect is never followed: it is a failed attempt like any other non-2xx.
+//! One delivery attempt: the body in the route's format, the headers
+//! (Idempotency-Key, HMAC signature; docs/api.md#headers), and a 5 s timeout.
+//! A redirect is never followed: it is a failed attempt like any other non-2xx.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! Dispatch routes: where alert revisions go, in which format, and which
-//! ones each route takes (SPEC section 6).
+//! ones each route takes (docs/api.md#routes).
 
 use serde::Deserialize;
 use url::{Host, Url};
@@ -11,7 +11,7 @@ use crate::secret::{Secret, without_password};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// The JSON body of SPEC section 6.
+    /// The JSON body (docs/api.md#the-request).
     #[default]
     Json,
     /// OASIS CAP 1.2 XML.

@@ -37,8 +37,8 @@ pub fn start(addr: SocketAddr) -> Result<url::Url, ConfigError> {
 }
 
 /// The broker's packet limit (`max_payload_size`) is 65 KiB: a 64 KiB
-/// payload (SPEC section 3) with room for its topic; a larger packet ends
-/// the sender's connection instead of reaching Vangnet.
+/// payload (docs/protocol.md#limits) with room for its topic; a larger
+/// packet ends the sender's connection instead of reaching Vangnet.
 fn broker_config(addr: SocketAddr) -> Result<rumqttd::Config, toml::de::Error> {
     toml::from_str(&format!(
         r#"
