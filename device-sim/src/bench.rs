@@ -12,15 +12,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 use vangnet_proto::{Channel, Topics};
 
 use crate::broker::{self, CountingSubscriber, PublisherPool};
+use crate::cleanup;
 use crate::dispatch_latency::PanicClock;
 use crate::fleet::Fleet;
 use crate::latency::{PanicLatency, PanicProber};
+use crate::order_api::{OrderApi, admin_token};
 use crate::procstat::{self, CpuMeter, MACHINE};
 use crate::report::{self, Report};
-use crate::seed;
 use crate::service::{ServiceConfig, Vangnet};
 use crate::sink::InProcessSink;
 
@@ -38,6 +40,8 @@ const REFINED_ENOUGH: f64 = 1.025;
 const FLEET_SEED: u64 = 17;
 /// Time between the probe's panics.
 const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+/// How long the bench's admin token is valid, beyond an hour of margin.
+const BENCH_TOKEN_LIFETIME_S: u64 = 3600;
 
 /// Options of `vangnet-sim bench`.
 #[derive(Debug, clap::Args)]
@@ -332,14 +336,17 @@ async fn vangnet_throughput(
     run_id: &str,
     clock: Arc<PanicClock>,
 ) -> anyhow::Result<VangnetMeasurement> {
-    let seeding = Instant::now();
-    seed::put_orders(&config.store_url, &config.store_prefix, &fleet.orders).await?;
-    println!(
-        "seeded {} orders straight into Redis in {:.1} s (the load command creates its orders through the API)",
-        fleet.orders.len(),
-        seeding.elapsed().as_secs_f64()
-    );
     let mut service = Vangnet::start(config).await?;
+    let importing = Instant::now();
+    let token = admin_token(DEVELOPMENT_JWT_SECRET, BENCH_TOKEN_LIFETIME_S)?;
+    OrderApi::new(reqwest::Client::new(), service.base_url(), token)
+        .import_all(&fleet.orders)
+        .await?;
+    println!(
+        "imported {} orders through the API in {:.1} s",
+        fleet.orders.len(),
+        importing.elapsed().as_secs_f64()
+    );
     service
         .wait_until_ready(fleet.orders.len() as u64, Duration::from_secs(120))
         .await?;
@@ -525,7 +532,7 @@ fn watch(label: &'static str, url: &str) -> Option<(&'static str, u32)> {
 
 /// Removes the run's Redis keys and the persistent MQTT sessions its `vangnet` left on the broker.
 async fn clean_up(config: &ServiceConfig) -> anyhow::Result<()> {
-    let deleted = seed::delete_keys(&config.store_url, &config.store_prefix).await?;
+    let deleted = cleanup::delete_keys(&config.store_url, &config.store_prefix).await?;
     let sessions: String = config
         .mqtt_prefix
         .chars()

@@ -5,7 +5,6 @@
 //! the dispatch sink this process serves (Vangnet's `VANGNET_DISPATCH_URL`
 //! must point at it). The orders are ended afterwards.
 
-mod api;
 mod report;
 
 use std::collections::HashMap;
@@ -17,13 +16,13 @@ use anyhow::{Context, bail};
 use rumqttc::{AsyncClient, QoS};
 use vangnet_proto::{Channel, DeviceId, TimestampMs, Topics};
 
-use self::api::{OrderApi, admin_token};
 use self::report::LoadReport;
 use crate::bench::run_id;
 use crate::broker::{self, PublisherPool};
 use crate::dispatch_latency::PanicClock;
 use crate::fleet::Fleet;
 use crate::latency::LatencySummary;
+use crate::order_api::{OrderApi, admin_token};
 use crate::service::Counters;
 use crate::sink::InProcessSink;
 

@@ -5,15 +5,16 @@
 
 mod bench;
 mod broker;
+mod cleanup;
 mod dispatch_latency;
 mod fleet;
 mod latency;
 mod load;
+mod order_api;
 mod procstat;
 mod report;
 mod retry;
 mod scenario;
-mod seed;
 mod service;
 mod sink;
 

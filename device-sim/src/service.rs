@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
+use vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
 /// Where and how the child runs.
 #[derive(Debug, Clone)]
@@ -139,6 +140,7 @@ impl Vangnet {
             .env("VANGNET_STORE", &config.store_url)
             .env("VANGNET_STORE_PREFIX", &config.store_prefix)
             .env("VANGNET_DISPATCH_URL", &config.dispatch_url)
+            .env("VANGNET_JWT_SECRET", DEVELOPMENT_JWT_SECRET)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -151,6 +153,11 @@ impl Vangnet {
             base_url: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
         })
+    }
+
+    /// Where its HTTP API answers.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     /// The child's process id.

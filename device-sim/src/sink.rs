@@ -246,7 +246,7 @@ impl Signature {
             (_, None) => Self::Unsigned,
             (None, Some(_)) => Self::Unchecked,
             (Some(secret), Some(header)) => {
-                let expected = vangnet_server::dispatch::signature(secret, body);
+                let expected = vangnet_proto::dispatch_signature(secret, body);
                 if header.trim().eq_ignore_ascii_case(&expected) {
                     Self::Valid
                 } else {

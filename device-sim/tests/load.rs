@@ -8,7 +8,7 @@ use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url};
 
 mod common;
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
 #[tokio::test]
 async fn a_short_load_loses_no_fix_and_dispatches_every_panic() {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url};
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
 /// Every scenario file (without `.toml`) and the speed it is played at here.
 const LIBRARY: &[(&str, f64)] = &[

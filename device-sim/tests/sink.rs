@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use vangnet_server::dispatch::signature;
+use vangnet_proto::dispatch_signature as signature;
 
 const SECRET: &str = "pilot-secret";
 

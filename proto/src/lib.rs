@@ -17,6 +17,7 @@ pub mod order;
 pub mod owntracks;
 pub mod schema;
 mod time;
+pub mod token;
 mod topic;
 mod units;
 mod uplink;
@@ -24,6 +25,7 @@ mod uplink;
 pub use device_id::DeviceId;
 pub use dispatch::{
     AlertId, AlertKind, AlertStatus, Confidence, DispatchBody, OrderId, Party, Priority, ZoneId,
+    dispatch_signature,
 };
 pub use downlink::{Ack, Command, CommandKind, WarningLevel};
 pub use error::{ProtoError, RejectReason};

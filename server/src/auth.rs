@@ -6,65 +6,11 @@
 use std::path::Path;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
-
-/// What a token holder may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Manages orders.
-    Admin,
-    /// Handles alerts of their regions.
-    Dispatcher,
-    /// Runs exercises: exercise orders only.
-    Pilot,
-    /// Reads the audit trail.
-    Auditor,
-}
-
-/// The claims of an API token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    /// Who (recorded with every act).
-    pub sub: String,
-    /// What they may do.
-    pub role: Role,
-    /// Regions they see; `["*"]` for all.
-    pub regions: Vec<String>,
-    /// Expiry, seconds since the epoch.
-    pub exp: u64,
-    /// Issuer, when the deployment checks it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    /// Audience, when the deployment checks it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<Audience>,
-}
-
-/// The `aud` claim, which RFC 7519 lets be one string or a list of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    /// A single audience.
-    One(String),
-    /// Several audiences; the token is for each of them.
-    Many(Vec<String>),
-}
-
-/// The HS256 secret of development, demos and tests: long enough for
-/// [`MIN_SECRET_BYTES`], and named so that nobody takes it for a real key.
-pub const DEVELOPMENT_JWT_SECRET: &str = "vangnet-development-only-not-for-production";
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+pub use vangnet_proto::token::{Audience, Claims, DEVELOPMENT_JWT_SECRET, Role};
 
 /// Bytes an HS256 secret must have at least (docs/api.md#tokens; RFC 7518 3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
-
-impl Claims {
-    /// Whether the holder may see `region`.
-    pub fn sees_region(&self, region: &str) -> bool {
-        self.regions.iter().any(|r| r == "*" || r == region)
-    }
-}
 
 /// The keys API tokens are signed with.
 pub enum TokenKeys<'a> {
@@ -227,10 +173,4 @@ fn jwks_keys(set: &JwkSet) -> Result<Vec<(Option<String>, DecodingKey, Algorithm
             Ok((kid, key, algorithm))
         })
         .collect()
-}
-
-/// Signs `claims` with the HS256 secret (for `vangnet token`, development and demos).
-pub fn sign_hs256(secret: &[u8], claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-    let key = EncodingKey::from_secret(secret)?;
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key)
 }

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use vangnet_proto::token::{Audience, Claims, Role, sign_hs256};
 use vangnet_server::audit::command::{self as audit, AuditError};
-use vangnet_server::auth::{self, Audience, Claims, Role};
 use vangnet_server::cli::{
     AuditArgs, AuditCommand, Cli, DeviceArgs, DeviceCommand, SetAsideArgs, Subcommands, TokenArgs,
 };
@@ -189,7 +189,7 @@ fn token(args: &TokenArgs) -> ExitCode {
         iss: config.jwt_issuer.clone(),
         aud: config.jwt_audience.clone().map(Audience::One),
     };
-    match auth::sign_hs256(secret.expose(), &claims) {
+    match sign_hs256(secret.expose(), &claims) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS

@@ -11,11 +11,23 @@ use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
 use crate::store::{PartitionKey, Store, StoreError};
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Index {
     epoch: Option<u64>,
     orders: HashMap<OrderId, Arc<OrderBody>>,
     devices: HashMap<DeviceId, Vec<OrderId>>,
+}
+
+impl Index {
+    fn add(&mut self, id: OrderId, body: OrderBody) {
+        for device in body.victim_devices.iter().chain(&body.perpetrator_devices) {
+            self.devices
+                .entry(device.clone())
+                .or_default()
+                .push(id.clone());
+        }
+        self.orders.insert(id, Arc::new(body));
+    }
 }
 
 /// Why an order may not be stored beside the active orders; each names the
@@ -77,14 +89,7 @@ impl OrderIndex {
                 }
             };
             body.id = Some(stored.id.clone());
-            for device in body.victim_devices.iter().chain(&body.perpetrator_devices) {
-                index
-                    .devices
-                    .entry(device.clone())
-                    .or_default()
-                    .push(stored.id.clone());
-            }
-            index.orders.insert(stored.id, Arc::new(body));
+            index.add(stored.id, body);
         }
         metrics::gauge!("vangnet_orders").set(index.orders.len() as f64);
         *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
@@ -159,6 +164,27 @@ impl OrderIndex {
             }
         }
         Ok(index.epoch.unwrap_or(0))
+    }
+
+    /// A copy to check a run of new orders against, each inserted once
+    /// stored so that the next is checked against it too.
+    pub fn snapshot(&self) -> Self {
+        Self {
+            index: RwLock::new(self.read().clone()),
+        }
+    }
+
+    /// The store's order epoch this index reflects.
+    pub fn epoch(&self) -> u64 {
+        self.read().epoch.unwrap_or(0)
+    }
+
+    /// Adds `body`, stored as `id`, to this index.
+    pub fn insert(&self, id: OrderId, body: OrderBody) {
+        self.index
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(id, body);
     }
 
     /// One order's current body, if it is active.

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, MqttClient, MqttQos, TestApp, eventually, token_for, unique_name};
+use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs};
-use vangnet_server::auth::Role;
 use vangnet_server::store::{Store, StoredOrder};
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 const ALERTS: usize = 10_000;
 const REGIONS: usize = 10;
 /// Panics published ahead of the app, below Mosquitto's default queue of 1,000 per client.

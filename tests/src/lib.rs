@@ -21,8 +21,8 @@ use anyhow::{Context, bail};
 use redis::TypedCommands;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
+use vangnet_proto::token::{Claims, Role, sign_hs256};
 use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs, Topics};
-use vangnet_server::auth::{Claims, Role, sign_hs256};
 use vangnet_server::store::{RedisStore, Store, StoredOrder};
 
 pub use mosquitto_server::MosquittoServer;

@@ -7,9 +7,9 @@ use vangnet_e2e::{
     AppOptions, TestApp, alg_none_token, claims, epoch_seconds, hs256_token, token_for,
     token_without_exp,
 };
-use vangnet_server::auth::{Role, sign_hs256};
+use vangnet_proto::token::{Role, sign_hs256};
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 const ROLES: [Role; 4] = [Role::Admin, Role::Dispatcher, Role::Pilot, Role::Auditor];
 
 /// One endpoint: how to call it and who may.

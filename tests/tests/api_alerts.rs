@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use vangnet_e2e::{
     AppOptions, MqttClient, Sink, SinkRequest, TestApp, eventually, redis_url, unique_name,
 };
+use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs};
-use vangnet_server::auth::Role;
 use vangnet_server::store::{Store, StoredOrder};
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
 fn token_for(role: Role, regions: &[&str]) -> String {
     vangnet_e2e::token_for(SECRET, role, regions)

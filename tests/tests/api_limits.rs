@@ -4,10 +4,10 @@
 use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, TestApp};
 use vangnet_proto::TimestampMs;
-use vangnet_server::auth::{Claims, Role, sign_hs256};
+use vangnet_proto::token::{Claims, Role, sign_hs256};
 use vangnet_server::store::Store;
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
 fn token(sub: &str) -> String {
     let claims = Claims {

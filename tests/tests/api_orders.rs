@@ -10,10 +10,10 @@ use vangnet_e2e::{
     AppOptions, TestApp, alg_none_token, claims, epoch_seconds, hs256_token, token_without_exp,
     unique_name,
 };
+use vangnet_proto::token::{Role, sign_hs256};
 use vangnet_proto::{Channel, TimestampMs};
-use vangnet_server::auth::{Role, sign_hs256};
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
 fn token(role: Role) -> String {
     sign_hs256(SECRET.as_bytes(), &claims(role, 3600)).unwrap()

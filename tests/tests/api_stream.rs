@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use vangnet_e2e::{AppOptions, TestApp, epoch_seconds, eventually, hs256_token};
-use vangnet_server::auth::Role;
+use vangnet_proto::token::Role;
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
 fn token_for(role: Role, regions: &[&str]) -> String {
     vangnet_e2e::token_for(SECRET, role, regions)

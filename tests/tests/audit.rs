@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use vangnet_e2e::{
     AppOptions, Sink, TestApp, eventually, redis_url, unique_name, workspace_binary,
 };
+use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::audit::chain::{self, Entry};
-use vangnet_server::auth::Role;
 use vangnet_server::store::Store;
 
-const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
+const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
 fn token_for(role: Role) -> String {
     vangnet_e2e::token_for(SECRET, role, &["*"])

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use vangnet_e2e::{
     AppOptions, RedisServer, Sink, SinkRequest, TestApp, cap_schema, eventually, unique_name,
 };
+use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, DispatchBody, OrderId, Priority, TimestampMs};
-use vangnet_server::auth::Role;
 use vangnet_server::store::{Commit, PartitionKey, Store, TimelineEntry};
 
 const SECRET: &str = "dispatch-test-secret";
@@ -74,7 +74,7 @@ async fn a_panic_reaches_dispatch_signed_with_its_idempotency_key() {
     );
     let key = format!("{}/1", body["alert_id"].as_str().unwrap());
     assert_eq!(request.headers.get("idempotency-key"), Some(&key));
-    let expected = vangnet_server::dispatch::signature(SECRET.as_bytes(), &request.body);
+    let expected = vangnet_proto::dispatch_signature(SECRET.as_bytes(), &request.body);
     assert_eq!(request.headers.get("x-vangnet-signature"), Some(&expected));
     assert_eq!(
         request.headers.get("content-type").map(String::as_str),

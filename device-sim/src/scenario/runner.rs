@@ -14,8 +14,8 @@ use anyhow::{Context, bail};
 use rumqttc::{AsyncClient, Packet, QoS};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use vangnet_proto::token::{Claims, Role, sign_hs256};
 use vangnet_proto::{Channel, DeviceId, DispatchBody, TimestampMs, Topics};
-use vangnet_server::auth::{Claims, Role, sign_hs256};
 
 use super::clock::Clock;
 use super::receipts::{REPEAT_AFTER, Unreceipted, parse_receipt};

@@ -2,6 +2,7 @@
 //! annotations and served at `GET /api/v1/openapi.json` without a token.
 
 use super::audit::AuditPage;
+use super::orders::{ImportRefusal, ImportReport};
 use crate::audit::chain::Entry as AuditEntry;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -133,6 +134,7 @@ impl Modify for BearerJwt {
     info(title = "Vangnet API", version = env!("CARGO_PKG_VERSION")),
     paths(
         super::orders::create,
+        super::orders::import,
         super::orders::read,
         super::orders::replace,
         super::orders::end,
@@ -151,7 +153,7 @@ impl Modify for BearerJwt {
         ErrorBody, AlertPage, AlertWithTimeline, ActBody, AlertAction, DispatchBody, Party,
         Priority, Confidence, AlertKind, AlertStatus, AlertId, OrderId, ZoneId, DeviceId,
         Latitude, Longitude, Meters, UtcTime, TimestampMs, OrderBody, ProximityRule, ZoneBody,
-        Geometry, AuditPage, AuditEntry,
+        Geometry, AuditPage, AuditEntry, ImportReport, ImportRefusal,
     )),
     modifiers(&BearerJwt),
 )]

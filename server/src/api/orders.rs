@@ -4,12 +4,15 @@
 //! active orders: checked against the orders at the epoch the order is
 //! written at, so two instances cannot both store orders that clash.
 
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
+use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
@@ -53,6 +56,11 @@ const RETRY_JITTER: Duration = Duration::from_millis(20);
 /// Mounts the order endpoints for a store of type `S`.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     config
+        .service(
+            web::resource("/api/v1/orders/import")
+                .app_data(web::PayloadConfig::new(IMPORT_MAX_BODY_BYTES))
+                .post(import::<S>),
+        )
         .route("/api/v1/orders", web::post().to(create::<S>))
         .route("/api/v1/orders/{id}", web::get().to(read::<S>))
         .route("/api/v1/orders/{id}", web::put().to(replace::<S>))
@@ -72,10 +80,25 @@ fn may_touch(claims: &Claims, order: &OrderBody) -> Result<(), ApiError> {
 fn validated(mut body: OrderBody, id: OrderId) -> Result<(OrderBody, Vec<u8>), ApiError> {
     DeviceId::parse(id.as_str(), "id")
         .map_err(|_| ApiError::Invalid("id: must match [A-Za-z0-9_.-]{1,64}".into()))?;
+    if id.as_str() == "import" {
+        return Err(ApiError::Invalid(
+            "id: `import` names the bulk import endpoint".into(),
+        ));
+    }
     body.id = Some(id);
     vangnet_engine::Order::validate(&body).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Invalid(e.to_string()))?;
     Ok((body, bytes))
+}
+
+/// The audit entry of an order change; `stored` is the new body as stored.
+fn draft(claims: &Claims, action: &str, body: &OrderBody, stored: Option<&[u8]>) -> Draft {
+    let mut detail = json!({ "region": body.region, "exercise": body.exercise });
+    if let Some(bytes) = stored {
+        detail["body_sha256"] = hex::encode(Sha256::digest(bytes)).into();
+    }
+    let subject = body.id.as_ref().map_or("", |id| id.as_str());
+    Draft::new(&claims.sub, action, subject, detail)
 }
 
 /// Appends an order change to the audit trail; `stored` is the new body as stored.
@@ -86,12 +109,7 @@ async fn audited<S: Store>(
     body: &OrderBody,
     stored: Option<&[u8]>,
 ) -> Result<(), ApiError> {
-    let mut detail = json!({ "region": body.region, "exercise": body.exercise });
-    if let Some(bytes) = stored {
-        detail["body_sha256"] = hex::encode(Sha256::digest(bytes)).into();
-    }
-    let subject = body.id.as_ref().map_or("", |id| id.as_str());
-    audit::append(store, Draft::new(&claims.sub, action, subject, detail)).await?;
+    audit::append(store, draft(claims, action, body, stored)).await?;
     Ok(())
 }
 
@@ -328,4 +346,145 @@ pub(crate) async fn end<S: Store>(
     audited(store.get_ref(), &caller.0, "order.end", &old, None).await?;
     tracing::info!(order = %id, actor = %caller.0.sub, "order ended");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Most bytes one import may carry: enough for tens of thousands of orders.
+pub const IMPORT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Audit entries appended in one step while importing.
+const IMPORT_AUDIT_BATCH: usize = 500;
+
+/// What an import did with each order it was given.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub(crate) struct ImportReport {
+    /// Orders stored, in the order given.
+    created: Vec<OrderId>,
+    /// Orders whose id was taken already; left as they were.
+    exists: Vec<OrderId>,
+    /// Orders refused because they clash with active orders, with why.
+    refused: Vec<ImportRefusal>,
+}
+
+/// One order an import did not store.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ImportRefusal {
+    /// The order.
+    id: OrderId,
+    /// Why, for people.
+    error: String,
+}
+
+/// Creates many orders in one call (a region moving onto Vangnet, or a
+/// simulated fleet): a JSON array of orders, each with its `id`. Every body
+/// is checked first and none is stored unless all are valid; then each is
+/// stored under the same rules as one created alone, in the order given.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders/import",
+    operation_id = "import_orders",
+    tag = "orders",
+    security(("bearer" = [])),
+    request_body = Vec<OrderBody>,
+    responses(
+        (status = 200, description = "What was stored, what existed already and what clashed", body = ImportReport),
+        CallErrors, BadRequest, Invalid, TooManyRequests,
+    ),
+)]
+pub(crate) async fn import<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    index: web::Data<OrderIndex>,
+    writes: web::Data<OrderWrites>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    require(&caller.0, &[Role::Admin])?;
+    let bodies: Vec<OrderBody> = parse_body(&body)?;
+    let mut seen = HashSet::with_capacity(bodies.len());
+    let mut orders = Vec::with_capacity(bodies.len());
+    for (position, body) in bodies.into_iter().enumerate() {
+        let at = |why: String| ApiError::Invalid(format!("[{position}].{why}"));
+        let id = body
+            .id
+            .clone()
+            .ok_or_else(|| at("id: an imported order needs its id".into()))?;
+        if !seen.insert(id.clone()) {
+            return Err(at(format!("id: {id} is given twice")));
+        }
+        let (body, bytes) = validated(body, id.clone()).map_err(|err| match err {
+            ApiError::Invalid(why) => at(why),
+            other => other,
+        })?;
+        orders.push((StoredOrder { id, body: bytes }, body));
+    }
+    let report = import_checked(store.get_ref(), &index, &writes, &orders).await?;
+    let created: HashSet<&OrderId> = report.created.iter().collect();
+    let drafts: Vec<Draft> = orders
+        .iter()
+        .filter(|(order, _)| created.contains(&order.id))
+        .map(|(order, body)| draft(&caller.0, "order.import", body, Some(&order.body)))
+        .collect();
+    for batch in drafts.chunks(IMPORT_AUDIT_BATCH) {
+        audit::append_all(store.get_ref(), batch).await?;
+    }
+    tracing::info!(
+        created = report.created.len(),
+        exists = report.exists.len(),
+        refused = report.refused.len(),
+        actor = %caller.0.sub,
+        "orders imported"
+    );
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Stores `orders` one by one, each checked against the active orders and
+/// those stored before it; when another instance moves the orders' epoch,
+/// checks the rest again against its orders.
+async fn import_checked<S: Store>(
+    store: &S,
+    index: &OrderIndex,
+    writes: &OrderWrites,
+    orders: &[(StoredOrder, OrderBody)],
+) -> Result<ImportReport, ApiError> {
+    let _turn = writes.turn.lock().await;
+    let mut report = ImportReport::default();
+    let mut rest = orders.iter().peekable();
+    let mut attempt = 0;
+    while rest.peek().is_some() {
+        if attempt == WRITE_ATTEMPTS {
+            report.refused.extend(rest.map(|(order, _)| ImportRefusal {
+                id: order.id.clone(),
+                error: "other instances kept changing the orders; import it again".into(),
+            }));
+            break;
+        }
+        attempt += 1;
+        index.refresh(store).await?;
+        let working = index.snapshot();
+        let mut epoch = working.epoch();
+        while let Some((order, body)) = rest.peek() {
+            if let Err(clash) = working.admit(
+                &order.id,
+                body,
+                TimestampMs::now(),
+                writes.limits.max_per_device,
+            ) {
+                report.refused.push(ImportRefusal {
+                    id: order.id.clone(),
+                    error: refused(clash).to_string(),
+                });
+                rest.next();
+                continue;
+            }
+            match store.write_order(order, OrderChange::Create, epoch).await? {
+                OrderWrite::Written => {
+                    working.insert(order.id.clone(), body.clone());
+                    epoch += 1;
+                    report.created.push(order.id.clone());
+                }
+                OrderWrite::Exists => report.exists.push(order.id.clone()),
+                OrderWrite::Moved => break,
+            }
+            rest.next();
+        }
+    }
+    Ok(report)
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-pub use self::request::{TIMEOUT, signature};
+pub use self::request::TIMEOUT;
 pub use self::route::{Format, Route, RouteConfig, check_transport};
 pub use self::worker::Timing;
 use crate::health::Health;

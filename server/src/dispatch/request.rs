@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use vangnet_proto::DispatchBody;
 
 use super::route::{Format, Route};
@@ -46,14 +44,6 @@ impl AttemptError {
     }
 }
 
-/// The HMAC-SHA256 of `body` under `key`, as `sha256=<hex>`.
-pub fn signature(key: &[u8], body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
 fn render(route: &Route, body: &DispatchBody) -> Result<(Vec<u8>, &'static str), AttemptError> {
     match route.format {
         Format::Json => serde_json::to_vec(body)
@@ -84,7 +74,10 @@ pub async fn deliver(
             format!("{}/{}", body.alert_id, body.revision),
         );
     if let Some(secret) = &route.secret {
-        request = request.header("X-Vangnet-Signature", signature(secret.expose(), &bytes));
+        request = request.header(
+            "X-Vangnet-Signature",
+            vangnet_proto::dispatch_signature(secret.expose(), &bytes),
+        );
     }
     if let Some(auth) = &route.auth_header {
         request = request.header(
@@ -106,19 +99,5 @@ pub async fn deliver(
         )))
     } else {
         Err(AttemptError::Failed(format!("answered {status}")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_signature_is_the_hex_hmac_sha256_of_the_body() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            signature(b"Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }

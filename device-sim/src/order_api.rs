@@ -1,14 +1,17 @@
-//! The part of Vangnet's HTTP API (docs/api.md#http-api) a load run uses: creating
-//! its orders before the run and ending them after, with an admin token.
+//! The part of Vangnet's HTTP API (docs/api.md#orders) the load and bench
+//! runs use: creating their orders before the run and ending them after,
+//! with an admin token.
 
 use anyhow::{Context, bail};
 use tokio::task::JoinSet;
 use vangnet_proto::TimestampMs;
-use vangnet_server::auth::{Claims, Role, sign_hs256};
+use vangnet_proto::token::{Claims, Role, sign_hs256};
 
 use crate::fleet::SimOrder;
 use crate::retry::send_retrying_429;
 
+/// Orders per import call.
+const IMPORT_CHUNK: usize = 2_000;
 /// Requests in flight at once.
 const CONCURRENCY: usize = 16;
 /// How long a token signed here stays valid past the run.
@@ -49,6 +52,35 @@ impl OrderApi {
     pub async fn create_all(&self, orders: &[SimOrder]) -> anyhow::Result<()> {
         self.each(orders, |api, order| async move { api.create(&order).await })
             .await
+    }
+
+    /// Creates every order with `POST /api/v1/orders/import`, a few thousand
+    /// per call; fails if any is refused.
+    pub async fn import_all(&self, orders: &[SimOrder]) -> anyhow::Result<()> {
+        for share in orders.chunks(IMPORT_CHUNK) {
+            let bodies: Vec<_> = share.iter().map(SimOrder::body).collect();
+            let request = self
+                .http
+                .post(format!("{}/api/v1/orders/import", self.base_url))
+                .bearer_auth(&self.token)
+                .json(&bodies);
+            let response = send_retrying_429(request)
+                .await
+                .context("POST /api/v1/orders/import")?;
+            let status = response.status();
+            let report: serde_json::Value = response
+                .json()
+                .await
+                .with_context(|| format!("the import's answer ({status})"))?;
+            if !status.is_success() {
+                bail!("importing orders: {status} {report}");
+            }
+            let refused = report["refused"].as_array().map_or(0, Vec::len);
+            if refused > 0 {
+                bail!("importing orders: {refused} refused: {}", report["refused"]);
+            }
+        }
+        Ok(())
     }
 
     /// Ends every order (`DELETE /api/v1/orders/{id}`) that exists, several at a time.
