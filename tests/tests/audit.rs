@@ -11,7 +11,7 @@ use vangnet_e2e::{
     AppOptions, Sink, TestApp, eventually, redis_url, unique_name, workspace_binary,
 };
 use vangnet_proto::{Channel, TimestampMs};
-use vangnet_server::audit::chain::{self, Entry};
+use vangnet_server::audit_chain::{self as chain, Entry};
 use vangnet_server::auth::Role;
 use vangnet_server::store::Store;
 

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller};
-use crate::audit::chain::Entry;
+use crate::audit_chain::Entry;
 use crate::auth::{Role, require};
 use crate::store::Store;
 

@@ -2,7 +2,7 @@
 //! annotations and served at `GET /api/v1/openapi.json` without a token.
 
 use super::audit::AuditPage;
-use crate::audit::chain::Entry as AuditEntry;
+use crate::audit_chain::Entry as AuditEntry;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, Write};
 
-use super::chain::{Broken, Entry, Verifier};
+use crate::audit_chain::{Broken, Entry, Verifier};
 use crate::config::{Config, StoreSetting};
 use crate::store::{EmbeddedStore, RedisStore, Store, StoreError};
 

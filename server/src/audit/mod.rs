@@ -5,7 +5,6 @@
 //! writers (handlers, the recorder, dispatch, other instances) may append at
 //! once: a writer that lost the race rebuilds its entry on the new head.
 
-pub mod chain;
 pub mod command;
 pub mod recorder;
 
@@ -16,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vangnet_proto::TimestampMs;
 
-use self::chain::{Draft, Run};
+use crate::audit_chain::{Draft, Run};
 use crate::store::{Store, StoreError};
 
 /// Drafts the writer appends in one step at most.

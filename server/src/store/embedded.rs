@@ -17,7 +17,7 @@ use super::{
     Store, StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
-use crate::audit::chain::{GENESIS, Link};
+use crate::audit_chain::{GENESIS, Link};
 
 /// Order id → order body.
 const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");

@@ -24,7 +24,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
-use crate::audit::chain::{Entry as AuditEntry, Link, Run as AuditRun};
+use crate::audit_chain::{Entry as AuditEntry, Link, Run as AuditRun};
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;

@@ -52,7 +52,7 @@ use super::{
     StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
-use crate::audit::chain::{GENESIS, Link};
+use crate::audit_chain::{GENESIS, Link};
 
 mod history_listing;
 

@@ -12,7 +12,7 @@ use vangnet_proto::{
     OrderId, Priority, TimestampMs, UtcTime,
 };
 
-use crate::audit::chain::{self, Draft, GENESIS, Link, Run};
+use crate::audit_chain::{self as chain, Draft, GENESIS, Link, Run};
 
 use super::{
     Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, LEGACY_STATE_PART,
