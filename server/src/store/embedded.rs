@@ -12,9 +12,9 @@ use redb::{
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
 use super::{
-    AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, LEGACY_STATE_PART,
-    OrderChange, OrderWrite, OutboxEntry, PartitionKey, SET_ASIDE_KEPT, SetAside, StateParts,
-    Store, StoreError, StoredAlert, StoredOrder, TimelineEntry, Versioned,
+    AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, OrderChange, OrderWrite,
+    OutboxEntry, PartitionKey, SET_ASIDE_KEPT, SetAside, StateParts, Store, StoreError,
+    StoredAlert, StoredOrder, TimelineEntry, Versioned,
 };
 use super::{decode, encode, rank};
 use crate::audit_chain::{GENESIS, Link};
@@ -23,7 +23,8 @@ use crate::audit_chain::{GENESIS, Link};
 const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
 /// Named counters: [`ORDERS_EPOCH`].
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
-/// Partition → (version, the whole engine state if written before state had parts).
+/// Partition → (version, an unused byte string, always empty: redb files record
+/// a table's value type, so the type stays as written).
 const STATES: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("states");
 /// (partition, part name) → the part's bytes.
 const STATE_PARTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("state_parts");
@@ -229,11 +230,8 @@ impl Store for EmbeddedStore {
             let Some(state) = states.get(name).map_err(db_error)? else {
                 return Ok(None);
             };
-            let (version, legacy) = state.value();
+            let (version, _) = state.value();
             let mut parts = StateParts::new();
-            if !legacy.is_empty() {
-                parts.insert(LEGACY_STATE_PART.to_owned(), legacy.to_vec());
-            }
             let stored = txn.open_table(STATE_PARTS).map_err(db_error)?;
             for item in stored.range((name, "")..).map_err(db_error)? {
                 let (key, bytes) = item.map_err(db_error)?;
@@ -577,19 +575,16 @@ fn write_commit(
     let name = partition.to_string();
     let name = name.as_str();
     let mut states = txn.open_table(STATES).map_err(db_error)?;
-    let (current, legacy) = states
+    let current = states
         .get(name)
         .map_err(db_error)?
-        .map_or((0, Vec::new()), |state| {
-            let (version, legacy) = state.value();
-            (version, legacy.to_vec())
-        });
+        .map_or(0, |state| state.value().0);
     if current != expected {
         return Ok(CommitOutcome::Conflict);
     }
     let version = current + 1;
     states
-        .insert(name, (version, legacy.as_slice()))
+        .insert(name, (version, b"".as_slice()))
         .map_err(db_error)?;
     let mut parts = txn.open_table(STATE_PARTS).map_err(db_error)?;
     for (part, bytes) in &commit.parts {

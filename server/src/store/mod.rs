@@ -158,13 +158,8 @@ pub struct HistoryEntry {
 /// A partition's engine state as the caller serialized it: part name → bytes.
 ///
 /// A commit writes only the parts that changed; a load returns every part.
-/// The names `version` and `state` are the store's own and are never parts,
-/// except that a partition written before parts existed loads its whole
-/// state as the one part [`LEGACY_STATE_PART`].
+/// The name `version` is the store's own and is never a part.
 pub type StateParts = BTreeMap<String, Vec<u8>>;
-
-/// The part holding a whole partition state written before state had parts.
-pub const LEGACY_STATE_PART: &str = "state";
 
 /// Everything one processing step changes in one partition, written atomically.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -18,7 +18,6 @@
 //! | `P:{p:X}:timeline:{alert_id}` | list | timeline entry JSON, oldest first |
 //! | `P:{p:X}:outbox` | hash | `{alert_id}/{revision}` → outbox entry JSON |
 //! | `P:{p:X}:fixes:{device}` | list | fix JSON in arrival order |
-//! | `P:{p:X}:history:{device}` | sorted set | fix JSON scored by its `ts`: history written before the lists, read and trimmed until retention has emptied it |
 //! | `P:{p:X}:history-devices` | set | devices with history in the partition |
 //! | `P:events` | stream | field `body`: each committed revision JSON, in commit order |
 //! | `P:{audit}:entries` | list | audit entry JSON, in chain order |
@@ -108,15 +107,14 @@ end
 return version + 1
 ";
 
-/// KEYS: history-devices, then per device its sorted-set history and its
-/// fixes list. ARGV: before, then each device. Takes fixes older than
-/// `before` from the head of each list, 100 at a time. Returns how many went.
+/// KEYS: history-devices, then per device its fixes list. ARGV: before, then
+/// each device. Takes fixes older than `before` from the head of each list,
+/// 100 at a time. Returns how many went.
 const TRIM_LUA: &str = r"
 local before = tonumber(ARGV[1])
 local removed = 0
 for i = 2, #ARGV do
-  local history, fixes = KEYS[2 * i - 2], KEYS[2 * i - 1]
-  removed = removed + redis.call('ZREMRANGEBYSCORE', history, '-inf', '(' .. ARGV[1])
+  local fixes = KEYS[i]
   repeat
     local head = redis.call('LRANGE', fixes, 0, 99)
     local old = 0
@@ -131,7 +129,7 @@ for i = 2, #ARGV do
       removed = removed + old
     end
   until old < 100
-  if redis.call('ZCARD', history) + redis.call('LLEN', fixes) == 0 then
+  if redis.call('LLEN', fixes) == 0 then
     redis.call('SREM', KEYS[1], ARGV[i])
   end
 end
@@ -988,22 +986,15 @@ impl Store for RedisStore {
         from: TimestampMs,
         to: TimestampMs,
     ) -> Result<Vec<Fix>, StoreError> {
-        let name = partition.to_string();
-        let (sorted, listed): (Vec<String>, Vec<String>) = redis::pipe()
-            .cmd("ZRANGEBYSCORE")
-            .arg(self.key(&name, &format!("history:{device}")))
-            .arg(from.millis())
-            .arg(format!("({}", to.millis()))
-            .cmd("LRANGE")
-            .arg(self.key(&name, &format!("fixes:{device}")))
+        let listed: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.key(&partition.to_string(), &format!("fixes:{device}")))
             .arg(0)
             .arg(-1)
             .query_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
-        let mut fixes = sorted
+        let mut fixes = listed
             .iter()
-            .chain(&listed)
             .map(|json| decode::<Fix>(json.as_bytes()))
             .filter(|fix| {
                 fix.as_ref()
@@ -1039,7 +1030,6 @@ impl Store for RedisStore {
                 invocation.arg(before.millis());
                 for device in &devices {
                     invocation
-                        .key(self.key(name, &format!("history:{device}")))
                         .key(self.key(name, &format!("fixes:{device}")))
                         .arg(device);
                 }
