@@ -7,8 +7,11 @@
 //! alerts with their timelines, its dispatch outbox and its location history
 //! change together in one atomic [`Store::commit`], guarded by the version the
 //! caller loaded: two instances working on the same order cannot both commit,
-//! so they never raise two alerts for one episode. In Redis every key of a
-//! partition shares the hash tag `{p:ID}`, so the layout works on a cluster.
+//! so they never raise two alerts for one episode.
+//!
+//! Redis must be one server (a primary, with replicas if wanted): Redis
+//! Cluster is not supported, because every commit with an alert also appends
+//! to the event log, one stream outside the partitions' hash slots.
 
 mod embedded;
 mod redis;

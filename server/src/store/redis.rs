@@ -1,5 +1,5 @@
-//! The Redis store. Every key of a partition carries the hash tag `{p:ID}`, so
-//! a commit is one Lua script on one cluster slot. The cross-partition indexes
+//! The Redis store, on one Redis server (a primary, with replicas if wanted).
+//! A commit is one Lua script. The cross-partition indexes
 //! (alert to partition, the outbox queue) are written right after that script
 //! and rebuilt from the partitions before the first read of an index (and the
 //! outbox index every minute), so a crash between the two steps loses nothing.
@@ -26,8 +26,10 @@
 //! `P:events` is written by the commit script itself, so an event exists
 //! exactly when its revision does; it is capped with `MAXLEN ~` at
 //! [`EVENTS_MAX_LEN`], so a client resuming from an older id misses events.
-//! It has no hash tag: on Redis Cluster it would be in another slot than the
-//! partition and its `XADD` would have to move to the index step.
+//! It has no hash tag, so Redis Cluster is not supported: there it would be in
+//! another slot than the partition and the commit script would fail with
+//! `CROSSSLOT`. A partition's keys share the hash tag `{p:X}` all the same;
+//! on one server it costs nothing.
 //!
 //! A device's history is a list because appending to one costs Redis a
 //! fraction of a sorted-set insert and of its memory. Reads sort it by `ts`
@@ -179,7 +181,7 @@ end
 return 1
 ";
 
-/// The [`Store`] on Redis (or a Redis Cluster slot per partition).
+/// The [`Store`] on one Redis server.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
@@ -544,7 +546,7 @@ impl RedisStore {
         format!("{}:{{orders}}:epoch", self.shared.prefix)
     }
 
-    /// `P:{audit}:name`: the audit chain's keys, in one cluster slot.
+    /// `P:{audit}:name`: the audit chain's keys.
     fn audit_key(&self, name: &str) -> String {
         format!("{}:{{audit}}:{name}", self.shared.prefix)
     }
