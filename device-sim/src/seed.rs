@@ -7,7 +7,7 @@ use redis::AsyncTypedCommands;
 use tokio::task::JoinSet;
 use url::Url;
 use vangnet_proto::OrderId;
-use vangnet_server::store::{RedisStore, Store, StoredOrder};
+use vangnet_server::store::{OrderStore, RedisStore, StoredOrder};
 
 use crate::fleet::SimOrder;
 

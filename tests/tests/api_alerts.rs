@@ -11,7 +11,7 @@ use vangnet_e2e::{
 };
 use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs};
 use vangnet_server::auth::Role;
-use vangnet_server::store::{Store, StoredOrder};
+use vangnet_server::store::{OrderStore, StoredOrder};
 
 const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, TestApp};
 use vangnet_proto::TimestampMs;
 use vangnet_server::auth::{Claims, Role, sign_hs256};
-use vangnet_server::store::Store;
+use vangnet_server::store::OrderStore;
 
 const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 

@@ -13,7 +13,7 @@ use vangnet_e2e::{
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::audit_chain::{self as chain, Entry};
 use vangnet_server::auth::Role;
-use vangnet_server::store::Store;
+use vangnet_server::store::EventLog;
 
 const SECRET: &str = vangnet_server::auth::DEVELOPMENT_JWT_SECRET;
 

@@ -112,7 +112,9 @@ mod tests {
 
     use super::*;
     use crate::audit_chain as chain;
-    use crate::store::{Commit, EmbeddedStore, PartitionKey, TimelineEntry};
+    use crate::store::{
+        AuditLog, Commit, EmbeddedStore, PartitionKey, PartitionStore, TimelineEntry,
+    };
 
     fn revision(alert: &str, revision: u32) -> TimelineEntry {
         let at = UtcTime(TimestampMs(1_764_331_200_000));

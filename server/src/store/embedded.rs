@@ -11,13 +11,14 @@ use redb::{
 };
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
+use super::outbox::{PRIORITIES, rank};
 use super::{
-    AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, OrderChange, OrderWrite,
-    OutboxEntry, PartitionKey, SET_ASIDE_KEPT, SetAside, StateParts, Store, StoreError,
-    StoredAlert, StoredOrder, TimelineEntry, Versioned,
+    AuditHead, AuditLog, Commit, CommitOutcome, EventId, EventLog, History, OrderChange,
+    OrderStore, OrderWrite, Outbox, OutboxEntry, PartitionKey, PartitionStore, SET_ASIDE_KEPT,
+    SetAside, SetAsideLog, StateParts, Store, StoreError, StoredAlert, StoredOrder, TimelineEntry,
+    Versioned, decode, encode,
 };
-use super::{decode, encode, rank};
-use crate::audit_chain::{GENESIS, Link};
+use crate::audit_chain::{Entry as AuditEntry, GENESIS, Link, Run as AuditRun};
 
 /// Order id → order body.
 const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
@@ -124,7 +125,9 @@ impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|_| Ok(())).await
     }
+}
 
+impl OrderStore for EmbeddedStore {
     async fn write_order(
         &self,
         order: &StoredOrder,
@@ -218,7 +221,9 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+impl PartitionStore for EmbeddedStore {
     async fn load(
         &self,
         partition: &PartitionKey,
@@ -319,7 +324,9 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+impl Outbox for EmbeddedStore {
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.read(move |txn| {
             let outbox = txn.open_table(OUTBOX).map_err(db_error)?;
@@ -345,7 +352,7 @@ impl Store for EmbeddedStore {
     async fn outbox_depth(&self) -> Result<Vec<(Priority, u64)>, StoreError> {
         self.read(|txn| {
             let outbox = txn.open_table(OUTBOX).map_err(db_error)?;
-            let mut depth = [Priority::P1, Priority::P2, Priority::P3].map(|p| (p, 0));
+            let mut depth = PRIORITIES.map(|p| (p, 0));
             for item in outbox.iter().map_err(db_error)? {
                 let (key, _) = item.map_err(db_error)?;
                 let (entry_rank, ..) = key.value();
@@ -380,7 +387,9 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+impl EventLog for EmbeddedStore {
     async fn events_after(
         &self,
         after: Option<&EventId>,
@@ -421,7 +430,9 @@ impl Store for EmbeddedStore {
     async fn log_gap_after(&self, _after: Option<&EventId>) -> Result<Option<EventId>, StoreError> {
         Ok(None)
     }
+}
 
+impl History for EmbeddedStore {
     async fn history(
         &self,
         partition: &PartitionKey,
@@ -464,7 +475,9 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+}
 
+impl AuditLog for EmbeddedStore {
     async fn audit_head(&self) -> Result<AuditHead, StoreError> {
         self.read(|txn| {
             let heads = txn.open_table(AUDIT_HEADS).map_err(db_error)?;
@@ -521,6 +534,21 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |txn| {
+            let audit = txn.open_table(AUDIT).map_err(db_error)?;
+            audit
+                .range(after.saturating_add(1)..)
+                .map_err(db_error)?
+                .take(limit)
+                .map(|item| decode(item.map_err(db_error)?.1.value().as_bytes()))
+                .collect()
+        })
+        .await
+    }
+}
+
+impl SetAsideLog for EmbeddedStore {
     async fn set_aside(&self, message: &SetAside) -> Result<(), StoreError> {
         let json = encode(message)?;
         self.write(move |txn| {
@@ -547,19 +575,6 @@ impl Store for EmbeddedStore {
                 messages.push(decode(json.value().as_bytes())?);
             }
             Ok(messages)
-        })
-        .await
-    }
-
-    async fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read(move |txn| {
-            let audit = txn.open_table(AUDIT).map_err(db_error)?;
-            audit
-                .range(after.saturating_add(1)..)
-                .map_err(db_error)?
-                .take(limit)
-                .map(|item| decode(item.map_err(db_error)?.1.value().as_bytes()))
-                .collect()
         })
         .await
     }

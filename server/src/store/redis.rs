@@ -47,13 +47,14 @@ use redis::{Client, Cmd, ErrorKind, RedisError, RedisResult, RedisWrite, Script,
 use url::Url;
 use vangnet_proto::{AlertId, DeviceId, DispatchBody, Fix, OrderId, Priority, TimestampMs};
 
+use super::outbox::{PRIORITIES, rank};
 use super::{
-    AuditEntry, AuditHead, AuditRun, Commit, CommitOutcome, EventId, OrderChange, OrderWrite,
-    OutboxEntry, PartitionKey, SET_ASIDE_KEPT, SetAside, StateParts, Store, StoreError,
-    StoredAlert, StoredOrder, TimelineEntry, Versioned,
+    AuditHead, AuditLog, Commit, CommitOutcome, EventId, EventLog, History, OrderChange,
+    OrderStore, OrderWrite, Outbox, OutboxEntry, PartitionKey, PartitionStore, SET_ASIDE_KEPT,
+    SetAside, SetAsideLog, StateParts, Store, StoreError, StoredAlert, StoredOrder, TimelineEntry,
+    Versioned, decode, encode,
 };
-use super::{decode, encode, rank};
-use crate::audit_chain::{GENESIS, Link};
+use crate::audit_chain::{Entry as AuditEntry, GENESIS, Link, Run as AuditRun};
 
 mod history_listing;
 
@@ -67,8 +68,6 @@ const SCAN_BATCH: usize = 256;
 const PRIORITY_SPAN: u64 = 10_000_000_000_000;
 /// About how many events `P:events` keeps (`XADD MAXLEN ~`).
 const EVENTS_MAX_LEN: u64 = 100_000;
-/// Priorities from most to least urgent.
-const PRIORITIES: [Priority; 3] = [Priority::P1, Priority::P2, Priority::P3];
 
 /// KEYS: state, history-devices, one fixes list per fix, then only with
 /// revisions: alerts, outbox, the event stream and one timeline per revision.
@@ -559,7 +558,9 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)
     }
+}
 
+impl OrderStore for RedisStore {
     async fn write_order(
         &self,
         order: &StoredOrder,
@@ -656,7 +657,9 @@ impl Store for RedisStore {
             .map_err(unavailable)?;
         Ok(epoch.unwrap_or(0))
     }
+}
 
+impl PartitionStore for RedisStore {
     async fn load(
         &self,
         partition: &PartitionKey,
@@ -812,7 +815,9 @@ impl Store for RedisStore {
         alerts.sort_by(|a, b| a.alert_id.cmp(&b.alert_id));
         Ok(alerts)
     }
+}
 
+impl Outbox for RedisStore {
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -897,7 +902,9 @@ impl Store for RedisStore {
             .map_err(unavailable)?;
         Ok(removed == 1)
     }
+}
 
+impl EventLog for RedisStore {
     async fn events_after(
         &self,
         after: Option<&EventId>,
@@ -980,7 +987,9 @@ impl Store for RedisStore {
         let dropped = dropped_any && after.is_none_or(|after| *after < first);
         Ok(dropped.then_some(first))
     }
+}
 
+impl History for RedisStore {
     async fn history(
         &self,
         partition: &PartitionKey,
@@ -1044,7 +1053,9 @@ impl Store for RedisStore {
         }
         Ok(removed)
     }
+}
 
+impl AuditLog for RedisStore {
     async fn audit_head(&self) -> Result<AuditHead, StoreError> {
         let (seq, hash, event): (Option<u64>, Option<String>, Option<String>) = redis::cmd("HMGET")
             .arg(self.audit_key("head"))
@@ -1094,6 +1105,24 @@ impl Store for RedisStore {
         Ok(appended == 1)
     }
 
+    async fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = i64::try_from(after).unwrap_or(i64::MAX);
+        let stop = start.saturating_add(i64::try_from(limit - 1).unwrap_or(i64::MAX));
+        let entries: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.audit_key("entries"))
+            .arg(start)
+            .arg(stop)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        entries.iter().map(|json| decode(json.as_bytes())).collect()
+    }
+}
+
+impl SetAsideLog for RedisStore {
     async fn set_aside(&self, message: &SetAside) -> Result<(), StoreError> {
         let key = self.global("set-aside");
         redis::pipe()
@@ -1127,22 +1156,6 @@ impl Store for RedisStore {
             .iter()
             .map(|json| decode(json.as_bytes()))
             .collect()
-    }
-
-    async fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let start = i64::try_from(after).unwrap_or(i64::MAX);
-        let stop = start.saturating_add(i64::try_from(limit - 1).unwrap_or(i64::MAX));
-        let entries: Vec<String> = redis::cmd("LRANGE")
-            .arg(self.audit_key("entries"))
-            .arg(start)
-            .arg(stop)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
-        entries.iter().map(|json| decode(json.as_bytes())).collect()
     }
 }
 

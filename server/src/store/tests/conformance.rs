@@ -15,9 +15,9 @@ use vangnet_proto::{
 use crate::audit_chain::{self as chain, Draft, GENESIS, Link, Run};
 
 use super::{
-    Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, OrderChange, OrderWrite,
-    PartitionKey, RedisStore, SetAside, SetAsideReason, StateParts, Store, StoreError, StoredOrder,
-    TimelineEntry,
+    Act, Commit, CommitOutcome, EmbeddedStore, EventId, EventLog, History, HistoryEntry,
+    OrderChange, OrderStore, OrderWrite, Outbox, PartitionKey, PartitionStore, RedisStore,
+    SetAside, SetAsideReason, StateParts, Store, StoreError, StoredOrder, TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
