@@ -200,6 +200,7 @@ impl Store for RedisStore {
     }
 }
 
+/// A Redis failure: the store cannot serve the call.
 fn unavailable(err: RedisError) -> StoreError {
     StoreError::Unavailable(err.to_string())
 }
