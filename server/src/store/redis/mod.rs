@@ -26,10 +26,11 @@
 //! `P:events` is written by the commit script itself, so an event exists
 //! exactly when its revision does; it is capped with `MAXLEN ~` at
 //! [`events::EVENTS_MAX_LEN`], so a client resuming from an older id misses events.
-//! It has no hash tag, so Redis Cluster is not supported: there it would be in
-//! another slot than the partition and the commit script would fail with
-//! `CROSSSLOT`. A partition's keys share the hash tag `{p:X}` all the same;
-//! on one server it costs nothing.
+//! It has no hash tag, so Redis Cluster is not supported (nor does the store
+//! connect through a cluster client): there it would be in another slot than
+//! the partition and the commit script would fail with `CROSSSLOT`. A
+//! partition's keys share the hash tag `{p:X}` all the same; on one server it
+//! costs nothing.
 
 mod audit_log;
 mod events;
