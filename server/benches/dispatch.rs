@@ -16,7 +16,7 @@ use vangnet_proto::{
 };
 use vangnet_server::dispatch::{self, Route};
 use vangnet_server::health::Health;
-use vangnet_server::store::{Commit, EmbeddedStore, PartitionKey, Store, TimelineEntry};
+use vangnet_server::store::{Commit, EmbeddedStore, PartitionKey, PartitionStore, TimelineEntry};
 
 const BACKLOG: usize = 10_000;
 

@@ -2,7 +2,7 @@
 //! alert list answers from an index instead of reading every partition.
 //!
 //! The board is filled from the store's partitions on first use and then
-//! follows the store's event log ([`Store::events_after`]), filling again if
+//! follows the store's event log ([`crate::store::EventLog::events_after`]), filling again if
 //! the log dropped revisions it had not read (only a board at least a full
 //! read behind can have missed any, so only then does it ask). Each read first
 //! catches up with the log, so a list shows every revision committed before

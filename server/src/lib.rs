@@ -7,6 +7,7 @@
 pub mod alert_board;
 pub mod api;
 pub mod audit;
+pub mod audit_chain;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
-use crate::store::{PartitionKey, Store, StoreError};
+use crate::store::{OrderStore, PartitionKey, StoreError};
 
 #[derive(Default, Clone)]
 struct Index {
@@ -71,7 +71,7 @@ pub struct OrderIndex {
 
 impl OrderIndex {
     /// Reloads the orders if the store's epoch moved; returns whether it did.
-    pub async fn refresh<S: Store>(&self, store: &S) -> Result<bool, StoreError> {
+    pub async fn refresh<S: OrderStore>(&self, store: &S) -> Result<bool, StoreError> {
         let epoch = store.orders_epoch().await?;
         if self.read().epoch == Some(epoch) {
             return Ok(false);
@@ -119,7 +119,7 @@ impl OrderIndex {
     /// The epoch the index reflects, if `body`, stored as `id` (in place of
     /// any order of that id), keeps each of its devices in real or in
     /// exercise orders only and in at most `max_per_device` active orders.
-    /// Writing it at that epoch ([`Store::write_order`]) makes the check hold
+    /// Writing it at that epoch ([`OrderStore::write_order`]) makes the check hold
     /// against every instance.
     pub fn admit(
         &self,

@@ -1,7 +1,7 @@
 //! The engine, one protection order at a time.
 //!
 //! Each partition (an order, or the devices in no order) has an [`Engine`]
-//! cached in memory and a durable copy of its state in the [`Store`]. A step
+//! cached in memory and a durable copy of its state in the [`PartitionStore`]. A step
 //! runs the pure engine on the cached state, then commits the new state, the
 //! alert revisions and the history in one atomic, versioned write. When
 //! another instance committed first, the step is run again on the fresh
@@ -21,7 +21,8 @@ use vangnet_proto::{Ack, Command, DeviceId, DispatchBody, TimestampMs};
 
 use self::state::PartitionState;
 use crate::store::{
-    Act, Commit, CommitOutcome, HistoryEntry, PartitionKey, Store, StoreError, TimelineEntry,
+    Act, Commit, CommitOutcome, HistoryEntry, PartitionKey, PartitionStore, StoreError,
+    TimelineEntry,
 };
 
 /// A message for a device, to publish once the step that made it is committed.
@@ -88,7 +89,7 @@ pub struct Partitions<S> {
     conflicts: metrics::Counter,
 }
 
-impl<S: Store> Partitions<S> {
+impl<S: PartitionStore> Partitions<S> {
     /// Partitions over `store`, with the detection `config`.
     pub fn new(store: Arc<S>, config: EngineConfig) -> Self {
         Self {

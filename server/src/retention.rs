@@ -7,13 +7,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use vangnet_proto::TimestampMs;
 
-use crate::store::Store;
+use crate::store::History;
 
 /// How often history is trimmed.
 pub const TRIM_EVERY: Duration = Duration::from_secs(3600);
 
 /// Trims history older than `retention` until `stop`.
-pub fn spawn<S: Store>(
+pub fn spawn<S: History>(
     store: Arc<S>,
     retention: Duration,
     stop: CancellationToken,

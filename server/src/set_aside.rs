@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use crate::config::{Config, StoreSetting};
-use crate::store::{EmbeddedStore, RedisStore, SetAside, Store, StoreError};
+use crate::store::{EmbeddedStore, RedisStore, SetAside, SetAsideLog, StoreError};
 
 /// Why the set-aside messages could not be listed.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, MqttClient, MqttQos, TestApp, eventually, token_for, unique_name};
 use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs};
-use vangnet_server::store::{Store, StoredOrder};
+use vangnet_server::store::{EventLog, OrderStore, StoredOrder};
 
 const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 const ALERTS: usize = 10_000;

@@ -23,7 +23,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use vangnet_proto::token::{Claims, Role, sign_hs256};
 use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs, Topics};
-use vangnet_server::store::{RedisStore, Store, StoredOrder};
+use vangnet_server::store::{OrderStore, RedisStore, StoredOrder};
 
 pub use mosquitto_server::MosquittoServer;
 pub use pki::Pki;

@@ -11,7 +11,7 @@ use vangnet_e2e::{
 };
 use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs};
-use vangnet_server::store::{Store, StoredOrder};
+use vangnet_server::store::{OrderStore, StoredOrder};
 
 const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 

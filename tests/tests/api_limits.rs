@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, TestApp};
 use vangnet_proto::TimestampMs;
 use vangnet_proto::token::{Claims, Role, sign_hs256};
-use vangnet_server::store::Store;
+use vangnet_server::store::OrderStore;
 
 const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 

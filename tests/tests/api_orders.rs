@@ -341,7 +341,7 @@ async fn an_order_created_through_the_api_is_evaluated_and_ending_it_keeps_its_o
         .unwrap();
     assert_eq!(response.status().as_u16(), 204);
 
-    use vangnet_server::store::Store;
+    use vangnet_server::store::PartitionStore;
     let alert = app
         .store()
         .alert(&vangnet_proto::AlertId::new(alert_id))

@@ -12,8 +12,8 @@ use vangnet_e2e::{
 };
 use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, TimestampMs};
-use vangnet_server::audit::chain::{self, Entry};
-use vangnet_server::store::Store;
+use vangnet_server::audit_chain::{self as chain, Entry};
+use vangnet_server::store::EventLog;
 
 const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 

@@ -13,7 +13,7 @@ use vangnet_e2e::{
     workspace_binary,
 };
 use vangnet_proto::{OrderId, TimestampMs};
-use vangnet_server::store::{PartitionKey, Store};
+use vangnet_server::store::{PartitionKey, PartitionStore};
 
 const VANGNET_PASSWORD: &str = "correct horse battery staple";
 

@@ -9,7 +9,9 @@ use vangnet_e2e::{
 };
 use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, DispatchBody, OrderId, Priority, TimestampMs};
-use vangnet_server::store::{Commit, PartitionKey, Store, TimelineEntry};
+use vangnet_server::store::{
+    AuditLog, Commit, Outbox, PartitionKey, PartitionStore, TimelineEntry,
+};
 
 const SECRET: &str = "dispatch-test-secret";
 

@@ -14,7 +14,7 @@ use vangnet_e2e::{
     unique_name, workspace_binary,
 };
 use vangnet_proto::{Channel, TimestampMs};
-use vangnet_server::store::{PartitionKey, Store};
+use vangnet_server::store::{PartitionKey, PartitionStore};
 
 fn order(id: &str, victim: &str, perpetrator: &str) -> Value {
     json!({

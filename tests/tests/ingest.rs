@@ -8,7 +8,7 @@ use vangnet_e2e::{
     AppOptions, Device, MosquittoServer, MqttClient, MqttQos, TestApp, eventually, unique_name,
 };
 use vangnet_proto::{AlertId, Channel, DeviceId, OrderId, TimestampMs};
-use vangnet_server::store::{PartitionKey, Store};
+use vangnet_server::store::{History, PartitionKey, PartitionStore};
 
 const HOME: (f64, f64) = (51.9225, 4.4792);
 const FAR_AWAY: (f64, f64) = (52.0907, 5.1214);

@@ -18,7 +18,8 @@ use super::openapi::{
 };
 use super::{ApiError, Caller, parse_body, require};
 use crate::alert_board::{AlertBoard, BoardKey};
-use crate::audit::{self, chain::Draft};
+use crate::audit;
+use crate::audit_chain::Draft;
 use crate::auth::{Claims, Role};
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;

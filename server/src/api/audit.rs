@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller, require};
-use crate::audit::chain::Entry;
+use crate::audit_chain::Entry;
 use crate::auth::Role;
-use crate::store::Store;
+use crate::store::AuditLog;
 
 /// Entries per page unless `limit` says otherwise.
 const PAGE: usize = 100;
@@ -17,7 +17,7 @@ const PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 
 /// Mounts the audit endpoint for a store of type `S`.
-pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
+pub fn routes<S: AuditLog>(config: &mut web::ServiceConfig) {
     config.route("/api/v1/audit", web::get().to(list::<S>));
 }
 
@@ -53,7 +53,7 @@ pub struct AuditPage {
         CallErrors, BadRequest,
     ),
 )]
-pub(crate) async fn list<S: Store>(
+pub(crate) async fn list<S: AuditLog>(
     caller: Caller,
     store: web::Data<S>,
     request: HttpRequest,

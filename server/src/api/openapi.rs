@@ -3,7 +3,7 @@
 
 use super::audit::AuditPage;
 use super::orders::{ImportRefusal, ImportReport};
-use crate::audit::chain::Entry as AuditEntry;
+use crate::audit_chain::Entry as AuditEntry;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -1,7 +1,7 @@
 //! `GET /api/v1/alerts/stream`: every alert revision the caller may see, as
 //! Server-Sent Events, resumable with `Last-Event-ID`.
 //!
-//! The stream tails the store's event log ([`Store::events_after`]) by
+//! The stream tails the store's event log ([`EventLog::events_after`]) by
 //! polling, so it carries revisions committed by any instance. A new
 //! connection starts at the current end of the log, after `Last-Event-ID`
 //! when given, or at the start of the log with `?from=start`. Region scoping
@@ -34,7 +34,7 @@ use super::alerts::may_see;
 use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller, require};
 use crate::auth::{Claims, LEEWAY_S, Role};
-use crate::store::{EventId, Store, StoreError};
+use crate::store::{EventId, EventLog, StoreError};
 
 /// How often the log is read for new events.
 const POLL: Duration = Duration::from_millis(250);
@@ -46,7 +46,7 @@ const RETRY: Duration = Duration::from_secs(1);
 const BATCH: usize = 500;
 
 /// Mounts the stream; before `/api/v1/alerts/{id}`, which would take `stream` for an id.
-pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
+pub fn routes<S: EventLog>(config: &mut web::ServiceConfig) {
     config.route("/api/v1/alerts/stream", web::get().to(stream::<S>));
 }
 
@@ -97,7 +97,7 @@ fn token_deadline(claims: &Claims) -> Instant {
         CallErrors, BadRequest,
     ),
 )]
-pub(crate) async fn stream<S: Store>(
+pub(crate) async fn stream<S: EventLog>(
     caller: Caller,
     store: web::Data<S>,
     request: HttpRequest,
@@ -150,7 +150,7 @@ pub(crate) async fn stream<S: Store>(
         })))
 }
 
-impl<S: Store> Tail<S> {
+impl<S: EventLog> Tail<S> {
     /// Waits for the next events the caller may see (or a keep-alive when
     /// due) and renders them. Ends when actix drops the stream, after a
     /// write to the client failed.

@@ -3,9 +3,9 @@
 
 use std::io::{BufRead, Write};
 
-use super::chain::{Broken, Entry, Verifier};
+use crate::audit_chain::{Broken, Entry, Verifier};
 use crate::config::{Config, StoreSetting};
-use crate::store::{EmbeddedStore, RedisStore, Store, StoreError};
+use crate::store::{AuditLog, EmbeddedStore, RedisStore, StoreError};
 
 /// Entries read from the store per round trip.
 const PAGE: usize = 1000;
@@ -66,7 +66,7 @@ pub async fn export_configured(config: &Config, out: impl Write) -> Result<u64, 
 }
 
 /// Verifies the chain in `store` from the first entry to the head it recorded.
-pub async fn verify_store<S: Store>(store: &S) -> Result<u64, AuditError> {
+pub async fn verify_store<S: AuditLog>(store: &S) -> Result<u64, AuditError> {
     let head = store.audit_head().await?;
     let mut verifier = Verifier::default();
     let mut after = 0;
@@ -83,7 +83,7 @@ pub async fn verify_store<S: Store>(store: &S) -> Result<u64, AuditError> {
 }
 
 /// Writes every entry of `store`, in stored order, one JSON object a line.
-pub async fn export_store<S: Store>(store: &S, mut out: impl Write) -> Result<u64, AuditError> {
+pub async fn export_store<S: AuditLog>(store: &S, mut out: impl Write) -> Result<u64, AuditError> {
     let mut after = 0;
     loop {
         let page = store.audit_after(after, PAGE).await?;

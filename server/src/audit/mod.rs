@@ -5,7 +5,6 @@
 //! writers (handlers, the recorder, dispatch, other instances) may append at
 //! once: a writer that lost the race rebuilds its entry on the new head.
 
-pub mod chain;
 pub mod command;
 pub mod recorder;
 
@@ -16,20 +15,20 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vangnet_proto::TimestampMs;
 
-use self::chain::{Draft, Run};
-use crate::store::{Store, StoreError};
+use crate::audit_chain::{Draft, Run};
+use crate::store::{AuditLog, StoreError};
 
 /// Drafts the writer appends in one step at most.
 const WRITER_BATCH: usize = 256;
 
 /// Appends `draft` to the chain, retrying on the head another writer moved.
-pub async fn append<S: Store>(store: &S, draft: Draft) -> Result<(), StoreError> {
+pub async fn append<S: AuditLog>(store: &S, draft: Draft) -> Result<(), StoreError> {
     append_all(store, &[draft]).await
 }
 
 /// Appends `drafts` to the chain in order and in one step, retrying on the
 /// head another writer moved.
-pub async fn append_all<S: Store>(store: &S, drafts: &[Draft]) -> Result<(), StoreError> {
+pub async fn append_all<S: AuditLog>(store: &S, drafts: &[Draft]) -> Result<(), StoreError> {
     loop {
         let head = store.audit_head().await?;
         let run = Run::after(&head.link, drafts.iter().cloned(), TimestampMs::now());
@@ -44,7 +43,7 @@ pub async fn append_all<S: Store>(store: &S, drafts: &[Draft]) -> Result<(), Sto
 /// each draft's receipt once its entry is stored; drafts still queued when
 /// the service stops are lost, so a caller that must not lose one keeps its
 /// own record until the receipt comes.
-pub fn spawn_writer<S: Store, R: Send + 'static>(
+pub fn spawn_writer<S: AuditLog, R: Send + 'static>(
     store: Arc<S>,
     stop: CancellationToken,
 ) -> (

@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use vangnet_proto::{DispatchBody, TimestampMs};
 
-use super::chain::{Draft, Run};
+use crate::audit_chain::{Draft, Run};
 use crate::store::{EventId, Store, StoreError};
 
 /// Events read per round.
@@ -111,8 +111,10 @@ mod tests {
     use vangnet_proto::{AlertId, AlertKind, AlertStatus, OrderId, Priority, TimestampMs, UtcTime};
 
     use super::*;
-    use crate::audit::chain;
-    use crate::store::{Commit, EmbeddedStore, PartitionKey, TimelineEntry};
+    use crate::audit_chain as chain;
+    use crate::store::{
+        AuditLog, Commit, EmbeddedStore, PartitionKey, PartitionStore, TimelineEntry,
+    };
 
     fn revision(alert: &str, revision: u32) -> TimelineEntry {
         let at = UtcTime(TimestampMs(1_764_331_200_000));

@@ -19,7 +19,8 @@ use vangnet_proto::{AlertStatus, DispatchBody, Priority, TimestampMs};
 
 use super::route::Route;
 use super::worker::Outcome;
-use crate::audit::{self, chain::Draft};
+use crate::audit;
+use crate::audit_chain::Draft;
 use crate::health::Health;
 use crate::store::{EventId, OutboxEntry, PartitionKey, Store, StoreError};
 

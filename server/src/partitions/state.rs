@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use vangnet_engine::{DeviceState, Engine, OrderState};
 use vangnet_proto::DeviceId;
 use vangnet_proto::order::OrderBody;
 
-use crate::store::{LEGACY_STATE_PART, StateParts, StoreError};
+use crate::store::{StateParts, StoreError};
 
 const ORDER_PART: &str = "order";
 const ORDER_STATE_PART: &str = "order_state";
@@ -18,7 +18,7 @@ const DEVICE_PART_PREFIX: &str = "device:";
 
 /// The durable state of one partition: the order it was computed for and
 /// the engine state of the order and its devices.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct PartitionState {
     pub(super) order: Option<OrderBody>,
     pub(super) order_state: Option<OrderState>,
@@ -27,11 +27,8 @@ pub(super) struct PartitionState {
 
 impl PartitionState {
     /// Reads the state back from every stored part; the error says which part is corrupt.
-    pub(super) fn from_parts(mut parts: StateParts) -> Result<Self, String> {
-        let mut state: Self = match parts.remove(LEGACY_STATE_PART) {
-            Some(whole) => decode(LEGACY_STATE_PART, &whole)?,
-            None => Self::default(),
-        };
+    pub(super) fn from_parts(parts: StateParts) -> Result<Self, String> {
+        let mut state = Self::default();
         for (name, bytes) in &parts {
             match name.as_str() {
                 ORDER_PART => state.order = decode(name, bytes)?,
@@ -198,18 +195,6 @@ pub(super) mod tests {
     #[test]
     fn the_parts_written_read_back_as_the_same_state() {
         let (mut engine, mut state, mut stored) = started();
-        stored.extend(perpetrator_moves(&mut engine, &mut state));
-        assert_eq!(PartitionState::from_parts(stored).unwrap(), state);
-    }
-
-    #[test]
-    fn a_whole_state_stored_before_parts_is_read_and_newer_parts_win() {
-        let (mut engine, mut state, _) = started();
-        let mut stored = StateParts::new();
-        stored.insert(
-            LEGACY_STATE_PART.to_owned(),
-            serde_json::to_vec(&state).unwrap(),
-        );
         stored.extend(perpetrator_moves(&mut engine, &mut state));
         assert_eq!(PartitionState::from_parts(stored).unwrap(), state);
     }

@@ -12,12 +12,12 @@ use vangnet_proto::{
     OrderId, Priority, TimestampMs, UtcTime,
 };
 
-use crate::audit::chain::{self, Draft, GENESIS, Link, Run};
+use crate::audit_chain::{self as chain, Draft, GENESIS, Link, Run};
 
 use super::{
-    Act, Commit, CommitOutcome, EmbeddedStore, EventId, HistoryEntry, LEGACY_STATE_PART,
-    OrderChange, OrderWrite, PartitionKey, RedisStore, SetAside, SetAsideReason, StateParts, Store,
-    StoreError, StoredOrder, TimelineEntry,
+    Act, Commit, CommitOutcome, EmbeddedStore, EventId, EventLog, History, HistoryEntry,
+    OrderChange, OrderStore, OrderWrite, Outbox, PartitionKey, PartitionStore, RedisStore,
+    SetAside, SetAsideReason, StateParts, Store, StoreError, StoredOrder, TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
@@ -27,8 +27,6 @@ trait Fixture {
     type Store: Store + Clone;
     fn store(&self) -> &Self::Store;
     fn reopen(&mut self);
-    /// Writes a partition's whole state the way the store did before state had parts.
-    fn write_state_before_parts(&mut self, partition: &PartitionKey, version: u64, state: &[u8]);
 }
 
 struct RedisFixture {
@@ -245,17 +243,6 @@ impl Fixture for RedisFixture {
         self.store =
             RedisStore::connect_with_ca(&self.url, &self.prefix, self.ca_pem.as_deref()).unwrap();
     }
-
-    fn write_state_before_parts(&mut self, partition: &PartitionKey, version: u64, state: &[u8]) {
-        redis::cmd("HSET")
-            .arg(format!("{}:{{p:{partition}}}:state", self.prefix))
-            .arg("version")
-            .arg(version)
-            .arg("state")
-            .arg(state)
-            .exec(&mut self.raw())
-            .unwrap();
-    }
 }
 
 impl Drop for RedisFixture {
@@ -308,21 +295,6 @@ impl Fixture for EmbeddedFixture {
     fn reopen(&mut self) {
         self.store = None;
         self.store = Some(EmbeddedStore::open(&self.dir.path().join("vangnet.redb")).unwrap());
-    }
-
-    fn write_state_before_parts(&mut self, partition: &PartitionKey, version: u64, state: &[u8]) {
-        const STATES: redb::TableDefinition<&str, (u64, &[u8])> =
-            redb::TableDefinition::new("states");
-        self.store = None;
-        let db = redb::Database::open(self.dir.path().join("vangnet.redb")).unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(STATES)
-            .unwrap()
-            .insert(partition.to_string().as_str(), (version, state))
-            .unwrap();
-        txn.commit().unwrap();
-        drop(db);
-        self.reopen();
     }
 }
 
@@ -1129,36 +1101,6 @@ async fn a_commit_writes_its_parts_and_keeps_the_others<S: Store>(store: &S) {
     );
 }
 
-async fn a_state_stored_before_parts_loads_as_one_part_and_takes_new_parts<F: Fixture>(
-    fixture: &mut F,
-) {
-    let partition = order("order-17");
-    fixture.write_state_before_parts(&partition, 4, b"whole state");
-    let store = fixture.store();
-    let loaded = store.load(&partition).await.unwrap().unwrap();
-    assert_eq!(
-        (loaded.version, loaded.value),
-        (4, parts(&[(LEGACY_STATE_PART, b"whole state")]))
-    );
-
-    let commit = Commit {
-        parts: parts(&[("device:victim-1", b"v1")]),
-        ..Commit::default()
-    };
-    commit_next(store, &partition, commit).await;
-    let loaded = store.load(&partition).await.unwrap().unwrap();
-    assert_eq!(
-        (loaded.version, loaded.value),
-        (
-            5,
-            parts(&[
-                ("device:victim-1", b"v1"),
-                (LEGACY_STATE_PART, b"whole state")
-            ])
-        )
-    );
-}
-
 fn set_aside(topic: &str, reason: SetAsideReason) -> SetAside {
     SetAside {
         topic: topic.to_owned(),
@@ -1199,13 +1141,6 @@ macro_rules! conformance_suite {
             let mut fixture = $fixture;
             super::state_survives_reopening_the_store(&mut fixture).await;
         }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn a_state_stored_before_parts_loads_as_one_part_and_takes_new_parts() {
-            let mut fixture = $fixture;
-            super::a_state_stored_before_parts_loads_as_one_part_and_takes_new_parts(&mut fixture)
-                .await;
-        }
     };
 }
 
@@ -1217,11 +1152,6 @@ macro_rules! both_stores {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
                 super::the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn history_in_a_sorted_set_from_before_the_lists_is_read_and_trimmed() {
-                super::history_in_a_sorted_set_from_before_the_lists_is_read_and_trimmed().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1296,45 +1226,6 @@ async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
     assert_eq!(store.log_gap_after(None).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[0])).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[2])).await.unwrap(), None);
-}
-
-/// Redis only: history written as a sorted set, before history became
-/// lists, is read with the lists and trimmed until it is gone.
-async fn history_in_a_sorted_set_from_before_the_lists_is_read_and_trimmed() {
-    let fixture = RedisFixture::new();
-    let partition = order("order-17");
-    let keys = format!("{}:{{p:{partition}}}", fixture.prefix);
-    let _: () = redis::pipe()
-        .zadd(
-            format!("{keys}:history:victim-1"),
-            serde_json::to_string(&fix(1, T0 + 100)).unwrap(),
-            T0 + 100,
-        )
-        .zadd(
-            format!("{keys}:history:victim-1"),
-            serde_json::to_string(&fix(3, T0 + 300)).unwrap(),
-            T0 + 300,
-        )
-        .sadd(format!("{keys}:history-devices"), "victim-1")
-        .query(&mut fixture.raw())
-        .unwrap();
-    let store = fixture.store();
-    commit_next(
-        store,
-        &partition,
-        with_history(vec![located("victim-1", fix(2, T0 + 200))]),
-    )
-    .await;
-
-    let victim = DeviceId::parse("victim-1", "device").unwrap();
-    let all = store.history(&partition, &victim, TimestampMs(0), TimestampMs(T0 * 2));
-    assert_eq!(
-        all.await.unwrap(),
-        [fix(1, T0 + 100), fix(2, T0 + 200), fix(3, T0 + 300)]
-    );
-    assert_eq!(store.trim_history(TimestampMs(T0 + 250)).await.unwrap(), 2);
-    let kept = store.history(&partition, &victim, TimestampMs(0), TimestampMs(T0 * 2));
-    assert_eq!(kept.await.unwrap(), [fix(3, T0 + 300)]);
 }
 
 /// Redis only: scripts are gone after a restart without persistence or a

@@ -1,6 +1,8 @@
 //! The audit chain itself, free of I/O: an entry carries the SHA-256 of its
 //! own canonical form, which includes the hash of the entry before, so
 //! editing, removing or reordering any entry breaks every link after it.
+//! The store keeps the chain and [`crate::audit`] writes it; this module
+//! uses neither.
 //!
 //! Removing entries at the very end leaves a shorter chain that is still
 //! intact: only the head record the store keeps beside the chain shows that. An

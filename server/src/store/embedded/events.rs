@@ -1,0 +1,55 @@
+//! The event log in the embedded store: [`EVENTS`], which a commit appends to.
+
+use redb::ReadableTable;
+use vangnet_proto::DispatchBody;
+
+use super::{EVENTS, EmbeddedStore, db_error};
+use crate::store::{EventId, EventLog, StoreError, decode};
+
+impl EventLog for EmbeddedStore {
+    async fn events_after(
+        &self,
+        after: Option<&EventId>,
+        limit: usize,
+    ) -> Result<Vec<(EventId, DispatchBody)>, StoreError> {
+        let start = match after {
+            None => 0,
+            Some(id) => id
+                .as_str()
+                .parse::<u64>()
+                .map_err(|_| StoreError::Corrupt(format!("event id `{id}` is not of this store")))?
+                .saturating_add(1),
+        };
+        self.read(move |txn| {
+            let events = txn.open_table(EVENTS).map_err(db_error)?;
+            events
+                .range(start..)
+                .map_err(db_error)?
+                .take(limit)
+                .map(|item| {
+                    let (seq, body) = item.map_err(db_error)?;
+                    Ok((event_id(seq.value()), decode(body.value().as_bytes())?))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn last_event_id(&self) -> Result<Option<EventId>, StoreError> {
+        self.read(|txn| {
+            let events = txn.open_table(EVENTS).map_err(db_error)?;
+            let last = events.last().map_err(db_error)?;
+            Ok(last.map(|(seq, _)| event_id(seq.value())))
+        })
+        .await
+    }
+
+    async fn log_gap_after(&self, _after: Option<&EventId>) -> Result<Option<EventId>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// The event id of a sequence number: zero-padded, so ids sort as text too.
+fn event_id(seq: u64) -> EventId {
+    EventId(format!("{seq:020}"))
+}

@@ -1,0 +1,129 @@
+//! The embedded store: one redb file, one transaction per method, run on
+//! Tokio's blocking pool. The default when no Redis is configured.
+//!
+//! The tables below are the file's layout; each concern has a module here,
+//! and a commit ([`partitions`]) writes to the tables of several.
+
+mod audit_log;
+mod events;
+mod history;
+mod orders;
+mod outbox;
+mod partitions;
+mod set_aside;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
+
+use super::{Store, StoreError};
+
+/// Order id → order body.
+const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
+/// Named counters: [`orders::ORDERS_EPOCH`].
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+/// Partition → (version, an unused byte string, always empty: redb files record
+/// a table's value type, so the type stays as written).
+const STATES: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("states");
+/// (partition, part name) → the part's bytes.
+const STATE_PARTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("state_parts");
+/// (partition, alert id) → latest revision JSON.
+const ALERTS: TableDefinition<(&str, &str), &str> = TableDefinition::new("alerts");
+/// Alert id → partition.
+const ALERT_PARTITIONS: TableDefinition<&str, &str> = TableDefinition::new("alert_partitions");
+/// (alert id, position) → timeline entry JSON.
+const TIMELINES: TableDefinition<(&str, u64), &str> = TableDefinition::new("timelines");
+/// (priority rank, enqueued at, partition, key) → outbox entry JSON, in delivery order.
+const OUTBOX: TableDefinition<(u64, u64, &str, &str), &str> = TableDefinition::new("outbox");
+/// (partition, key) → (priority rank, enqueued at): where an entry sits in [`OUTBOX`].
+const OUTBOX_KEYS: TableDefinition<(&str, &str), (u64, u64)> = TableDefinition::new("outbox_keys");
+/// (partition, device, ts, seq) → fix JSON.
+const HISTORY: TableDefinition<(&str, &str, u64, u64), &str> = TableDefinition::new("history");
+/// (ts, partition, device, seq): [`HISTORY`] ordered by time, for trimming.
+const HISTORY_BY_TIME: TableDefinition<(u64, &str, &str, u64), ()> =
+    TableDefinition::new("history_by_time");
+
+/// Sequence number → committed revision JSON: the event log, in commit order.
+/// Never trimmed: alert revisions are few next to location history.
+const EVENTS: TableDefinition<u64, &str> = TableDefinition::new("events");
+
+/// Position (1, 2, 3 …) → audit entry JSON, in chain order.
+const AUDIT: TableDefinition<u64, &str> = TableDefinition::new("audit");
+/// [`audit_log::AUDIT_HEAD`] → (seq, hash, last event audited or "").
+const AUDIT_HEADS: TableDefinition<&str, (u64, &str, &str)> = TableDefinition::new("audit_head");
+
+/// Sequence number → set-aside message JSON, oldest first.
+const SET_ASIDE: TableDefinition<u64, &str> = TableDefinition::new("set_aside");
+
+/// The [`Store`] in a local redb file.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+impl EmbeddedStore {
+    /// Opens the store in the file at `path`, creating it if missing.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(db_error)?;
+        let txn = db.begin_write().map_err(db_error)?;
+        txn.open_table(ORDERS).map_err(db_error)?;
+        txn.open_table(COUNTERS).map_err(db_error)?;
+        txn.open_table(STATES).map_err(db_error)?;
+        txn.open_table(STATE_PARTS).map_err(db_error)?;
+        txn.open_table(ALERTS).map_err(db_error)?;
+        txn.open_table(ALERT_PARTITIONS).map_err(db_error)?;
+        txn.open_table(TIMELINES).map_err(db_error)?;
+        txn.open_table(OUTBOX).map_err(db_error)?;
+        txn.open_table(OUTBOX_KEYS).map_err(db_error)?;
+        txn.open_table(HISTORY).map_err(db_error)?;
+        txn.open_table(HISTORY_BY_TIME).map_err(db_error)?;
+        txn.open_table(EVENTS).map_err(db_error)?;
+        txn.open_table(AUDIT).map_err(db_error)?;
+        txn.open_table(AUDIT_HEADS).map_err(db_error)?;
+        txn.open_table(SET_ASIDE).map_err(db_error)?;
+        txn.commit().map_err(db_error)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Runs `f` in one read transaction on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || f(&db.begin_read().map_err(db_error)?))
+            .await
+            .map_err(|err| StoreError::Unavailable(err.to_string()))?
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool and commits it
+    /// durably when `f` succeeds.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(db_error)?;
+            let value = f(&txn)?;
+            txn.commit().map_err(db_error)?;
+            Ok(value)
+        })
+        .await
+        .map_err(|err| StoreError::Unavailable(err.to_string()))?
+    }
+}
+
+impl Store for EmbeddedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|_| Ok(())).await
+    }
+}
+
+/// A redb failure: the store cannot serve the call.
+fn db_error(err: impl Into<redb::Error>) -> StoreError {
+    StoreError::Unavailable(err.into().to_string())
+}

@@ -1,0 +1,80 @@
+//! The event log: every committed alert revision, in commit order.
+
+use std::fmt;
+use std::future::Future;
+
+use vangnet_proto::DispatchBody;
+
+use super::StoreError;
+
+/// Where an alert revision sits in the event log ([`EventLog::events_after`]).
+///
+/// Redis stream ids (`ms-seq`) or the embedded store's zero-padded sequence
+/// number; ordered by their numeric parts, so ids sort in log order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventId(pub(super) String);
+
+impl EventId {
+    /// Reads an id a client sent back (`Last-Event-ID`): digits, optionally `-` and digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (first, rest) = text.split_once('-').unwrap_or((text, "0"));
+        let number =
+            |part: &str| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok();
+        (number(first) && number(rest)).then(|| Self(text.to_owned()))
+    }
+
+    /// The id as sent to clients.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The numeric parts, for ordering.
+    fn parts(&self) -> (u64, u64) {
+        let (first, rest) = self.0.split_once('-').unwrap_or((&self.0, "0"));
+        (first.parse().unwrap_or(0), rest.parse().unwrap_or(0))
+    }
+}
+
+impl Ord for EventId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts()
+            .cmp(&other.parts())
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for EventId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The log that alert streams, the alert board, dispatch and the audit
+/// recorder follow, each from where it last read.
+pub trait EventLog: Send + Sync + 'static {
+    /// Up to `limit` alert revisions committed after `after` (from the start
+    /// of the log when `None`), oldest first: every committed revision is in
+    /// the log exactly once, in commit order, until the log drops it (the
+    /// Redis log keeps about the newest 100,000; see [`EventLog::log_gap_after`]).
+    fn events_after(
+        &self,
+        after: Option<&EventId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<(EventId, DispatchBody)>, StoreError>> + Send;
+    /// The id of the newest event in the log, if any.
+    fn last_event_id(&self) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
+    /// Whether a reader at `after` (at the start when `None`) may have missed
+    /// events the log dropped: the first event still held when the log has
+    /// dropped events and `after` sorts before that first one, else `None`.
+    fn log_gap_after(
+        &self,
+        after: Option<&EventId>,
+    ) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
+}

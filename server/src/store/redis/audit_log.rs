@@ -1,0 +1,80 @@
+//! The audit chain on Redis: `P:{audit}:entries` and `P:{audit}:head`.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use super::{RedisStore, unavailable};
+use crate::audit_chain::{Entry as AuditEntry, GENESIS, Link, Run as AuditRun};
+use crate::store::{AuditHead, AuditLog, EventId, StoreError, decode, encode};
+
+/// Appends audit entries if the chain still ends where they attach.
+static APPEND_AUDIT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/append_audit.lua")));
+
+impl AuditLog for RedisStore {
+    async fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        let (seq, hash, event): (Option<u64>, Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.audit_key("head"))
+            .arg("seq")
+            .arg("hash")
+            .arg("event")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let event = event
+            .map(|id| {
+                EventId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("event id `{id}`")))
+            })
+            .transpose()?;
+        Ok(AuditHead {
+            link: Link {
+                seq: seq.unwrap_or(0),
+                hash: hash.unwrap_or_else(|| GENESIS.to_owned()),
+            },
+            event,
+        })
+    }
+
+    async fn append_audit(
+        &self,
+        run: &AuditRun,
+        event: Option<&EventId>,
+    ) -> Result<bool, StoreError> {
+        let (start, end) = (run.attaches_to(), run.end());
+        let mut invocation = APPEND_AUDIT.prepare_invoke();
+        invocation
+            .key(self.audit_key("head"))
+            .key(self.audit_key("entries"))
+            .arg(start.seq)
+            .arg(start.hash.as_str())
+            .arg(GENESIS)
+            .arg(end.seq)
+            .arg(end.hash.as_str())
+            .arg(event.map_or("", EventId::as_str));
+        for entry in run.entries() {
+            invocation.arg(encode(entry)?);
+        }
+        let appended: i64 = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(appended == 1)
+    }
+
+    async fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = i64::try_from(after).unwrap_or(i64::MAX);
+        let stop = start.saturating_add(i64::try_from(limit - 1).unwrap_or(i64::MAX));
+        let entries: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.audit_key("entries"))
+            .arg(start)
+            .arg(stop)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        entries.iter().map(|json| decode(json.as_bytes())).collect()
+    }
+}

@@ -1,0 +1,277 @@
+//! Partitions on Redis: their state, the commit, and the alerts commits wrote.
+
+use std::str::FromStr;
+use std::sync::{LazyLock, PoisonError};
+
+use redis::aio::ConnectionManager;
+use redis::{Cmd, ErrorKind, RedisResult, RedisWrite, Script, ServerErrorKind};
+use vangnet_proto::{AlertId, DispatchBody};
+
+use super::events::EVENTS_MAX_LEN;
+use super::{RedisStore, SCAN_BATCH, unavailable};
+use crate::store::{
+    Commit, CommitOutcome, OutboxEntry, PartitionKey, PartitionStore, StateParts, StoreError,
+    StoredAlert, TimelineEntry, Versioned, decode, encode,
+};
+
+/// One step of one partition, written all or nothing.
+static COMMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/commit.lua")));
+
+impl PartitionStore for RedisStore {
+    async fn load(
+        &self,
+        partition: &PartitionKey,
+    ) -> Result<Option<Versioned<StateParts>>, StoreError> {
+        let mut parts: StateParts = redis::cmd("HGETALL")
+            .arg(self.key(&partition.to_string(), "state"))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let Some(version) = parts.remove("version") else {
+            return Ok(None);
+        };
+        let version = std::str::from_utf8(&version)
+            .ok()
+            .and_then(|version| version.parse().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("partition {partition}: bad version")))?;
+        Ok(Some(Versioned {
+            version,
+            value: parts,
+        }))
+    }
+
+    async fn commit(
+        &self,
+        partition: &PartitionKey,
+        expected: u64,
+        commit: Commit,
+    ) -> Result<CommitOutcome, StoreError> {
+        self.remember_partition(partition).await?;
+        let name = partition.to_string();
+        let to_list: Vec<bool> = {
+            let mut listing = self.listing();
+            commit
+                .history
+                .iter()
+                .map(|entry| !listing.is_listed(partition, &entry.device))
+                .collect()
+        };
+        let outbox: Vec<OutboxEntry> = commit
+            .revisions
+            .iter()
+            .map(|entry| OutboxEntry {
+                partition: partition.clone(),
+                body: entry.revision.clone(),
+                enqueued_at: commit.at,
+            })
+            .collect();
+        let cmd = self.commit_cmd(&name, expected, &commit, &to_list, &outbox)?;
+        let mut conn = if outbox.is_empty() {
+            self.bulk.clone()
+        } else {
+            self.conn.clone()
+        };
+        let version = self.eval_commit(&cmd, &mut conn).await.map_err(|err| {
+            self.schedule_full_repair();
+            unavailable(err)
+        })?;
+        let Ok(version) = u64::try_from(version) else {
+            return Ok(CommitOutcome::Conflict);
+        };
+        if to_list.contains(&true) {
+            let mut listed = self.listing();
+            for (entry, _) in commit
+                .history
+                .iter()
+                .zip(&to_list)
+                .filter(|(_, list)| **list)
+            {
+                listed.note(partition, &entry.device, entry.fix.ts, commit.at);
+            }
+        }
+        if !outbox.is_empty()
+            && let Err(err) = self.index_revisions(&name, &outbox).await
+        {
+            tracing::warn!("indexing a commit of {name} failed, repairing on next read: {err}");
+            self.schedule_full_repair();
+        }
+        Ok(CommitOutcome::Committed(version))
+    }
+
+    async fn partitions(&self) -> Result<Vec<PartitionKey>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.global("partitions"))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        names.sort();
+        let mut partitions = Vec::with_capacity(names.len());
+        for chunk in names.chunks(SCAN_BATCH) {
+            let mut pipe = redis::pipe();
+            for name in chunk {
+                pipe.cmd("EXISTS").arg(self.key(name, "state"));
+            }
+            let committed: Vec<bool> = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            for (name, committed) in chunk.iter().zip(committed) {
+                if committed {
+                    partitions.push(PartitionKey::from_str(name)?);
+                }
+            }
+        }
+        partitions.sort();
+        Ok(partitions)
+    }
+
+    async fn alert(&self, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
+        self.ensure_indexes().await?;
+        let mut conn = self.conn.clone();
+        let name: Option<String> = redis::cmd("HGET")
+            .arg(self.global("alert-partition"))
+            .arg(id.as_str())
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        let (current, timeline): (Option<String>, Vec<String>) = redis::pipe()
+            .atomic()
+            .cmd("HGET")
+            .arg(self.key(&name, "alerts"))
+            .arg(id.as_str())
+            .cmd("LRANGE")
+            .arg(self.key(&name, &format!("timeline:{id}")))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        Ok(Some(StoredAlert {
+            partition: PartitionKey::from_str(&name)?,
+            current: decode(current.as_bytes())?,
+            timeline: timeline
+                .iter()
+                .map(|json| decode::<TimelineEntry>(json.as_bytes()))
+                .collect::<Result<_, _>>()?,
+        }))
+    }
+
+    async fn alerts(&self, partition: &PartitionKey) -> Result<Vec<DispatchBody>, StoreError> {
+        let all: Vec<String> = redis::cmd("HVALS")
+            .arg(self.key(&partition.to_string(), "alerts"))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let mut alerts = all
+            .iter()
+            .map(|json| decode::<DispatchBody>(json.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        alerts.sort_by(|a, b| a.alert_id.cmp(&b.alert_id));
+        Ok(alerts)
+    }
+}
+
+impl RedisStore {
+    /// Adds the partition to `P:partitions` once per process, before its first commit.
+    async fn remember_partition(&self, partition: &PartitionKey) -> Result<(), StoreError> {
+        let known = self
+            .shared
+            .known_partitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(partition);
+        if !known {
+            redis::cmd("SADD")
+                .arg(self.global("partitions"))
+                .arg(partition.to_string())
+                .exec_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?;
+            self.shared
+                .known_partitions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(partition.clone());
+        }
+        Ok(())
+    }
+
+    /// The commit script's `EVALSHA` (`scripts/commit.lua`), written straight
+    /// into one command buffer: a location commit is most of what Vangnet
+    /// sends Redis, so it builds no string it can write in place.
+    fn commit_cmd(
+        &self,
+        partition: &str,
+        expected: u64,
+        commit: &Commit,
+        to_list: &[bool],
+        outbox: &[OutboxEntry],
+    ) -> Result<Cmd, StoreError> {
+        let revisions = !commit.revisions.is_empty();
+        let keys = 2 + commit.history.len() + if revisions { 3 + outbox.len() } else { 0 };
+        let key_len = self.shared.prefix.len() + partition.len() + 64;
+        let args = 3 + keys + 3 + 2 * commit.parts.len() + 3 * commit.history.len();
+        let bytes = 128
+            + keys * key_len
+            + commit.parts.values().map(Vec::len).sum::<usize>()
+            + 256 * commit.history.len();
+        let mut cmd = Cmd::with_capacity(args, bytes);
+        cmd.arg("EVALSHA").arg(COMMIT.get_hash()).arg(keys);
+        let mut key = String::with_capacity(key_len);
+        let mut partition_key = |cmd: &mut Cmd, name: &[&str]| {
+            self.write_key(&mut key, partition, name);
+            cmd.arg(key.as_str());
+        };
+        partition_key(&mut cmd, &["state"]);
+        partition_key(&mut cmd, &["history-devices"]);
+        for entry in &commit.history {
+            partition_key(&mut cmd, &["fixes:", entry.device.as_str()]);
+        }
+        if revisions {
+            partition_key(&mut cmd, &["alerts"]);
+            partition_key(&mut cmd, &["outbox"]);
+            cmd.arg(self.global("events"));
+            for entry in &commit.revisions {
+                partition_key(&mut cmd, &["timeline:", entry.revision.alert_id.as_str()]);
+            }
+        }
+        cmd.arg(expected)
+            .arg(commit.parts.len())
+            .arg(commit.history.len());
+        for (name, bytes) in &commit.parts {
+            cmd.arg(name.as_str()).arg(bytes.as_slice());
+        }
+        for (entry, list) in commit.history.iter().zip(to_list) {
+            cmd.arg(entry.device.as_str());
+            serde_json::to_writer(cmd.writer_for_next_arg(), &entry.fix)
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+            cmd.arg(if *list { "1" } else { "" });
+        }
+        if revisions {
+            cmd.arg(EVENTS_MAX_LEN);
+            for (entry, queued) in commit.revisions.iter().zip(outbox) {
+                cmd.arg(entry.revision.alert_id.as_str())
+                    .arg(encode(&entry.revision)?)
+                    .arg(encode(entry)?)
+                    .arg(queued.key())
+                    .arg(encode(queued)?);
+            }
+        }
+        Ok(cmd)
+    }
+
+    /// Runs the commit script's `cmd`, loading the script first if Redis lost it.
+    async fn eval_commit(&self, cmd: &Cmd, conn: &mut ConnectionManager) -> RedisResult<i64> {
+        match cmd.query_async(conn).await {
+            Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                COMMIT.load_async(conn).await?;
+                cmd.query_async(conn).await
+            }
+            result => result,
+        }
+    }
+}
