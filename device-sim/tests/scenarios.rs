@@ -1,6 +1,9 @@
 //! Every scenario of the library played by `vangnet-sim run` against the
 //! real `vangnet` (Mosquitto and Redis of the e2e harness, prefixes of its
-//! own), each at a speed that plays it in 10–20 real seconds. The
+//! own), each at a speed that plays it in 10–20 real seconds, one test per
+//! scenario named after it. The scenarios mostly wait for their clock, so
+//! this harness plays [`CONCURRENT`] at once unless `--test-threads` says
+//! otherwise. The
 //! service's silence settings are divided by the speed, so silence behaves in
 //! scenario time as it would at speed 1. The runner serves the police
 //! dispatch endpoint of the default route (P1 and P2 of real orders) itself
@@ -8,7 +11,12 @@
 
 use std::path::{Path, PathBuf};
 
+use libtest_mimic::{Arguments, Trial};
+
 use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url};
+
+/// Scenarios played at once by default.
+const CONCURRENT: usize = 4;
 
 const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
@@ -67,7 +75,6 @@ async fn plays(name: &str) {
         .await
         .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
-    println!("{report}");
     assert!(
         output.status.success(),
         "{report}\n{}",
@@ -75,7 +82,6 @@ async fn plays(name: &str) {
     );
 }
 
-#[test]
 fn every_scenario_in_the_library_is_played_here() {
     let mut files: Vec<String> = std::fs::read_dir(library_dir())
         .unwrap()
@@ -90,62 +96,21 @@ fn every_scenario_in_the_library_is_played_here() {
     assert_eq!(files, played);
 }
 
-#[tokio::test]
-async fn approach_on_foot() {
-    plays("approach-on-foot").await;
-}
-
-#[tokio::test]
-async fn drive_by_100kmh() {
-    plays("drive-by-100kmh").await;
-}
-
-#[tokio::test]
-async fn same_motorway() {
-    plays("same-motorway").await;
-}
-
-#[tokio::test]
-async fn jitter_hour() {
-    plays("jitter-hour").await;
-}
-
-#[tokio::test]
-async fn stale_victim() {
-    plays("stale-victim").await;
-}
-
-#[tokio::test]
-async fn silent_perpetrator() {
-    plays("silent-perpetrator").await;
-}
-
-#[tokio::test]
-async fn tampering() {
-    plays("tampering").await;
-}
-
-#[tokio::test]
-async fn panic_without_gps() {
-    plays("panic-without-gps").await;
-}
-
-#[tokio::test]
-async fn exercise_beside_real() {
-    plays("exercise-beside-real").await;
-}
-
-#[tokio::test]
-async fn panic_in_flood() {
-    plays("panic-in-flood").await;
-}
-
-#[tokio::test]
-async fn cycle_track_gpx() {
-    plays("cycle-track-gpx").await;
-}
-
-#[tokio::test]
-async fn outliers_and_jumps() {
-    plays("outliers-and-jumps").await;
+fn main() {
+    let mut args = Arguments::from_args();
+    args.test_threads.get_or_insert(CONCURRENT);
+    let mut trials = vec![Trial::test(
+        "every_scenario_in_the_library_is_played_here",
+        || {
+            every_scenario_in_the_library_is_played_here();
+            Ok(())
+        },
+    )];
+    trials.extend(LIBRARY.iter().map(|&(name, _)| {
+        Trial::test(name.replace('-', "_"), move || {
+            tokio::runtime::Runtime::new()?.block_on(plays(name));
+            Ok(())
+        })
+    }));
+    libtest_mimic::run(&args, trials).exit();
 }
