@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use url::Url;
 use vangnet_proto::{
     AlertId, AlertKind, AlertStatus, DispatchBody, Priority, TimestampMs, UtcTime,
@@ -125,6 +126,7 @@ async fn run(delay_ms: u64, with_p1: bool) -> (Duration, Option<Duration>) {
     let stop = CancellationToken::new();
     let started = Instant::now();
     dispatch::spawn(
+        &TaskTracker::new(),
         store.clone(),
         vec![route],
         committed.clone(),

@@ -1,7 +1,7 @@
 //! The HTTP server: liveness, readiness, Prometheus metrics and the API
 //! (docs/api.md#health-readiness-and-metrics, docs/api.md#http-api).
 
-use std::net::SocketAddr;
+use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -33,9 +33,9 @@ pub struct ApiContext<S> {
     pub order_limits: OrderLimits,
 }
 
-/// Binds `addr` and returns the server, to be awaited by the caller.
+/// Serves on `listener`; returns the server, to be awaited by the caller.
 pub fn start<S: Store>(
-    addr: SocketAddr,
+    listener: TcpListener,
     state: AppState,
     api: ApiContext<S>,
 ) -> std::io::Result<Server> {
@@ -70,7 +70,7 @@ pub fn start<S: Store>(
     })
     .workers(2)
     .disable_signals()
-    .bind(addr)?
+    .listen(listener)?
     .run();
     Ok(server)
 }

@@ -14,6 +14,7 @@ use futures_util::future::join_all;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics::{Counter, Histogram};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use vangnet_engine::Event;
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{
@@ -416,51 +417,44 @@ const PER_DEVICE: usize = 4;
 /// more than its in-flight window anyway.
 const HOLD: usize = 2048;
 
-/// Runs one worker per queue of a lane. A worker takes what its queue holds,
-/// and handles it in batches of up to [`BATCH`] with at most [`PER_DEVICE`]
-/// of one device's messages each, oldest first: each device's messages in
-/// order and different devices concurrently, so their store writes leave
-/// together. It acks the handled ones after each batch. Finishes when the
-/// lane stops handing on messages and the queues are empty.
+/// Runs one worker per queue of a lane on `tasks`. A worker takes what its
+/// queue holds, and handles it in batches of up to `BATCH` with at most
+/// `PER_DEVICE` of one device's messages each, oldest first: each device's
+/// messages in order and different devices concurrently, so their store
+/// writes leave together. It acks the handled ones after each batch, and
+/// finishes when the lane stops handing on messages and its queue is empty.
 pub fn spawn_workers<S: Store>(
+    tasks: &TaskTracker,
     ingest: Arc<Ingest<S>>,
     lane: Lane,
     queues: Vec<Queue>,
-) -> tokio::task::JoinHandle<()> {
-    let workers: Vec<_> = queues
-        .into_iter()
-        .map(|mut queue| {
-            let (ingest, lane) = (ingest.clone(), lane.clone());
-            tokio::spawn(async move {
-                let mut held = Vec::with_capacity(HOLD);
-                loop {
-                    if held.is_empty() {
-                        if queue.recv_many(&mut held, HOLD).await == 0 {
-                            break;
-                        }
-                    } else {
-                        let room = HOLD.saturating_sub(held.len());
-                        queue.take_waiting(&mut held, room);
+) {
+    for mut queue in queues {
+        let (ingest, lane) = (ingest.clone(), lane.clone());
+        tasks.spawn(async move {
+            let mut held = Vec::with_capacity(HOLD);
+            loop {
+                if held.is_empty() {
+                    if queue.recv_many(&mut held, HOLD).await == 0 {
+                        break;
                     }
-                    let batch = fair_batch(&mut held);
-                    let handled = ingest.handle_batch(&batch).await;
-                    lane.ack_all(
-                        batch
-                            .iter()
-                            .zip(handled)
-                            .filter_map(|(d, ok)| ok.then_some(d)),
-                    )
-                    .await;
-                    queue.finished(batch.len());
+                } else {
+                    let room = HOLD.saturating_sub(held.len());
+                    queue.take_waiting(&mut held, room);
                 }
-            })
-        })
-        .collect();
-    tokio::spawn(async move {
-        for worker in workers {
-            let _ = worker.await;
-        }
-    })
+                let batch = fair_batch(&mut held);
+                let handled = ingest.handle_batch(&batch).await;
+                lane.ack_all(
+                    batch
+                        .iter()
+                        .zip(handled)
+                        .filter_map(|(d, ok)| ok.then_some(d)),
+                )
+                .await;
+                queue.finished(batch.len());
+            }
+        });
+    }
 }
 
 /// Takes the next batch out of `held` (oldest first): up to [`BATCH`]

@@ -13,7 +13,8 @@ use vangnet_server::cli::{
 };
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::devices::{DeviceError, PasswordFile};
-use vangnet_server::{serve, telemetry};
+use vangnet_server::serve::Application;
+use vangnet_server::telemetry;
 
 /// Exit status for bad configuration (docs/protocol.md#exit-status-and-readiness).
 const BAD_CONFIGURATION: u8 = 2;
@@ -71,7 +72,9 @@ async fn serve_until_stopped(config: Config, broker: url::Url, demo: bool) -> an
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
-    serve::run(config, broker, demo, metrics, stopped(terminate)).await
+    Application::build(config, broker, demo, metrics)?
+        .run_until(stopped(terminate))
+        .await
 }
 
 /// Completes at SIGTERM or Ctrl-C.

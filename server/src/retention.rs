@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use vangnet_proto::TimestampMs;
 
 use crate::store::History;
@@ -14,11 +15,12 @@ pub const TRIM_EVERY: Duration = Duration::from_secs(3600);
 
 /// Trims history older than `retention` until `stop`.
 pub fn spawn<S: History>(
+    tasks: &TaskTracker,
     store: Arc<S>,
     retention: Duration,
     stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+) {
+    tasks.spawn(async move {
         let mut interval = tokio::time::interval(TRIM_EVERY);
         loop {
             tokio::select! {
@@ -33,5 +35,5 @@ pub fn spawn<S: History>(
                 Err(err) => tracing::warn!(%err, "history trim postponed"),
             }
         }
-    })
+    });
 }

@@ -1,14 +1,17 @@
-//! `vangnet serve`: wires the adapters around the engine and runs until the
-//! shutdown future it is given completes, then stops taking messages,
-//! finishes what it took, and leaves the rest to the broker's persistent session.
+//! `vangnet serve`: an [`Application`] built from the configuration with its
+//! HTTP listener bound, which wires the adapters around the engine and runs
+//! until the shutdown future it is given completes; then it stops taking
+//! messages, finishes what it took, leaves the rest to the broker's
+//! persistent session, and waits for every task it started.
 
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use url::Url;
 use vangnet_engine::EngineConfig;
 use vangnet_proto::{Channel, RejectReason, Topics};
@@ -26,7 +29,6 @@ use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
 use crate::probes::AppState;
 use crate::store::{EmbeddedStore, RedisStore, Store};
-use crate::watchdog;
 
 /// Workers per lane; a device's messages always go to the same one. Each
 /// handles what has queued for it as one batch, its devices concurrently.
@@ -35,65 +37,102 @@ const LOC_WORKERS: usize = 16;
 /// How long shutdown waits for in-flight messages.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs the service against `broker` until `stop_requested` completes, serving
-/// `/metrics` from the process's recorder, `metrics`.
-pub async fn run(
+/// A configured Vangnet with its HTTP listener bound: build it, read the
+/// address it serves on, then run it until a shutdown future completes.
+pub struct Application {
     config: Config,
     broker: Url,
     demo: bool,
     metrics: PrometheusHandle,
-    stop_requested: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    describe_metrics();
-    match &config.store {
-        StoreSetting::Redis(url) => {
-            let store = RedisStore::connect_with_ca(
-                url,
-                &config.store_prefix,
-                config.store_ca_pem.as_deref(),
-            )
-            .context("opening the Redis store")?;
-            tokio::spawn(report_redis_durability(store.clone()));
-            run_with(
-                config,
-                broker,
-                Arc::new(store),
-                metrics,
-                demo,
-                stop_requested,
-            )
-            .await
+    http: TcpListener,
+}
+
+impl Application {
+    /// Binds `config`'s HTTP address; `metrics` renders `/metrics` from the
+    /// process's recorder, and `demo` plays the demo once it runs.
+    pub fn build(
+        config: Config,
+        broker: Url,
+        demo: bool,
+        metrics: PrometheusHandle,
+    ) -> anyhow::Result<Self> {
+        let http = TcpListener::bind(config.http_addr)
+            .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
+        Ok(Self::with_http_listener(
+            config, broker, demo, metrics, http,
+        ))
+    }
+
+    /// As [`Application::build`], with an HTTP listener the caller bound
+    /// (on port 0, say, to let the system choose a free port).
+    pub fn with_http_listener(
+        config: Config,
+        broker: Url,
+        demo: bool,
+        metrics: PrometheusHandle,
+        http: TcpListener,
+    ) -> Self {
+        Self {
+            config,
+            broker,
+            demo,
+            metrics,
+            http,
         }
-        StoreSetting::File(path) => {
-            let store = EmbeddedStore::open(path)
-                .with_context(|| format!("opening the embedded store {}", path.display()))?;
-            run_with(
-                config,
-                broker,
-                Arc::new(store),
-                metrics,
-                demo,
-                stop_requested,
-            )
-            .await
+    }
+
+    /// Where HTTP is served.
+    pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
+        self.http.local_addr()
+    }
+
+    /// Runs until `shutdown` completes, then stops taking messages, finishes
+    /// what it took, stops every background task and waits for them.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        describe_metrics();
+        let tasks = TaskTracker::new();
+        let background = CancellationToken::new();
+        match &self.config.store {
+            StoreSetting::Redis(url) => {
+                let store = RedisStore::connect_with_ca(
+                    url,
+                    &self.config.store_prefix,
+                    self.config.store_ca_pem.as_deref(),
+                )
+                .context("opening the Redis store")?;
+                tasks.spawn(report_redis_durability(store.clone(), background.clone()));
+                run_with(self, Arc::new(store), tasks, background, shutdown).await
+            }
+            StoreSetting::File(path) => {
+                let store = EmbeddedStore::open(path)
+                    .with_context(|| format!("opening the embedded store {}", path.display()))?;
+                run_with(self, Arc::new(store), tasks, background, shutdown).await
+            }
         }
     }
 }
 
+/// Runs `app` on `store`; `tasks` are the background tasks, stopped by `background`.
 async fn run_with<S: Store>(
-    config: Config,
-    broker: Url,
+    app: Application,
     store: Arc<S>,
-    metrics: PrometheusHandle,
-    demo: bool,
+    tasks: TaskTracker,
+    background: CancellationToken,
     stop_requested: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let Application {
+        config,
+        broker,
+        demo,
+        metrics,
+        http,
+    } = app;
     let health = Arc::new(Health::default());
     health.set_broker(false);
     health.set_store(false);
-    let background = CancellationToken::new();
     let shutdown = Shutdown::default();
-    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    let workers = TaskTracker::new();
+    let lanes = TaskTracker::new();
 
     let verifier = config.verifier()?;
     if config.jwt_secret.is_some() && config.jwt_public_key.is_none() {
@@ -107,8 +146,9 @@ async fn run_with<S: Store>(
         engine_config(&config.detection),
     ));
     let api_devices = DeviceLink::default();
+    let http_addr = http.local_addr().context("the HTTP listener's address")?;
     let server = http::start(
-        config.http_addr,
+        http,
         AppState {
             health: health.clone(),
             metrics,
@@ -124,38 +164,38 @@ async fn run_with<S: Store>(
             },
         },
     )
-    .with_context(|| format!("binding the HTTP address {}", config.http_addr))?;
+    .with_context(|| format!("serving HTTP on {http_addr}"))?;
     let http_handle = server.handle();
     let http_task = tokio::spawn(server);
-    tracing::info!(addr = %config.http_addr, "vangnet is serving HTTP");
+    tracing::info!(addr = %http_addr, "vangnet is serving HTTP");
 
     load_orders(store.as_ref(), &orders).await;
-    tasks.push(spawn_store_monitor(
+    spawn_store_monitor(
+        &tasks,
         store.clone(),
         orders.clone(),
         health.clone(),
         background.clone(),
-    ));
-    tasks.push(crate::retention::spawn(
+    );
+    crate::retention::spawn(
+        &tasks,
         store.clone(),
         config.history_retention,
         background.clone(),
-    ));
-    tasks.push(crate::audit::recorder::spawn(
-        store.clone(),
-        background.clone(),
-    ));
+    );
+    crate::audit::recorder::spawn(&tasks, store.clone(), background.clone());
     if config.routes.is_empty() {
         tracing::warn!("no dispatch route configured: alerts are kept and shown, not sent");
     }
-    tasks.push(crate::dispatch::spawn(
+    crate::dispatch::spawn(
+        &tasks,
         store.clone(),
         config.routes.clone(),
         partitions.committed(),
         health.clone(),
         config.dispatch_timing,
         background.clone(),
-    )?);
+    )?;
 
     let (alarm_tx, alarm_rx) = Deliveries::new(ALARM_WORKERS);
     let (loc_tx, loc_rx) = Deliveries::new(LOC_WORKERS);
@@ -166,6 +206,7 @@ async fn run_with<S: Store>(
         loc_filters.push(subscription(&config, Topics::OWNTRACKS_FILTER.to_owned()));
     }
     let alarm_lane = connection::spawn(
+        &lanes,
         LaneSpec {
             name: "alarm",
             broker: broker.clone(),
@@ -182,6 +223,7 @@ async fn run_with<S: Store>(
     )
     .context("the MQTT broker URL")?;
     let loc_lane = connection::spawn(
+        &lanes,
         LaneSpec {
             name: "loc",
             broker: broker.clone(),
@@ -194,13 +236,14 @@ async fn run_with<S: Store>(
         shutdown.clone(),
     )
     .context("the MQTT broker URL")?;
-    tasks.push(spawn_lane_monitor(
+    spawn_lane_monitor(
+        &tasks,
         [alarm_lane.clone(), loc_lane.clone()],
         progress,
         config.lane_stall,
         health.clone(),
         background.clone(),
-    ));
+    );
 
     let downlink = DeviceMessages::new(config.topics.clone(), alarm_lane.clone());
     api_devices.set(downlink.clone());
@@ -212,20 +255,22 @@ async fn run_with<S: Store>(
         downlink.clone(),
         shutdown.stop.clone(),
     ));
-    let alarm_workers = ingest::spawn_workers(ingest.clone(), alarm_lane.clone(), alarm_rx);
-    let loc_workers = ingest::spawn_workers(ingest, loc_lane.clone(), loc_rx);
-    tasks.push(watchdog::spawn(
+    ingest::spawn_workers(&workers, ingest.clone(), alarm_lane.clone(), alarm_rx);
+    ingest::spawn_workers(&workers, ingest, loc_lane.clone(), loc_rx);
+    workers.close();
+    crate::watchdog::spawn(
+        &tasks,
         partitions,
         orders.clone(),
         downlink,
         background.clone(),
-    ));
+    );
     tracing::info!("vangnet is taking device messages");
     if demo {
         let (alarm_lane, loc_lane) = (alarm_lane.clone(), loc_lane.clone());
         let (topics, broker) = (config.topics.clone(), broker.clone());
         let stop = background.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             let play = async {
                 alarm_lane.until_subscribed().await;
                 loc_lane.until_subscribed().await;
@@ -237,34 +282,32 @@ async fn run_with<S: Store>(
                     tracing::error!("demo failed: {err:#}");
                 }
             }
-        }));
+        });
     }
+    tasks.close();
 
     stop_requested.await;
     tracing::info!("shutting down: no new messages, finishing those in hand");
     shutdown.intake.cancel();
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        let _ = alarm_workers.await;
-        let _ = loc_workers.await;
-    })
-    .await;
-    if drained.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, workers.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight messages did not finish in time; the broker will redeliver them");
     }
     background.cancel();
-    let joined = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        for task in tasks {
-            let _ = task.await;
-        }
-    })
-    .await;
-    if joined.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("background tasks did not stop in time");
     }
     alarm_lane.disconnect().await;
     loc_lane.disconnect().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     shutdown.stop.cancel();
+    lanes.close();
+    lanes.wait().await;
     http_handle.stop(true).await;
     http_task.await.context("HTTP server task")??;
     tracing::info!("stopped");
@@ -274,13 +317,16 @@ async fn run_with<S: Store>(
 /// Says once Redis answers whether it writes each commit to disk before it
 /// answers: only then is an alarm whose receipt a device got safe from a
 /// crash of Redis (`appendfsync always`, as `deploy/redis` sets it).
-async fn report_redis_durability(store: RedisStore) {
+async fn report_redis_durability(store: RedisStore, stop: CancellationToken) {
     let mut attempt = 0;
     let fsyncs = loop {
         match store.fsyncs_every_commit().await {
             Ok(fsyncs) => break fsyncs,
             Err(_) => {
-                tokio::time::sleep(crate::partitions::store_retry_delay(attempt)).await;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(crate::partitions::store_retry_delay(attempt)) => {}
+                }
                 attempt += 1;
             }
         }
@@ -350,12 +396,13 @@ fn subscription(config: &Config, filter: String) -> String {
 }
 
 fn spawn_store_monitor<S: Store>(
+    tasks: &TaskTracker,
     store: Arc<S>,
     orders: Arc<OrderIndex>,
     health: Arc<Health>,
     stop: CancellationToken,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
+) {
+    tasks.spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(500));
         loop {
             tokio::select! {
@@ -368,19 +415,20 @@ fn spawn_store_monitor<S: Store>(
             }
             health.set_store(up);
         }
-    })
+    });
 }
 
 /// Keeps `/readyz` told whether both lanes are subscribed and taking the
 /// messages they are given.
 fn spawn_lane_monitor(
+    tasks: &TaskTracker,
     lanes: [connection::Lane; 2],
     progress: [Vec<Arc<LaneProgress>>; 2],
     stall: Duration,
     health: Arc<Health>,
     stop: CancellationToken,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
+) {
+    tasks.spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(100));
         let started = std::time::Instant::now();
         let mut watches = progress.each_ref().map(|queues| {
@@ -404,7 +452,7 @@ fn spawn_lane_monitor(
                 health.set_lane_stalled(lane.name(), stalled);
             }
         }
-    })
+    });
 }
 
 fn describe_metrics() {

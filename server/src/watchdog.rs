@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use vangnet_proto::TimestampMs;
 
 use crate::downlink::DeviceMessages;
@@ -18,12 +19,13 @@ pub const TICK_EVERY: Duration = Duration::from_secs(1);
 
 /// Ticks every order until `stop`.
 pub fn spawn<S: Store>(
+    tasks: &TaskTracker,
     partitions: Arc<Partitions<S>>,
     orders: Arc<OrderIndex>,
     downlink: DeviceMessages,
     stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+) {
+    tasks.spawn(async move {
         let mut interval = tokio::time::interval(TICK_EVERY);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -47,5 +49,5 @@ pub fn spawn<S: Store>(
                 }
             }
         }
-    })
+    });
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use vangnet_proto::TimestampMs;
 
 use crate::audit_chain::{Draft, Run};
@@ -44,6 +45,7 @@ pub async fn append_all<S: AuditLog>(store: &S, drafts: &[Draft]) -> Result<(), 
 /// the service stops are lost, so a caller that must not lose one keeps its
 /// own record until the receipt comes.
 pub fn spawn_writer<S: AuditLog, R: Send + 'static>(
+    tasks: &TaskTracker,
     store: Arc<S>,
     stop: CancellationToken,
 ) -> (
@@ -52,7 +54,7 @@ pub fn spawn_writer<S: AuditLog, R: Send + 'static>(
 ) {
     let (tx, mut rx) = mpsc::unbounded_channel::<(Draft, R)>();
     let (receipts_tx, receipts_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut queued = Vec::with_capacity(WRITER_BATCH);
         while rx.recv_many(&mut queued, WRITER_BATCH).await > 0 {
             let (drafts, receipts): (Vec<Draft>, Vec<R>) = queued.drain(..).unzip();

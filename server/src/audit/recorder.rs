@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use vangnet_proto::{DispatchBody, TimestampMs};
 
 use crate::audit_chain::{Draft, Run};
@@ -39,8 +40,8 @@ pub fn revision_draft(revision: &DispatchBody) -> Draft {
 }
 
 /// Starts the recorder; it runs until `stop`.
-pub fn spawn<S: Store>(store: Arc<S>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+pub fn spawn<S: Store>(tasks: &TaskTracker, store: Arc<S>, stop: CancellationToken) {
+    tasks.spawn(async move {
         loop {
             let wait = match record_pending(store.as_ref()).await {
                 Ok(0) => POLL_EVERY,
@@ -55,7 +56,7 @@ pub fn spawn<S: Store>(store: Arc<S>, stop: CancellationToken) -> tokio::task::J
                 () = tokio::time::sleep(wait) => {}
             }
         }
-    })
+    });
 }
 
 /// The entry that says revisions may be missing from the trail: the event

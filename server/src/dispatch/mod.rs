@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use self::request::TIMEOUT;
 pub use self::route::{Format, Route, RouteConfig, check_transport};
@@ -24,23 +25,23 @@ pub use self::worker::Timing;
 use crate::health::Health;
 use crate::store::Store;
 
-/// Starts one worker per route and the outbox reader; runs until `stop`.
-/// The handle finishes once all of them have.
-/// `committed` wakes the reader as soon as a step commits a revision.
+/// Starts one worker per route and the outbox reader on `tasks`; they run
+/// until `stop`. `committed` wakes the reader as soon as a step commits a
+/// revision.
 pub fn spawn<S: Store>(
+    tasks: &TaskTracker,
     store: Arc<S>,
     routes: Vec<Route>,
     committed: Arc<Notify>,
     health: Arc<Health>,
     timing: Timing,
     stop: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<()> {
     let client =
         request::client().map_err(|e| anyhow::anyhow!("building the dispatch HTTP client: {e}"))?;
     let (reports_tx, reports_rx) = mpsc::unbounded_channel();
     let mut queues = Vec::with_capacity(routes.len());
     let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
-    let mut tasks = Vec::with_capacity(routes.len() + 1);
     for (index, route) in routes.iter().enumerate() {
         let (tx, rx) = mpsc::unbounded_channel();
         queues.push(tx);
@@ -50,20 +51,21 @@ pub fn spawn<S: Store>(
             client: client.clone(),
             timing,
         };
-        tasks.push(tokio::spawn(worker::run(
+        tasks.spawn(worker::run(
             worker,
             rx,
             reports_tx.clone(),
             health.clone(),
             stop.clone(),
-        )));
+        ));
     }
-    tasks.push(tokio::spawn(outbox::run(
-        store, routes, queues, reports_rx, committed, health, stop,
-    )));
-    Ok(tokio::spawn(async move {
-        for task in tasks {
-            let _ = task.await;
-        }
-    }))
+    let reader = outbox::Reader::new(store, routes, queues, health);
+    tasks.spawn(outbox::run(
+        tasks.clone(),
+        reader,
+        reports_rx,
+        committed,
+        stop,
+    ));
+    Ok(())
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use vangnet_proto::{AlertStatus, DispatchBody, Priority, TimestampMs};
 
 use super::route::Route;
@@ -44,7 +45,7 @@ struct Settled {
 }
 
 /// The reader's state: where it is in the log and what each route owes.
-struct Reader<S> {
+pub struct Reader<S> {
     store: Arc<S>,
     routes: Vec<Arc<Route>>,
     queues: Vec<mpsc::UnboundedSender<Arc<OutboxEntry>>>,
@@ -54,26 +55,36 @@ struct Reader<S> {
     done: Vec<String>,
 }
 
-/// Runs the reader until `stop`. `committed` wakes it as soon as a step
-/// commits a revision; `reports` carries the workers' outcomes.
+impl<S: Store> Reader<S> {
+    /// A reader handing `store`'s outbox to `routes` through their `queues`.
+    pub fn new(
+        store: Arc<S>,
+        routes: Vec<Arc<Route>>,
+        queues: Vec<mpsc::UnboundedSender<Arc<OutboxEntry>>>,
+        health: Arc<Health>,
+    ) -> Self {
+        Self {
+            store,
+            routes,
+            queues,
+            health,
+            cursor: None,
+            tracking: HashMap::new(),
+            done: Vec::new(),
+        }
+    }
+}
+
+/// Runs `reader` until `stop`, its audit writer on `tasks`. `committed`
+/// wakes it as soon as a step commits a revision; `reports` carries the
+/// workers' outcomes.
 pub async fn run<S: Store>(
-    store: Arc<S>,
-    routes: Vec<Arc<Route>>,
-    queues: Vec<mpsc::UnboundedSender<Arc<OutboxEntry>>>,
+    tasks: TaskTracker,
+    mut reader: Reader<S>,
     mut reports: mpsc::UnboundedReceiver<(usize, Arc<OutboxEntry>, Outcome)>,
     committed: Arc<Notify>,
-    health: Arc<Health>,
     stop: CancellationToken,
 ) {
-    let mut reader = Reader {
-        store: store.clone(),
-        routes,
-        queues,
-        health,
-        cursor: None,
-        tracking: HashMap::new(),
-        done: Vec::new(),
-    };
     while let Err(err) = reader.start().await {
         tracing::warn!(%err, "outbox unreadable; dispatch waits for the store");
         tokio::select! {
@@ -81,7 +92,7 @@ pub async fn run<S: Store>(
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
-    let (audit, mut audited) = audit::spawn_writer(store, stop.clone());
+    let (audit, mut audited) = audit::spawn_writer(&tasks, reader.store.clone(), stop.clone());
     let mut poll = tokio::time::interval(POLL_EVERY);
     let mut check = tokio::time::interval(CHECK_EVERY);
     loop {

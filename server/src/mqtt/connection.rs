@@ -11,6 +11,7 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter, Transport};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use url::Url;
 
 use super::ack_order::{AckOrder, Position};
@@ -222,6 +223,7 @@ pub struct Shutdown {
 /// them. The queue is bounded by the broker instead, which sends no more QoS 1
 /// messages than its in-flight window allows until acks come back.
 pub fn spawn(
+    tasks: &TaskTracker,
     spec: LaneSpec,
     deliveries: Deliveries,
     shutdown: Shutdown,
@@ -261,7 +263,7 @@ pub fn spawn(
         subscribed,
     };
 
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let Shutdown { intake, stop } = shutdown;
         let mut deliveries = Some(deliveries);
         let mut backoff = Backoff::default();
