@@ -1,13 +1,12 @@
-//! The command line: `vangnet serve` and its settings, each of which can
-//! also come from the environment or the `--config` file; `vangnet token`
-//! and `vangnet audit`.
+//! The command line: `vangnet serve`, whose settings `settings` declares,
+//! and the tools `vangnet token`, `audit`, `set-aside` and `device`.
 
 use std::path::PathBuf;
 
-use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Parser, Subcommand};
+use clap::{ArgMatches, Args, Command, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{Config, ConfigError, RawValues};
-use crate::settings::SETTINGS;
+use crate::config::{Config, ConfigError};
+use crate::settings::Settings;
 
 /// Vangnet: alerts for victims of domestic violence and stalking.
 #[derive(Debug, Parser)]
@@ -52,7 +51,7 @@ pub struct SetAsideArgs {
 impl SetAsideArgs {
     /// The configuration in force: the file, overridden by the environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        file_and_env(self.config.as_deref())
+        Config::from_settings(Settings::from_env_and_file(self.config.as_deref())?)
     }
 }
 
@@ -108,7 +107,7 @@ pub struct AuditArgs {
 impl AuditArgs {
     /// The configuration in force: the file, overridden by the environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        file_and_env(self.config.as_deref())
+        Config::from_settings(Settings::from_env_and_file(self.config.as_deref())?)
     }
 }
 
@@ -127,16 +126,6 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-}
-
-/// The settings of `path` (if any), overridden by the environment.
-fn file_and_env(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
-    let mut values = match path {
-        Some(path) => RawValues::from_file(path)?,
-        None => RawValues::default(),
-    };
-    values.merge(&RawValues::from_env());
-    Config::from_values(&values)
 }
 
 /// What `vangnet token` puts in the token.
@@ -165,7 +154,7 @@ pub struct TokenArgs {
 impl TokenArgs {
     /// The configuration in force: the file, overridden by the environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        file_and_env(self.config.as_deref())
+        Config::from_settings(Settings::from_env_and_file(self.config.as_deref())?)
     }
 
     /// The validity asked for, if it is within the cap.
@@ -184,89 +173,48 @@ impl TokenArgs {
     }
 }
 
-/// The settings given to `vangnet serve`, not yet checked.
-#[derive(Debug, Clone, Default)]
+/// `vangnet serve`: where the settings come from, and whether to play the demo.
+#[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    config_file: Option<PathBuf>,
-    overrides: RawValues,
-    /// Seed an exercise order and play a short scenario once ready.
+    /// TOML file with any of the settings below, by their snake_case names
+    #[arg(long, env = "VANGNET_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Seed an exercise order and play a short scenario once ready, printing what happens
+    #[arg(long)]
     pub demo: bool,
+    #[command(flatten)]
+    given: GivenSettings,
 }
 
 impl ServeArgs {
-    /// Reads the file, applies the overrides, and checks every value.
+    /// Reads the file, applies the flags and variables, and checks every value.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        let mut values = match &self.config_file {
-            Some(path) => RawValues::from_file(path)?,
-            None => RawValues::default(),
-        };
-        values.merge(&self.overrides);
-        Config::from_values(&values)
+        Config::from_settings(Settings::resolve(&self.given.0, self.config.as_deref())?)
     }
 }
 
-const CONFIG_ARG: &str = "config";
-const DEMO_ARG: &str = "demo";
+/// The settings' flags and variables as clap matched them, so that a value
+/// clap took from a default can still give way to the file's.
+#[derive(Debug)]
+struct GivenSettings(ArgMatches);
 
-fn flag(key: &str) -> String {
-    key.replace('_', "-")
-}
-
-impl Args for ServeArgs {
+impl Args for GivenSettings {
     fn augment_args(command: Command) -> Command {
-        let config = Arg::new(CONFIG_ARG)
-            .long(CONFIG_ARG)
-            .env("VANGNET_CONFIG")
-            .value_name("FILE")
-            .value_parser(clap::value_parser!(PathBuf))
-            .help("TOML file with any of the settings below, by their snake_case names");
-        let settings = SETTINGS.iter().map(|setting| {
-            let help = match setting.default {
-                Some(default) => format!("{} [default: {default}]", setting.help),
-                None => setting.help.to_owned(),
-            };
-            Arg::new(setting.key)
-                .long(flag(setting.key))
-                .env(setting.env)
-                .value_name("VALUE")
-                .help(help)
-                .hide_env_values(shows_secrets(setting.env))
-        });
-        let demo = Arg::new(DEMO_ARG)
-            .long(DEMO_ARG)
-            .action(clap::ArgAction::SetTrue)
-            .help("Seed an exercise order and play a short scenario once ready, printing what happens");
-        command.arg(config).arg(demo).args(settings)
+        Settings::augment_args(command)
     }
 
     fn augment_args_for_update(command: Command) -> Command {
-        Self::augment_args(command)
+        Settings::augment_args_for_update(command)
     }
 }
 
-impl FromArgMatches for ServeArgs {
+impl FromArgMatches for GivenSettings {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        let mut args = Self::default();
-        args.update_from_arg_matches(matches)?;
-        Ok(args)
+        Ok(Self(matches.clone()))
     }
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
-        if let Some(path) = matches.get_one::<PathBuf>(CONFIG_ARG) {
-            self.config_file = Some(path.clone());
-        }
-        self.demo = matches.get_flag(DEMO_ARG);
-        for setting in SETTINGS {
-            if let Some(value) = matches.get_one::<String>(setting.key) {
-                self.overrides.set(setting.key, value.clone());
-            }
-        }
+        self.0 = matches.clone();
         Ok(())
     }
-}
-
-/// Settings whose values may carry a secret (a key, or a URL with a
-/// password): `--help` names their variables without their values.
-fn shows_secrets(env: &str) -> bool {
-    env.contains("SECRET") || env.ends_with("_URL") || env == "VANGNET_STORE"
 }

@@ -1,36 +1,35 @@
-//! Typed configuration of `vangnet serve`: a TOML file overridden by
-//! `VANGNET_*` variables (docs/protocol.md#configuration), checked once at start-up so that a
-//! bad value stops the service with one line naming the setting.
+//! Typed configuration of `vangnet serve`: the settings in force
+//! (docs/protocol.md#configuration), checked once at start-up so that a bad
+//! value stops the service with one line naming its variable.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
 use vangnet_proto::Topics;
 
 use crate::auth::{KeyError, MIN_SECRET_BYTES, TokenKeys, TokenRules, Verifier};
-use crate::dispatch::{Route, RouteConfig};
+use crate::dispatch::Route;
 use crate::secret::{Secret, without_password};
-use crate::settings::{SETTINGS, Setting};
+use crate::settings::Settings;
 
 /// A setting with an unusable value: the service must not start.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {setting}: {message}")]
 pub struct ConfigError {
     /// The environment variable (or option) naming the setting.
-    pub setting: &'static str,
+    pub setting: String,
     /// What is wrong with it.
     pub message: String,
 }
 
 impl ConfigError {
     /// An error about `setting`.
-    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(setting: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            setting,
+            setting: setting.into(),
             message: message.into(),
         }
     }
@@ -151,144 +150,6 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
-/// Raw values by file key, before they are checked.
-#[derive(Debug, Default, Clone)]
-pub struct RawValues {
-    values: HashMap<&'static str, String>,
-    routes: Vec<RouteConfig>,
-}
-
-impl RawValues {
-    /// Adds a value; a later source overrides an earlier one, and an empty value counts as unset.
-    pub fn set(&mut self, key: &'static str, value: String) {
-        if !value.trim().is_empty() {
-            self.values.insert(key, value);
-        }
-    }
-
-    /// Takes every value of `other` over this one's.
-    pub fn merge(&mut self, other: &RawValues) {
-        for (key, value) in &other.values {
-            self.values.insert(key, value.clone());
-        }
-        self.routes.extend(other.routes.iter().cloned());
-    }
-
-    /// The `VANGNET_*` variables of the environment.
-    pub fn from_env() -> Self {
-        let mut values = Self::default();
-        for setting in SETTINGS {
-            if let Ok(value) = std::env::var(setting.env) {
-                values.set(setting.key, value);
-            }
-        }
-        values
-    }
-
-    /// Reads a TOML configuration file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        const SETTING: &str = "--config";
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(SETTING, format!("cannot read {}: {e}", path.display()))
-        })?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigError::new(
-                SETTING,
-                format!("{} is not valid TOML: {}", path.display(), e.message()),
-            )
-        })?;
-        let mut values = Self::default();
-        for (key, value) in table {
-            if key == "routes" {
-                values.routes = value.try_into().map_err(|e: toml::de::Error| {
-                    ConfigError::new("routes", format!("{}: {}", path.display(), e.message()))
-                })?;
-                continue;
-            }
-            let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
-                return Err(ConfigError::new(
-                    SETTING,
-                    format!("{}: unknown setting `{key}`", path.display()),
-                ));
-            };
-            let text = match value {
-                toml::Value::String(text) => text,
-                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
-                    value.to_string()
-                }
-                _ => {
-                    return Err(ConfigError::new(
-                        setting.env,
-                        format!(
-                            "`{key}` in {} must be a string, number or boolean",
-                            path.display()
-                        ),
-                    ));
-                }
-            };
-            values.set(setting.key, text);
-        }
-        Ok(values)
-    }
-
-    fn get(&self, setting: &Setting) -> Option<&str> {
-        self.values
-            .get(setting.key)
-            .map(String::as_str)
-            .or(setting.default)
-    }
-}
-
-fn setting(key: &str) -> &'static Setting {
-    SETTINGS
-        .iter()
-        .find(|s| s.key == key)
-        .unwrap_or_else(|| unreachable!("setting `{key}` is not in the table"))
-}
-
-struct Reader<'a>(&'a RawValues);
-
-impl Reader<'_> {
-    fn text(&self, key: &str) -> (Option<String>, &'static str) {
-        let setting = setting(key);
-        let value = self
-            .0
-            .get(setting)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned);
-        (value, setting.env)
-    }
-
-    fn optional<T>(
-        &self,
-        key: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, ConfigError> {
-        let (value, env) = self.text(key);
-        value
-            .map(|v| parse(&v).map_err(|message| ConfigError::new(env, message)))
-            .transpose()
-    }
-
-    fn required<T>(
-        &self,
-        key: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
-        let env = setting(key).env;
-        self.optional(key, parse)?
-            .ok_or_else(|| ConfigError::new(env, "must not be empty"))
-    }
-
-    fn seconds(&self, key: &str) -> Result<Duration, ConfigError> {
-        self.required(key, |v| match v.parse::<u64>() {
-            Ok(0) | Err(_) => Err(format!("`{v}` is not a positive whole number of seconds")),
-            Ok(s) => Ok(Duration::from_secs(s)),
-        })
-    }
-}
-
 impl Config {
     /// The verifier of API tokens: the public key file (PEM or JWKS) if
     /// given, else the HS256 secret; `None` when neither is configured
@@ -311,23 +172,25 @@ impl Config {
             })
     }
 
-    /// Checks every value and builds the configuration.
-    pub fn from_values(values: &RawValues) -> Result<Self, ConfigError> {
-        let read = Reader(values);
-        let allow_http = read.required("dispatch_allow_http", parse_bool)?;
-        let dispatch_url = read.optional("dispatch_url", |v| {
+    /// Checks every setting and builds the configuration.
+    pub fn from_settings(s: Settings) -> Result<Self, ConfigError> {
+        let allow_http = check(
+            "VANGNET_DISPATCH_ALLOW_HTTP",
+            &s.dispatch_allow_http,
+            parse_bool,
+        )?;
+        let dispatch_url = check_set("VANGNET_DISPATCH_URL", &s.dispatch_url, |v| {
             let url = parse_http_url(v)?;
             crate::dispatch::check_transport(&url, allow_http)?;
             Ok(url)
         })?;
-        let dispatch_secret =
-            read.optional("dispatch_secret", |v| Ok(Secret::new(v.to_owned())))?;
+        let dispatch_secret = s.dispatch_secret.clone().map(Secret::new);
         let mut routes: Vec<Route> = dispatch_url
             .iter()
             .map(|url| Route::default_route(url.clone(), dispatch_secret.clone()))
             .collect();
-        for (index, route) in values.routes.iter().enumerate() {
-            let route = Route::from_config(route.clone(), allow_http).map_err(|message| {
+        for (index, route) in s.routes.iter().cloned().enumerate() {
+            let route = Route::from_config(route, allow_http).map_err(|message| {
                 ConfigError::new("routes", format!("routes[{index}].{message}"))
             })?;
             if routes.iter().any(|r| r.name == route.name) {
@@ -338,84 +201,75 @@ impl Config {
             }
             routes.push(route);
         }
-        let broker = match read.optional("mqtt_url", parse_broker)? {
+        let broker = match check_set("VANGNET_MQTT_URL", &s.mqtt_url, parse_broker)? {
             Some(external) => external,
-            None => BrokerSetting::Embedded(read.required("embedded_broker_addr", |v| {
-                match v.parse::<SocketAddr>() {
-                    Ok(addr) if addr.ip().is_loopback() => Ok(addr),
-                    Ok(_) => Err(format!(
-                        "`{v}` is not a loopback address: the embedded broker takes anonymous \
-                         clients, so it is for demos and development on one machine; give \
-                         devices elsewhere a broker with credentials (VANGNET_MQTT_URL)"
-                    )),
-                    Err(_) => Err(format!("`{v}` is not an address like 127.0.0.1:1883")),
-                }
-            })?),
+            None => BrokerSetting::Embedded(check(
+                "VANGNET_EMBEDDED_BROKER_ADDR",
+                &s.embedded_broker_addr,
+                parse_embedded_broker_addr,
+            )?),
         };
         let config = Self {
-            http_addr: read.required("http_addr", |v| {
-                v.parse()
-                    .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))
-            })?,
-            broker_auth: broker_auth(&read, &broker)?,
+            http_addr: check("VANGNET_HTTP_ADDR", &s.http_addr, parse_http_addr)?,
+            broker_auth: broker_auth(&s, &broker)?,
             broker,
-            topics: read.required("mqtt_prefix", |v| {
-                Topics::new(v).map_err(|e| format!("`{v}`: {e}"))
-            })?,
-            mqtt_shared_group: read.optional("mqtt_shared_group", parse_name)?,
-            instance_id: read.required("instance_id", parse_name)?,
-            owntracks: read.required("owntracks", parse_bool)?,
-            store: read.required("store", parse_store)?,
-            store_ca_pem: read.optional("store_ca_file", read_ca_pem)?,
-            store_prefix: read.required("store_prefix", |v| {
-                (!v.contains(['{', '}', ' '])).then(|| v.to_owned()).ok_or_else(|| {
-                    format!("`{v}` must not contain braces or spaces (they would break key hash tags)")
-                })
-            })?,
-            history_retention: read.required("history_retention_days", |v| {
-                match v.parse::<u64>() {
-                    Ok(days) if days > 0 => Ok(Duration::from_secs(days * 24 * 3600)),
-                    _ => Err(format!("`{v}` is not a positive whole number of days")),
-                }
-            })?,
-            lane_stall: read.seconds("lane_stall_s")?,
+            topics: check("VANGNET_MQTT_PREFIX", &s.mqtt_prefix, parse_topics)?,
+            mqtt_shared_group: check_set(
+                "VANGNET_MQTT_SHARED_GROUP",
+                &s.mqtt_shared_group,
+                parse_name,
+            )?,
+            instance_id: check("VANGNET_INSTANCE_ID", &s.instance_id, parse_name)?,
+            owntracks: check("VANGNET_OWNTRACKS", &s.owntracks, parse_bool)?,
+            store: check("VANGNET_STORE", &s.store, parse_store)?,
+            store_ca_pem: check_set("VANGNET_STORE_CA_FILE", &s.store_ca_file, read_ca_pem)?,
+            store_prefix: check("VANGNET_STORE_PREFIX", &s.store_prefix, parse_store_prefix)?,
+            history_retention: check(
+                "VANGNET_HISTORY_RETENTION_DAYS",
+                &s.history_retention_days,
+                parse_days,
+            )?,
+            lane_stall: seconds("VANGNET_LANE_STALL_S", &s.lane_stall_s)?,
             dispatch_timing: crate::dispatch::Timing {
-                max_backoff: read.required("dispatch_max_backoff_s", |v| match v.parse::<u64>() {
-                    Ok(s) if (1..=30).contains(&s) => Ok(Duration::from_secs(s)),
-                    _ => Err(format!("`{v}` is not a whole number of seconds from 1 to 30")),
-                })?,
-                degraded_after: read.seconds("dispatch_degraded_after_s")?,
+                max_backoff: check(
+                    "VANGNET_DISPATCH_MAX_BACKOFF_S",
+                    &s.dispatch_max_backoff_s,
+                    parse_backoff,
+                )?,
+                degraded_after: seconds(
+                    "VANGNET_DISPATCH_DEGRADED_AFTER_S",
+                    &s.dispatch_degraded_after_s,
+                )?,
             },
             dispatch_url,
             routes,
             dispatch_secret,
-            jwt_secret: read.optional("jwt_secret", parse_jwt_secret)?,
-            jwt_public_key: read.optional("jwt_public_key", parse_readable_file)?,
-            jwt_issuer: read.optional("jwt_issuer", |v| Ok(v.to_owned()))?,
-            jwt_audience: read.optional("jwt_audience", |v| Ok(v.to_owned()))?,
-            api_changes_per_minute: read.required("api_changes_per_minute", |v| {
-                v.parse()
-                    .map_err(|_| format!("`{v}` is not a positive whole number"))
-            })?,
-            max_orders_per_device: read.required("max_orders_per_device", |v| {
-                v.parse()
-                    .map_err(|_| format!("`{v}` is not a positive whole number"))
-            })?,
+            jwt_secret: check_set("VANGNET_JWT_SECRET", &s.jwt_secret, parse_jwt_secret)?,
+            jwt_public_key: check_set(
+                "VANGNET_JWT_PUBLIC_KEY",
+                &s.jwt_public_key,
+                parse_readable_file,
+            )?,
+            jwt_issuer: s.jwt_issuer,
+            jwt_audience: s.jwt_audience,
+            api_changes_per_minute: check(
+                "VANGNET_API_CHANGES_PER_MINUTE",
+                &s.api_changes_per_minute,
+                parse_positive,
+            )?,
+            max_orders_per_device: check(
+                "VANGNET_MAX_ORDERS_PER_DEVICE",
+                &s.max_orders_per_device,
+                parse_positive,
+            )?,
             detection: DetectionSettings {
-                drift_mps: read.required("drift_mps", |v| match v.parse::<f64>() {
-                    Ok(mps) if mps.is_finite() && mps >= 0.0 => Ok(mps),
-                    _ => Err(format!("`{v}` is not a non-negative speed in m/s")),
-                })?,
-                stale_after: read.seconds("stale_after_s")?,
-                approach_horizon: read.seconds("approach_horizon_s")?,
-                perp_silence: read.seconds("perp_silence_s")?,
-                victim_silence: read.seconds("victim_silence_s")?,
+                drift_mps: check("VANGNET_DRIFT_MPS", &s.drift_mps, parse_speed)?,
+                stale_after: seconds("VANGNET_STALE_AFTER_S", &s.stale_after_s)?,
+                approach_horizon: seconds("VANGNET_APPROACH_HORIZON_S", &s.approach_horizon_s)?,
+                perp_silence: seconds("VANGNET_PERP_SILENCE_S", &s.perp_silence_s)?,
+                victim_silence: seconds("VANGNET_VICTIM_SILENCE_S", &s.victim_silence_s)?,
             },
-            log_format: read.required("log_format", |v| match v {
-                "text" => Ok(LogFormat::Text),
-                "json" => Ok(LogFormat::Json),
-                _ => Err(format!("`{v}` is neither text nor json")),
-            })?,
+            log_format: check("VANGNET_LOG_FORMAT", &s.log_format, parse_log_format)?,
         };
         config.consistent()?;
         Ok(config)
@@ -450,6 +304,101 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// `value` as `parse` reads it; an error names `env`.
+fn check<T>(
+    env: &'static str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    parse(value).map_err(|message| ConfigError::new(env, message))
+}
+
+/// `value`, if set, as `parse` reads it; an error names `env`.
+fn check_set<T>(
+    env: &'static str,
+    value: &Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Option<T>, ConfigError> {
+    value.as_deref().map(|v| check(env, v, parse)).transpose()
+}
+
+/// A positive whole number of seconds.
+fn seconds(env: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    check(env, value, |v| match v.parse::<u64>() {
+        Ok(0) | Err(_) => Err(format!("`{v}` is not a positive whole number of seconds")),
+        Ok(s) => Ok(Duration::from_secs(s)),
+    })
+}
+
+fn parse_positive<T: std::str::FromStr>(value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a positive whole number"))
+}
+
+fn parse_days(value: &str) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(days) if days > 0 => Ok(Duration::from_secs(days * 24 * 3600)),
+        _ => Err(format!("`{value}` is not a positive whole number of days")),
+    }
+}
+
+fn parse_backoff(value: &str) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(s) if (1..=30).contains(&s) => Ok(Duration::from_secs(s)),
+        _ => Err(format!(
+            "`{value}` is not a whole number of seconds from 1 to 30"
+        )),
+    }
+}
+
+fn parse_speed(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(mps) if mps.is_finite() && mps >= 0.0 => Ok(mps),
+        _ => Err(format!("`{value}` is not a non-negative speed in m/s")),
+    }
+}
+
+fn parse_http_addr(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|_| format!("`{value}` is not an address like 127.0.0.1:8080"))
+}
+
+/// The embedded broker's address: loopback only, since it takes anonymous clients.
+fn parse_embedded_broker_addr(value: &str) -> Result<SocketAddr, String> {
+    match value.parse::<SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() => Ok(addr),
+        Ok(_) => Err(format!(
+            "`{value}` is not a loopback address: the embedded broker takes anonymous \
+             clients, so it is for demos and development on one machine; give \
+             devices elsewhere a broker with credentials (VANGNET_MQTT_URL)"
+        )),
+        Err(_) => Err(format!("`{value}` is not an address like 127.0.0.1:1883")),
+    }
+}
+
+fn parse_topics(value: &str) -> Result<Topics, String> {
+    Topics::new(value).map_err(|e| format!("`{value}`: {e}"))
+}
+
+/// A key prefix without the braces and spaces that would break key hash tags.
+fn parse_store_prefix(value: &str) -> Result<String, String> {
+    (!value.contains(['{', '}', ' ']))
+        .then(|| value.to_owned())
+        .ok_or_else(|| {
+            format!("`{value}` must not contain braces or spaces (they would break key hash tags)")
+        })
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(format!("`{value}` is neither text nor json")),
     }
 }
 
@@ -534,31 +483,31 @@ fn read_ca_pem(path: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The broker's CA and Vangnet's password there, read from their files.
-fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, ConfigError> {
-    let ca_pem = read.optional("mqtt_ca_file", read_ca_pem)?;
-    let password = read.optional("mqtt_password_file", |path| {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let password = text.trim_end_matches(['\r', '\n']);
-        if password.is_empty() {
-            return Err(format!("{path} is empty"));
-        }
-        Ok(Secret::new(password.to_owned()))
-    })?;
+fn broker_auth(s: &Settings, broker: &BrokerSetting) -> Result<BrokerAuth, ConfigError> {
+    let ca_pem = check_set("VANGNET_MQTT_CA_FILE", &s.mqtt_ca_file, read_ca_pem)?;
+    let password = check_set(
+        "VANGNET_MQTT_PASSWORD_FILE",
+        &s.mqtt_password_file,
+        read_password,
+    )?;
     if password.is_some()
         && matches!(broker, BrokerSetting::External(url) if url.username().is_empty())
     {
         return Err(ConfigError::new(
-            setting("mqtt_password_file").env,
+            "VANGNET_MQTT_PASSWORD_FILE",
             "VANGNET_MQTT_URL names no user (mqtts://USER@HOST:PORT) for the password",
         ));
     }
-    let cert = read.optional("mqtt_client_cert_file", read_ca_pem)?;
-    let key = read.optional("mqtt_client_key_file", |path| {
-        let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        pem.contains("PRIVATE KEY-----")
-            .then_some(Secret::new(pem))
-            .ok_or_else(|| format!("{path} holds no PEM private key"))
-    })?;
+    let cert = check_set(
+        "VANGNET_MQTT_CLIENT_CERT_FILE",
+        &s.mqtt_client_cert_file,
+        read_ca_pem,
+    )?;
+    let key = check_set(
+        "VANGNET_MQTT_CLIENT_KEY_FILE",
+        &s.mqtt_client_key_file,
+        read_key,
+    )?;
     let client = match (cert, key) {
         (Some(cert_pem), Some(key_pem)) if ca_pem.is_some() => {
             Some(ClientIdentity { cert_pem, key_pem })
@@ -566,19 +515,19 @@ fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, 
         (None, None) => None,
         (Some(_), Some(_)) => {
             return Err(ConfigError::new(
-                setting("mqtt_ca_file").env,
+                "VANGNET_MQTT_CA_FILE",
                 "a client certificate needs the broker's CA too (VANGNET_MQTT_CA_FILE)",
             ));
         }
         (Some(_), None) => {
             return Err(ConfigError::new(
-                setting("mqtt_client_key_file").env,
+                "VANGNET_MQTT_CLIENT_KEY_FILE",
                 "VANGNET_MQTT_CLIENT_CERT_FILE is set, so its key must be too",
             ));
         }
         (None, Some(_)) => {
             return Err(ConfigError::new(
-                setting("mqtt_client_cert_file").env,
+                "VANGNET_MQTT_CLIENT_CERT_FILE",
                 "VANGNET_MQTT_CLIENT_KEY_FILE is set, so its certificate must be too",
             ));
         }
@@ -588,6 +537,24 @@ fn broker_auth(read: &Reader<'_>, broker: &BrokerSetting) -> Result<BrokerAuth, 
         password,
         client,
     })
+}
+
+/// The password in the file at `path`, without the line end.
+fn read_password(path: &str) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let password = text.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(format!("{path} is empty"));
+    }
+    Ok(Secret::new(password.to_owned()))
+}
+
+/// The PEM private key in the file at `path`.
+fn read_key(path: &str) -> Result<Secret, String> {
+    let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    pem.contains("PRIVATE KEY-----")
+        .then_some(Secret::new(pem))
+        .ok_or_else(|| format!("{path} holds no PEM private key"))
 }
 
 /// An HS256 secret: its raw UTF-8 bytes, at least [`MIN_SECRET_BYTES`] of them.
@@ -612,21 +579,22 @@ fn parse_readable_file(value: &str) -> Result<PathBuf, String> {
 mod tests {
     use super::*;
 
-    fn values(pairs: &[(&'static str, &str)]) -> RawValues {
-        let mut values = RawValues::default();
-        for (key, value) in pairs {
-            values.set(key, (*value).to_owned());
-        }
-        values
+    /// The configuration with `pairs` given as flags, over `file` and the defaults.
+    fn load(pairs: &[(&str, &str)], file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        Config::from_settings(Settings::resolve(&crate::settings::flags(pairs), file)?)
     }
 
-    fn error(pairs: &[(&'static str, &str)]) -> ConfigError {
-        Config::from_values(&values(pairs)).unwrap_err()
+    fn from_flags(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        load(pairs, None)
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> ConfigError {
+        from_flags(pairs).unwrap_err()
     }
 
     #[test]
     fn defaults_follow_the_spec() {
-        let config = Config::from_values(&RawValues::default()).unwrap();
+        let config = from_flags(&[]).unwrap();
         assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(
             config.broker,
@@ -651,9 +619,9 @@ mod tests {
 
     #[test]
     fn redis_and_file_stores_are_understood() {
-        let redis = Config::from_values(&values(&[("store", "redis://127.0.0.1:6379/3")]));
+        let redis = from_flags(&[("store", "redis://127.0.0.1:6379/3")]);
         assert!(matches!(redis.unwrap().store, StoreSetting::Redis(_)));
-        let file = Config::from_values(&values(&[("store", "file:/var/lib/vangnet")]));
+        let file = from_flags(&[("store", "file:/var/lib/vangnet")]);
         assert_eq!(
             file.unwrap().store,
             StoreSetting::File("/var/lib/vangnet".into())
@@ -701,8 +669,7 @@ mod tests {
 
     #[test]
     fn the_dispatch_url_makes_the_default_route() {
-        let config =
-            Config::from_values(&values(&[("dispatch_url", "http://127.0.0.1:9000/alerts")]));
+        let config = from_flags(&[("dispatch_url", "http://127.0.0.1:9000/alerts")]);
         let routes = config.unwrap().routes;
         assert_eq!(routes.len(), 1);
         assert_eq!(routes[0].name, "default");
@@ -712,7 +679,7 @@ mod tests {
     fn plain_http_dispatch_to_another_machine_names_vangnet_dispatch_url_unless_allowed() {
         let url = ("dispatch_url", "http://dispatch.example.org/alerts");
         assert_eq!(error(&[url]).setting, "VANGNET_DISPATCH_URL");
-        let allowed = Config::from_values(&values(&[url, ("dispatch_allow_http", "true")]));
+        let allowed = from_flags(&[url, ("dispatch_allow_http", "true")]);
         assert_eq!(allowed.unwrap().routes.len(), 1);
         assert_eq!(
             error(&[url, ("dispatch_allow_http", "maybe")]).setting,
@@ -726,11 +693,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let good = dir.join("good.toml");
         std::fs::write(&good, "[[routes]]\nname = \"drill\"\nurl = \"http://127.0.0.1:9/x\"\nformat = \"cap\"\nexercise = true\nmin_priority = \"P3\"\n").unwrap();
-        let config = Config::from_values(&RawValues::from_file(&good).unwrap()).unwrap();
+        let config = load(&[], Some(&good)).unwrap();
         assert_eq!(config.routes[0].name, "drill");
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "[[routes]]\nname = \"x\"\nurl = \"ftp://x\"\n").unwrap();
-        let err = Config::from_values(&RawValues::from_file(&bad).unwrap()).unwrap_err();
+        let err = load(&[], Some(&bad)).unwrap_err();
         assert!(err.to_string().contains("routes[0].url"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -738,16 +705,14 @@ mod tests {
     #[test]
     fn secrets_are_redacted_in_debug_output() {
         let secret = "hunter2-hunter2-hunter2-hunter2-hunter2";
-        let config = Config::from_values(&values(&[("jwt_secret", secret)])).unwrap();
+        let config = from_flags(&[("jwt_secret", secret)]).unwrap();
         assert!(!format!("{config:?}").contains(secret));
     }
 
     #[test]
     fn a_jwt_secret_needs_32_bytes_of_utf_8_not_32_characters() {
         let sixteen_characters = "é".repeat(16);
-        assert!(
-            Config::from_values(&values(&[("jwt_secret", sixteen_characters.as_str())])).is_ok()
-        );
+        assert!(from_flags(&[("jwt_secret", sixteen_characters.as_str())]).is_ok());
         let thirty_one_bytes = format!("{}a", "é".repeat(15));
         let err = error(&[("jwt_secret", thirty_one_bytes.as_str())]);
         assert_eq!(err.setting, "VANGNET_JWT_SECRET");
@@ -800,7 +765,7 @@ mod tests {
             error(&[("jwt_secret", key), ("http_addr", "0.0.0.0:8080")]).setting,
             "VANGNET_JWT_SECRET"
         );
-        assert!(Config::from_values(&values(&[("jwt_secret", key)])).is_ok());
+        assert!(from_flags(&[("jwt_secret", key)]).is_ok());
     }
 
     #[test]
@@ -815,7 +780,7 @@ mod tests {
             error(&[("embedded_broker_addr", "0.0.0.0:1883")]).setting,
             "VANGNET_EMBEDDED_BROKER_ADDR"
         );
-        let config = Config::from_values(&values(&[("embedded_broker_addr", "[::1]:1883")]));
+        let config = from_flags(&[("embedded_broker_addr", "[::1]:1883")]);
         assert!(config.is_ok());
     }
 }

@@ -59,10 +59,16 @@ fn audit_verify_of_an_unreadable_file_exits_3() {
 /// and any free port; kills it if it still runs after 10 s (it took the
 /// configuration then, so the returned status is not 2).
 fn serve_with(env: &[(&str, &str)]) -> std::process::Output {
+    serve_with_flags(&[], env)
+}
+
+/// [`serve_with`], with `flags` after `serve`.
+fn serve_with_flags(flags: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("file:{}", dir.path().join("vangnet.redb").display());
     let mut child = vangnet()
         .arg("serve")
+        .args(flags)
         .env("VANGNET_STORE", store)
         .env("VANGNET_MQTT_URL", "mqtt://127.0.0.1:1")
         .env("VANGNET_HTTP_ADDR", "127.0.0.1:0")
@@ -102,6 +108,38 @@ fn a_plain_http_route_url_off_loopback_exits_2_naming_the_route() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("routes[0].url"), "{stderr}");
+}
+
+/// A config file in `dir` setting `log_format`.
+fn log_format_file(dir: &tempfile::TempDir, log_format: &str) -> String {
+    let path = dir.path().join("vangnet.toml");
+    std::fs::write(&path, format!("log_format = \"{log_format}\"\n")).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_flag_beats_its_variable() {
+    let output = serve_with_flags(
+        &["--log-format", "bogus"],
+        &[("VANGNET_LOG_FORMAT", "json")],
+    );
+    assert_bad_configuration_naming(&output, "VANGNET_LOG_FORMAT");
+}
+
+#[test]
+fn a_variable_beats_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = log_format_file(&dir, "json");
+    let output = serve_with(&[("VANGNET_CONFIG", &config), ("VANGNET_LOG_FORMAT", "bogus")]);
+    assert_bad_configuration_naming(&output, "VANGNET_LOG_FORMAT");
+}
+
+#[test]
+fn a_blank_variable_leaves_the_file_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = log_format_file(&dir, "bogus");
+    let output = serve_with(&[("VANGNET_CONFIG", &config), ("VANGNET_LOG_FORMAT", " ")]);
+    assert_bad_configuration_naming(&output, "VANGNET_LOG_FORMAT");
 }
 
 /// A secret of 31 bytes: one short of what HS256 keys must have.
