@@ -1,9 +1,9 @@
 //! Throughput of the engine on one core: fixes evaluated per second with
 //! 100,000 active orders (a circle and a 50-vertex polygon each, plus the
-//! proximity rule), one by one and in batches, and against one 5,000-vertex
-//! polygon zone. Before criterion's wall-clock figures, the fleet run also
-//! prints fixes per second of this process's CPU time, alternating rounds of
-//! both ways, which holds on a machine shared with other work.
+//! proximity rule), and against one 5,000-vertex polygon zone. Before
+//! criterion's wall-clock figures, the fleet run also prints fixes per
+//! second of this process's CPU time, which holds on a machine shared with
+//! other work.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -22,35 +22,19 @@ fn hundred_thousand_orders(c: &mut Criterion) {
     let (mut engine, fleet) = build(homes, spots);
     let devices = fleet.devices();
     let mut rng = Lcg(11);
-    let rounds = 10;
-    let mut cpu = [0.0; 2];
+    let rounds = 5;
+    let before = cpu_seconds();
     for round in 1..=rounds {
-        let batched = round % 2 == 0;
-        let before = cpu_seconds();
-        if batched {
-            for start in (0..devices).step_by(BATCH) {
-                let batch: Vec<_> = (start..devices.min(start + BATCH))
-                    .map(|index| fleet.next_fix(index, round, &mut rng))
-                    .map(|(device, fix)| (device, fix.ts, fix))
-                    .map(|(device, now, fix)| (device, Event::Fixes(vec![fix]), now))
-                    .collect();
-                black_box(engine.handle_batch(batch));
-            }
-        } else {
-            for index in 0..devices {
-                let (device, fix) = fleet.next_fix(index, round, &mut rng);
-                let now = fix.ts;
-                black_box(engine.handle(device, Event::Fixes(vec![fix]), now));
-            }
+        for index in 0..devices {
+            let (device, fix) = fleet.next_fix(index, round, &mut rng);
+            let now = fix.ts;
+            black_box(engine.handle(device, Event::Fixes(vec![fix]), now));
         }
-        cpu[usize::from(batched)] += cpu_seconds() - before;
     }
-    let fixes = (rounds / 2) as f64 * devices as f64;
+    let fixes = rounds as f64 * devices as f64;
     println!(
-        "fleet, fixes per CPU-second with 100k orders, rounds alternating: \
-         {:.0} one by one, {:.0} in batches of {BATCH}",
-        fixes / cpu[0],
-        fixes / cpu[1]
+        "fleet, fixes per CPU-second with 100k orders: {:.0}",
+        fixes / (cpu_seconds() - before)
     );
     let mut i = rounds as usize * devices;
     let mut group = c.benchmark_group("fleet");
@@ -64,25 +48,8 @@ fn hundred_thousand_orders(c: &mut Criterion) {
             black_box(engine.handle(device, Event::Fixes(vec![fix]), now))
         })
     });
-    i = i.next_multiple_of(devices);
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("batch of 64 fixes with 100k orders", |b| {
-        b.iter(|| {
-            let round = (i / devices) as u64 + 1;
-            let batch: Vec<_> = (0..BATCH)
-                .map(|k| fleet.next_fix((i + k) % devices, round, &mut rng))
-                .map(|(device, fix)| (device, fix.ts, fix))
-                .map(|(device, now, fix)| (device, Event::Fixes(vec![fix]), now))
-                .collect();
-            i += BATCH;
-            black_box(engine.handle_batch(batch))
-        })
-    });
     group.finish();
 }
-
-/// Fixes handed to `handle_batch` at once.
-const BATCH: usize = 64;
 
 fn big_polygon(c: &mut Criterion) {
     let centre = GeoPoint::new(51.92, 4.48);

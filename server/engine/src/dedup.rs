@@ -80,12 +80,6 @@ fn near(a: MessageKey, b: MessageKey) -> bool {
 }
 
 impl DedupWindow {
-    /// Reads every cache line of the ring, for [`crate::Engine::handle_batch`] to fetch them early.
-    pub(crate) fn touch(&self) -> u64 {
-        let ring = self.recent[0][0] ^ self.recent[RECENT / 2][0] ^ self.recent[RECENT - 1][1];
-        self.base.seq ^ u64::from(ring) ^ u64::from(self.len ^ self.next)
-    }
-
     /// Records `key`; `false` when it was seen already (a repeat).
     pub fn first_sight(&mut self, key: MessageKey) -> bool {
         if let Some(code) = self.encode(key) {

@@ -24,8 +24,6 @@ use crate::track::{Position, Verdict};
 use crate::view::OrderView;
 use crate::warning;
 
-mod batch;
-
 /// Something a device sent, already validated by `vangnet-proto`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -205,27 +203,16 @@ impl Engine {
     /// Handles one validated message of `device`, received at `now`.
     pub fn handle(&mut self, device: &DeviceId, event: Event, now: TimestampMs) -> Vec<Effect> {
         let mut effects = Vec::new();
-        self.handle_into((device, None), event, now, &mut effects);
-        effects
-    }
-
-    /// [`Engine::handle`] into `effects`; `hint` is the device's likely slot.
-    fn handle_into(
-        &mut self,
-        (device, hint): (&DeviceId, Option<u32>),
-        event: Event,
-        now: TimestampMs,
-        effects: &mut Vec<Effect>,
-    ) {
         match event {
             Event::Fixes(fixes) => {
-                if let Some(slot) = self.devices.slot_checking(device.as_str(), hint) {
-                    self.fixes(device, slot, fixes, now, effects);
+                if let Some(slot) = self.devices.slot(device.as_str()) {
+                    self.fixes(device, slot, fixes, now, &mut effects);
                 }
             }
-            Event::Alarm(alarm) => self.alarm(device, &alarm, now, effects),
-            Event::Status(status) => self.status(device, &status, now, effects),
+            Event::Alarm(alarm) => self.alarm(device, &alarm, now, &mut effects),
+            Event::Status(status) => self.status(device, &status, now, &mut effects),
         }
+        effects
     }
 
     fn fixes(

@@ -107,10 +107,6 @@ impl LocalFrame {
         ]
     }
 
-    fn touch(&self) -> u64 {
-        self.origin.lat.to_bits() ^ self.per_lon.to_bits()
-    }
-
     /// The position `xy` metres east and north of the origin.
     pub fn unproject(&self, xy: [f64; 2]) -> GeoPoint {
         GeoPoint::new(
@@ -136,11 +132,6 @@ impl Circle {
             centre,
             radius_m,
         }
-    }
-
-    /// Reads what a query reads, for [`crate::Engine::handle_batch`] to fetch it early.
-    pub(crate) fn touch(&self) -> u64 {
-        self.centre.lat.to_bits() ^ self.radius_m.to_bits() ^ self.frame.touch()
     }
 
     /// Distance to the centre minus the radius: negative inside.
@@ -289,11 +280,6 @@ impl Area {
             bbox,
             edges: Edges::new(edges),
         }
-    }
-
-    /// Reads what a query reads first, for [`crate::Engine::handle_batch`] to fetch it early.
-    pub(crate) fn touch(&self) -> u64 {
-        self.bbox.min[0].to_bits() ^ self.bbox.max[1].to_bits() ^ self.frame.touch()
     }
 
     /// The signed distance to the edge (negative inside), or `None` when `p`

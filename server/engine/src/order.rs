@@ -128,14 +128,6 @@ impl Shape {
         }
     }
 
-    /// Reads what a query reads first, for [`crate::Engine::handle_batch`] to fetch it early.
-    pub(crate) fn touch(&self) -> u64 {
-        match self {
-            Self::Circle(circle) => circle.touch(),
-            Self::Area(area) => area.touch(),
-        }
-    }
-
     /// Whether the straight segment from `a` to `b` touches the zone.
     pub fn crossed_by(&self, a: GeoPoint, b: GeoPoint) -> bool {
         match self {

@@ -46,32 +46,9 @@ impl<T> Slab<T> {
         self.slots.find(hash(id), holds).copied()
     }
 
-    /// The slot of `id`, trying `hint` (a [`Slab::likely_slot`]) before hashing.
-    pub fn slot_checking(&self, id: &str, hint: Option<u32>) -> Option<u32> {
-        let holds = |slot: &u32| {
-            self.entries
-                .get(*slot as usize)
-                .is_some_and(|(key, _)| key == id)
-        };
-        hint.filter(holds).or_else(|| self.slot(id))
-    }
-
-    /// The slot `id` most likely has, found without reading any value (a
-    /// rare clash of hashes gives another slot), to fetch its value early.
-    pub fn likely_slot(&self, id: &str) -> Option<u32> {
-        self.slots.find(hash(id), |_| true).copied()
-    }
-
     /// The value in `slot`.
     pub fn at(&self, slot: u32) -> Option<&T> {
         self.entries.get(slot as usize).map(|(_, value)| value)
-    }
-
-    /// The id and the value in `slot`.
-    pub fn entry(&self, slot: u32) -> Option<(&str, &T)> {
-        self.entries
-            .get(slot as usize)
-            .map(|(id, value)| (id.as_str(), value))
     }
 
     /// The value in `slot`, to change.

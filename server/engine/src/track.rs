@@ -115,22 +115,6 @@ impl Track {
         self.latest
     }
 
-    /// Reads the track, for [`crate::Engine::handle_batch`] to fetch it early.
-    pub(crate) fn touch(&self) -> u64 {
-        let anchor = self.anchor.map_or(0, |a| {
-            a.speed.to_bits() ^ a.position.at.lon.to_bits() ^ a.position.ts.millis()
-        });
-        self.touch_latest() ^ anchor
-    }
-
-    /// Reads the latest fix, for [`crate::Engine::handle_batch`] to fetch it early.
-    pub(crate) fn touch_latest(&self) -> u64 {
-        self.latest.map_or(0, |l| {
-            let p = l.position;
-            p.at.lat.to_bits() ^ p.acc.to_bits() ^ p.ts.millis() ^ u64::from(l.suspect)
-        })
-    }
-
     /// Judges `fix` against the track and takes it in unless it is older.
     pub fn accept(&mut self, fix: Position, config: &EngineConfig) -> Verdict {
         let Some(latest) = self.latest else {

@@ -174,22 +174,6 @@ proptest! {
     }
 
     #[test]
-    fn a_batch_does_what_its_messages_do_one_by_one(steps in proptest::collection::vec(step(), 1..60)) {
-        let mut one_by_one = engine_with(&two_orders());
-        let expected = run(&mut one_by_one, &steps, &DEVICES);
-        let mut batched = engine_with(&two_orders());
-        let messages = messages(&steps, &DEVICES);
-        let effects = batched.handle_batch(messages.iter().map(|(d, e, now)| (d, e.clone(), *now)));
-        prop_assert_eq!(effects, expected);
-        for order in ["o1", "o2"].map(OrderId::new) {
-            prop_assert_eq!(batched.order_state(&order), one_by_one.order_state(&order));
-        }
-        for device in DEVICES.map(dev) {
-            prop_assert_eq!(batched.device_state(&device), one_by_one.device_state(&device));
-        }
-    }
-
-    #[test]
     fn out_of_order_fixes_never_change_alert_state(
         steps in proptest::collection::vec(step(), 1..40),
         device in 0..4usize,
