@@ -7,7 +7,7 @@ use std::path::Path;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-pub use vangnet_proto::token::{Audience, Claims, DEVELOPMENT_JWT_SECRET, Role};
+pub use vangnet_proto::token::{Claims, DEVELOPMENT_JWT_SECRET, Role};
 
 /// Bytes an HS256 secret must have at least (docs/api.md#tokens; RFC 7518 3.2).
 pub const MIN_SECRET_BYTES: usize = 32;

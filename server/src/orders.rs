@@ -200,14 +200,4 @@ impl OrderIndex {
             .map(|(id, body)| (PartitionKey::Order(id.clone()), body.clone()))
             .collect()
     }
-
-    /// How many orders there are.
-    pub fn len(&self) -> usize {
-        self.read().orders.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
