@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod audit_chain;
 pub mod auth;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod demo;
