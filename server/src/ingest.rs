@@ -9,6 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
+use backon::BackoffBuilder;
 use futures_util::FutureExt;
 use futures_util::future::join_all;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -25,7 +26,7 @@ use vangnet_proto::{
 use crate::downlink::DeviceMessages;
 use crate::mqtt::connection::{Delivery, Lane, Queue};
 use crate::orders::OrderIndex;
-use crate::partitions::{Partitions, StepError, store_retry_delay};
+use crate::partitions::{Partitions, StepError};
 use crate::store::{PartitionKey, SetAside, SetAsideReason, Store, StoreError};
 
 /// Location and status messages per second one device in an order may send before the excess is dropped.
@@ -45,7 +46,7 @@ const UNASSIGNED_PANICS_PER_S: u32 = 1;
 /// Panics from devices in no order raised in a burst above that rate.
 const UNASSIGNED_PANIC_BURST: u32 = 60;
 /// Tries of a commit the store refuses while it answers pings, before the
-/// message is set aside (about 3 s of backoff).
+/// message is set aside (1.5–3 s of backoff).
 const REFUSALS_BEFORE_SET_ASIDE: u32 = 6;
 
 /// Everything needed to turn deliveries into effects.
@@ -175,14 +176,14 @@ impl<S: Store> Ingest<S> {
             reason,
             at: TimestampMs::now(),
         };
-        let mut attempt = 0;
+        let mut retries = crate::backoff::store().build();
         while let Err(err) = self.partitions.store().set_aside(&message).await {
             tracing::error!(%err, topic = %delivery.publish.topic, "could not keep a set-aside message; trying again");
+            let wait = retries.next().unwrap_or(crate::backoff::STORE_LONGEST);
             tokio::select! {
                 () = self.stop.cancelled() => return false,
-                () = tokio::time::sleep(store_retry_delay(attempt)) => {}
+                () = tokio::time::sleep(wait) => {}
             }
-            attempt += 1;
         }
         true
     }
@@ -334,6 +335,7 @@ impl<S: Store> Ingest<S> {
         persistent: bool,
     ) -> Stepped {
         let mut attempt = 0;
+        let mut retries = crate::backoff::store().build();
         loop {
             let step =
                 self.partitions
@@ -362,9 +364,10 @@ impl<S: Store> Ingest<S> {
                 return Stepped::Failed(SetAsideReason::StoreRefused);
             }
             tracing::warn!(%err, partition = %key, "store unavailable; retrying the step");
+            let wait = retries.next().unwrap_or(crate::backoff::STORE_LONGEST);
             tokio::select! {
                 () = self.stop.cancelled() => return Stepped::Stopped,
-                () = tokio::time::sleep(store_retry_delay(attempt - 1)) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod audit_chain;
 pub(crate) mod auth;
+pub(crate) mod backoff;
 pub mod cli;
 pub mod config;
 pub(crate) mod demo;

@@ -11,7 +11,6 @@ mod state;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -313,11 +312,6 @@ impl Slot {
         commit.parts = self.state.update(&self.engine, touched, order_changed)?;
         Ok((commit, outcome))
     }
-}
-
-/// How long to wait before retrying a step whose store was unavailable.
-pub fn store_retry_delay(attempt: u32) -> Duration {
-    Duration::from_millis(50u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(5))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use backon::{BackoffBuilder, Retryable};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -318,18 +319,13 @@ async fn run_with<S: Store>(
 /// answers: only then is an alarm whose receipt a device got safe from a
 /// crash of Redis (`appendfsync always`, as `deploy/redis` sets it).
 async fn report_redis_durability(store: RedisStore, stop: CancellationToken) {
-    let mut attempt = 0;
-    let fsyncs = loop {
-        match store.fsyncs_every_commit().await {
-            Ok(fsyncs) => break fsyncs,
-            Err(_) => {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(crate::partitions::store_retry_delay(attempt)) => {}
-                }
-                attempt += 1;
-            }
-        }
+    let checked = (|| store.fsyncs_every_commit()).retry(crate::backoff::store());
+    let fsyncs = tokio::select! {
+        () = stop.cancelled() => return,
+        checked = checked => match checked {
+            Ok(fsyncs) => fsyncs,
+            Err(_) => return,
+        },
     };
     metrics::gauge!("vangnet_store_fsync_every_commit")
         .set(f64::from(u8::from(fsyncs == Some(true))));
@@ -350,10 +346,9 @@ async fn report_redis_durability(store: RedisStore, stop: CancellationToken) {
 /// Waits until the orders are loaded: a message taken before would find its
 /// device in no order.
 async fn load_orders<S: Store>(store: &S, orders: &OrderIndex) {
-    let mut attempt = 0;
+    let mut retries = crate::backoff::store().build();
     while let Err(err) = orders.refresh(store).await {
-        let wait = crate::partitions::store_retry_delay(attempt);
-        attempt += 1;
+        let wait = retries.next().unwrap_or(crate::backoff::STORE_LONGEST);
         tracing::warn!(%err, retry_in_ms = wait.as_millis() as u64, "store unavailable; waiting for it before taking messages");
         tokio::time::sleep(wait).await;
     }

@@ -131,14 +131,16 @@ impl Engine {
         Self { ids, ..self }
     }
 
-    /// Creates or replaces an order from its API body. A replacement keeps
-    /// the order's open alerts and the levels of the zones and devices it keeps.
+    /// Creates or replaces an order from its body, checked as a stored one
+    /// ([`Order::load`]; the API checks a new body with [`Order::validate`]
+    /// first). A replacement keeps the order's open alerts and the levels of
+    /// the zones and devices it keeps.
     pub fn put_order(
         &mut self,
         body: &OrderBody,
         now: TimestampMs,
     ) -> Result<Vec<Effect>, OrderError> {
-        let order = Order::validate(body)?;
+        let order = Order::load(body)?;
         let mut state = OrderState::new(&order, now);
         if let Some(slot) = self.orders.slot(order.id.as_str())
             && let Some(old) = self.orders.at_mut(slot)

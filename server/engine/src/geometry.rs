@@ -373,30 +373,6 @@ pub fn segments_intersect(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) ->
         || (d4 == 0.0 && on(a, b, d))
 }
 
-/// The first pair of non-adjacent edges of a closed ring that touch, as
-/// indices of their first vertices, found through an R-tree of the edges.
-pub fn self_intersection(ring: &[[f64; 2]]) -> Option<(usize, usize)> {
-    let edges: Vec<rstar::primitives::GeomWithData<Edge, usize>> = ring
-        .windows(2)
-        .enumerate()
-        .map(|(i, w)| rstar::primitives::GeomWithData::new(Line::new(w[0], w[1]), i))
-        .collect();
-    let last = edges.len().checked_sub(1)?;
-    let tree = RTree::bulk_load(edges.clone());
-    edges.iter().find_map(|edge| {
-        let i = edge.data;
-        tree.locate_in_envelope_intersecting(&edge.envelope())
-            .map(|other| other.data)
-            .filter(|&j| j > i + 1 && !(i == 0 && j == last))
-            .find(|&j| {
-                let (a, b) = (edge.geom().from, edge.geom().to);
-                let (c, d) = (ring[j], ring[j + 1]);
-                segments_intersect(a, b, c, d)
-            })
-            .map(|j| (i, j))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use geographiclib_rs::{DirectGeodesic, Geodesic};
@@ -524,13 +500,5 @@ mod tests {
         let north = frame.unproject([500.0, 500.0]);
         assert!(area.crossed_by(west, east) && circle.crossed_by(west, east));
         assert!(!area.crossed_by(east, north) && !circle.crossed_by(east, north));
-    }
-
-    #[test]
-    fn a_bow_tie_ring_intersects_itself() {
-        let bow_tie = [[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]];
-        assert_eq!(self_intersection(&bow_tie), Some((0, 2)));
-        let square = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]];
-        assert_eq!(self_intersection(&square), None);
     }
 }

@@ -12,6 +12,7 @@ use vangnet_proto::{DeviceId, OrderId, TimestampMs, ZoneId};
 
 use crate::classify::Thresholds;
 use crate::geometry::{self, Area, Circle, GeoPoint, LocalFrame};
+use crate::topology::{self, Contact, Fault, Meeting};
 
 /// Most positions one zone may have, over all its rings.
 pub const MAX_ZONE_VERTICES: usize = 10_000;
@@ -49,6 +50,12 @@ pub enum Problem {
     ZeroArea,
     /// A ring whose edge starting here crosses the edge starting at the given position.
     SelfIntersecting(usize),
+    /// A hole that is not inside its polygon's outer ring.
+    HoleOutside,
+    /// A ring or polygon whose inside overlaps that of the one given.
+    Overlaps(Sibling),
+    /// A ring or polygon that runs along an edge of the one given.
+    SharesEdge(Sibling),
     /// A zone with more than [`MAX_ZONE_VERTICES`] positions.
     TooManyVertices,
     /// `valid_until` not after `valid_from`.
@@ -77,8 +84,33 @@ impl fmt::Display for Problem {
             Self::SelfIntersecting(other) => {
                 write!(f, "this edge crosses the edge starting at position {other}")
             }
+            Self::HoleOutside => f.write_str("the hole is not inside the outer ring"),
+            Self::Overlaps(other) => write!(f, "overlaps {other}"),
+            Self::SharesEdge(other) => write!(
+                f,
+                "runs along an edge of {other}; rings and polygons may meet only at points"
+            ),
             Self::TooManyVertices => write!(f, "more than {MAX_ZONE_VERTICES} positions"),
             Self::EndsBeforeItStarts => f.write_str("must be after valid_from"),
+        }
+    }
+}
+
+/// Another ring of the same polygon, or another polygon of the same
+/// multipolygon, named in a [`Problem`] by its index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sibling {
+    /// A ring, 0 being the outer one.
+    Ring(usize),
+    /// A polygon of a multipolygon.
+    Polygon(usize),
+}
+
+impl fmt::Display for Sibling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ring(index) => write!(f, "ring {index}"),
+            Self::Polygon(index) => write!(f, "polygon {index}"),
         }
     }
 }
@@ -173,9 +205,31 @@ pub struct Order {
     pub warn_perpetrator: WarnPerpetrator,
 }
 
+/// How strictly zone polygons are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// A new or changed order: also no hole outside its shell, and no rings
+    /// or parts that overlap or share an edge.
+    Admission,
+    /// An order already stored: only what the engine cannot evaluate (rings
+    /// that cross themselves), so no order accepted under earlier rules stops
+    /// loading.
+    Stored,
+}
+
 impl Order {
-    /// Checks `body` and prepares its zones; nothing is half-built on error.
+    /// Checks a new or changed order's `body` and prepares its zones; nothing
+    /// is half-built on error.
     pub fn validate(body: &OrderBody) -> Result<Self, OrderError> {
+        Self::checked(body, Rules::Admission)
+    }
+
+    /// Prepares a stored order's zones, checking only what evaluation needs.
+    pub fn load(body: &OrderBody) -> Result<Self, OrderError> {
+        Self::checked(body, Rules::Stored)
+    }
+
+    fn checked(body: &OrderBody, rules: Rules) -> Result<Self, OrderError> {
         let id = match &body.id {
             None => return fail("id", Problem::Missing),
             Some(id) if !is_valid_id(id.as_str()) => return fail("id", Problem::BadId),
@@ -201,7 +255,7 @@ impl Order {
                 return fail(format!("{field}.id"), Problem::Duplicate);
             }
             let prealarm_m = positive(zone.prealarm_m, &format!("{field}.prealarm_m"))?;
-            let shape = shape(&zone.geometry, zone.radius_m, &field)?;
+            let shape = shape(&zone.geometry, zone.radius_m, &field, rules)?;
             zones.push(Zone {
                 id: zone.id.clone(),
                 shape,
@@ -286,9 +340,14 @@ fn proximity(rule: ProximityRule) -> Result<Thresholds, OrderError> {
     })
 }
 
-fn shape(geometry: &Geometry, radius_m: Option<f64>, zone: &str) -> Result<Shape, OrderError> {
+fn shape(
+    geometry: &Geometry,
+    radius_m: Option<f64>,
+    zone: &str,
+    rules: Rules,
+) -> Result<Shape, OrderError> {
     let field = format!("{zone}.geometry.coordinates");
-    let polygons = match (geometry, radius_m) {
+    let parts = match (geometry, radius_m) {
         (Geometry::Point(position), Some(radius)) => {
             let radius = positive(radius, &format!("{zone}.radius_m"))?;
             return Ok(Shape::Circle(Circle::new(point(position, &field)?, radius)));
@@ -296,39 +355,86 @@ fn shape(geometry: &Geometry, radius_m: Option<f64>, zone: &str) -> Result<Shape
         (Geometry::Point(_), None) | (_, Some(_)) => {
             return fail(format!("{zone}.radius_m"), Problem::RadiusOnlyForPoints);
         }
-        (Geometry::Polygon(rings), None) => vec![polygon(rings, &field)?],
+        (Geometry::Polygon(rings), None) => {
+            within_vertex_limit(rings, &field)?;
+            vec![polygon(rings, &field, rules)?]
+        }
         (Geometry::MultiPolygon(polygons), None) => {
             if polygons.is_empty() {
                 return fail(field, Problem::Empty);
             }
+            within_vertex_limit(polygons.iter().flatten(), &field)?;
             polygons
                 .iter()
                 .enumerate()
-                .map(|(i, rings)| polygon(rings, &format!("{field}[{i}]")))
+                .map(|(i, rings)| polygon(rings, &format!("{field}[{i}]"), rules))
                 .collect::<Result<_, _>>()?
         }
     };
-    if polygons.iter().flatten().map(Vec::len).sum::<usize>() > MAX_ZONE_VERTICES {
-        return fail(field, Problem::TooManyVertices);
+    let (rings, polygons): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    if let Some(meeting) = (rules == Rules::Admission)
+        .then(|| topology::first_meeting(&polygons, 0))
+        .flatten()
+    {
+        return fail(
+            format!("{field}[{}]", meeting.item),
+            meets(meeting, Sibling::Polygon),
+        );
     }
-    Ok(Shape::Area(Area::new(&polygons)))
+    Ok(Shape::Area(Area::new(&rings)))
 }
 
-fn polygon(rings: &[Vec<Position>], field: &str) -> Result<Vec<Vec<GeoPoint>>, OrderError> {
-    if rings.is_empty() {
-        return fail(field, Problem::Empty);
-    }
-    rings
+/// Checks a polygon's rings; gives them as positions and as geo's polygon.
+fn polygon(
+    rings: &[Vec<Position>],
+    field: &str,
+    rules: Rules,
+) -> Result<(Vec<Vec<GeoPoint>>, geo::Polygon<f64>), OrderError> {
+    let points = rings
         .iter()
         .enumerate()
         .map(|(i, ring)| self::ring(ring, &format!("{field}[{i}]")))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((outer, holes)) = points.split_first() else {
+        return fail(field, Problem::Empty);
+    };
+    let polygon = topology::polygon(outer, holes, rules == Rules::Admission).map_err(|fault| {
+        let (at, problem) = match fault {
+            Fault::SelfIntersection { ring, edge, other } => (
+                format!("[{ring}][{edge}]"),
+                Problem::SelfIntersecting(other),
+            ),
+            Fault::HoleOutside { ring } => (format!("[{ring}]"), Problem::HoleOutside),
+            Fault::Meet(meeting) => (format!("[{}]", meeting.item), meets(meeting, Sibling::Ring)),
+        };
+        OrderError {
+            field: format!("{field}{at}"),
+            problem,
+        }
+    })?;
+    Ok((points, polygon))
+}
+
+fn meets(meeting: Meeting, sibling: fn(usize) -> Sibling) -> Problem {
+    match meeting.contact {
+        Contact::Overlap => Problem::Overlaps(sibling(meeting.other)),
+        Contact::SharedEdge => Problem::SharesEdge(sibling(meeting.other)),
+    }
+}
+
+/// Refuses a zone of more than [`MAX_ZONE_VERTICES`] positions before any
+/// of them is looked at.
+fn within_vertex_limit<'a>(
+    rings: impl IntoIterator<Item = &'a Vec<Position>>,
+    field: &str,
+) -> Result<(), OrderError> {
+    if rings.into_iter().map(Vec::len).sum::<usize>() > MAX_ZONE_VERTICES {
+        return fail(field, Problem::TooManyVertices);
+    }
+    Ok(())
 }
 
 fn ring(positions: &[Position], field: &str) -> Result<Vec<GeoPoint>, OrderError> {
-    if positions.len() > MAX_ZONE_VERTICES {
-        return fail(field, Problem::TooManyVertices);
-    }
     let points = positions
         .iter()
         .enumerate()
@@ -347,9 +453,6 @@ fn ring(positions: &[Position], field: &str) -> Result<Vec<GeoPoint>, OrderError
     let xy: Vec<[f64; 2]> = points.iter().map(|p| frame.project(*p)).collect();
     if geometry::ring_area(&xy).abs() < 1e-6 {
         return fail(field, Problem::ZeroArea);
-    }
-    if let Some((i, j)) = geometry::self_intersection(&xy) {
-        return fail(format!("{field}[{i}]"), Problem::SelfIntersecting(j));
     }
     Ok(points)
 }

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use vangnet_engine::order::Shape;
-use vangnet_engine::{Order, OrderError, Problem};
+use vangnet_engine::{Order, OrderError, Problem, Sibling};
 use vangnet_proto::order::{Geometry, OrderBody};
 use vangnet_proto::{OrderId, ZoneId};
 
@@ -183,6 +183,122 @@ fn self_intersecting_rings_are_refused() {
 }
 
 #[test]
+fn non_finite_coordinates_are_refused() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut corners = ring(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)]);
+        corners[2][1] = bad;
+        assert_eq!(
+            refused(&with_polygon(vec![corners])),
+            (
+                "zones[0].geometry.coordinates[0][2]".into(),
+                Problem::NotAPosition
+            )
+        );
+    }
+}
+
+fn square_ring(x: f64, y: f64, side: f64) -> Vec<Vec<f64>> {
+    ring(&[
+        (x, y),
+        (x + side, y),
+        (x + side, y + side),
+        (x, y + side),
+        (x, y),
+    ])
+}
+
+#[test]
+fn holes_must_lie_inside_the_outer_ring() {
+    let outer = square_ring(0.0, 0.0, 4.0);
+    for hole in [square_ring(5.0, 5.0, 1.0), square_ring(3.0, 1.0, 2.0)] {
+        let error = Order::validate(&with_polygon(vec![outer.clone(), hole])).unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), &error.problem),
+            ("zones[0].geometry.coordinates[1]", &Problem::HoleOutside)
+        );
+        assert_eq!(
+            error.to_string(),
+            "zones[0].geometry.coordinates[1]: the hole is not inside the outer ring"
+        );
+    }
+}
+
+#[test]
+fn rings_may_meet_only_at_points() {
+    let outer = square_ring(0.0, 0.0, 4.0);
+    let hole = square_ring(1.0, 1.0, 1.0);
+    let corner_to_corner = square_ring(2.0, 2.0, 1.0);
+    assert!(
+        Order::validate(&with_polygon(vec![
+            outer.clone(),
+            hole.clone(),
+            corner_to_corner
+        ]))
+        .is_ok()
+    );
+    assert_eq!(
+        refused(&with_polygon(vec![
+            outer.clone(),
+            hole.clone(),
+            square_ring(1.5, 1.5, 1.0)
+        ])),
+        (
+            "zones[0].geometry.coordinates[2]".into(),
+            Problem::Overlaps(Sibling::Ring(1))
+        )
+    );
+    assert_eq!(
+        refused(&with_polygon(vec![
+            outer.clone(),
+            hole,
+            square_ring(2.0, 1.0, 1.0)
+        ])),
+        (
+            "zones[0].geometry.coordinates[2]".into(),
+            Problem::SharesEdge(Sibling::Ring(1))
+        )
+    );
+    assert_eq!(
+        refused(&with_polygon(vec![outer, square_ring(0.0, 1.0, 1.0)])),
+        (
+            "zones[0].geometry.coordinates[1]".into(),
+            Problem::SharesEdge(Sibling::Ring(0))
+        )
+    );
+}
+
+#[test]
+fn the_polygons_of_a_multipolygon_may_meet_only_at_points() {
+    let mut body = zone_order();
+    body.zones[0].radius_m = None;
+    let mut refused_parts = |parts: Vec<Vec<Vec<Vec<f64>>>>| {
+        body.zones[0].geometry = Geometry::MultiPolygon(parts);
+        Order::validate(&body).err().map(|e| (e.field, e.problem))
+    };
+    let lake = vec![square_ring(0.0, 0.0, 4.0), square_ring(1.0, 1.0, 2.0)];
+    let island = vec![square_ring(1.5, 1.5, 1.0)];
+    let corner = vec![square_ring(4.0, 4.0, 1.0)];
+    assert_eq!(refused_parts(vec![lake.clone(), island, corner]), None);
+    assert_eq!(
+        refused_parts(vec![lake.clone(), vec![square_ring(3.0, 3.0, 2.0)]]),
+        Some((
+            "zones[0].geometry.coordinates[1]".into(),
+            Problem::Overlaps(Sibling::Polygon(0))
+        ))
+    );
+    let beside = vec![square_ring(4.0, 0.0, 1.0)];
+    let error = {
+        body.zones[0].geometry = Geometry::MultiPolygon(vec![lake, beside]);
+        Order::validate(&body).unwrap_err()
+    };
+    assert_eq!(
+        error.to_string(),
+        "zones[0].geometry.coordinates[1]: runs along an edge of polygon 0; \
+         rings and polygons may meet only at points"
+    );
+}
+
+#[test]
 fn more_than_10000_vertices_in_a_zone_are_refused() {
     let big: Vec<(f64, f64)> = (0..=10_001)
         .map(|i| {
@@ -230,4 +346,23 @@ fn devices_may_belong_to_several_orders() {
         engine.order(&OrderId::new("o2")).unwrap().zones[0].id,
         ZoneId::new("x")
     );
+}
+
+#[test]
+fn a_stored_order_whose_parts_overlap_still_loads_though_a_new_one_is_refused() {
+    let mut body = zone_order();
+    body.zones[0].radius_m = None;
+    body.zones[0].geometry = Geometry::MultiPolygon(vec![
+        vec![square_ring(0.0, 0.0, 4.0)],
+        vec![square_ring(3.0, 3.0, 2.0)],
+    ]);
+    assert!(Order::validate(&body).is_err());
+    assert!(Order::load(&body).is_ok());
+}
+
+#[test]
+fn a_stored_order_whose_ring_crosses_itself_does_not_load() {
+    let bow_tie = ring(&[(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0)]);
+    let body = with_polygon(vec![bow_tie]);
+    assert!(Order::load(&body).is_err());
 }

@@ -6,9 +6,9 @@
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
-use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
+use backon::BackoffBuilder;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -50,9 +50,7 @@ impl OrderWrites {
 }
 
 /// Writes tried while other instances keep moving the orders' epoch.
-const WRITE_ATTEMPTS: u32 = 8;
-/// The most a try waits, times its number, before it checks again.
-const RETRY_JITTER: Duration = Duration::from_millis(20);
+const WRITE_ATTEMPTS: usize = 8;
 
 /// Mounts the order endpoints for a store of type `S`.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
@@ -126,10 +124,8 @@ async fn store_checked<S: Store>(
     change: OrderChange,
 ) -> Result<(), ApiError> {
     let _turn = writes.turn.lock().await;
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(RETRY_JITTER.mul_f64(f64::from(attempt) * fastrand::f64())).await;
-        }
+    let mut retries = crate::backoff::order_write(WRITE_ATTEMPTS - 1).build();
+    loop {
         index.refresh(store).await?;
         if change == OrderChange::Replace && index.get(&order.id).is_none() {
             return Err(ApiError::NotFound);
@@ -150,7 +146,10 @@ async fn store_checked<S: Store>(
                     order.id
                 )));
             }
-            OrderWrite::Moved => {}
+            OrderWrite::Moved => match retries.next() {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
+            },
         }
     }
     Err(ApiError::Conflict(

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::BackoffBuilder;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -82,15 +83,6 @@ impl Default for Timing {
     }
 }
 
-/// Delay before try `failures + 1`: 250 ms doubling to `max`, ±25% jitter.
-fn backoff(failures: u32, max: Duration) -> Duration {
-    let exponential = Duration::from_millis(250).saturating_mul(1 << failures.min(8));
-    exponential
-        .min(max)
-        .mul_f64(0.75 + fastrand::f64() * 0.5)
-        .min(max)
-}
-
 /// One route's place among the routes, and what its worker sends with.
 pub struct RouteWorker {
     /// The route's index, by which its reports name it.
@@ -124,6 +116,7 @@ pub async fn run(
     let mut failing: HashSet<String> = HashSet::new();
     let mut in_flight = JoinSet::new();
     let mut failures = 0u32;
+    let mut retries = crate::backoff::dispatch(timing.max_backoff).build();
     let mut retry_at: Option<Instant> = None;
     let mut gauges = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -161,6 +154,7 @@ pub async fn run(
                     Ok(()) => {
                         metrics::counter!("vangnet_dispatch_attempts_total", "route" => route.name.clone(), "outcome" => "delivered").increment(1);
                         failures = 0;
+                        retries = crate::backoff::dispatch(timing.max_backoff).build();
                         retry_at = None;
                         undelivered.remove(&entry.key());
                         failing.remove(&entry.key());
@@ -170,7 +164,8 @@ pub async fn run(
                         metrics::counter!("vangnet_dispatch_attempts_total", "route" => route.name.clone(), "outcome" => err.outcome()).increment(1);
                         log_failure(&route, &err, failures);
                         failures = failures.saturating_add(1);
-                        retry_at = Some(Instant::now() + backoff(failures, timing.max_backoff));
+                        let wait = retries.next().unwrap_or(timing.max_backoff);
+                        retry_at = Some(Instant::now() + wait);
                         if failing.insert(entry.key()) {
                             let _ = reports.send((index, entry.clone(), Outcome::Failed(err.to_string())));
                         }
@@ -232,17 +227,4 @@ fn report(
     metrics::gauge!("vangnet_dispatch_route_degraded", "route" => name)
         .set(f64::from(u8::from(degraded)));
     health.set_route_degraded(&route.name, degraded);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_to_thirty_seconds_and_never_beyond() {
-        let max = Timing::default().max_backoff;
-        assert!(backoff(1, max) <= Duration::from_millis(650));
-        assert!((0..50).all(|failures| backoff(failures, max) <= max));
-        assert!(backoff(20, max) >= Duration::from_millis(22_500));
-    }
 }

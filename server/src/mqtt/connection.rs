@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use backon::BackoffBuilder;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS, SubscribeFilter, Transport};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -266,7 +267,7 @@ pub fn spawn(
     tasks.spawn(async move {
         let Shutdown { intake, stop } = shutdown;
         let mut deliveries = Some(deliveries);
-        let mut backoff = Backoff::default();
+        let mut reconnect = crate::backoff::mqtt_reconnect().build();
         let mut awaiting_suback = false;
         let mut next_seq = 0;
         loop {
@@ -282,7 +283,7 @@ pub fn spawn(
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     epoch.fetch_add(1, Ordering::AcqRel);
                     next_seq = 0;
-                    backoff.reset();
+                    reconnect = crate::backoff::mqtt_reconnect().build();
                     awaiting_suback = true;
                     let filters = spec
                         .filters
@@ -315,7 +316,9 @@ pub fn spawn(
                 Err(_) if intake.is_cancelled() => break,
                 Err(err) => {
                     subscribed_tx.send_replace(false);
-                    let wait = backoff.next_delay();
+                    let wait = reconnect
+                        .next()
+                        .unwrap_or(crate::backoff::MQTT_RECONNECT_LONGEST);
                     tracing::warn!(lane = spec.name, %err, retry_in_ms = wait.as_millis() as u64, "MQTT connection lost");
                     tokio::select! {
                         () = stop.cancelled() => break,
@@ -338,57 +341,9 @@ fn with_client_id(broker: &Url, client_id: &str) -> String {
     url.to_string()
 }
 
-/// Exponential reconnect delay from 100 ms to 10 s, with jitter so that
-/// instances restarted together do not reconnect in lockstep.
-#[derive(Debug, Default)]
-struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(10);
-
-    fn next_delay(&mut self) -> Duration {
-        let exponential = Self::FIRST.saturating_mul(1 << self.failures.min(7));
-        self.failures = self.failures.saturating_add(1);
-        let capped = exponential.min(Self::MAX);
-        let jitter = fastrand::f64() * 0.5 + 0.75;
-        capped.mul_f64(jitter)
-    }
-
-    fn reset(&mut self) {
-        self.failures = 0;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped_at_ten_seconds_with_jitter() {
-        let mut backoff = Backoff::default();
-        let first = backoff.next_delay();
-        assert!(first >= Duration::from_millis(75) && first <= Duration::from_millis(125));
-        let later: Vec<_> = (0..20).map(|_| backoff.next_delay()).collect();
-        assert!(later.iter().all(|d| *d <= Duration::from_millis(12_500)));
-        assert!(
-            later
-                .last()
-                .is_some_and(|d| *d >= Duration::from_millis(7_500))
-        );
-    }
-
-    #[test]
-    fn backoff_starts_over_after_a_connection() {
-        let mut backoff = Backoff::default();
-        for _ in 0..10 {
-            backoff.next_delay();
-        }
-        backoff.reset();
-        assert!(backoff.next_delay() <= Duration::from_millis(125));
-    }
 
     fn delivery(topic: &str, seq: u64) -> Delivery {
         Delivery {
