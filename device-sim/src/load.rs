@@ -114,7 +114,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let loaded_before = Counters::read(&http, api_url).await?.orders;
     let measured = async {
         let creating = Instant::now();
-        api.create_all(&fleet.orders).await?;
+        api.import_all(&fleet.orders).await?;
         let creation_s = creating.elapsed().as_secs_f64();
         wait_for_orders(&http, api_url, loaded_before + fleet.orders.len() as u64).await?;
         let traffic = drive(&args, &fleet, &topics, &clock, &http, &run).await?;

@@ -48,12 +48,6 @@ impl OrderApi {
         }
     }
 
-    /// Creates every order (`POST /api/v1/orders`), several at a time.
-    pub async fn create_all(&self, orders: &[SimOrder]) -> anyhow::Result<()> {
-        self.each(orders, |api, order| async move { api.create(&order).await })
-            .await
-    }
-
     /// Creates every order with `POST /api/v1/orders/import`, a few thousand
     /// per call; fails if any is refused.
     pub async fn import_all(&self, orders: &[SimOrder]) -> anyhow::Result<()> {
@@ -108,18 +102,6 @@ impl OrderApi {
             done.context("order API task")??;
         }
         Ok(())
-    }
-
-    async fn create(&self, order: &SimOrder) -> anyhow::Result<()> {
-        let request = self
-            .http
-            .post(format!("{}/api/v1/orders", self.base_url))
-            .bearer_auth(&self.token)
-            .json(&order.body());
-        let response = send_retrying_429(request)
-            .await
-            .context("POST /api/v1/orders")?;
-        expect_success(response, "creating order", &order.id).await
     }
 
     async fn end(&self, order: &SimOrder) -> anyhow::Result<()> {

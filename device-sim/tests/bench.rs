@@ -24,6 +24,10 @@ fn a_quick_bench_reports_its_figures_without_loss() {
             "200",
             "--device-max-hz",
             "4",
+            "--max-rate",
+            "1500",
+            "--step-seconds",
+            "1",
         ])
         .args(["--mqtt-url", &mqtt_url, "--redis-url", &redis_url])
         .output()

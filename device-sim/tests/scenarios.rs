@@ -16,7 +16,7 @@ use libtest_mimic::{Arguments, Trial};
 use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url};
 
 /// Scenarios played at once by default.
-const CONCURRENT: usize = 4;
+const CONCURRENT: usize = 6;
 
 const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
