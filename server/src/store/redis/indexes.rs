@@ -37,12 +37,7 @@ impl RedisStore {
     /// partitions; idempotent.
     async fn repair(&self, alerts: bool) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let mut names: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.global("partitions"))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        names.sort();
+        let names = self.partition_names().await?;
         for chunk in names.chunks(SCAN_BATCH) {
             let mut read = redis::pipe();
             for name in chunk {

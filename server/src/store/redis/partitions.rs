@@ -100,12 +100,7 @@ impl PartitionStore for RedisStore {
 
     async fn partitions(&self) -> Result<Vec<PartitionKey>, StoreError> {
         let mut conn = self.conn.clone();
-        let mut names: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.global("partitions"))
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        names.sort();
+        let names = self.partition_names().await?;
         let mut partitions = Vec::with_capacity(names.len());
         for chunk in names.chunks(SCAN_BATCH) {
             let mut pipe = redis::pipe();
@@ -176,6 +171,17 @@ impl PartitionStore for RedisStore {
 }
 
 impl RedisStore {
+    /// Every partition a commit was attempted on, in order of name.
+    pub(super) async fn partition_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(self.global("partitions"))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        names.sort();
+        Ok(names)
+    }
+
     /// Adds the partition to `P:partitions` once per process, before its first commit.
     async fn remember_partition(&self, partition: &PartitionKey) -> Result<(), StoreError> {
         let known = self
