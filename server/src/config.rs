@@ -144,6 +144,8 @@ pub struct Config {
     pub api_changes_per_minute: NonZeroU32,
     /// Active orders one device may be in.
     pub max_orders_per_device: NonZeroUsize,
+    /// Partitions whose engines stay in memory.
+    pub partition_cache: NonZeroUsize,
     /// Detection parameters.
     pub detection: DetectionSettings,
     /// Log output format.
@@ -260,6 +262,11 @@ impl Config {
             max_orders_per_device: check(
                 "VANGNET_MAX_ORDERS_PER_DEVICE",
                 &s.max_orders_per_device,
+                parse_positive,
+            )?,
+            partition_cache: check(
+                "VANGNET_PARTITION_CACHE",
+                &s.partition_cache,
                 parse_positive,
             )?,
             detection: DetectionSettings {

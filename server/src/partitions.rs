@@ -9,8 +9,10 @@
 
 mod state;
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
 
 use tokio::sync::Notify;
 
@@ -78,23 +80,31 @@ pub enum StepError<E> {
     Store(#[from] StoreError),
 }
 
-/// Every partition's cached engine, over one store.
+/// A partition's place in the cache; a step holds it while it runs.
+type SharedSlot = Arc<tokio::sync::Mutex<Option<Slot>>>;
+
+/// The engines of recently used partitions, over one store: a partition
+/// not cached is loaded from the store, so the bound changes memory, never
+/// behaviour.
 pub struct Partitions<S> {
     store: Arc<S>,
     config: EngineConfig,
-    slots: Mutex<HashMap<PartitionKey, Arc<tokio::sync::Mutex<Option<Slot>>>>>,
+    slots: Mutex<LruCache<PartitionKey, SharedSlot>>,
+    cached_at_most: NonZeroUsize,
     committed: Arc<Notify>,
     commit_seconds: metrics::Histogram,
     conflicts: metrics::Counter,
 }
 
 impl<S: PartitionStore> Partitions<S> {
-    /// Partitions over `store`, with the detection `config`.
-    pub fn new(store: Arc<S>, config: EngineConfig) -> Self {
+    /// Partitions over `store`, with the detection `config`, keeping the
+    /// engines of at most `cached_at_most` partitions in memory.
+    pub fn new(store: Arc<S>, config: EngineConfig, cached_at_most: NonZeroUsize) -> Self {
         Self {
             store,
             config,
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(LruCache::unbounded()),
+            cached_at_most,
             committed: Arc::new(Notify::new()),
             commit_seconds: metrics::histogram!("vangnet_store_commit_seconds"),
             conflicts: metrics::counter!("vangnet_commit_conflicts_total"),
@@ -111,12 +121,33 @@ impl<S: PartitionStore> Partitions<S> {
         &self.store
     }
 
-    fn slot(&self, key: &PartitionKey) -> Arc<tokio::sync::Mutex<Option<Slot>>> {
+    /// The partition's slot, cached from now on; the least recently used
+    /// slots no step holds leave the cache beyond its bound.
+    fn slot(&self, key: &PartitionKey) -> SharedSlot {
         let mut slots = self
             .slots
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slots.entry(key.clone()).or_default().clone()
+        if let Some(slot) = slots.get(key) {
+            return slot.clone();
+        }
+        let slot = SharedSlot::default();
+        slots.put(key.clone(), slot.clone());
+        while slots.len() > self.cached_at_most.get() {
+            let idle = slots
+                .iter()
+                .rev()
+                .find(|(_, slot)| Arc::strong_count(slot) == 1)
+                .map(|(key, _)| key.clone());
+            match idle {
+                Some(key) => {
+                    slots.pop(&key);
+                }
+                None => break,
+            }
+        }
+        metrics::gauge!("vangnet_cached_partitions").set(slots.len() as f64);
+        slot
     }
 
     /// Runs `step` on the partition at server time `now` and commits what it
@@ -352,8 +383,10 @@ mod tests {
 
     fn partitions(dir: &tempfile::TempDir) -> Partitions<EmbeddedStore> {
         let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
-        Partitions::new(Arc::new(store), EngineConfig::default())
+        Partitions::new(Arc::new(store), EngineConfig::default(), CACHE)
     }
+
+    const CACHE: NonZeroUsize = NonZeroUsize::new(1_000).unwrap();
 
     #[tokio::test]
     async fn an_equal_order_body_handed_in_again_commits_nothing() {
@@ -408,5 +441,84 @@ mod tests {
             alerts, 0,
             "the half-done step's alert is not in the partition"
         );
+    }
+
+    /// Order `n` of a fleet: its own victim and perpetrator.
+    fn fleet_order(n: usize) -> Arc<OrderBody> {
+        let mut body = state::tests::body();
+        body.id = Some(OrderId::new(format!("order-{n}")));
+        body.victim_devices = vec![DeviceId::parse(&format!("victim-{n}"), "d").unwrap()];
+        body.perpetrator_devices = vec![DeviceId::parse(&format!("perp-{n}"), "d").unwrap()];
+        Arc::new(body)
+    }
+
+    /// Every order's perpetrator walks from 2 km north of its victim to
+    /// 100 m, order after order, one fix each per round; the revisions made.
+    async fn approaches(partitions: &Partitions<EmbeddedStore>, orders: usize) -> Vec<String> {
+        use vangnet_proto::{Fix, Latitude, Longitude, Meters};
+        let mut revisions = Vec::new();
+        for round in 0..20_u64 {
+            for n in 0..orders {
+                let body = fleet_order(n);
+                let key = PartitionKey::Order(body.id.clone().unwrap());
+                let now = TimestampMs(NOW.millis() + round * 30_000);
+                let fix = |seq: u64, lat: f64| {
+                    Fix::new(
+                        seq,
+                        now,
+                        Latitude::new(lat).unwrap(),
+                        Longitude::new(5.12).unwrap(),
+                        Meters::new(10.0).unwrap(),
+                    )
+                };
+                let victim = body.victim_devices[0].clone();
+                let perpetrator = body.perpetrator_devices[0].clone();
+                let north = 0.018 - 0.0009 * round as f64;
+                let outcome = partitions
+                    .step::<std::convert::Infallible>(&key, Some(&body), now, None, |engine| {
+                        let mut effects = engine.handle(
+                            &victim,
+                            vangnet_engine::Event::Fixes(vec![fix(round, 52.09)]),
+                            now,
+                        );
+                        effects.extend(engine.handle(
+                            &perpetrator,
+                            vangnet_engine::Event::Fixes(vec![fix(round, 52.09 + north)]),
+                            now,
+                        ));
+                        Ok(effects)
+                    })
+                    .await
+                    .unwrap();
+                revisions.extend(outcome.revisions.iter().map(|r| {
+                    format!(
+                        "{n} {:?} {:?} r{} {:?}",
+                        r.kind, r.priority, r.revision, r.status
+                    )
+                }));
+            }
+        }
+        revisions
+    }
+
+    #[tokio::test]
+    async fn a_cache_of_ten_partitions_gives_the_same_alerts_as_one_that_holds_all() {
+        let (all, few) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let open = |dir: &tempfile::TempDir, cache: usize| {
+            let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
+            let cache = NonZeroUsize::new(cache).unwrap();
+            Partitions::new(Arc::new(store), EngineConfig::default(), cache)
+        };
+        let (all, few) = (open(&all, 1_000), open(&few, 10));
+
+        let expected = approaches(&all, 15).await;
+        let evicting = approaches(&few, 15).await;
+
+        assert!(
+            expected.iter().any(|r| r.contains("ProximityAlarm")),
+            "{expected:?}"
+        );
+        assert_eq!(evicting, expected);
+        assert!(few.slots.lock().unwrap().len() <= 10);
     }
 }

@@ -145,6 +145,7 @@ async fn run_with<S: Store>(
     let partitions = Arc::new(Partitions::new(
         store.clone(),
         engine_config(&config.detection),
+        config.partition_cache,
     ));
     let api_devices = DeviceLink::default();
     let http_addr = http.local_addr().context("the HTTP listener's address")?;

@@ -113,6 +113,9 @@ pub struct Settings {
     /// Active orders one device may be in; an order that would put it in more gets 409
     #[arg(long, env = "VANGNET_MAX_ORDERS_PER_DEVICE", default_value = "8")]
     pub max_orders_per_device: String,
+    /// Partitions (orders) whose engines stay in memory; others are loaded from the store when used
+    #[arg(long, env = "VANGNET_PARTITION_CACHE", default_value = "100000")]
+    pub partition_cache: String,
     /// Assumed drift of a victim's position per second of fix age (m/s)
     #[arg(long, env = "VANGNET_DRIFT_MPS", default_value = "1.5")]
     pub drift_mps: String,
