@@ -61,8 +61,8 @@ impl fmt::Display for EventId {
 pub trait EventLog: Send + Sync + 'static {
     /// Up to `limit` alert revisions committed after `after` (from the start
     /// of the log when `None`), oldest first: every committed revision is in
-    /// the log exactly once, in commit order, until the log drops it (the
-    /// Redis log keeps about the newest 100,000; see [`EventLog::log_gap_after`]).
+    /// the log exactly once, in commit order, until the log drops it (both
+    /// stores keep about the newest 100,000; see [`EventLog::log_gap_after`]).
     fn events_after(
         &self,
         after: Option<&EventId>,

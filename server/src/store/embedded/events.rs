@@ -1,4 +1,5 @@
-//! The event log in the embedded store: [`EVENTS`], which a commit appends to.
+//! The event log in the embedded store: [`EVENTS`], which a commit appends
+//! to, keeping the newest events only.
 
 use redb::ReadableTable;
 use vangnet_proto::DispatchBody;
@@ -44,8 +45,19 @@ impl EventLog for EmbeddedStore {
         .await
     }
 
-    async fn log_gap_after(&self, _after: Option<&EventId>) -> Result<Option<EventId>, StoreError> {
-        Ok(None)
+    async fn log_gap_after(&self, after: Option<&EventId>) -> Result<Option<EventId>, StoreError> {
+        let first = self
+            .read(|txn| {
+                let events = txn.open_table(EVENTS).map_err(db_error)?;
+                let first = events.first().map_err(db_error)?;
+                Ok(first.map(|(seq, _)| seq.value()))
+            })
+            .await?;
+        let Some(first) = first.filter(|&seq| seq > 1) else {
+            return Ok(None);
+        };
+        let first = event_id(first);
+        Ok(after.is_none_or(|after| *after < first).then_some(first))
     }
 }
 

@@ -44,8 +44,8 @@ const HISTORY: TableDefinition<(&str, &str, u64, u64), &str> = TableDefinition::
 const HISTORY_BY_TIME: TableDefinition<(u64, &str, &str, u64), ()> =
     TableDefinition::new("history_by_time");
 
-/// Sequence number → committed revision JSON: the event log, in commit order.
-/// Never trimmed: alert revisions are few next to location history.
+/// Sequence number (from 1) → committed revision JSON: the event log, in
+/// commit order, its oldest dropped beyond the store's `events_kept`.
 const EVENTS: TableDefinition<u64, &str> = TableDefinition::new("events");
 
 /// Position (1, 2, 3 …) → audit entry JSON, in chain order.
@@ -56,10 +56,14 @@ const AUDIT_HEADS: TableDefinition<&str, (u64, &str, &str)> = TableDefinition::n
 /// Sequence number → set-aside message JSON, oldest first.
 const SET_ASIDE: TableDefinition<u64, &str> = TableDefinition::new("set_aside");
 
+/// Events the log keeps unless told otherwise, as the Redis log does.
+const EVENTS_KEPT: u64 = 100_000;
+
 /// The [`Store`] in a local redb file.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    events_kept: u64,
 }
 
 impl EmbeddedStore {
@@ -83,7 +87,19 @@ impl EmbeddedStore {
         txn.open_table(AUDIT_HEADS).map_err(db_error)?;
         txn.open_table(SET_ASIDE).map_err(db_error)?;
         txn.commit().map_err(db_error)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            events_kept: EVENTS_KEPT,
+        })
+    }
+
+    /// The same store keeping only the newest `events` in its event log, so
+    /// a test can see the log drop events.
+    pub fn keeping_events(self, events: u64) -> Self {
+        Self {
+            events_kept: events.max(1),
+            ..self
+        }
     }
 
     /// Runs `f` in one read transaction on the blocking pool.

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, Table, WriteTransaction};
 use vangnet_proto::{AlertId, DispatchBody};
 
 use super::{
@@ -54,7 +54,8 @@ impl PartitionStore for EmbeddedStore {
         commit: Commit,
     ) -> Result<CommitOutcome, StoreError> {
         let partition = partition.clone();
-        self.write(move |txn| write_commit(txn, &partition, expected, commit))
+        let events_kept = self.events_kept;
+        self.write(move |txn| write_commit(txn, &partition, expected, commit, events_kept))
             .await
     }
 
@@ -125,6 +126,7 @@ fn write_commit(
     partition: &PartitionKey,
     expected: u64,
     commit: Commit,
+    events_kept: u64,
 ) -> Result<CommitOutcome, StoreError> {
     let name = partition.to_string();
     let name = name.as_str();
@@ -200,6 +202,7 @@ fn write_commit(
             )
             .map_err(db_error)?;
     }
+    drop_old_events(&mut events, events_kept)?;
 
     let mut history = txn.open_table(HISTORY).map_err(db_error)?;
     let mut by_time = txn.open_table(HISTORY_BY_TIME).map_err(db_error)?;
@@ -213,4 +216,23 @@ fn write_commit(
             .map_err(db_error)?;
     }
     Ok(CommitOutcome::Committed(version))
+}
+
+/// Drops the oldest events beyond the newest `kept`.
+fn drop_old_events(events: &mut Table<u64, &str>, kept: u64) -> Result<(), StoreError> {
+    let first = events
+        .first()
+        .map_err(db_error)?
+        .map(|(seq, _)| seq.value());
+    let last = events.last().map_err(db_error)?.map(|(seq, _)| seq.value());
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(());
+    };
+    let keep_from = last.saturating_sub(kept - 1);
+    if first < keep_from {
+        events
+            .retain_in(first..keep_from, |_, _| false)
+            .map_err(db_error)?;
+    }
+    Ok(())
 }

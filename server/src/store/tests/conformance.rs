@@ -1176,6 +1176,12 @@ macro_rules! both_stores {
 
         mod embedded_store {
             conformance_suite!(super::EmbeddedFixture::new(); $($test),+);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_embedded_log_keeps_the_newest_events_and_reports_a_gap_behind_them() {
+                super::the_embedded_log_keeps_the_newest_events_and_reports_a_gap_behind_them()
+                    .await;
+            }
         }
     };
 }
@@ -1226,6 +1232,26 @@ async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
     assert_eq!(store.log_gap_after(None).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[0])).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[2])).await.unwrap(), None);
+}
+
+/// Embedded only: a log that keeps two events drops the oldest, and a
+/// reader behind it is told so.
+async fn the_embedded_log_keeps_the_newest_events_and_reports_a_gap_behind_them() {
+    let fixture = EmbeddedFixture::new();
+    let store = fixture.store().clone().keeping_events(2);
+
+    let kept = three_events(&store).await;
+
+    let first_dropped = EventId::parse("1").unwrap();
+    assert_eq!(kept.len(), 2);
+    assert!(first_dropped < kept[0]);
+    let gap = Some(kept[0].clone());
+    assert_eq!(store.log_gap_after(None).await.unwrap(), gap);
+    assert_eq!(
+        store.log_gap_after(Some(&first_dropped)).await.unwrap(),
+        gap
+    );
+    assert_eq!(store.log_gap_after(Some(&kept[0])).await.unwrap(), None);
 }
 
 /// Redis only: scripts are gone after a restart without persistence or a
