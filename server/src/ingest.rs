@@ -3,6 +3,8 @@
 //! device's orders, publish the device messages, and only then ack the
 //! delivery to the broker.
 
+mod device_limits;
+
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
@@ -12,7 +14,7 @@ use std::time::Instant;
 use backon::BackoffBuilder;
 use futures_util::FutureExt;
 use futures_util::future::join_all;
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use metrics::{Counter, Histogram};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -23,6 +25,7 @@ use vangnet_proto::{
     parse_uplink,
 };
 
+use self::device_limits::DeviceLimits;
 use crate::downlink::DeviceMessages;
 use crate::mqtt::connection::{Delivery, Lane, Queue};
 use crate::orders::OrderIndex;
@@ -55,8 +58,8 @@ pub struct Ingest<S> {
     orders: Arc<OrderIndex>,
     topics: Topics,
     owntracks: bool,
-    limiter: DefaultKeyedRateLimiter<DeviceId>,
-    alarm_limiter: DefaultKeyedRateLimiter<DeviceId>,
+    limiter: DeviceLimits,
+    alarm_limiter: DeviceLimits,
     unassigned: DefaultDirectRateLimiter,
     unassigned_limited: Counter,
     downlink: DeviceMessages,
@@ -107,10 +110,10 @@ impl<S: Store> Ingest<S> {
             orders,
             topics,
             owntracks,
-            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            alarm_limiter: RateLimiter::keyed(
-                Quota::per_second(NonZeroU32::new(ALARMS_PER_S).unwrap_or(NonZeroU32::MIN))
-                    .allow_burst(NonZeroU32::new(ALARM_BURST).unwrap_or(NonZeroU32::MIN)),
+            limiter: DeviceLimits::new(rate, burst),
+            alarm_limiter: DeviceLimits::new(
+                NonZeroU32::new(ALARMS_PER_S).unwrap_or(NonZeroU32::MIN),
+                NonZeroU32::new(ALARM_BURST).unwrap_or(NonZeroU32::MIN),
             ),
             unassigned: RateLimiter::direct(unassigned),
             unassigned_limited: metrics::counter!(
@@ -121,6 +124,15 @@ impl<S: Store> Ingest<S> {
             stop,
             metrics: KINDS.map(KindMetrics::new),
         }
+    }
+
+    /// Forgets the rate limits of devices quiet long enough to be back at a
+    /// full burst, so their memory follows the devices sending now.
+    pub fn forget_quiet_devices(&self) {
+        self.limiter.forget_quiet();
+        self.alarm_limiter.forget_quiet();
+        metrics::gauge!("vangnet_rate_limited_devices")
+            .set((self.limiter.remembered() + self.alarm_limiter.remembered()) as f64);
     }
 
     /// Handles one delivery completely; when this returns the delivery may be acked.
@@ -278,7 +290,7 @@ impl<S: Store> Ingest<S> {
             Uplink::Alarm(_) => Some(&self.alarm_limiter),
             _ => Some(&self.limiter),
         };
-        if limiter.is_some_and(|limiter| limiter.check_key(&device).is_err()) {
+        if limiter.is_some_and(|limiter| !limiter.allows(&device)) {
             metrics.rate_limited.increment(1);
             return Processed::Done;
         }

@@ -35,6 +35,8 @@ use crate::store::{EmbeddedStore, RedisStore, Store};
 /// handles what has queued for it as one batch, its devices concurrently.
 const ALARM_WORKERS: usize = 4;
 const LOC_WORKERS: usize = 16;
+/// How often the rate limits of devices that went quiet are forgotten.
+const FORGET_QUIET_DEVICES_EVERY: Duration = Duration::from_secs(60);
 /// How long shutdown waits for in-flight messages.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -257,6 +259,7 @@ async fn run_with<S: Store>(
         downlink.clone(),
         shutdown.stop.clone(),
     ));
+    spawn_limit_keeper(&tasks, ingest.clone(), background.clone());
     ingest::spawn_workers(&workers, ingest.clone(), alarm_lane.clone(), alarm_rx);
     ingest::spawn_workers(&workers, ingest, loc_lane.clone(), loc_rx);
     workers.close();
@@ -410,6 +413,23 @@ fn spawn_store_monitor<S: Store>(
                 tracing::info!(up, "store availability changed");
             }
             health.set_store(up);
+        }
+    });
+}
+
+/// Every minute, forgets the rate limits of devices that went quiet.
+fn spawn_limit_keeper<S: Store>(
+    tasks: &TaskTracker,
+    ingest: Arc<Ingest<S>>,
+    stop: CancellationToken,
+) {
+    tasks.spawn(async move {
+        let mut interval = tokio::time::interval(FORGET_QUIET_DEVICES_EVERY);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = interval.tick() => ingest.forget_quiet_devices(),
+            }
         }
     });
 }
