@@ -274,6 +274,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         broker: broker_climb,
         vangnet: measured.climb,
         idle_latency: measured.idle_latency,
+        rss_start_kib: measured.rss_start_kib,
         rss_kib: measured.rss_kib,
     }
     .print();
@@ -325,6 +326,7 @@ async fn broker_ceiling(
 struct VangnetMeasurement {
     climb: Climb,
     idle_latency: PanicLatency,
+    rss_start_kib: Option<u64>,
     rss_kib: Option<u64>,
 }
 
@@ -350,6 +352,7 @@ async fn vangnet_throughput(
     service
         .wait_until_ready(fleet.orders.len() as u64, Duration::from_secs(120))
         .await?;
+    let rss_start_kib = procstat::rss_kib(service.pid());
     let topics = Topics::new(&config.mqtt_prefix).context("topic prefix")?;
     let prober = PanicProber::start(
         &config.mqtt_url,
@@ -398,6 +401,7 @@ async fn vangnet_throughput(
     Ok(VangnetMeasurement {
         climb: climb?,
         idle_latency,
+        rss_start_kib,
         rss_kib,
     })
 }

@@ -65,6 +65,8 @@ pub struct Report {
     pub vangnet: Climb,
     /// (c) before any load.
     pub idle_latency: PanicLatency,
+    /// (d): the child's VmRSS with its orders loaded, before any load.
+    pub rss_start_kib: Option<u64>,
     /// (d): the child's VmRSS at the end.
     pub rss_kib: Option<u64>,
 }
@@ -81,6 +83,7 @@ impl Report {
             .or(self.vangnet.steps.first())
             .map_or(0, |step| step.lost);
         let rss_mib = self.rss_kib.map(|kib| kib as f64 / 1024.0);
+        let rss_start_mib = self.rss_start_kib.map(|kib| kib as f64 / 1024.0);
         println!();
         println!(
             "(a) broker pass-through ceiling: {}{broker:.0} fixes/s (stopped by {})",
@@ -104,9 +107,11 @@ impl Report {
             describe(Some(self.idle_latency.dispatch), "dispatch"),
             describe(loaded.map(|l| l.dispatch), "dispatch")
         );
+        let mib = |rss: Option<f64>| rss.map_or("-".into(), |mib| format!("{mib:.0} MiB"));
         println!(
-            "(d) vangnet resident memory at the end: {}",
-            rss_mib.map_or("-".into(), |mib| format!("{mib:.0} MiB"))
+            "(d) vangnet resident memory with its orders loaded: {}; at the end: {}",
+            mib(rss_start_mib),
+            mib(rss_mib)
         );
         let broker_best = self.broker.best();
         println!(
@@ -128,10 +133,11 @@ impl Report {
             "panic_ack_loaded_ms": latency_json(loaded.map(|l| l.ack)),
             "panic_dispatch_idle_ms": latency_json(Some(self.idle_latency.dispatch)),
             "panic_dispatch_loaded_ms": latency_json(loaded.map(|l| l.dispatch)),
+            "vangnet_rss_start_mib": rss_start_mib.map(f64::round),
             "vangnet_rss_mib": rss_mib.map(f64::round),
             "broker_cpu_us_per_fix": cpu_json(broker_best),
             "vangnet_cpu_us_per_fix": cpu_json(vangnet_best),
-            "orders_seeded": "straight into Redis (10,000 through the API would meet its rate limit on changes)",
+            "orders_created": "through POST /api/v1/orders/import",
         });
         println!("{figures}");
     }

@@ -49,6 +49,10 @@ fn a_quick_bench_reports_its_figures_without_loss() {
         "{stdout}"
     );
     assert!(
+        figures["vangnet_rss_start_mib"].as_f64().unwrap() > 0.0,
+        "{stdout}"
+    );
+    assert!(
         figures["vangnet_cpu_us_per_fix"]["vangnet"]
             .as_f64()
             .unwrap()
