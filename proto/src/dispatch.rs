@@ -55,6 +55,11 @@ text_id!(
     AlertId
 );
 text_id!(
+    /// Identity of an incident: the alerts of one order raised during one
+    /// episode, named after the alert that opened it.
+    IncidentId
+);
+text_id!(
     /// Identity of a protection order.
     OrderId
 );
@@ -157,10 +162,12 @@ pub struct Party {
 }
 
 /// One revision of an alert, as police dispatch receives it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, ToSchema)]
 pub struct DispatchBody {
     /// The alert episode.
     pub alert_id: AlertId,
+    /// The incident the alert belongs to (docs/detection.md#incidents).
+    pub incident_id: IncidentId,
     /// Starts at 1; increases with every change that matters.
     pub revision: u32,
     /// The order, or null for `panic_unassigned`.
@@ -199,6 +206,64 @@ pub struct DispatchBody {
     pub summary: String,
 }
 
+impl<'de> Deserialize<'de> for DispatchBody {
+    /// Reads a revision; one stored before alerts had incidents is read as
+    /// the alert's own incident, which is what the engine would have named it
+    /// had it opened one.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The body's fields with `incident_id` optional.
+        #[derive(Deserialize)]
+        struct Stored {
+            alert_id: AlertId,
+            #[serde(default)]
+            incident_id: Option<IncidentId>,
+            revision: u32,
+            order_id: Option<OrderId>,
+            region: Option<String>,
+            priority: Priority,
+            kind: AlertKind,
+            confidence: Option<Confidence>,
+            status: AlertStatus,
+            exercise: bool,
+            late: bool,
+            count: u32,
+            created_at: UtcTime,
+            updated_at: UtcTime,
+            cleared_at: Option<UtcTime>,
+            victim: Option<Party>,
+            perpetrator: Option<Party>,
+            zone: Option<ZoneId>,
+            distance_m: Option<f64>,
+            summary: String,
+        }
+        let stored = Stored::deserialize(deserializer)?;
+        Ok(Self {
+            incident_id: stored
+                .incident_id
+                .unwrap_or_else(|| IncidentId::new(stored.alert_id.as_str())),
+            alert_id: stored.alert_id,
+            revision: stored.revision,
+            order_id: stored.order_id,
+            region: stored.region,
+            priority: stored.priority,
+            kind: stored.kind,
+            confidence: stored.confidence,
+            status: stored.status,
+            exercise: stored.exercise,
+            late: stored.late,
+            count: stored.count,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            cleared_at: stored.cleared_at,
+            victim: stored.victim,
+            perpetrator: stored.perpetrator,
+            zone: stored.zone,
+            distance_m: stored.distance_m,
+            summary: stored.summary,
+        })
+    }
+}
+
 /// The `X-Vangnet-Signature` of a dispatch request (docs/api.md#headers):
 /// `sha256=` and the hex HMAC-SHA256 of `body` under the route's secret, so
 /// dispatch can tell Vangnet's requests from forgeries.
@@ -221,5 +286,33 @@ mod tests {
             dispatch_signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    fn revision_json() -> serde_json::Value {
+        serde_json::json!({
+            "alert_id": "01JD8Q6Z3K4W8M2N5P7R9T1V3X", "incident_id": "01JD8Q6Z3K4W8M2N5P7R9T1V3W",
+            "revision": 2, "order_id": "order-17", "region": "rotterdam", "priority": "P1",
+            "kind": "zone_alarm", "confidence": "certain", "status": "open", "exercise": false,
+            "late": false, "count": 1, "created_at": "2026-11-28T12:00:01.120Z",
+            "updated_at": "2026-11-28T12:00:31.004Z", "cleared_at": null, "victim": null,
+            "perpetrator": null, "zone": "home", "distance_m": -20.5, "summary": "Perpetrator inside exclusion zone home"
+        })
+    }
+
+    #[test]
+    fn a_revision_reads_back_as_it_was_written() {
+        let body: DispatchBody = serde_json::from_value(revision_json()).unwrap();
+        assert_eq!(body.incident_id.as_str(), "01JD8Q6Z3K4W8M2N5P7R9T1V3W");
+        assert_eq!(serde_json::to_value(&body).unwrap(), revision_json());
+    }
+
+    #[test]
+    fn a_revision_stored_without_an_incident_is_its_alerts_own_incident() {
+        let mut stored = revision_json();
+        if let serde_json::Value::Object(fields) = &mut stored {
+            fields.remove("incident_id");
+        }
+        let body: DispatchBody = serde_json::from_value(stored).unwrap();
+        assert_eq!(body.incident_id.as_str(), body.alert_id.as_str());
     }
 }

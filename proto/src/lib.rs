@@ -24,8 +24,8 @@ mod uplink;
 
 pub use device_id::DeviceId;
 pub use dispatch::{
-    AlertId, AlertKind, AlertStatus, Confidence, DispatchBody, OrderId, Party, Priority, ZoneId,
-    dispatch_signature,
+    AlertId, AlertKind, AlertStatus, Confidence, DispatchBody, IncidentId, OrderId, Party,
+    Priority, ZoneId, dispatch_signature,
 };
 pub use downlink::{Ack, Command, CommandKind, WarningLevel};
 pub use error::{ProtoError, RejectReason};

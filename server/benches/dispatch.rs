@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
 use vangnet_proto::{
-    AlertId, AlertKind, AlertStatus, DispatchBody, Priority, TimestampMs, UtcTime,
+    AlertId, AlertKind, AlertStatus, DispatchBody, IncidentId, Priority, TimestampMs, UtcTime,
 };
 use vangnet_server::dispatch::{self, Route};
 use vangnet_server::health::Health;
@@ -45,6 +45,7 @@ fn revision(index: usize, priority: Priority) -> TimelineEntry {
     TimelineEntry {
         revision: DispatchBody {
             alert_id: AlertId::new(format!("bench-{index}")),
+            incident_id: IncidentId::new(format!("bench-{index}")),
             revision: 1,
             order_id: None,
             region: Some("bench".into()),

@@ -8,8 +8,11 @@
 //! catches up with the log, so a list shows every revision committed before
 //! the request, by this instance or another. Each revision is serialized
 //! once, when it arrives, so a page is answered by copying JSON.
+//!
+//! The board also indexes the alerts by their `incident_id`, newest incident
+//! first (by its alerts' latest `updated_at`), for the incident list.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -17,6 +20,7 @@ use std::time::Instant;
 use serde_json::value::RawValue;
 use vangnet_proto::DispatchBody;
 
+use crate::incident::Incident;
 use crate::store::{EventId, Store, StoreError};
 
 /// Events read from the log per call while catching up.
@@ -48,6 +52,7 @@ struct LogPosition {
 }
 
 /// An alert's latest revision, and the same as JSON.
+#[derive(Debug)]
 pub struct Held {
     /// The revision, for filtering.
     pub body: DispatchBody,
@@ -61,6 +66,16 @@ struct Alerts {
     by_key: BTreeMap<BoardKey, Arc<Held>>,
     /// Where each alert id sits in `by_key`.
     key_of_id: HashMap<String, BoardKey>,
+    /// Each incident's alert ids and key (its latest `updated_at`, its id).
+    incidents: HashMap<String, Members>,
+    /// The incidents' keys, newest last.
+    incident_keys: BTreeSet<BoardKey>,
+}
+
+/// The alerts of one incident, and where it sits in `incident_keys`.
+struct Members {
+    alert_ids: Vec<String>,
+    key: BoardKey,
 }
 
 impl Alerts {
@@ -80,6 +95,7 @@ impl Alerts {
         let json = serde_json::value::to_raw_value(&alert)
             .map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let key = key_of(&alert);
+        self.join_incident(&alert, &id);
         self.key_of_id.insert(id, key.clone());
         self.by_key.insert(
             key,
@@ -89,6 +105,37 @@ impl Alerts {
             }),
         );
         Ok(())
+    }
+
+    /// Files the alert `id` under its incident, which moves up to its `updated_at`.
+    fn join_incident(&mut self, alert: &DispatchBody, id: &str) {
+        let incident = alert.incident_id.as_str();
+        let members = self
+            .incidents
+            .entry(incident.to_owned())
+            .or_insert_with(|| Members {
+                alert_ids: Vec::new(),
+                key: (0, incident.to_owned()),
+            });
+        if !members.alert_ids.iter().any(|known| known == id) {
+            members.alert_ids.push(id.to_owned());
+        }
+        self.incident_keys.remove(&members.key);
+        members.key.0 = members.key.0.max(alert.updated_at.0.millis());
+        self.incident_keys.insert(members.key.clone());
+    }
+
+    /// The incident `id` made of the alerts of it that `visible` accepts.
+    fn incident(&self, id: &str, visible: &impl Fn(&DispatchBody) -> bool) -> Option<Incident> {
+        let members = self.incidents.get(id)?;
+        let alerts = members
+            .alert_ids
+            .iter()
+            .filter_map(|alert| self.by_key.get(self.key_of_id.get(alert)?))
+            .filter(|held| visible(&held.body))
+            .cloned()
+            .collect();
+        Incident::of(alerts)
     }
 }
 
@@ -136,6 +183,40 @@ impl AlertBoard {
             .take(limit)
             .cloned()
             .collect()
+    }
+
+    /// Up to `limit` incidents older than `before` (newest first), each made
+    /// of its alerts that `visible` accepts, that have any and that `wanted`
+    /// accepts; with each its key, for the next page's cursor.
+    pub fn incidents(
+        &self,
+        before: Option<&BoardKey>,
+        limit: usize,
+        visible: impl Fn(&DispatchBody) -> bool,
+        wanted: impl Fn(&Incident) -> bool,
+    ) -> Vec<(BoardKey, Incident)> {
+        let alerts = self
+            .alerts
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let upper = before.map_or(Bound::Unbounded, Bound::Excluded);
+        alerts
+            .incident_keys
+            .range((Bound::Unbounded, upper))
+            .rev()
+            .filter_map(|key| Some((key.clone(), alerts.incident(&key.1, &visible)?)))
+            .filter(|(_, incident)| wanted(incident))
+            .take(limit)
+            .collect()
+    }
+
+    /// The incident `id`, made of its alerts that `visible` accepts, if any.
+    pub fn incident(&self, id: &str, visible: impl Fn(&DispatchBody) -> bool) -> Option<Incident> {
+        let alerts = self
+            .alerts
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        alerts.incident(id, &visible)
     }
 
     /// Loads every partition's alerts; the log is followed from before the load,

@@ -65,6 +65,7 @@ pub fn start<S: Store>(
             .configure(api::state::routes::<S>)
             .configure(api::stream::routes::<S>)
             .configure(api::alerts::routes::<S>)
+            .configure(api::incidents::routes::<S>)
             .configure(api::audit::routes::<S>)
             .configure(api::openapi::routes)
     })

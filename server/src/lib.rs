@@ -18,6 +18,7 @@ pub mod dispatch;
 pub(crate) mod downlink;
 pub mod health;
 pub(crate) mod http;
+pub(crate) mod incident;
 pub(crate) mod ingest;
 pub mod mqtt;
 pub(crate) mod orders;

@@ -455,3 +455,149 @@ async fn the_list_fills_again_when_the_event_log_dropped_revisions_it_had_not_re
     }
     assert_eq!(listed, PANICS);
 }
+
+/// The perpetrator's tag of `order_id` reports tampering; returns the alert id of the receipt.
+async fn tamper(app: &TestApp, order_id: &str) -> String {
+    let mut device = app.device(&format!("{order_id}-p")).await;
+    let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "tamper"});
+    device.send(Channel::Alarm, alarm.to_string()).await;
+    let ack = device
+        .next_downlink(Duration::from_secs(5))
+        .await
+        .expect("a receipt for the tamper alarm")
+        .json();
+    ack["alert_ids"][0].as_str().unwrap().to_owned()
+}
+
+fn incident_ids(list: &Value) -> Vec<&str> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["incident_id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_orders_alerts_of_one_episode_are_listed_as_one_incident_at_their_highest_priority() {
+    let app = app(None).await;
+    create_orders(&app, &[order("i-1", "rotterdam")]).await;
+    let panic_id = panic(&app, "i-1").await;
+    let tamper_id = tamper(&app, "i-1").await;
+
+    let (status, list) = get(&app, "/api/v1/incidents", &dispatcher()).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(incident_ids(&list), [panic_id.as_str()]);
+    assert_eq!(list["next"], Value::Null);
+    let incident = &list["items"][0];
+    assert_eq!(incident["order_id"], "i-1");
+    assert_eq!(incident["region"], "rotterdam");
+    assert_eq!(incident["priority"], "P1");
+    assert_eq!(incident["status"], "open");
+    let alerts: Vec<&str> = incident["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|alert| alert["alert_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(alerts, [panic_id.as_str(), tamper_id.as_str()]);
+    assert_eq!(incident["alerts"][1]["incident_id"], panic_id.as_str());
+
+    let (status, one) = get(
+        &app,
+        &format!("/api/v1/incidents/{panic_id}"),
+        &dispatcher(),
+    )
+    .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(&one, incident);
+    let (_, listed) = get(&app, &format!("/api/v1/alerts/{tamper_id}"), &admin()).await;
+    assert_eq!(listed["incident_id"], panic_id.as_str());
+}
+
+#[tokio::test]
+async fn the_incident_list_filters_and_pages_like_the_alert_list() {
+    let app = app(None).await;
+    create_orders(
+        &app,
+        &[order("f-1", "rotterdam"), order("f-2", "rotterdam")],
+    )
+    .await;
+    let older = panic(&app, "f-1").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let newer = tamper(&app, "f-2").await;
+
+    let count = |path: &'static str| {
+        let app = &app;
+        async move { incident_ids(&get(app, path, &admin()).await.1).len() }
+    };
+    assert_eq!(count("/api/v1/incidents").await, 2);
+    assert_eq!(count("/api/v1/incidents?priority=P1").await, 1);
+    assert_eq!(count("/api/v1/incidents?status=open").await, 2);
+    assert_eq!(count("/api/v1/incidents?status=resolved").await, 0);
+    assert_eq!(count("/api/v1/incidents?exercise=true").await, 0);
+    assert_eq!(count("/api/v1/incidents?region=rotterdam").await, 2);
+
+    let (_, first) = get(&app, "/api/v1/incidents?limit=1", &admin()).await;
+    assert_eq!(incident_ids(&first), [newer.as_str()]);
+    let cursor = first["next"].as_str().expect("a cursor to the next page");
+    let (_, second) = get(
+        &app,
+        &format!("/api/v1/incidents?limit=1&cursor={cursor}"),
+        &admin(),
+    )
+    .await;
+    assert_eq!(incident_ids(&second), [older.as_str()]);
+    assert_eq!(second["next"], Value::Null);
+    assert_eq!(
+        get(&app, "/api/v1/incidents?priority=P9", &admin()).await.0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn a_rotterdam_dispatcher_never_sees_a_utrecht_incident() {
+    let app = app(None).await;
+    create_orders(
+        &app,
+        &[order("ri-1", "rotterdam"), order("ui-1", "utrecht")],
+    )
+    .await;
+    let ours = panic(&app, "ri-1").await;
+    let theirs = panic(&app, "ui-1").await;
+    let dispatcher = dispatcher();
+
+    let (_, list) = get(&app, "/api/v1/incidents", &dispatcher).await;
+    assert_eq!(incident_ids(&list), [ours.as_str()]);
+    let (_, all) = get(&app, "/api/v1/incidents", &admin()).await;
+    assert_eq!(incident_ids(&all).len(), 2);
+    let path = format!("/api/v1/incidents/{theirs}");
+    assert_eq!(get(&app, &path, &dispatcher).await.0, 404);
+    assert_eq!(get(&app, &path, &admin()).await.0, 200);
+    let (status, _) = get(&app, "/api/v1/incidents?region=utrecht", &dispatcher).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        get(&app, "/api/v1/incidents/no-such-incident", &admin())
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn auditors_and_pilots_get_403_for_incidents_and_no_token_gets_401() {
+    let app = app(None).await;
+    for role in [Role::Auditor, Role::Pilot] {
+        let token = token_for(role, &["*"]);
+        for path in ["/api/v1/incidents", "/api/v1/incidents/some-id"] {
+            assert_eq!(get(&app, path, &token).await.0, 403, "{role:?} {path}");
+        }
+    }
+    for path in ["/api/v1/incidents", "/api/v1/incidents/some-id"] {
+        assert_eq!(
+            app.call(reqwest::Method::GET, path, None, None).await.0,
+            401,
+            "{path}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! `GET /api/v1/alerts/stream` (docs/api.md#live-stream): every alert revision as a
 //! Server-Sent Event with a resumable id, so a dispatcher who reconnects with
 //! `Last-Event-ID` misses nothing and gets nothing twice; scoped by region.
+//! Each alert event is followed by its incident's.
 
 use std::time::Duration;
 
@@ -59,8 +60,21 @@ impl EventStream {
         }
     }
 
-    /// The next event within `wait`, or `None`.
+    /// The next event within `wait` other than `incident`, or `None`.
     async fn next(&mut self, wait: Duration) -> Option<Event> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let event = self
+                .next_event(deadline.saturating_duration_since(Instant::now()))
+                .await?;
+            if event.event.as_deref() != Some("incident") {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The next event within `wait`, or `None`.
+    async fn next_event(&mut self, wait: Duration) -> Option<Event> {
         let deadline = Instant::now() + wait;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
@@ -280,4 +294,51 @@ async fn the_stream_ends_when_its_token_expires_and_a_fresh_token_opens_it_again
         "the stream outlived its token"
     );
     EventStream::open(&app, &token_for(Role::Dispatcher, &["*"]), None).await;
+}
+
+#[tokio::test]
+async fn each_alert_event_is_followed_by_its_incident_with_the_same_id() {
+    let app = TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET)).await;
+    app.wait_until_ready().await;
+    let admin = token_for(Role::Admin, &["*"]);
+    for body in [order("i-r", "rotterdam"), order("i-u", "utrecht")] {
+        post(&app, "/api/v1/orders", &admin, body).await;
+    }
+    eventually(Duration::from_secs(10), "the orders loaded", || async {
+        app.metric("vangnet_orders").await >= 2.0
+    })
+    .await
+    .unwrap();
+    let rotterdam = token_for(Role::Dispatcher, &["rotterdam"]);
+    let mut stream = EventStream::open(&app, &rotterdam, None).await;
+    let theirs = panic(&app, "i-u").await;
+    let alert = panic(&app, "i-r").await;
+
+    let wait = Duration::from_secs(5);
+    let raised = stream.next_event(wait).await.expect("the panic");
+    assert_eq!(revision_of(&raised), (alert.clone(), 1));
+    let incident = stream.next_event(wait).await.expect("its incident");
+    assert_eq!(incident.event.as_deref(), Some("incident"));
+    assert_eq!(incident.id, raised.id);
+    assert_eq!(incident.data["incident_id"], alert.as_str());
+    assert_eq!(incident.data["status"], "open");
+    assert_eq!(incident.data["alerts"][0]["alert_id"], alert.as_str());
+    assert_ne!(incident.data["incident_id"], theirs.as_str());
+    let seen = incident.id.clone().unwrap();
+    drop(stream);
+
+    post(
+        &app,
+        &format!("/api/v1/alerts/{alert}/ack"),
+        &rotterdam,
+        json!({"note": "on it"}),
+    )
+    .await;
+    let mut resumed = EventStream::open(&app, &rotterdam, Some(&seen)).await;
+    let acked = resumed.next_event(wait).await.expect("the acknowledgement");
+    assert_eq!(revision_of(&acked), (alert.clone(), 2));
+    let incident = resumed.next_event(wait).await.expect("its incident");
+    assert_eq!(incident.event.as_deref(), Some("incident"));
+    assert_eq!(incident.data["status"], "acknowledged");
+    assert!(resumed.next_event(Duration::from_secs(1)).await.is_none());
 }

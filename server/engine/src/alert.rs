@@ -14,8 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 use vangnet_proto::{
-    AlertId, AlertKind, AlertStatus, Confidence, DispatchBody, OrderId, Party, Priority,
-    TimestampMs, UtcTime, ZoneId,
+    AlertId, AlertKind, AlertStatus, Confidence, DispatchBody, IncidentId, OrderId, Party,
+    Priority, TimestampMs, UtcTime, ZoneId,
 };
 
 /// Where an alert lives within its order: one open alert per slot.
@@ -132,9 +132,11 @@ fn confidence_rank(confidence: Option<Confidence>) -> u8 {
 }
 
 impl Alert {
-    /// Opens an alert from its first trigger; its first revision is `current()`.
+    /// Opens an alert from its first trigger, in `incident`; its first
+    /// revision is `current()`.
     pub fn open(
         id: AlertId,
+        incident: IncidentId,
         slot: Slot,
         owner: Owner<'_>,
         trigger: Trigger,
@@ -142,6 +144,7 @@ impl Alert {
     ) -> Self {
         let mut body = DispatchBody {
             alert_id: id,
+            incident_id: incident,
             revision: 1,
             order_id: owner.order_id.cloned(),
             region: owner.region.map(str::to_owned),
@@ -184,6 +187,11 @@ impl Alert {
     /// Its id.
     pub fn id(&self) -> &AlertId {
         &self.current().alert_id
+    }
+
+    /// The incident it belongs to.
+    pub fn incident(&self) -> &IncidentId {
+        &self.current().incident_id
     }
 
     /// Whether a person (or, for P3, its condition) has closed it.

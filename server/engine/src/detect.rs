@@ -5,8 +5,8 @@
 //! it on states loaded from a store.
 
 use vangnet_proto::{
-    AlarmKind, AlertId, AlertKind, DeviceId, Latitude, Longitude, Meters, Party, Priority,
-    TimestampMs, WarningLevel,
+    AlarmKind, AlertId, AlertKind, DeviceId, IncidentId, Latitude, Longitude, Meters, Party,
+    Priority, TimestampMs, WarningLevel,
 };
 
 use crate::alert::{Alert, Owner, Press, Slot, Trigger};
@@ -387,12 +387,17 @@ impl Step<'_> {
             }
             (None, Some(trigger)) => {
                 let id = self.ids.next();
+                let incident = self
+                    .state
+                    .open_incident()
+                    .cloned()
+                    .unwrap_or_else(|| IncidentId::new(id.as_str()));
                 let owner = Owner {
                     order_id: Some(&self.order.id),
                     region: Some(&self.order.region),
                     exercise: self.order.exercise,
                 };
-                let alert = Alert::open(id, slot, owner, trigger, self.now);
+                let alert = Alert::open(id, incident, slot, owner, trigger, self.now);
                 let first = alert.current().clone();
                 self.state.alerts.push(alert);
                 (self.state.alerts.len() - 1, Some(first))

@@ -7,8 +7,8 @@ use smallvec::SmallVec;
 
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{
-    Ack, Alarm, AlarmKind, AlertId, AlertKind, DeviceId, DispatchBody, Fix, Latitude, Longitude,
-    Meters, OrderId, Party, Status, TimestampMs, Uplink, WarningLevel,
+    Ack, Alarm, AlarmKind, AlertId, AlertKind, DeviceId, DispatchBody, Fix, IncidentId, Latitude,
+    Longitude, Meters, OrderId, Party, Status, TimestampMs, Uplink, WarningLevel,
 };
 
 use crate::alert::{Act, Alert, AlertError, Owner, Press, Slot, Trigger};
@@ -522,7 +522,9 @@ impl Engine {
                     region: None,
                     exercise: false,
                 };
-                let alert = Alert::open(id.clone(), Slot::of(kind), owner, trigger, now);
+                let incident = IncidentId::new(id.as_str());
+                let slot = Slot::of(kind);
+                let alert = Alert::open(id.clone(), incident, slot, owner, trigger, now);
                 effects.push(Effect::Dispatch(Box::new(alert.current().clone())));
                 state.unassigned_panic = Some(Box::new(alert));
                 Some(id)

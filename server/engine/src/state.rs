@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
-use vangnet_proto::TimestampMs;
+use vangnet_proto::{IncidentId, TimestampMs};
 
 use crate::alert::Alert;
 use crate::classify::Level;
@@ -81,6 +81,14 @@ impl OrderState {
             ),
             alerts: Vec::new(),
         }
+    }
+
+    /// The order's open incident, which every alert raised for it now joins:
+    /// that of its unresolved alerts, the oldest one's should a state saved
+    /// before alerts had incidents hold several. `None` when every alert of
+    /// the order is resolved: the next alert opens an incident.
+    pub fn open_incident(&self) -> Option<&IncidentId> {
+        self.alerts.first().map(Alert::incident)
     }
 
     /// This state made to fit `order`: one level per (zone, perpetrator) and

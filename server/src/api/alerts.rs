@@ -27,9 +27,9 @@ use crate::partitions::{Partitions, StepError};
 use crate::store::{Act, PartitionKey, Store, StoreError, StoredAlert};
 
 /// Items per page unless `limit` says otherwise.
-const PAGE: usize = 100;
+pub(super) const PAGE: usize = 100;
 /// The largest `limit` accepted.
-const MAX_PAGE: usize = 500;
+pub(super) const MAX_PAGE: usize = 500;
 
 /// Mounts the alert endpoints for a store of type `S`.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
@@ -75,12 +75,13 @@ struct Page<'a> {
     next: Option<String>,
 }
 
-/// A cursor is `{updated_at ms}:{alert_id}` of the last item of a page.
+/// A cursor is `{updated_at ms}:{alert_id}` of the last item of a page
+/// (`{updated_at ms}:{incident_id}` in the incident list).
 fn cursor_of(alert: &DispatchBody) -> String {
     format!("{}:{}", alert.updated_at.0.millis(), alert.alert_id)
 }
 
-fn parse_cursor(cursor: &str) -> Result<BoardKey, ApiError> {
+pub(super) fn parse_cursor(cursor: &str) -> Result<BoardKey, ApiError> {
     cursor
         .split_once(':')
         .and_then(|(ms, id)| Some((ms.parse().ok()?, id.to_owned())))

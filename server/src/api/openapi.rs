@@ -4,14 +4,15 @@
 use super::audit::AuditPage;
 use super::orders::{ImportRefusal, ImportReport};
 use crate::audit_chain::Entry as AuditEntry;
+use crate::incident::Incident;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 use vangnet_proto::order::{Geometry, OrderBody, ProximityRule, ZoneBody};
 use vangnet_proto::{
-    AlertId, AlertKind, AlertStatus, Confidence, DeviceId, DispatchBody, Latitude, Longitude,
-    Meters, OrderId, Party, Priority, TimestampMs, UtcTime, ZoneId,
+    AlertId, AlertKind, AlertStatus, Confidence, DeviceId, DispatchBody, IncidentId, Latitude,
+    Longitude, Meters, OrderId, Party, Priority, TimestampMs, UtcTime, ZoneId,
 };
 
 /// The body of every error response.
@@ -82,6 +83,15 @@ pub struct AlertPage {
     pub next: Option<String>,
 }
 
+/// One page of the incident list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentPage {
+    /// Incidents, newest first.
+    pub items: Vec<Incident>,
+    /// The `cursor` of the next page, or null on the last.
+    pub next: Option<String>,
+}
+
 /// An alert's current revision plus `timeline`: every revision, each with
 /// the `act` (`actor`, `note`) of the person who made it, if one did.
 #[derive(Debug, Serialize, ToSchema)]
@@ -143,6 +153,8 @@ impl Modify for BearerJwt {
         super::alerts::read,
         super::alerts::act,
         super::stream::stream,
+        super::incidents::list,
+        super::incidents::read,
         super::audit::list,
         serve,
         crate::probes::healthz,
@@ -151,7 +163,8 @@ impl Modify for BearerJwt {
     ),
     components(schemas(
         ErrorBody, AlertPage, AlertWithTimeline, ActBody, AlertAction, DispatchBody, Party,
-        Priority, Confidence, AlertKind, AlertStatus, AlertId, OrderId, ZoneId, DeviceId,
+        Priority, Confidence, AlertKind, AlertStatus, AlertId, IncidentId, OrderId, ZoneId, DeviceId,
+        Incident, IncidentPage,
         Latitude, Longitude, Meters, UtcTime, TimestampMs, OrderBody, ProximityRule, ZoneBody,
         Geometry, AuditPage, AuditEntry, ImportReport, ImportRefusal,
     )),

@@ -1,7 +1,11 @@
 //! `GET /api/v1/alerts/stream`: every alert revision the caller may see, as
-//! Server-Sent Events, resumable with `Last-Event-ID`.
+//! Server-Sent Events, resumable with `Last-Event-ID`. Each `event: alert` is
+//! followed by an `event: incident` with the same id: the alert's incident as
+//! it stands when the event is sent (from the alert board, so it may already
+//! hold revisions the stream sends next), for screens with one row per
+//! incident.
 //!
-//! The stream tails the store's event log ([`EventLog::events_after`]) by
+//! The stream tails the store's event log ([`crate::store::EventLog::events_after`]) by
 //! polling, so it carries revisions committed by any instance. A new
 //! connection starts at the current end of the log, after `Last-Event-ID`
 //! when given, or at the start of the log with `?from=start`. Region scoping
@@ -28,13 +32,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::stream;
 use serde::Deserialize;
 use tokio::time::Instant;
-use vangnet_proto::TimestampMs;
+use vangnet_proto::{DispatchBody, TimestampMs};
 
 use super::alerts::may_see;
 use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller, require};
+use crate::alert_board::AlertBoard;
 use crate::auth::{Claims, LEEWAY_S, Role};
-use crate::store::{EventId, EventLog, StoreError};
+use crate::store::{EventId, Store, StoreError};
 
 /// How often the log is read for new events.
 const POLL: Duration = Duration::from_millis(250);
@@ -46,7 +51,7 @@ const RETRY: Duration = Duration::from_secs(1);
 const BATCH: usize = 500;
 
 /// Mounts the stream; before `/api/v1/alerts/{id}`, which would take `stream` for an id.
-pub fn routes<S: EventLog>(config: &mut web::ServiceConfig) {
+pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     config.route("/api/v1/alerts/stream", web::get().to(stream::<S>));
 }
 
@@ -59,6 +64,7 @@ struct StreamQuery {
 /// Where a connection is in the log.
 struct Tail<S> {
     store: web::Data<S>,
+    board: web::Data<AlertBoard>,
     claims: Claims,
     cursor: Option<EventId>,
     last_sent: Instant,
@@ -93,13 +99,14 @@ fn token_deadline(claims: &Claims) -> Instant {
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"),
     ),
     responses(
-        (status = 200, description = "Server-Sent Events: `id`, `event: alert`, `data` a DispatchBody; `event: gap`, `data` `{after, resumed_at}` when the capped log dropped revisions the client had not had. The stream ends when the token expires: reconnect with a fresh token and `Last-Event-ID`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-Sent Events: `id`, `event: alert`, `data` a DispatchBody, then with the same `id` `event: incident`, `data` the alert's Incident as it stands; `event: gap`, `data` `{after, resumed_at}` when the capped log dropped revisions the client had not had. The stream ends when the token expires: reconnect with a fresh token and `Last-Event-ID`", content_type = "text/event-stream", body = String),
         CallErrors, BadRequest,
     ),
 )]
-pub(crate) async fn stream<S: EventLog>(
+pub(crate) async fn stream<S: Store>(
     caller: Caller,
     store: web::Data<S>,
+    board: web::Data<AlertBoard>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let claims = caller.0;
@@ -131,6 +138,7 @@ pub(crate) async fn stream<S: EventLog>(
     store.events_after(cursor.as_ref(), 1).await?;
     let tail = Tail {
         store,
+        board,
         ends_at: token_deadline(&claims),
         claims,
         behind: cursor.is_some(),
@@ -150,7 +158,7 @@ pub(crate) async fn stream<S: EventLog>(
         })))
 }
 
-impl<S: EventLog> Tail<S> {
+impl<S: Store> Tail<S> {
     /// Waits for the next events the caller may see (or a keep-alive when
     /// due) and renders them. Ends when actix drops the stream, after a
     /// write to the client failed.
@@ -167,6 +175,13 @@ impl<S: EventLog> Tail<S> {
             };
             match self.store.events_after(self.cursor.as_ref(), BATCH).await {
                 Ok(events) => {
+                    if !events.is_empty()
+                        && let Err(err) = self.board.catch_up(self.store.get_ref()).await
+                    {
+                        tracing::warn!(%err, "reading the alert board failed, retrying");
+                        tokio::time::sleep(RETRY).await;
+                        continue;
+                    }
                     self.behind = events.len() == BATCH;
                     if self.behind {
                         wait = Duration::ZERO;
@@ -174,14 +189,7 @@ impl<S: EventLog> Tail<S> {
                     let mut chunk = gap.unwrap_or_default();
                     for (id, body) in events {
                         if may_see(&self.claims, body.region.as_deref()) {
-                            match serde_json::to_string(&body) {
-                                Ok(json) => {
-                                    chunk.push_str(&format!(
-                                        "id: {id}\nevent: alert\ndata: {json}\n\n"
-                                    ));
-                                }
-                                Err(err) => tracing::error!(%id, %err, "skipping an event"),
-                            }
+                            self.render(&id, &body, &mut chunk);
                         }
                         self.cursor = Some(id);
                     }
@@ -200,6 +208,25 @@ impl<S: EventLog> Tail<S> {
                 return Bytes::from_static(b": keep-alive\n\n");
             }
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Appends the `alert` event of `body` and the `incident` event of its incident.
+    fn render(&self, id: &EventId, body: &DispatchBody, chunk: &mut String) {
+        match serde_json::to_string(body) {
+            Ok(json) => chunk.push_str(&format!("id: {id}\nevent: alert\ndata: {json}\n\n")),
+            Err(err) => {
+                tracing::error!(%id, %err, "skipping an event");
+                return;
+            }
+        }
+        let visible = |alert: &DispatchBody| may_see(&self.claims, alert.region.as_deref());
+        let Some(incident) = self.board.incident(body.incident_id.as_str(), visible) else {
+            return;
+        };
+        match serde_json::to_string(&incident) {
+            Ok(json) => chunk.push_str(&format!("id: {id}\nevent: incident\ndata: {json}\n\n")),
+            Err(err) => tracing::error!(%id, %err, "skipping an incident event"),
         }
     }
 

@@ -109,7 +109,9 @@ pub async fn record_pending<S: Store>(store: &S) -> Result<usize, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use vangnet_proto::{AlertId, AlertKind, AlertStatus, OrderId, Priority, TimestampMs, UtcTime};
+    use vangnet_proto::{
+        AlertId, AlertKind, AlertStatus, IncidentId, OrderId, Priority, TimestampMs, UtcTime,
+    };
 
     use super::*;
     use crate::audit_chain as chain;
@@ -122,6 +124,7 @@ mod tests {
         TimelineEntry {
             revision: DispatchBody {
                 alert_id: AlertId::new(alert),
+                incident_id: IncidentId::new(alert),
                 revision,
                 order_id: Some(OrderId::new("order-17")),
                 region: Some("utrecht".into()),

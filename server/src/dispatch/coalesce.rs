@@ -154,7 +154,7 @@ fn only_count_changed(previous: &DispatchBody, next: &DispatchBody) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use vangnet_proto::{AlertKind, AlertStatus, Priority, TimestampMs, UtcTime};
+    use vangnet_proto::{AlertKind, AlertStatus, IncidentId, Priority, TimestampMs, UtcTime};
 
     use super::*;
     use crate::store::PartitionKey;
@@ -166,6 +166,7 @@ mod tests {
             partition: PartitionKey::Unassigned,
             body: DispatchBody {
                 alert_id: AlertId::new("A"),
+                incident_id: IncidentId::new("A"),
                 revision,
                 order_id: None,
                 region: None,

@@ -146,7 +146,7 @@ pub fn check_transport(url: &Url, allow_http: bool) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use vangnet_proto::{AlertId, AlertKind, AlertStatus, TimestampMs, UtcTime};
+    use vangnet_proto::{AlertId, AlertKind, AlertStatus, IncidentId, TimestampMs, UtcTime};
 
     use super::*;
 
@@ -154,6 +154,7 @@ mod tests {
         let at = UtcTime(TimestampMs(1));
         DispatchBody {
             alert_id: AlertId::new("A"),
+            incident_id: IncidentId::new("A"),
             revision: 1,
             order_id: None,
             region: Some(region.into()),

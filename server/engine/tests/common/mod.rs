@@ -6,8 +6,8 @@ use vangnet_engine::geometry::{GeoPoint, LocalFrame};
 use vangnet_engine::{AlertIds, Effect, Engine, EngineConfig, Event};
 use vangnet_proto::order::{Geometry, OrderBody, ProximityRule, ZoneBody};
 use vangnet_proto::{
-    Alarm, AlarmKind, AlertId, Command, DeviceId, DispatchBody, Fix, Latitude, Longitude, Meters,
-    OrderId, Status, StatusKind, TimestampMs, ZoneId,
+    Alarm, AlarmKind, AlertId, Command, DeviceId, DispatchBody, Fix, IncidentId, Latitude,
+    Longitude, Meters, OrderId, Status, StatusKind, TimestampMs, ZoneId,
 };
 
 /// Device time of second 0 of every scenario.
@@ -192,7 +192,12 @@ pub fn with_ids_renamed(effects: &[Effect]) -> Vec<Effect> {
     let mut effects = effects.to_vec();
     for effect in &mut effects {
         match effect {
-            Effect::Dispatch(body) => rename(&mut body.alert_id),
+            Effect::Dispatch(body) => {
+                rename(&mut body.alert_id);
+                let mut incident = AlertId::new(body.incident_id.as_str());
+                rename(&mut incident);
+                body.incident_id = IncidentId::new(incident.as_str());
+            }
             Effect::Command { command, .. } => rename(&mut command.alert_id),
             Effect::Ack { ack, .. } => ack.alert_ids.iter_mut().for_each(&mut rename),
             Effect::History { .. } | Effect::Persist(_) => {}

@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use url::Url;
 use vangnet_proto::{
-    AlertId, AlertKind, AlertStatus, DeviceId, DispatchBody, Fix, Latitude, Longitude, Meters,
-    OrderId, Priority, TimestampMs, UtcTime,
+    AlertId, AlertKind, AlertStatus, DeviceId, DispatchBody, Fix, IncidentId, Latitude, Longitude,
+    Meters, OrderId, Priority, TimestampMs, UtcTime,
 };
 
 use crate::audit_chain::{self as chain, Draft, GENESIS, Link, Run};
@@ -313,6 +313,7 @@ fn order(id: &str) -> PartitionKey {
 fn body(alert: &str, revision: u32, priority: Priority) -> DispatchBody {
     DispatchBody {
         alert_id: AlertId::new(alert),
+        incident_id: IncidentId::new(alert),
         revision,
         order_id: Some(OrderId::new("order-17")),
         region: Some("utrecht".into()),

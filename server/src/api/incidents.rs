@@ -1,0 +1,139 @@
+//! `/api/v1/incidents`: the alerts of each episode as one item
+//! (docs/api.md#incidents), read off the alert board by `incident_id`.
+//!
+//! Region scoping is that of the alert list, applied to each alert: an
+//! incident shows the alerts of it the caller may see, and one with none is
+//! answered as if it did not exist (404).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use vangnet_proto::{AlertStatus, Priority};
+
+use super::alerts::{MAX_PAGE, PAGE, may_see, parse_cursor};
+use super::openapi::{BadRequest, CallErrors, IncidentPage, NotFound};
+use super::{ApiError, Caller, require};
+use crate::alert_board::AlertBoard;
+use crate::auth::Role;
+use crate::incident::Incident;
+use crate::store::Store;
+
+/// Mounts the incident endpoints for a store of type `S`.
+pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
+    config
+        .route("/api/v1/incidents", web::get().to(list::<S>))
+        .route("/api/v1/incidents/{id}", web::get().to(read::<S>));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<AlertStatus>,
+    priority: Option<Priority>,
+    region: Option<String>,
+    exercise: Option<bool>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+impl ListQuery {
+    fn matches(&self, incident: &Incident) -> bool {
+        self.status.is_none_or(|s| s == incident.status)
+            && self.priority.is_none_or(|p| p == incident.priority)
+            && self.exercise.is_none_or(|e| e == incident.exercise)
+            && self
+                .region
+                .as_ref()
+                .is_none_or(|r| incident.region.as_ref() == Some(r))
+    }
+}
+
+#[derive(Serialize)]
+struct Page {
+    items: Vec<Incident>,
+    next: Option<String>,
+}
+
+/// Lists incidents, newest first (by their latest `updated_at`, then id), a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    operation_id = "list_incidents",
+    tag = "incidents",
+    security(("bearer" = [])),
+    params(
+        ("status" = Option<AlertStatus>, Query, description = "Only incidents with this status"),
+        ("priority" = Option<Priority>, Query, description = "Only incidents of this highest priority"),
+        ("region" = Option<String>, Query, description = "Only incidents of this region (one of the caller's)"),
+        ("exercise" = Option<bool>, Query, description = "Only exercise (true) or real (false) incidents"),
+        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Items per page (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "A page of incidents", body = IncidentPage),
+        CallErrors, BadRequest,
+    ),
+)]
+pub(crate) async fn list<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    board: web::Data<AlertBoard>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let claims = &caller.0;
+    require(claims, &[Role::Dispatcher, Role::Admin])?;
+    let query = web::Query::<ListQuery>::from_query(request.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("query: {e}")))?
+        .into_inner();
+    if let Some(region) = &query.region
+        && !may_see(claims, Some(region))
+    {
+        return Err(ApiError::Forbidden(format!(
+            "region {region} is not one of yours"
+        )));
+    }
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    board.catch_up(store.get_ref()).await?;
+    let mut found = board.incidents(
+        before.as_ref(),
+        limit + 1,
+        |alert| may_see(claims, alert.region.as_deref()),
+        |incident| query.matches(incident),
+    );
+    let next = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(|((ms, id), _)| format!("{ms}:{id}"))
+    } else {
+        None
+    };
+    let items = found.into_iter().map(|(_, incident)| incident).collect();
+    Ok(HttpResponse::Ok().json(Page { items, next }))
+}
+
+/// An incident with the latest revision of each of its alerts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    operation_id = "read_incident",
+    tag = "incidents",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The incident id")),
+    responses(
+        (status = 200, description = "The incident", body = Incident),
+        CallErrors, NotFound,
+    ),
+)]
+pub(crate) async fn read<S: Store>(
+    caller: Caller,
+    store: web::Data<S>,
+    board: web::Data<AlertBoard>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let claims = &caller.0;
+    require(claims, &[Role::Dispatcher, Role::Admin])?;
+    board.catch_up(store.get_ref()).await?;
+    let incident = board
+        .incident(&id, |alert| may_see(claims, alert.region.as_deref()))
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(incident))
+}
