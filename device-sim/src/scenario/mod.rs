@@ -81,7 +81,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<bool> {
             Track::of(&actor.route, base).with_context(|| format!("route of {}", actor.device))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let truth = truth::episodes(&scenario, &orders, &tracks);
+    let truth = truth::episodes(&scenario, &orders, &tracks)?;
     let messages = schedule::messages(&scenario, &tracks);
     let mut bodies = orders
         .iter()

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, bail};
-use vangnet_engine::geometry::{GeoPoint, LocalFrame, distance_m};
+use vangnet_geodesy::{Position, azimuth, distance_m};
 
 use super::model::{Route, Waypoint};
 
@@ -14,7 +14,7 @@ use super::model::{Route, Waypoint};
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Sample {
     t: f64,
-    at: GeoPoint,
+    at: Position,
 }
 
 /// The actor's true path: positions at increasing scenario times, straight between them.
@@ -27,7 +27,7 @@ pub struct Track {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Truth {
     /// Where the actor is.
-    pub at: GeoPoint,
+    pub at: Position,
     /// Ground speed (m/s).
     pub speed_mps: f64,
     /// Direction of travel (degrees from north), 0 when standing.
@@ -64,10 +64,10 @@ impl Track {
             } else {
                 self.samples.last()
             };
-            return standing(edge.map_or(GeoPoint::new(0.0, 0.0), |s| s.at));
+            return standing(edge.map_or(Position::new(0.0, 0.0), |s| s.at));
         };
         let share = (t - a.t) / (b.t - a.t);
-        let at = GeoPoint::new(
+        let at = Position::new(
             a.at.lat + (b.at.lat - a.at.lat) * share,
             a.at.lon + (b.at.lon - a.at.lon) * share,
         );
@@ -75,23 +75,22 @@ impl Track {
         if length == 0.0 {
             return standing(at);
         }
-        let [east, north] = LocalFrame::new(a.at).project(b.at);
         Truth {
             at,
             speed_mps: length / (b.t - a.t),
-            heading: east.atan2(north).to_degrees().rem_euclid(360.0),
+            heading: azimuth(a.at, b.at),
         }
     }
 }
 
-fn point(lon_lat: [f64; 2]) -> GeoPoint {
-    GeoPoint::new(lon_lat[1], lon_lat[0])
+fn point(lon_lat: [f64; 2]) -> Position {
+    Position::new(lon_lat[1], lon_lat[0])
 }
 
 fn from_waypoints(waypoints: &[Waypoint]) -> Vec<Sample> {
     let mut samples = Vec::with_capacity(waypoints.len() * 2);
     let mut t = 0.0;
-    let mut previous: Option<GeoPoint> = None;
+    let mut previous: Option<Position> = None;
     for waypoint in waypoints {
         let at = point(waypoint.at);
         if let Some(from) = previous {
@@ -129,7 +128,7 @@ fn from_gpx(path: &Path, start_s: f64) -> anyhow::Result<Vec<Sample>> {
             .context("GPX time before 1970")?
             .as_secs_f64();
         let p = point.point();
-        timed.push((seconds, GeoPoint::new(p.y(), p.x())));
+        timed.push((seconds, Position::new(p.y(), p.x())));
     }
     let Some(&(first, _)) = timed.first() else {
         return Ok(Vec::new());
@@ -183,7 +182,7 @@ mod tests {
     fn an_actor_stays_at_the_last_point_after_the_route() {
         let path = walk();
         let end = path.at(1e6);
-        assert_eq!(end.at, GeoPoint::new(52.01, 4.0));
+        assert_eq!(end.at, Position::new(52.01, 4.0));
         assert_eq!(end.speed_mps, 0.0);
     }
 
@@ -204,8 +203,8 @@ mod tests {
             start_s: 30.0,
         };
         let path = Track::of(&route, dir.path()).unwrap();
-        assert_eq!(path.at(0.0).at, GeoPoint::new(52.0, 4.0));
+        assert_eq!(path.at(0.0).at, Position::new(52.0, 4.0));
         assert!((path.at(60.0).at.lat - 52.0005).abs() < 1e-9);
-        assert_eq!(path.at(90.0).at, GeoPoint::new(52.001, 4.0));
+        assert_eq!(path.at(90.0).at, Position::new(52.001, 4.0));
     }
 }

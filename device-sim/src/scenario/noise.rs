@@ -9,7 +9,7 @@
 
 use std::f64::consts::TAU;
 
-use vangnet_engine::geometry::{GeoPoint, LocalFrame};
+use vangnet_geodesy::{Position, offset};
 
 use super::model::Noise;
 
@@ -22,7 +22,7 @@ const JUMP_FIXES: u32 = 3;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reading {
     /// The reported position.
-    pub at: GeoPoint,
+    pub at: Position,
     /// The reported accuracy (m).
     pub acc: f64,
 }
@@ -50,7 +50,7 @@ impl Gps {
     }
 
     /// What the device reports at scenario time `t` when it truly is at `truth`.
-    pub fn read(&mut self, truth: GeoPoint, t: f64) -> Reading {
+    pub fn read(&mut self, truth: Position, t: f64) -> Reading {
         let frozen = self.noise.frozen.iter().any(|w| (w[0]..w[1]).contains(&t));
         if frozen && let Some(last) = self.last {
             return last;
@@ -60,7 +60,7 @@ impl Gps {
         reading
     }
 
-    fn fresh(&mut self, truth: GeoPoint) -> Reading {
+    fn fresh(&mut self, truth: Position) -> Reading {
         if let Some((left, east, north)) = self.jump.take() {
             if left > 1 {
                 self.jump = Some((left - 1, east, north));
@@ -111,18 +111,13 @@ impl Gps {
     }
 }
 
-/// The point `east` and `north` metres from `p`.
-pub fn offset(p: GeoPoint, east: f64, north: f64) -> GeoPoint {
-    LocalFrame::new(p).unproject([east, north])
-}
-
 #[cfg(test)]
 mod tests {
-    use vangnet_engine::geometry::distance_m;
+    use vangnet_geodesy::distance_m;
 
     use super::*;
 
-    const HOME: GeoPoint = GeoPoint {
+    const HOME: Position = Position {
         lat: 51.92,
         lon: 4.48,
     };

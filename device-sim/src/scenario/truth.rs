@@ -2,10 +2,11 @@
 //! and scheduled events, never from what the devices reported or what
 //! Vangnet made of it. Sampled once per scenario second.
 
+use anyhow::Context;
 use serde::Serialize;
-use vangnet_engine::geometry::{Area, Circle, GeoPoint, distance_m};
+use vangnet_geodesy::{Zone, distance_m};
 use vangnet_proto::AlertKind;
-use vangnet_proto::order::{Geometry, OrderBody};
+use vangnet_proto::order::OrderBody;
 
 use super::model::{Actor, Scenario};
 use super::motion::Track;
@@ -31,40 +32,12 @@ pub struct Episode {
     pub end_s: f64,
 }
 
-/// A zone's shape, to measure the signed distance to its edge.
-enum Shape {
-    Circle(Circle),
-    Area(Area),
-}
-
-impl Shape {
-    fn of(geometry: &Geometry, radius_m: Option<f64>) -> Self {
-        let point = |p: &Vec<f64>| GeoPoint::new(p[1], p[0]);
-        let polygon = |rings: &Vec<Vec<Vec<f64>>>| -> Vec<Vec<GeoPoint>> {
-            rings
-                .iter()
-                .map(|r| r.iter().map(point).collect())
-                .collect()
-        };
-        match geometry {
-            Geometry::Point(p) => Self::Circle(Circle::new(point(p), radius_m.unwrap_or(0.0))),
-            Geometry::Polygon(rings) => Self::Area(Area::new(&[polygon(rings)])),
-            Geometry::MultiPolygon(polygons) => {
-                Self::Area(Area::new(&polygons.iter().map(polygon).collect::<Vec<_>>()))
-            }
-        }
-    }
-
-    fn signed_distance(&self, p: GeoPoint) -> f64 {
-        match self {
-            Self::Circle(circle) => circle.signed_distance(p),
-            Self::Area(area) => area.signed_distance(p),
-        }
-    }
-}
-
-/// Every true episode of the scenario.
-pub fn episodes(scenario: &Scenario, orders: &[OrderBody], tracks: &[Track]) -> Vec<Episode> {
+/// Every true episode of the scenario, measured with geodesics (`vangnet-geodesy`), not the engine's geometry.
+pub fn episodes(
+    scenario: &Scenario,
+    orders: &[OrderBody],
+    tracks: &[Track],
+) -> anyhow::Result<Vec<Episode>> {
     let track_of = |device: &str| {
         scenario
             .actors
@@ -109,7 +82,8 @@ pub fn episodes(scenario: &Scenario, orders: &[OrderBody], tracks: &[Track]) -> 
                 }
             }
             for zone in &order.zones {
-                let shape = Shape::of(&zone.geometry, zone.radius_m);
+                let shape = Zone::of(&zone.geometry, zone.radius_m)
+                    .with_context(|| format!("zone {}", zone.id.as_str()))?;
                 let d = |t| shape.signed_distance(perp.at(t).at);
                 let id = Some(zone.id.as_str());
                 record(AlertKind::ZoneAlarm, id, &|t| d(t) <= 0.0);
@@ -147,7 +121,7 @@ pub fn episodes(scenario: &Scenario, orders: &[OrderBody], tracks: &[Track]) -> 
             }
         }
     }
-    out
+    Ok(out)
 }
 
 fn in_order(order: &OrderBody, actor: &Actor) -> bool {
@@ -207,7 +181,7 @@ route = {{ waypoints = [{{ at = [4.0, 52.0] }}] }}
             .iter()
             .map(|a| Track::of(&a.route, Path::new(".")).unwrap())
             .collect();
-        episodes(&scenario, &scenario.order_bodies().unwrap(), &tracks)
+        episodes(&scenario, &scenario.order_bodies().unwrap(), &tracks).unwrap()
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! handful of true violations. Measures false P1 alarms (at most 1 per
 //! device-month allowed), checks that every true violation of 30 s or more
 //! is raised as P1, and that no outlier's alarm is dropped (at least a P2).
+//! What truly happened is measured with geodesics (`vangnet-geodesy`), not
+//! with the engine's geometry.
 //!
 //! Noise model: each fix reports `acc` uniform in 5–20 m and is off by a
 //! Gaussian error of σ = acc / 1.5 per axis (`acc` as a 68 % radius). One
@@ -17,8 +19,8 @@ use std::collections::HashMap;
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vangnet_engine::geometry::{Area, Circle, GeoPoint};
 use vangnet_engine::{Effect, Engine, EngineConfig, Event};
+use vangnet_geodesy::{Position, Zone};
 use vangnet_proto::{AlertId, AlertKind, Fix, Latitude, Longitude, Meters, Priority, TimestampMs};
 
 const FIX_INTERVAL_S: u64 = 30;
@@ -61,19 +63,10 @@ fn report(rng: &mut StdRng, seq: u64, t_s: u64, truth: [f64; 2], outlier: bool) 
     )
 }
 
-/// The zone under test, as the replay's ground truth measures it.
-enum Truth {
-    Circle(Circle),
-    Area(Area),
-}
-
-impl Truth {
-    fn signed_distance(&self, p: GeoPoint) -> f64 {
-        match self {
-            Self::Circle(c) => c.signed_distance(p),
-            Self::Area(a) => a.signed_distance(p),
-        }
-    }
+/// The position `x` metres east and `y` metres north of the origin, for the ground truth.
+fn position(x: f64, y: f64) -> Position {
+    let p = at(x, y);
+    Position::new(p.lat, p.lon)
 }
 
 /// Where the perpetrator truly is: a random walk in polar coordinates
@@ -123,8 +116,9 @@ struct Figures {
     outlier_alarms: u64,
 }
 
-/// Runs one device-month against the zone `body` describes.
-fn replay(seed: u64, zone: vangnet_proto::order::ZoneBody, truth: Truth, r_min: f64) -> Figures {
+/// Runs one device-month against `zone`.
+fn replay(seed: u64, zone: vangnet_proto::order::ZoneBody, r_min: f64) -> Figures {
+    let truth = Zone::of(&zone.geometry, zone.radius_m).unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut engine = Engine::new(EngineConfig::default());
     engine
@@ -200,7 +194,7 @@ fn replay(seed: u64, zone: vangnet_proto::order::ZoneBody, truth: Truth, r_min: 
             None => walker.wander(&mut rng, FIX_INTERVAL_S as f64),
         }
         let truth_xy = walker.xy();
-        let truly_inside = truth.signed_distance(at(truth_xy[0], truth_xy[1])) < 0.0;
+        let truly_inside = truth.signed_distance(position(truth_xy[0], truth_xy[1])) < 0.0;
         if truly_inside && !inside {
             violations.push((t, None));
         }
@@ -216,7 +210,7 @@ fn replay(seed: u64, zone: vangnet_proto::order::ZoneBody, truth: Truth, r_min: 
         let outlier = rng.random::<f64>() < OUTLIER_RATE;
         seq_p += 1;
         let fix = report(&mut rng, seq_p, t, truth_xy, outlier);
-        let measured = GeoPoint::new(fix.lat.get(), fix.lon.get());
+        let measured = Position::new(fix.lat.get(), fix.lon.get());
         let d = truth.signed_distance(measured);
         let acc = fix.acc.get();
         figures.fixes += 1;
@@ -322,25 +316,12 @@ fn check(name: &str, figures: &Figures) {
 
 #[test]
 fn a_device_month_near_a_circle_zone_has_at_most_one_false_p1_and_misses_no_violation() {
-    let truth = Truth::Circle(Circle::new(at(0.0, 0.0), 250.0));
-    let figures = replay(17, circle("home", 0.0, 0.0, 250.0, 750.0), truth, 350.0);
+    let figures = replay(17, circle("home", 0.0, 0.0, 250.0, 750.0), 350.0);
     check("circle", &figures);
 }
 
 #[test]
 fn a_device_month_near_a_polygon_zone_has_at_most_one_false_p1_and_misses_no_violation() {
-    let square_zone = square("work", 0.0, 0.0, 250.0, 500.0);
-    let corners: Vec<GeoPoint> = [
-        [-1.0, -1.0],
-        [1.0, -1.0],
-        [1.0, 1.0],
-        [-1.0, 1.0],
-        [-1.0, -1.0],
-    ]
-    .iter()
-    .map(|[x, y]| at(x * 250.0, y * 250.0))
-    .collect();
-    let truth = Truth::Area(Area::new(&[vec![corners]]));
-    let figures = replay(29, square_zone, truth, 460.0);
+    let figures = replay(29, square("work", 0.0, 0.0, 250.0, 500.0), 460.0);
     check("polygon", &figures);
 }
