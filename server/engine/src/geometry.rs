@@ -20,6 +20,7 @@
 use rstar::primitives::Line;
 use rstar::{AABB, Envelope, RTree, RTreeObject};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// WGS84 semi-major axis (m).
 const SEMI_MAJOR: f64 = 6_378_137.0;
@@ -27,6 +28,10 @@ const SEMI_MAJOR: f64 = 6_378_137.0;
 const E2: f64 = 6.694_379_990_141_32e-3;
 /// Polygons with at most this many edges are scanned; larger ones are indexed.
 pub const SCAN_LIMIT: usize = 64;
+/// How much a local frame may stretch a distance within a zone, relative:
+/// about tan(lat) × the north–south offset from the frame's centre / the
+/// earth's radius, under 1 % for zones up to 40 km across in the Netherlands.
+const FRAME_STRETCH: f64 = 0.01;
 
 /// A WGS84 position in degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -222,14 +227,34 @@ impl Edges {
         }
     }
 
-    fn nearest(&self, p: [f64; 2]) -> Option<&Edge> {
+    /// The edges that may be nearest to `p` on the ground: those whose
+    /// distance in the frame is within [`FRAME_STRETCH`] (and a metre) of the
+    /// nearest's, since the frame stretches east–west distances slightly
+    /// away from its centre and can rank two almost equally near edges wrongly.
+    fn nearest_candidates(&self, p: [f64; 2]) -> SmallVec<[&Edge; 4]> {
+        let within = |nearest_2: f64| (nearest_2.sqrt() * (1.0 + FRAME_STRETCH) + 1.0).powi(2);
         match self {
-            Self::Scan(edges) => edges
-                .iter()
-                .map(|e| (segment_distance_2(e.from, e.to, p), e))
-                .min_by(|(a, _), (b, _)| a.total_cmp(b))
-                .map(|(_, e)| e),
-            Self::Indexed(tree) => tree.nearest_neighbor(&p),
+            Self::Scan(edges) => {
+                let nearest_2 = edges
+                    .iter()
+                    .map(|e| segment_distance_2(e.from, e.to, p))
+                    .fold(f64::INFINITY, f64::min);
+                let bound = within(nearest_2);
+                edges
+                    .iter()
+                    .filter(|e| segment_distance_2(e.from, e.to, p) <= bound)
+                    .collect()
+            }
+            Self::Indexed(tree) => {
+                let mut near = tree.nearest_neighbor_iter_with_distance_2(&p);
+                let Some((first, nearest_2)) = near.next() else {
+                    return SmallVec::new();
+                };
+                let bound = within(nearest_2);
+                std::iter::once(first)
+                    .chain(near.take_while(|(_, d2)| *d2 <= bound).map(|(e, _)| e))
+                    .collect()
+            }
         }
     }
 
@@ -290,8 +315,15 @@ impl Area {
         if self.bbox.distance_2(xy) > margin * margin {
             return None;
         }
-        let nearest = self.edges.nearest(xy)?.nearest_point(&xy);
-        let distance = distance_m(p, self.frame.unproject(nearest));
+        let distance = self
+            .edges
+            .nearest_candidates(xy)
+            .into_iter()
+            .map(|e| distance_m(p, self.frame.unproject(e.nearest_point(&xy))))
+            .fold(f64::INFINITY, f64::min);
+        if distance.is_infinite() {
+            return None;
+        }
         Some(if self.winding_number(xy) != 0 {
             -distance
         } else {

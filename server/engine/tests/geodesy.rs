@@ -257,7 +257,6 @@ fn across_the_corner(p0: Position, d: f64, south_m: f64, apart: bool) -> Worst {
 /// from 1.5 km outside, and for a zone of two parts 10 km apart seen from
 /// 1 km outside the nearer one.
 #[test]
-#[ignore = "the engine picks the nearest edge in one flat frame per zone and measures up to 1 m too far here"]
 fn between_two_near_edges_the_engine_measures_to_the_nearer_one() {
     let mut worst = Worst::default();
     for lat in [51.0, 53.5] {
