@@ -108,7 +108,7 @@ pub fn episodes(scenario: &Scenario, orders: &[OrderBody], tracks: &[Track]) -> 
                     });
                 }
             }
-            for zone in &order.zones {
+            for zone in order.zones.iter() {
                 let shape = Shape::of(&zone.geometry, zone.radius_m);
                 let d = |t| shape.signed_distance(perp.at(t).at);
                 let id = Some(zone.id.as_str());

@@ -34,12 +34,14 @@ fn ring(points: &[(f64, f64)]) -> Vec<Vec<f64>> {
 
 #[test]
 fn the_spec_example_is_valid_and_kept_whole() {
-    let mut body = order(
+    let body = order(
         "order-17",
         Some((1000.0, 2000.0)),
-        vec![circle("home", 0.0, 0.0, 250.0, 750.0)],
+        vec![
+            circle("home", 0.0, 0.0, 250.0, 750.0),
+            square("work", 2_000.0, 0.0, 400.0, 500.0),
+        ],
     );
-    body.zones.push(square("work", 2_000.0, 0.0, 400.0, 500.0));
     let order = Order::validate(&body).unwrap();
     assert_eq!(order.id, OrderId::new("order-17"));
     assert_eq!(order.zones.len(), 2);
