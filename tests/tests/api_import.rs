@@ -173,3 +173,32 @@ async fn every_imported_order_is_in_the_audit_trail() {
         .collect();
     assert_eq!(imported, ["imp-0", "imp-1", "imp-2"]);
 }
+
+#[tokio::test]
+async fn an_import_with_an_invalid_feature_gets_422_naming_the_order_and_feature() {
+    let app = app(AppOptions::default()).await;
+    let mut batch = orders(2);
+    batch[1]["zones"] = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [4.4792, 51.9225]},
+         "properties": {"id": "home", "radius_m": 250, "prealarm_m": 0}}]});
+    let (status, body) = import(&app, Role::Admin, &batch).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"],
+        "[1].zones.features[0].properties.prealarm_m: must be a positive number of metres"
+    );
+    assert_eq!(status_of_order(&app, "imp-0").await, 404);
+}
+
+#[tokio::test]
+async fn an_order_of_100_000_features_gets_422_without_its_zones_being_checked() {
+    let app = app(AppOptions::default()).await;
+    let feature = json!({"type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [[[4.46,51.91],[4.47,51.91],[4.46,51.91]]]},
+        "properties": {"id": "z", "prealarm_m": 1}});
+    let mut batch = orders(1);
+    batch[0]["zones"] = json!({"type": "FeatureCollection", "features": vec![feature; 100_000]});
+    let (status, body) = import(&app, Role::Admin, &batch).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "[0].zones.features: more than 64 zones");
+}

@@ -7,11 +7,12 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use vangnet_e2e::{
-    AppOptions, TestApp, alg_none_token, claims, epoch_seconds, hs256_token, token_without_exp,
-    unique_name,
+    AppOptions, TestApp, alg_none_token, claims, epoch_seconds, eventually, hs256_token,
+    token_without_exp, unique_name,
 };
 use vangnet_proto::token::{Role, sign_hs256};
-use vangnet_proto::{Channel, TimestampMs};
+use vangnet_proto::{Channel, OrderId, TimestampMs};
+use vangnet_server::store::{PartitionKey, PartitionStore};
 
 const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
@@ -593,4 +594,195 @@ async fn many_orders_created_at_once_on_one_instance_are_all_stored() {
     while let Some(status) = posts.join_next().await {
         assert_eq!(status.unwrap(), 201);
     }
+}
+
+/// The `work` zone of [`order`] as a GeoJSON polygon.
+fn work_polygon() -> Value {
+    json!({"type": "Polygon", "coordinates": [[[4.46,51.91],[4.47,51.91],[4.47,51.92],[4.46,51.92],[4.46,51.91]]]})
+}
+
+/// A GeoJSON FeatureCollection of `features`, each `(geometry, properties)`.
+fn feature_collection(features: &[(Value, Value)]) -> Value {
+    let features: Vec<Value> = features
+        .iter()
+        .map(|(geometry, properties)| {
+            json!({"type": "Feature", "geometry": geometry, "properties": properties})
+        })
+        .collect();
+    json!({"type": "FeatureCollection", "features": features})
+}
+
+/// [`order`] with its `work` zone given as a one-feature FeatureCollection.
+fn order_with_features(id: &str) -> Value {
+    let mut body = order(id, false);
+    body["zones"] =
+        feature_collection(&[(work_polygon(), json!({"id": "work", "prealarm_m": 500.0}))]);
+    body
+}
+
+/// Asserts a 422 whose error starts with `field`, and that nothing was stored under `id`.
+async fn assert_invalid_naming(app: &TestApp, answer: &(u16, Value), field: &str, id: &str) {
+    let (status, body) = answer;
+    assert_eq!(*status, 422, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with(&format!("{field}: ")), "{body}");
+    assert_eq!(get(app, &token(Role::Admin), id).await, 404);
+}
+
+async fn zone_alarm_of(app: &TestApp, order: &str) -> Option<Value> {
+    let partition = PartitionKey::Order(OrderId::new(order));
+    let alerts = app.store().alerts(&partition).await.unwrap();
+    alerts
+        .iter()
+        .map(|alert| serde_json::to_value(alert).unwrap())
+        .find(|alert| alert["kind"] == "zone_alarm")
+}
+
+#[tokio::test]
+async fn an_order_with_feature_collection_zones_is_evaluated_like_one_with_the_zone_array() {
+    let app = app().await;
+    app.wait_until_ready().await;
+    let admin = token(Role::Admin);
+    assert_eq!(post(&app, Some(&admin), &order("list", false)).await.0, 201);
+    let (status, created) = post(&app, Some(&admin), &order_with_features("gis")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["zones"], order_with_features("gis")["zones"]);
+    eventually(Duration::from_secs(10), "both orders loaded", || async {
+        app.metric("vangnet_orders").await >= 2.0
+    })
+    .await
+    .unwrap();
+
+    let inside_work =
+        json!({"seq": 1, "ts": TimestampMs::now(), "lat": 51.915, "lon": 4.465, "acc": 5.0});
+    for id in ["list", "gis"] {
+        let perpetrator = app.device(&format!("{id}-p")).await;
+        perpetrator
+            .send(Channel::Loc, inside_work.to_string())
+            .await;
+    }
+    let mut alarms = Vec::new();
+    for id in ["list", "gis"] {
+        eventually(Duration::from_secs(5), "a zone alarm", || async {
+            zone_alarm_of(&app, id).await.is_some()
+        })
+        .await
+        .unwrap();
+        alarms.extend(zone_alarm_of(&app, id).await);
+    }
+    for alarm in &alarms {
+        assert_eq!(alarm["zone"], "work", "{alarm}");
+    }
+    assert_eq!(alarms[0]["priority"], alarms[1]["priority"]);
+    assert_eq!(alarms[0]["distance_m"], alarms[1]["distance_m"]);
+}
+
+#[tokio::test]
+async fn a_feature_collection_is_read_back_as_a_feature_collection() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    assert_eq!(
+        post(&app, Some(&admin), &order_with_features("gis"))
+            .await
+            .0,
+        201
+    );
+    let (status, read) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/orders/gis",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["zones"], order_with_features("gis")["zones"]);
+}
+
+#[tokio::test]
+async fn a_self_intersecting_feature_gets_422_naming_the_feature_and_position() {
+    let app = app().await;
+    let bow_tie = json!({"type": "Polygon", "coordinates": [[[4.46,51.91],[4.48,51.93],[4.48,51.91],[4.46,51.92],[4.46,51.91]]]});
+    let mut body = order("bow-tie", false);
+    body["zones"] = feature_collection(&[
+        (work_polygon(), json!({"id": "work", "prealarm_m": 500})),
+        (bow_tie, json!({"id": "park", "prealarm_m": 500})),
+    ]);
+    let answer = post(&app, Some(&token(Role::Admin)), &body).await;
+    assert_invalid_naming(
+        &app,
+        &answer,
+        "zones.features[1].geometry.coordinates[0][0]",
+        "bow-tie",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_point_feature_without_radius_m_gets_422_naming_its_properties() {
+    let app = app().await;
+    let mut body = order("no-radius", false);
+    body["zones"] = feature_collection(&[(
+        json!({"type": "Point", "coordinates": [4.4792, 51.9225]}),
+        json!({"id": "home", "prealarm_m": 750}),
+    )]);
+    let answer = post(&app, Some(&token(Role::Admin)), &body).await;
+    assert_invalid_naming(
+        &app,
+        &answer,
+        "zones.features[0].properties.radius_m",
+        "no-radius",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_feature_without_geometry_gets_400_naming_the_feature() {
+    let app = app().await;
+    let mut body = order_with_features("no-geometry");
+    body["zones"]["features"][0]["geometry"] = Value::Null;
+    let (status, error) = post(&app, Some(&token(Role::Admin)), &body).await;
+    assert_eq!(status, 400, "{error}");
+    let error = error["error"].as_str().unwrap();
+    assert!(error.starts_with("zones.features[0].geometry: "), "{error}");
+}
+
+#[tokio::test]
+async fn a_feature_collection_of_more_than_64_zones_gets_422_and_one_over_1_mib_gets_413() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    let points = |n: usize| {
+        let features: Vec<(Value, Value)> = (0..n)
+            .map(|i| {
+                let geometry =
+                    json!({"type": "Point", "coordinates": [4.0 + i as f64 * 1e-5, 52.0]});
+                (
+                    geometry,
+                    json!({"id": format!("z{i}"), "radius_m": 1, "prealarm_m": 1}),
+                )
+            })
+            .collect();
+        feature_collection(&features)
+    };
+    let mut body = order("many", false);
+    body["zones"] = points(64);
+    assert_eq!(post(&app, Some(&admin), &body).await.0, 201);
+    body["zones"] = points(65);
+    let answer = put(&app, &admin, &body).await;
+    assert_eq!(answer.0, 422, "{}", answer.1);
+    assert_eq!(answer.1["error"], "zones.features: more than 64 zones");
+    body["id"] = json!("flood");
+    body["zones"] = points(10_000);
+    assert_eq!(post(&app, Some(&admin), &body).await.0, 413);
+    assert_eq!(get(&app, &admin, "flood").await, 404);
+}
+
+#[tokio::test]
+async fn replacing_zones_with_a_feature_collection_keeps_that_form() {
+    let app = app().await;
+    let admin = token(Role::Admin);
+    assert_eq!(post(&app, Some(&admin), &order("swap", false)).await.0, 201);
+    let (status, replaced) = put(&app, &admin, &order_with_features("swap")).await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(replaced["zones"]["type"], "FeatureCollection");
 }

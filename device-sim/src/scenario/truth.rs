@@ -81,7 +81,7 @@ pub fn episodes(
                     });
                 }
             }
-            for zone in &order.zones {
+            for zone in order.zones.iter() {
                 let shape = Zone::of(&zone.geometry, zone.radius_m)
                     .with_context(|| format!("zone {}", zone.id.as_str()))?;
                 let d = |t| shape.signed_distance(perp.at(t).at);

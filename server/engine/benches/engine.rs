@@ -85,7 +85,8 @@ fn big_polygon(c: &mut Criterion) {
             geometry: Geometry::Polygon(rings),
             radius_m: None,
             prealarm_m: 1_000.0,
-        }],
+        }]
+        .into(),
         valid_from: None,
         valid_until: None,
         warn_perpetrator: Default::default(),

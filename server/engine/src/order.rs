@@ -2,12 +2,16 @@
 //!
 //! [`Order::validate`] turns the API's [`OrderBody`] into an [`Order`] whose
 //! zones are prepared for fast queries, or explains with an [`OrderError`]
-//! which field is wrong (`zones[1].geometry.coordinates[0][3]`).
+//! which field is wrong (`zones[1].geometry.coordinates[0][3]`, or
+//! `zones.features[1].geometry.coordinates[0][3]` when the zones came as a
+//! GeoJSON FeatureCollection).
 
 use std::collections::HashSet;
 use std::fmt;
 
-use vangnet_proto::order::{Geometry, OrderBody, Position, ProximityRule, WarnPerpetrator};
+use vangnet_proto::order::{
+    Geometry, OrderBody, Position, ProximityRule, WarnPerpetrator, ZoneMember,
+};
 use vangnet_proto::{DeviceId, OrderId, TimestampMs, ZoneId};
 
 use crate::classify::Thresholds;
@@ -16,6 +20,9 @@ use crate::topology::{self, Contact, Fault, Meeting};
 
 /// Most positions one zone may have, over all its rings.
 pub const MAX_ZONE_VERTICES: usize = 10_000;
+/// Most zones one new or changed order may have (docs/api.md#orders): enough
+/// for every address a victim keeps, few enough that checking them stays cheap.
+pub const MAX_ZONES: usize = 64;
 
 /// What is wrong with a field of an order body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +65,8 @@ pub enum Problem {
     SharesEdge(Sibling),
     /// A zone with more than [`MAX_ZONE_VERTICES`] positions.
     TooManyVertices,
+    /// An order with more than [`MAX_ZONES`] zones.
+    TooManyZones,
     /// `valid_until` not after `valid_from`.
     EndsBeforeItStarts,
 }
@@ -91,6 +100,7 @@ impl fmt::Display for Problem {
                 "runs along an edge of {other}; rings and polygons may meet only at points"
             ),
             Self::TooManyVertices => write!(f, "more than {MAX_ZONE_VERTICES} positions"),
+            Self::TooManyZones => write!(f, "more than {MAX_ZONES} zones"),
             Self::EndsBeforeItStarts => f.write_str("must be after valid_from"),
         }
     }
@@ -119,7 +129,8 @@ impl fmt::Display for Sibling {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
 pub struct OrderError {
-    /// JSON path of the field, e.g. `zones[1].geometry.coordinates[0][3]`.
+    /// JSON path of the field, e.g. `zones[1].geometry.coordinates[0][3]`
+    /// or `zones.features[1].properties.prealarm_m`.
     pub field: String,
     /// What is wrong with it.
     pub problem: Problem,
@@ -208,8 +219,8 @@ pub struct Order {
 /// How strictly zone polygons are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rules {
-    /// A new or changed order: also no hole outside its shell, and no rings
-    /// or parts that overlap or share an edge.
+    /// A new or changed order: also at most [`MAX_ZONES`] zones, no hole
+    /// outside its shell, and no rings or parts that overlap or share an edge.
     Admission,
     /// An order already stored: only what the engine cannot evaluate (rings
     /// that cross themselves), so no order accepted under earlier rules stops
@@ -244,18 +255,27 @@ impl Order {
             return fail(format!("perpetrator_devices[{i}]"), Problem::OnBothSides);
         }
         let proximity = body.proximity.map(proximity).transpose()?;
+        if rules == Rules::Admission && body.zones.len() > MAX_ZONES {
+            return fail(body.zones.path(), Problem::TooManyZones);
+        }
         let mut seen = HashSet::new();
         let mut zones = Vec::with_capacity(body.zones.len());
         for (i, zone) in body.zones.iter().enumerate() {
-            let field = format!("zones[{i}]");
+            let field = |member| body.zones.member_path(i, member);
             if !is_valid_id(zone.id.as_str()) {
-                return fail(format!("{field}.id"), Problem::BadId);
+                return fail(field(ZoneMember::Id), Problem::BadId);
             }
             if !seen.insert(zone.id.as_str()) {
-                return fail(format!("{field}.id"), Problem::Duplicate);
+                return fail(field(ZoneMember::Id), Problem::Duplicate);
             }
-            let prealarm_m = positive(zone.prealarm_m, &format!("{field}.prealarm_m"))?;
-            let shape = shape(&zone.geometry, zone.radius_m, &field, rules)?;
+            let prealarm_m = positive(zone.prealarm_m, &field(ZoneMember::PrealarmM))?;
+            let shape = shape(
+                &zone.geometry,
+                zone.radius_m,
+                &field(ZoneMember::Geometry),
+                &field(ZoneMember::RadiusM),
+                rules,
+            )?;
             zones.push(Zone {
                 id: zone.id.clone(),
                 shape,
@@ -340,20 +360,23 @@ fn proximity(rule: ProximityRule) -> Result<Thresholds, OrderError> {
     })
 }
 
+/// The zone's shape; `geometry_field` and `radius_field` are the paths of
+/// its `geometry` and `radius_m`.
 fn shape(
     geometry: &Geometry,
     radius_m: Option<f64>,
-    zone: &str,
+    geometry_field: &str,
+    radius_field: &str,
     rules: Rules,
 ) -> Result<Shape, OrderError> {
-    let field = format!("{zone}.geometry.coordinates");
+    let field = format!("{geometry_field}.coordinates");
     let parts = match (geometry, radius_m) {
         (Geometry::Point(position), Some(radius)) => {
-            let radius = positive(radius, &format!("{zone}.radius_m"))?;
+            let radius = positive(radius, radius_field)?;
             return Ok(Shape::Circle(Circle::new(point(position, &field)?, radius)));
         }
         (Geometry::Point(_), None) | (_, Some(_)) => {
-            return fail(format!("{zone}.radius_m"), Problem::RadiusOnlyForPoints);
+            return fail(radius_field, Problem::RadiusOnlyForPoints);
         }
         (Geometry::Polygon(rings), None) => {
             within_vertex_limit(rings, &field)?;

@@ -5,9 +5,10 @@
 mod common;
 
 use common::*;
+use vangnet_engine::order::MAX_ZONES;
 use vangnet_engine::order::Shape;
 use vangnet_engine::{Order, OrderError, Problem, Sibling};
-use vangnet_proto::order::{Geometry, OrderBody};
+use vangnet_proto::order::{Geometry, OrderBody, Zones};
 use vangnet_proto::{OrderId, ZoneId};
 
 fn refused(body: &OrderBody) -> (String, Problem) {
@@ -34,12 +35,14 @@ fn ring(points: &[(f64, f64)]) -> Vec<Vec<f64>> {
 
 #[test]
 fn the_spec_example_is_valid_and_kept_whole() {
-    let mut body = order(
+    let body = order(
         "order-17",
         Some((1000.0, 2000.0)),
-        vec![circle("home", 0.0, 0.0, 250.0, 750.0)],
+        vec![
+            circle("home", 0.0, 0.0, 250.0, 750.0),
+            square("work", 2_000.0, 0.0, 400.0, 500.0),
+        ],
     );
-    body.zones.push(square("work", 2_000.0, 0.0, 400.0, 500.0));
     let order = Order::validate(&body).unwrap();
     assert_eq!(order.id, OrderId::new("order-17"));
     assert_eq!(order.zones.len(), 2);
@@ -365,4 +368,111 @@ fn a_stored_order_whose_ring_crosses_itself_does_not_load() {
     let bow_tie = ring(&[(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0)]);
     let body = with_polygon(vec![bow_tie]);
     assert!(Order::load(&body).is_err());
+}
+
+/// `body` with its zones given as a GeoJSON FeatureCollection.
+fn as_features(mut body: OrderBody) -> OrderBody {
+    body.zones = Zones::FeatureCollection(body.zones.to_vec());
+    body
+}
+
+#[test]
+fn an_order_of_more_than_max_zones_is_refused_before_any_zone_is_looked_at() {
+    let many = |n: usize| {
+        let zones = (0..n)
+            .map(|i| circle(&format!("z{i}"), i as f64 * 100.0, 0.0, 10.0, 10.0))
+            .collect();
+        order("o1", None, zones)
+    };
+    assert!(Order::validate(&many(MAX_ZONES)).is_ok());
+    let mut body = many(MAX_ZONES + 1);
+    body.zones[MAX_ZONES].prealarm_m = -1.0;
+    assert_eq!(refused(&body), ("zones".into(), Problem::TooManyZones));
+    assert_eq!(
+        refused(&as_features(body.clone())),
+        ("zones.features".into(), Problem::TooManyZones)
+    );
+    assert!(Order::load(&many(MAX_ZONES + 1)).is_ok());
+}
+
+#[test]
+fn problems_of_a_feature_collection_name_the_feature_and_its_properties() {
+    let mut body = zone_order();
+    body.zones[0].prealarm_m = 0.0;
+    assert_eq!(
+        Order::validate(&as_features(body)).unwrap_err().to_string(),
+        "zones.features[0].properties.prealarm_m: must be a positive number of metres"
+    );
+    let mut body = zone_order();
+    body.zones[0].radius_m = None;
+    assert_eq!(
+        refused(&as_features(body)),
+        (
+            "zones.features[0].properties.radius_m".into(),
+            Problem::RadiusOnlyForPoints
+        )
+    );
+    let body = order(
+        "o1",
+        None,
+        vec![
+            circle("home", 0.0, 0.0, 250.0, 750.0),
+            circle("home", 9.0, 0.0, 5.0, 5.0),
+        ],
+    );
+    assert_eq!(
+        refused(&as_features(body)),
+        ("zones.features[1].properties.id".into(), Problem::Duplicate)
+    );
+}
+
+#[test]
+fn a_self_intersecting_feature_is_named_down_to_its_position() {
+    let bow_tie = ring(&[(1.0, 1.0), (3.0, 3.0), (3.0, 1.0), (1.0, 2.0), (1.0, 1.0)]);
+    assert_eq!(
+        refused(&as_features(with_polygon(vec![bow_tie]))),
+        (
+            "zones.features[0].geometry.coordinates[0][0]".into(),
+            Problem::SelfIntersecting(2)
+        )
+    );
+}
+
+#[test]
+fn an_order_is_the_same_whichever_form_its_zones_take() {
+    let body = order(
+        "o1",
+        None,
+        vec![
+            circle("home", 0.0, 0.0, 250.0, 750.0),
+            square("work", 2_000.0, 0.0, 400.0, 500.0),
+        ],
+    );
+    let (list, features) = (
+        Order::validate(&body).unwrap(),
+        Order::validate(&as_features(body)).unwrap(),
+    );
+    assert_eq!(list.zones.len(), features.zones.len());
+    for (a, b) in list.zones.iter().zip(&features.zones) {
+        assert_eq!((&a.id, a.thresholds), (&b.id, b.thresholds));
+        for (x, y) in [(0.0, 0.0), (2_000.0, 0.0), (600.0, 300.0)] {
+            assert_eq!(
+                a.shape.signed_distance_within(at(x, y), 5_000.0),
+                b.shape.signed_distance_within(at(x, y), 5_000.0)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_clockwise_outer_ring_is_accepted_like_a_counterclockwise_one() {
+    let counterclockwise = ring(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0)]);
+    let clockwise: Vec<_> = counterclockwise.iter().rev().cloned().collect();
+    let measured = |outer| {
+        let order = Order::validate(&as_features(with_polygon(vec![outer]))).unwrap();
+        let centre = vangnet_engine::geometry::GeoPoint::new(51.915, 4.465);
+        order.zones[0].shape.signed_distance_within(centre, 5_000.0)
+    };
+    assert!(measured(clockwise.clone()).is_some_and(|d| d < 0.0));
+    assert_eq!(measured(clockwise), measured(counterclockwise));
 }

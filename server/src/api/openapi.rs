@@ -9,7 +9,10 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
-use vangnet_proto::order::{Geometry, OrderBody, ProximityRule, ZoneBody};
+use vangnet_proto::order::{
+    CollectionType, Feature, FeatureCollection, FeatureType, Geometry, OrderBody, ProximityRule,
+    ZoneBody, ZoneProperties, Zones,
+};
 use vangnet_proto::{
     AlertId, AlertKind, AlertStatus, Confidence, DeviceId, DispatchBody, IncidentId, Latitude,
     Longitude, Meters, OrderId, Party, Priority, TimestampMs, UtcTime, ZoneId,
@@ -166,7 +169,8 @@ impl Modify for BearerJwt {
         Priority, Confidence, AlertKind, AlertStatus, AlertId, IncidentId, OrderId, ZoneId, DeviceId,
         Incident, IncidentPage,
         Latitude, Longitude, Meters, UtcTime, TimestampMs, OrderBody, ProximityRule, ZoneBody,
-        Geometry, AuditPage, AuditEntry, ImportReport, ImportRefusal,
+        Geometry, Zones, FeatureCollection, CollectionType, Feature, FeatureType, ZoneProperties,
+        AuditPage, AuditEntry, ImportReport, ImportRefusal,
     )),
     modifiers(&BearerJwt),
 )]

@@ -126,7 +126,7 @@ pub(super) mod tests {
                 alarm_m: 500.0,
                 prealarm_m: 1_000.0,
             }),
-            zones: Vec::new(),
+            zones: Default::default(),
             valid_from: None,
             valid_until: None,
             warn_perpetrator: Default::default(),

@@ -104,7 +104,8 @@ pub fn order(i: usize, home: GeoPoint) -> OrderBody {
                 radius_m: None,
                 prealarm_m: 500.0,
             },
-        ],
+        ]
+        .into(),
         valid_from: None,
         valid_until: None,
         warn_perpetrator: Default::default(),

@@ -109,7 +109,7 @@ pub fn order(id: &str, proximity: Option<(f64, f64)>, zones: Vec<ZoneBody>) -> O
             alarm_m,
             prealarm_m,
         }),
-        zones,
+        zones: zones.into(),
         valid_from: None,
         valid_until: None,
         warn_perpetrator: Default::default(),
