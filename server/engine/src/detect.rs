@@ -410,7 +410,7 @@ impl Step<'_> {
         self.effects.push(Effect::Dispatch(Box::new(body)));
         self.warn(index);
         if self.state.alerts[index].is_resolved() {
-            let alert = self.state.alerts.remove(index);
+            let alert = self.state.remove_resolved(index);
             self.closed.push(alert);
         }
     }

@@ -612,7 +612,7 @@ impl Engine {
             let body = act(alert)?;
             let mut effects = vec![Effect::Dispatch(Box::new(body))];
             if alert.is_resolved() {
-                let alert = entry.state.alerts.remove(index);
+                let alert = entry.state.remove_resolved(index);
                 effects.extend(clear_warnings(&entry.order, &alert, now));
                 self.resolved.insert(id.clone(), alert);
             }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
-use vangnet_proto::{IncidentId, TimestampMs};
+use vangnet_proto::{IncidentId, Priority, TimestampMs};
 
 use crate::alert::Alert;
 use crate::classify::Level;
@@ -63,6 +63,10 @@ pub struct OrderState {
     pub pairs: SmallVec<[PairState; 1]>,
     /// Its alerts that are not resolved.
     pub alerts: Vec<Alert>,
+    /// Incidents with unresolved alerts whose P1 alert a person resolved:
+    /// only another unresolved P1 alert holds them open.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settled_incidents: Vec<IncidentId>,
 }
 
 impl OrderState {
@@ -80,15 +84,41 @@ impl OrderState {
                 order.victims.len() * order.perpetrators.len(),
             ),
             alerts: Vec::new(),
+            settled_incidents: Vec::new(),
         }
     }
 
     /// The order's open incident, which every alert raised for it now joins:
-    /// that of its unresolved alerts, the oldest one's should a state saved
-    /// before alerts had incidents hold several. `None` when every alert of
-    /// the order is resolved: the next alert opens an incident.
+    /// the newest incident an unresolved alert holds open. An unresolved
+    /// alert holds its incident, except that once a person resolved a P1
+    /// alert of it, only an unresolved P1 alert does: an alarm handled, a
+    /// pre-alarm that lingers is not the start of the next emergency. `None`
+    /// when no alert holds one: the next alert opens an incident.
     pub fn open_incident(&self) -> Option<&IncidentId> {
-        self.alerts.first().map(Alert::incident)
+        self.alerts
+            .iter()
+            .rev()
+            .filter(|alert| {
+                !self.settled_incidents.contains(alert.incident())
+                    || alert.current().priority == Priority::P1
+            })
+            .map(Alert::incident)
+            .next()
+    }
+
+    /// Takes the alert at `index` out once it is resolved, remembering an
+    /// incident whose P1 alert a person resolved.
+    pub fn remove_resolved(&mut self, index: usize) -> Alert {
+        let alert = self.alerts.remove(index);
+        if alert.current().priority == Priority::P1
+            && !self.settled_incidents.contains(alert.incident())
+        {
+            self.settled_incidents.push(alert.incident().clone());
+        }
+        let alerts = &self.alerts;
+        self.settled_incidents
+            .retain(|incident| alerts.iter().any(|a| a.incident() == incident));
+        alert
     }
 
     /// This state made to fit `order`: one level per (zone, perpetrator) and

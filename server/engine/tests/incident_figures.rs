@@ -281,9 +281,13 @@ fn a_true_episode_is_at_most_one_incident_and_a_fifth_when_the_perpetrator_wande
 }
 
 #[test]
-fn the_replays_month_is_one_incident_while_the_perpetrator_never_leaves_the_prealarm_distance() {
+fn in_the_replays_month_each_true_episode_is_about_one_incident_though_a_prealarm_lingers() {
     let figures = month(17, 350.0, 900.0);
     show("replay month, wandering 100-650 m from the zone", &figures);
     assert!(figures.violations >= EPISODES);
-    assert_eq!(figures.incidents, 1);
+    assert!(figures.incidents_per_episode() <= 1.2);
+    assert!(
+        figures.incidents_per_episode() >= 0.9,
+        "an episode joins another incident only when an alert just before it opened one"
+    );
 }

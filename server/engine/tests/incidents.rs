@@ -173,3 +173,44 @@ fn replaying_the_same_events_gives_the_same_incident_ids() {
 fn incidents_of(pairs: &[(vangnet_proto::AlertId, IncidentId)]) -> BTreeSet<IncidentId> {
     pairs.iter().map(|(_, i)| i.clone()).collect()
 }
+
+#[test]
+fn once_its_p1_alarm_is_resolved_a_lingering_prealarm_no_longer_holds_the_incident() {
+    let mut engine = engine_with(&[approach_order("o1")]);
+    let first = approach(&mut engine);
+    let drive = |engine: &mut Engine, from_seq: u64, xs: &[f64]| {
+        let mut sent = Vec::new();
+        for (seq, x) in (from_seq..).zip(xs) {
+            let mut f = fix(seq, seq * 30, *x, 0.0, 10.0);
+            f.spd = MetersPerSecond::new(13.3);
+            send(engine, "v1", vec![fix(seq, seq * 30, 0.0, 0.0, 10.0)]);
+            sent.extend(dispatches(&send(engine, "p1", vec![f])));
+        }
+        sent
+    };
+    drive(&mut engine, 11, &[400.0, 800.0, 1_200.0, 1_500.0]);
+    let p1: Vec<_> = engine
+        .open_alerts()
+        .filter(|a| a.current().priority == Priority::P1)
+        .map(|a| a.id().clone())
+        .collect();
+    assert!(!p1.is_empty());
+    for id in &p1 {
+        engine.resolve(id, act(), ts(15 * 30)).unwrap();
+    }
+    assert!(
+        engine
+            .open_alerts()
+            .any(|a| a.current().kind == AlertKind::ProximityPrealarm),
+        "the prealarm lingers"
+    );
+
+    let again = drive(&mut engine, 16, &[1_100.0, 700.0, 300.0, 0.0]);
+
+    let alarms: Vec<_> = again
+        .into_iter()
+        .filter(|b| b.priority == Priority::P1)
+        .collect();
+    assert!(!alarms.is_empty());
+    assert!(incidents(&alarms).is_disjoint(&incidents(&first)));
+}
