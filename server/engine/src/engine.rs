@@ -2,7 +2,10 @@
 //! method per thing that can happen. Each method is a pure step: given the
 //! same state, event and `now`, it makes the same changes and effects.
 
-use rustc_hash::FxHashMap;
+mod resolved;
+
+use self::resolved::RecentlyResolved;
+
 use smallvec::SmallVec;
 
 use vangnet_proto::order::OrderBody;
@@ -113,7 +116,7 @@ pub struct Engine {
     ids: AlertIds,
     orders: Slab<Entry>,
     devices: Slab<Device>,
-    resolved: FxHashMap<AlertId, Alert>,
+    resolved: RecentlyResolved,
 }
 
 impl Engine {
@@ -394,7 +397,7 @@ impl Engine {
                 effects.push(persist);
             }
             if !closed.is_empty() {
-                resolved.extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+                resolved.extend(closed);
             }
         }
     }
@@ -485,8 +488,7 @@ impl Engine {
         if let Some(persist) = step.persist() {
             effects.push(persist);
         }
-        self.resolved
-            .extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+        self.resolved.extend(closed);
     }
 
     /// A panic from a device in no order in force: `panic_unassigned`.
@@ -564,7 +566,7 @@ impl Engine {
                 effects.push(persist);
             }
             if !closed.is_empty() {
-                resolved.extend(closed.into_iter().map(|a| (a.id().clone(), a)));
+                resolved.extend(closed);
             }
         }
         effects
@@ -614,7 +616,7 @@ impl Engine {
             if alert.is_resolved() {
                 let alert = entry.state.remove_resolved(index);
                 effects.extend(clear_warnings(&entry.order, &alert, now));
-                self.resolved.insert(id.clone(), alert);
+                self.resolved.extend([alert]);
             }
             effects.push(Effect::Persist(StateKey::Order(entry.order.id.clone())));
             return Ok(effects);
@@ -628,7 +630,7 @@ impl Engine {
             if alert.is_resolved()
                 && let Some(alert) = state.unassigned_panic.take()
             {
-                self.resolved.insert(id.clone(), *alert);
+                self.resolved.extend([*alert]);
             }
             let mut effects = vec![Effect::Dispatch(Box::new(body))];
             // Keys are made from device ids, so this always parses.
@@ -657,7 +659,7 @@ impl Engine {
         )
     }
 
-    /// Every alert the engine holds, open or resolved.
+    /// Every alert the engine holds: those open and the recently resolved.
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
         self.open_alerts().chain(self.resolved.values())
     }
