@@ -232,6 +232,8 @@ fn outlier_undone_by_the_next_fix_stays_a_p2() {
     send(&mut engine, "p1", track);
     send(&mut engine, "p1", vec![fix(3, 90, 100.0, 0.0, 10.0)]);
     send(&mut engine, "p1", vec![fix(4, 120, 1_505.0, 0.0, 10.0)]);
+    // The segment from the outlier to the fix that undid it is checked too.
+    send(&mut engine, "p1", vec![fix(5, 150, 1_500.0, 0.0, 10.0)]);
     let alarm = engine
         .open_alerts()
         .find(|a| a.slot.kind == AlertKind::ZoneAlarm)
