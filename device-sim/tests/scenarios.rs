@@ -34,6 +34,9 @@ const LIBRARY: &[(&str, f64)] = &[
     ("panic-in-flood", 6.0),
     ("cycle-track-gpx", 60.0),
     ("outliers-and-jumps", 180.0),
+    ("from-rest-across-narrow-zone", 60.0),
+    ("train-past-zone", 40.0),
+    ("urban-canyon", 100.0),
 ];
 
 fn library_dir() -> PathBuf {

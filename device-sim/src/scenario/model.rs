@@ -66,6 +66,9 @@ pub struct Actor {
     /// The accuracy the device reports (m); the simulated error is scaled to it.
     #[serde(default = "default_acc_m")]
     pub acc_m: f64,
+    /// Whether its fixes carry ground speed and heading; many tags report position only.
+    #[serde(default = "yes")]
+    pub reports_speed: bool,
     /// Battery charge at the start (%), and how fast it drains.
     #[serde(default)]
     pub battery: Battery,
@@ -79,6 +82,10 @@ pub struct Actor {
 
 fn default_acc_m() -> f64 {
     8.0
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A device's battery.
@@ -144,6 +151,9 @@ pub struct Noise {
     /// Share of fixes that start a 3-fix jump of 100–300 m with the usual accuracy.
     #[serde(default)]
     pub jump_rate: f64,
+    /// Urban-canyon multipath: bursts of fixes all thrown the same way.
+    #[serde(default)]
+    pub canyon: Option<Canyon>,
     /// The device repeats its last position.
     #[serde(default)]
     pub frozen: Vec<[f64; 2]>,
@@ -153,6 +163,31 @@ pub struct Noise {
     /// The device reports `gps_lost`, sends no fixes, then reports `gps_ok`.
     #[serde(default)]
     pub gps_lost: Vec<[f64; 2]>,
+}
+
+/// Bursts of correlated bad fixes, as a street's walls reflect the signal: every
+/// fix of a burst is off by the same displacement, plus the ordinary error.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Canyon {
+    /// Share of fixes that start a burst.
+    pub rate: f64,
+    /// Which way the fixes are thrown (degrees clockwise from north).
+    pub bearing_deg: f64,
+    /// Fixes a burst lasts, `[min, max]`.
+    #[serde(default = "default_burst_fixes")]
+    pub fixes: [u32; 2],
+    /// How far off the fixes are thrown (m), `[min, max]`.
+    #[serde(default = "default_burst_m")]
+    pub offset_m: [f64; 2],
+}
+
+fn default_burst_fixes() -> [u32; 2] {
+    [3, 5]
+}
+
+fn default_burst_m() -> [f64; 2] {
+    [150.0, 300.0]
 }
 
 /// Something a device does at a scenario time.

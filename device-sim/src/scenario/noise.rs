@@ -4,8 +4,9 @@
 //! it falls beyond the reported accuracy (the accuracy radius honestly
 //! contains the truth).
 //! Outliers are single fixes 150–400 m off that claim 10–20 m accuracy; jumps
-//! move three fixes in a row 100–300 m off with the usual accuracy; a frozen
-//! device repeats its last report.
+//! move three fixes in a row 100–300 m off with the usual accuracy; canyon
+//! bursts move several fixes in a row the same way, each with its ordinary
+//! error on top; a frozen device repeats its last report.
 
 use std::f64::consts::TAU;
 
@@ -34,6 +35,7 @@ pub struct Gps {
     acc: f64,
     rng: fastrand::Rng,
     jump: Option<(u32, f64, f64)>,
+    burst: Option<(u32, f64, f64)>,
     last: Option<Reading>,
 }
 
@@ -45,6 +47,7 @@ impl Gps {
             acc,
             rng: fastrand::Rng::with_seed(seed),
             jump: None,
+            burst: None,
             last: None,
         }
     }
@@ -70,6 +73,28 @@ impl Gps {
                 acc: self.acc,
             };
         }
+        if let Some((left, east, north)) = self.burst.take() {
+            if left > 1 {
+                self.burst = Some((left - 1, east, north));
+            }
+            return self.ordinary(offset(truth, east, north));
+        }
+        if let Some(canyon) = self.noise.canyon
+            && self.rng.f64() < canyon.rate
+        {
+            let [min_fixes, max_fixes] = canyon.fixes;
+            let fixes = self
+                .rng
+                .u32(min_fixes.max(1)..=max_fixes.max(min_fixes).max(1));
+            let [near, far] = canyon.offset_m;
+            let length = near + (far - near) * self.rng.f64();
+            let bearing = canyon.bearing_deg.to_radians();
+            let (east, north) = (length * bearing.sin(), length * bearing.cos());
+            if fixes > 1 {
+                self.burst = Some((fixes - 1, east, north));
+            }
+            return self.ordinary(offset(truth, east, north));
+        }
         if self.rng.f64() < self.noise.outlier_rate {
             let (east, north) = self.polar(150.0, 400.0);
             return Reading {
@@ -85,6 +110,11 @@ impl Gps {
                 acc: self.acc,
             };
         }
+        self.ordinary(truth)
+    }
+
+    /// A reading of `at` with the ordinary error, within the reported accuracy.
+    fn ordinary(&mut self, at: GeoPoint) -> Reading {
         let (acc, sigma) = (self.acc, self.acc / 2.0);
         let (east, north) = std::iter::repeat_with(|| (self.gaussian(), self.gaussian()))
             .map(|(e, n)| (e * sigma, n * sigma))
@@ -92,7 +122,7 @@ impl Gps {
             .find(|(e, n)| e.hypot(*n) <= acc)
             .unwrap_or_default();
         Reading {
-            at: offset(truth, east, north),
+            at: offset(at, east, north),
             acc,
         }
     }
@@ -115,6 +145,7 @@ impl Gps {
 mod tests {
     use vangnet_geodesy::distance_m;
 
+    use super::super::model::Canyon;
     use super::*;
 
     const HOME: Position = Position {
@@ -155,6 +186,35 @@ mod tests {
         assert_eq!(gps.read(HOME, 1.0).at, first);
         assert_eq!(gps.read(HOME, 2.0).at, first);
         assert!(distance_m(first, HOME) >= 100.0);
+    }
+
+    #[test]
+    fn a_canyon_burst_throws_three_to_five_fixes_the_same_way() {
+        let noise = Noise {
+            canyon: Some(Canyon {
+                rate: 0.2,
+                bearing_deg: 90.0,
+                fixes: [3, 5],
+                offset_m: [150.0, 300.0],
+            }),
+            ..Noise::default()
+        };
+        let mut gps = Gps::new(noise, 8.0, 5);
+        let frame = LocalFrame::new(HOME);
+        let mut lengths = Vec::new();
+        for i in 0..2000 {
+            let starts = gps.burst.is_none();
+            let [east, north] = frame.project(gps.read(HOME, f64::from(i)).at);
+            if east > 100.0 {
+                assert!((142.0..308.0).contains(&east) && north.abs() <= 8.0);
+                if starts {
+                    lengths.push(1 + gps.burst.map_or(0, |(left, ..)| left));
+                }
+            }
+        }
+        assert!(lengths.len() > 10);
+        assert!(lengths.iter().all(|n| (3..=5).contains(n)), "{lengths:?}");
+        assert!(lengths.contains(&3) && lengths.contains(&5));
     }
 
     #[test]

@@ -82,12 +82,13 @@ fn actor_messages(actor: &Actor, track: &Track, duration_s: f64, seed: u64) -> V
         }
         let truth = track.at(t);
         let reading = gps.read(truth.at, t);
-        out.push(message(
-            t,
-            Channel::Loc,
-            json!({"lat": reading.at.lat, "lon": reading.at.lon, "acc": reading.acc,
-                   "spd": truth.speed_mps, "hdg": truth.heading, "src": "gps", "batt": batt(t)}),
-        ));
+        let mut fix = json!({"lat": reading.at.lat, "lon": reading.at.lon, "acc": reading.acc,
+                             "src": "gps", "batt": batt(t)});
+        if actor.reports_speed {
+            fix["spd"] = json!(truth.speed_mps);
+            fix["hdg"] = json!(truth.heading);
+        }
+        out.push(message(t, Channel::Loc, fix));
     }
     if let Some(every) = actor.heartbeat_s {
         for t in times(every, duration_s).filter(|t| is_on(actor, *t)) {
@@ -214,6 +215,17 @@ route = {{ waypoints = [{{ at = [4.47, 51.92] }}] }}
             fixes,
             (0..10).map(|n| f64::from(n) * 10.0).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_device_that_reports_no_speed_sends_position_only() {
+        let (scenario, tracks) = scenario("reports_speed = false");
+        let all = messages(&scenario, &tracks);
+        assert!(
+            all.iter()
+                .all(|m| !m.body.contains_key("spd") && !m.body.contains_key("hdg"))
+        );
+        assert!(all[0].body.contains_key("lat"));
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct EngineConfig {
     pub max_speed_mps: f64,
     /// How much a device may change its speed between two fixes (m/s) and stay on its track.
     pub speed_change_mps: f64,
+    /// The hardest acceleration (m/s²) a device's carrier keeps up, so that a jump beyond
+    /// its reach is known to be wrong: 3 m/s² is an ordinary car's full-throttle start
+    /// (0–100 km/h in 9 s); a faster start only makes its jump wait one more fix.
+    pub max_accel_mps2: f64,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +51,7 @@ impl Default for EngineConfig {
             position_revision_s: 30,
             max_speed_mps: 70.0,
             speed_change_mps: 2.0,
+            max_accel_mps2: 3.0,
         }
     }
 }

@@ -52,17 +52,17 @@ pub(crate) struct Step<'a> {
 }
 
 impl Step<'_> {
-    /// A new fix of the order's perpetrator device number `pi`; `previous`
-    /// is the consistent fix before it, for the zone-crossing rule.
+    /// A new fix of the order's perpetrator device number `pi`; `starts`
+    /// are the fixes its segments for the zone-crossing rule start from.
     pub fn perpetrator_fix(
         &mut self,
         pi: usize,
         fix: Latest,
-        previous: Option<Position>,
+        starts: &[Option<Position>],
         positions: &Positions<'_>,
     ) {
         for zi in 0..self.order.zones.len() {
-            self.zone(zi, pi, fix, previous, positions);
+            self.zone(zi, pi, fix, starts, positions);
         }
         for vi in 0..self.order.victims.len() {
             if let Some(victim) = positions(Role::Victim, vi) {
@@ -85,7 +85,7 @@ impl Step<'_> {
         zi: usize,
         pi: usize,
         fix: Latest,
-        previous: Option<Position>,
+        starts: &[Option<Position>],
         positions: &Positions<'_>,
     ) {
         let order = self.order;
@@ -105,7 +105,7 @@ impl Step<'_> {
             level = level.min(Level::PossibleAlarm).max(before);
         }
         let crossed = || {
-            previous.is_some_and(|prev| {
+            starts.iter().flatten().any(|prev| {
                 p.time().abs_diff(prev.time()) <= self.config.crossing_max_gap_s * 1000
                     && zone.shape.crossed_by(prev.at, p.at)
             })

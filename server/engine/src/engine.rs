@@ -260,11 +260,10 @@ impl Engine {
                 device: device.clone(),
                 fix,
             });
-            let previous = match verdict {
-                Verdict::Older => continue,
-                Verdict::Consistent { previous } => previous,
-                Verdict::Suspect => None,
-            };
+            if verdict == Verdict::Older {
+                continue;
+            }
+            let starts = verdict.segment_starts();
             let Some(latest) = latest else {
                 continue;
             };
@@ -276,7 +275,7 @@ impl Engine {
                 battery_changed,
                 effects,
                 |step, role, index, positions| match role {
-                    Role::Perpetrator => step.perpetrator_fix(index, latest, previous, positions),
+                    Role::Perpetrator => step.perpetrator_fix(index, latest, &starts, positions),
                     Role::Victim => step.victim_fix(index, latest, positions),
                 },
             );

@@ -1,18 +1,27 @@
 //! A device's own track, used to tell real movement from multipath outliers
 //! (docs/detection.md#outliers).
 //!
-//! Technique: confirmation by the next fix. A fix is *consistent* when its
-//! distance from the track's last consistent fix (the anchor) is explained by
-//! the recent speed plus a plausible change of speed plus both accuracies:
+//! Technique: confirmation by the next fix, limited by what a body can do.
+//! A fix is *consistent* when its distance `D` from the track's last
+//! consistent fix (the anchor) is explained by the recent speed plus a
+//! plausible change of speed plus both accuracies:
 //! `D ≤ min((v + Δv)·dt, v_max·dt) + 1.5·(acc₁ + acc₂) + 10 m`, with `v` the
 //! larger of the speed between the anchor and its predecessor (less their
 //! accuracies) and any reported `spd`. A fix that is not consistent is a
 //! *suspect*: it is evaluated, but can raise an alarm only to `possible`
-//! (P2) and lowers nothing. The next fix decides: if it is consistent with
+//! (P2) and lowers nothing; the segment from the fix before it is still
+//! checked for zone crossings. The next fix decides: if it is consistent with
 //! the anchor, the jump was undone and the suspect was an outlier; otherwise
 //! the suspect is confirmed, becomes the anchor, and the next fix is judged
-//! against it (at full confidence when consistent). A first fix, or one after
-//! a silence longer than `stale_after_s`, starts a fresh track and is consistent.
+//! against it (at full confidence when consistent). Only a suspect some
+//! possible movement *reaches* can be confirmed:
+//! `D ≤ min(v·dt + ½·a·dt², v_max·dt) + 1.5·(acc₁ + acc₂) + 10 m`, with `a`
+//! the hardest acceleration a vehicle keeps up. A suspect beyond that reach
+//! (a burst of multipath fixes at a high fix rate) stays a suspect, and so
+//! does the next one, until a fix returns to the track or a suspect is within
+//! the reach, which grows with the time since the anchor. A first fix, or one
+//! after a silence longer than `stale_after_s`, starts a fresh track and is
+//! consistent.
 //!
 //! Time (docs/detection.md#time-and-order-of-events): a fix counts at the
 //! smaller of its `ts` and the time it was received, so that a fix dated
@@ -90,9 +99,27 @@ pub enum Verdict {
     Consistent {
         /// The anchor the fix was judged against.
         previous: Option<Position>,
+        /// The accepted fix before this one when it is not `previous` (a
+        /// suspect, or the last fix before a fresh track): the device may have
+        /// come from there, so that segment is checked too.
+        last: Option<Position>,
     },
     /// Contradicts the track: evaluated at `possible` at most, lowers nothing.
-    Suspect,
+    Suspect {
+        /// The accepted fix before it, for the zone-crossing rule.
+        previous: Position,
+    },
+}
+
+impl Verdict {
+    /// The fixes whose segments to the judged fix the zone-crossing rule checks.
+    pub fn segment_starts(&self) -> [Option<Position>; 2] {
+        match *self {
+            Self::Older => [None, None],
+            Self::Consistent { previous, last } => [previous, last],
+            Self::Suspect { previous } => [Some(previous), None],
+        }
+    }
 }
 
 /// The last consistent fix and the speed the track had arriving at it.
@@ -118,38 +145,46 @@ impl Track {
     /// Judges `fix` against the track and takes it in unless it is older.
     pub fn accept(&mut self, fix: Position, config: &EngineConfig) -> Verdict {
         let Some(latest) = self.latest else {
-            return self.take_consistent(fix, None);
+            return self.take_consistent(fix, None, None);
         };
         if !fix.is_after(&latest.position) {
             return Verdict::Older;
         }
+        let last = Some(latest.position);
         let Some(anchor) = self
             .anchor
             .filter(|a| fix.time().abs_diff(a.position.time()) <= config.stale_after_s * 1000)
         else {
-            return self.take_consistent(fix, None);
+            return self.take_consistent(fix, None, last);
         };
         if explains(anchor, fix, config) {
-            return self.take_consistent(fix, Some(anchor.position));
+            return self.take_consistent(fix, Some(anchor.position), last);
         }
-        if latest.suspect {
+        if latest.suspect && reaches(anchor, latest.position, config) {
             let confirmed = Anchor {
                 position: latest.position,
                 speed: speed_between(anchor.position, latest.position),
             };
             self.anchor = Some(confirmed);
             if explains(confirmed, fix, config) {
-                return self.take_consistent(fix, Some(confirmed.position));
+                return self.take_consistent(fix, Some(confirmed.position), last);
             }
         }
         self.latest = Some(Latest {
             position: fix,
             suspect: true,
         });
-        Verdict::Suspect
+        Verdict::Suspect {
+            previous: latest.position,
+        }
     }
 
-    fn take_consistent(&mut self, fix: Position, previous: Option<Position>) -> Verdict {
+    fn take_consistent(
+        &mut self,
+        fix: Position,
+        previous: Option<Position>,
+        last: Option<Position>,
+    ) -> Verdict {
         self.anchor = Some(Anchor {
             position: fix,
             speed: previous.map_or(0.0, |p| speed_between(p, fix)),
@@ -158,8 +193,22 @@ impl Track {
             position: fix,
             suspect: false,
         });
-        Verdict::Consistent { previous }
+        let last = last.filter(|l| Some(*l) != previous);
+        Verdict::Consistent { previous, last }
     }
+}
+
+/// The speed the track had arriving at the anchor, or reported by either fix.
+fn known_speed(anchor: Anchor, fix: Position) -> f64 {
+    [anchor.position.spd, fix.spd]
+        .into_iter()
+        .flatten()
+        .fold(anchor.speed, f64::max)
+}
+
+/// The room both fixes' accuracies leave (m).
+fn slack(a: Position, b: Position) -> f64 {
+    1.5 * (a.acc + b.acc) + 10.0
 }
 
 /// Whether moving from the anchor to `fix` is plausible given the speed the
@@ -167,12 +216,20 @@ impl Track {
 fn explains(anchor: Anchor, fix: Position, config: &EngineConfig) -> bool {
     let from = anchor.position;
     let dt = seconds_between(from.time(), fix.time());
-    let speed = [from.spd, fix.spd]
-        .into_iter()
-        .flatten()
-        .fold(anchor.speed, f64::max);
+    let speed = known_speed(anchor, fix);
     let travel = ((speed + config.speed_change_mps) * dt).min(config.max_speed_mps * dt);
-    distance_m(from.at, fix.at) <= travel + 1.5 * (from.acc + fix.acc) + 10.0
+    distance_m(from.at, fix.at) <= travel + slack(from, fix)
+}
+
+/// Whether any movement within the acceleration and speed limits gets from
+/// the anchor to `fix` in the time between them.
+fn reaches(anchor: Anchor, fix: Position, config: &EngineConfig) -> bool {
+    let from = anchor.position;
+    let dt = seconds_between(from.time(), fix.time());
+    let speed = known_speed(anchor, fix);
+    let travel =
+        (speed * dt + 0.5 * config.max_accel_mps2 * dt * dt).min(config.max_speed_mps * dt);
+    distance_m(from.at, fix.at) <= travel + slack(from, fix)
 }
 
 /// The speed between two fixes that their accuracies cannot explain away.
@@ -213,9 +270,9 @@ mod tests {
             &mut track,
             &[at(0.0, 0), at(5.0, 30), at(300.0, 60), at(10.0, 90)],
         );
-        assert_eq!(verdicts[2], Verdict::Suspect);
+        assert!(matches!(verdicts[2], Verdict::Suspect { .. }));
         assert!(
-            matches!(verdicts[3], Verdict::Consistent { previous: Some(p) } if p == at(5.0, 30))
+            matches!(verdicts[3], Verdict::Consistent { previous: Some(p), .. } if p == at(5.0, 30))
         );
     }
 
@@ -226,9 +283,49 @@ mod tests {
             &mut track,
             &[at(0.0, 0), at(5.0, 30), at(300.0, 60), at(310.0, 90)],
         );
-        assert_eq!(verdicts[2], Verdict::Suspect);
+        assert!(matches!(verdicts[2], Verdict::Suspect { .. }));
         assert!(
-            matches!(verdicts[3], Verdict::Consistent { previous: Some(p) } if p == at(300.0, 60))
+            matches!(verdicts[3], Verdict::Consistent { previous: Some(p), .. } if p == at(300.0, 60))
+        );
+    }
+
+    #[test]
+    fn a_jump_no_movement_reaches_in_time_is_not_confirmed_by_the_next_fix() {
+        let mut track = Track::default();
+        let verdicts = feed(
+            &mut track,
+            &[
+                at(0.0, 0),
+                at(0.0, 2),
+                at(300.0, 4),
+                at(300.0, 6),
+                at(2.0, 8),
+            ],
+        );
+        assert!(matches!(verdicts[2], Verdict::Suspect { .. }));
+        assert!(matches!(verdicts[3], Verdict::Suspect { .. }));
+        assert!(
+            matches!(verdicts[4], Verdict::Consistent { previous: Some(p), last: Some(u) }
+                if p == at(0.0, 2) && u == at(300.0, 6))
+        );
+    }
+
+    #[test]
+    fn a_jump_is_confirmed_once_the_time_since_the_anchor_makes_it_reachable() {
+        let mut track = Track::default();
+        let verdicts = feed(
+            &mut track,
+            &[
+                at(0.0, 0),
+                at(0.0, 2),
+                at(300.0, 4),
+                at(300.0, 20),
+                at(305.0, 22),
+            ],
+        );
+        assert!(matches!(verdicts[3], Verdict::Suspect { previous } if previous == at(300.0, 4)));
+        assert!(
+            matches!(verdicts[4], Verdict::Consistent { previous: Some(p), .. } if p == at(300.0, 20))
         );
     }
 

@@ -202,7 +202,11 @@ fn outlier_is_held_at_possible_until_the_next_fix_confirms_it() {
     let mut engine = engine_with(&[zone_order()]);
     let track = (0..3).map(|i| fix(i, i * 30, 1_500.0, 0.0, 10.0)).collect();
     send(&mut engine, "p1", track);
-    let jump = dispatches(&send(&mut engine, "p1", vec![fix(3, 90, 100.0, 0.0, 10.0)]));
+    let jump = dispatches(&send(
+        &mut engine,
+        "p1",
+        vec![fix(3, 120, 100.0, 0.0, 10.0)],
+    ));
     let held = &only(&jump, AlertKind::ZoneAlarm)[0];
     assert_eq!(
         (held.priority, held.confidence),
@@ -211,7 +215,7 @@ fn outlier_is_held_at_possible_until_the_next_fix_confirms_it() {
     let confirm = dispatches(&send(
         &mut engine,
         "p1",
-        vec![fix(4, 120, 110.0, 0.0, 10.0)],
+        vec![fix(4, 150, 110.0, 0.0, 10.0)],
     ));
     let raised = &only(&confirm, AlertKind::ZoneAlarm)[0];
     assert_eq!(
@@ -228,12 +232,53 @@ fn outlier_undone_by_the_next_fix_stays_a_p2() {
     send(&mut engine, "p1", track);
     send(&mut engine, "p1", vec![fix(3, 90, 100.0, 0.0, 10.0)]);
     send(&mut engine, "p1", vec![fix(4, 120, 1_505.0, 0.0, 10.0)]);
+    // The segment from the outlier to the fix that undid it is checked too.
+    send(&mut engine, "p1", vec![fix(5, 150, 1_500.0, 0.0, 10.0)]);
     let alarm = engine
         .open_alerts()
         .find(|a| a.slot.kind == AlertKind::ZoneAlarm)
         .unwrap();
     assert_eq!(alarm.current().priority, Priority::P2, "never raised to P1");
     assert!(alarm.current().cleared_at.is_some());
+}
+
+#[test]
+fn single_multipath_outlier_after_a_minute_of_silence_never_raises_a_p1() {
+    let mut engine = engine_with(&[zone_order()]);
+    let parked = (0..3).map(|i| fix(i, i * 60, 600.0, 0.0, 10.0)).collect();
+    send(&mut engine, "p1", parked);
+    let mut sent = dispatches(&send(
+        &mut engine,
+        "p1",
+        vec![fix(3, 180, 100.0, 0.0, 10.0)],
+    ));
+    let held = only(&sent, AlertKind::ZoneAlarm);
+    assert_eq!(held.len(), 1, "the outlier is still raised");
+    sent.extend(dispatches(&send(
+        &mut engine,
+        "p1",
+        vec![fix(4, 240, 605.0, 0.0, 10.0)],
+    )));
+    assert!(
+        only(&sent, AlertKind::ZoneAlarm)
+            .iter()
+            .all(|b| b.priority == Priority::P2)
+    );
+}
+
+#[test]
+fn burst_of_fixes_no_possible_movement_reaches_is_never_confirmed() {
+    let mut engine = engine_with(&[zone_order()]);
+    let standing = (0..5).map(|i| fix(i, i * 2, 500.0, 0.0, 8.0));
+    let burst = (5..9).map(|i| fix(i, i * 2, 200.0, 0.0, 8.0));
+    let back = (9..12).map(|i| fix(i, i * 2, 502.0, 0.0, 8.0));
+    let mut sent = Vec::new();
+    for f in standing.chain(burst).chain(back) {
+        sent.extend(dispatches(&send(&mut engine, "p1", vec![f])));
+    }
+    let alarms = only(&sent, AlertKind::ZoneAlarm);
+    assert!(!alarms.is_empty(), "the burst is still raised");
+    assert!(alarms.iter().all(|b| b.priority == Priority::P2));
 }
 
 #[test]
@@ -259,6 +304,28 @@ fn zone_crossed_between_two_fixes_is_a_possible_alarm() {
         &mut engine,
         "p1",
         vec![moving(fix(2, 60, 600.0, 0.0, 10.0), 20.0)],
+    ));
+    let alarm = &only(&sent, AlertKind::ZoneAlarm)[0];
+    assert_eq!(
+        (alarm.priority, alarm.confidence),
+        (Priority::P2, Some(Confidence::Possible))
+    );
+}
+
+#[test]
+fn car_pulling_away_across_a_narrow_zone_between_fixes_a_minute_apart_raises_the_zone_alarm() {
+    let mut engine = engine_with(&[order(
+        "o1",
+        None,
+        vec![square("lane", 0.0, 0.0, 25.0, 100.0)],
+    )]);
+    let parked = (0..3).map(|i| fix(i, i * 60, -600.0, 0.0, 10.0)).collect();
+    send(&mut engine, "p1", parked);
+    // 3 m/s² up to 70 km/h, then 70 km/h: 1,103 m in the minute.
+    let sent = dispatches(&send(
+        &mut engine,
+        "p1",
+        vec![fix(3, 180, 503.0, 0.0, 10.0)],
     ));
     let alarm = &only(&sent, AlertKind::ZoneAlarm)[0];
     assert_eq!(
