@@ -114,7 +114,7 @@ impl Gps {
     }
 
     /// A reading of `at` with the ordinary error, within the reported accuracy.
-    fn ordinary(&mut self, at: GeoPoint) -> Reading {
+    fn ordinary(&mut self, at: Position) -> Reading {
         let (acc, sigma) = (self.acc, self.acc / 2.0);
         let (east, north) = std::iter::repeat_with(|| (self.gaussian(), self.gaussian()))
             .map(|(e, n)| (e * sigma, n * sigma))
@@ -143,7 +143,7 @@ impl Gps {
 
 #[cfg(test)]
 mod tests {
-    use vangnet_geodesy::distance_m;
+    use vangnet_geodesy::{azimuth, distance_m};
 
     use super::super::model::Canyon;
     use super::*;
@@ -200,11 +200,12 @@ mod tests {
             ..Noise::default()
         };
         let mut gps = Gps::new(noise, 8.0, 5);
-        let frame = LocalFrame::new(HOME);
         let mut lengths = Vec::new();
         for i in 0..2000 {
             let starts = gps.burst.is_none();
-            let [east, north] = frame.project(gps.read(HOME, f64::from(i)).at);
+            let at = gps.read(HOME, f64::from(i)).at;
+            let (d, bearing) = (distance_m(HOME, at), azimuth(HOME, at).to_radians());
+            let (east, north) = (d * bearing.sin(), d * bearing.cos());
             if east > 100.0 {
                 assert!((142.0..308.0).contains(&east) && north.abs() <= 8.0);
                 if starts {
