@@ -242,6 +242,10 @@ impl Config {
                     "VANGNET_DISPATCH_DEGRADED_AFTER_S",
                     &s.dispatch_degraded_after_s,
                 )?,
+                count_only_every: seconds(
+                    "VANGNET_DISPATCH_COUNT_EVERY_S",
+                    &s.dispatch_count_every_s,
+                )?,
             },
             dispatch_url,
             routes,

@@ -91,6 +91,9 @@ pub struct Settings {
     /// A route whose oldest undelivered P1 is older than this (s) makes /healthz degraded
     #[arg(long, env = "VANGNET_DISPATCH_DEGRADED_AFTER_S", default_value = "30")]
     pub dispatch_degraded_after_s: String,
+    /// Seconds a revision that changes only an alert's press count waits after the last one sent to a route
+    #[arg(long, env = "VANGNET_DISPATCH_COUNT_EVERY_S", default_value = "10")]
+    pub dispatch_count_every_s: String,
     /// HMAC-SHA256 key signing dispatch requests [default: unsigned]
     #[arg(long, env = "VANGNET_DISPATCH_SECRET", hide_env_values = true)]
     pub dispatch_secret: Option<String>,

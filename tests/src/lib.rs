@@ -279,22 +279,29 @@ impl TestApp {
     /// Stores an order (JSON of the body of docs/api.md#orders, `id` required) and
     /// waits until the app has picked it up.
     pub async fn put_order(&self, body: serde_json::Value) {
-        let id = body["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("order without id"));
-        let order = StoredOrder {
-            id: OrderId::new(id),
-            body: serde_json::to_vec(&body).unwrap_or_default(),
-        };
+        self.put_orders(vec![body]).await;
+    }
+
+    /// Writes `bodies` straight into the store, then waits until the app has loaded them all.
+    pub async fn put_orders(&self, bodies: Vec<serde_json::Value>) {
         let store = self.store();
-        store
-            .put_order(&order)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        for body in bodies {
+            let id = body["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("order without id"));
+            let order = StoredOrder {
+                id: OrderId::new(id),
+                body: serde_json::to_vec(&body).unwrap_or_default(),
+            };
+            store
+                .put_order(&order)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
         let want = store.orders().await.map(|o| o.len()).unwrap_or(0) as f64;
         eventually(
             Duration::from_secs(10),
-            "the app loading the order",
+            "the app loading the orders",
             || async { self.metric("vangnet_orders").await >= want },
         )
         .await

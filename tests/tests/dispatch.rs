@@ -551,7 +551,8 @@ async fn with_no_route_configured_a_panic_is_kept_and_healthz_stays_ok() {
 #[tokio::test]
 async fn three_hundred_presses_reach_dispatch_as_a_handful_of_revisions_the_last_with_count_300() {
     let sink = Sink::start().await;
-    let app = app_with(&sink, AppOptions::default()).await;
+    let every_2_s = AppOptions::default().env("VANGNET_DISPATCH_COUNT_EVERY_S", "2");
+    let app = app_with(&sink, every_2_s).await;
     app.put_order(order("d-12", false)).await;
     let victim = app.device("d-12-v").await;
 

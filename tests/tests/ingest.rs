@@ -365,14 +365,12 @@ async fn kill_9_in_a_burst_of_panics_loses_no_panic_the_broker_accepted() {
     const VICTIMS: usize = 30;
     let mut app = TestApp::spawn().await;
     app.wait_until_ready().await;
-    for i in 0..VICTIMS {
-        app.put_order(order(
-            &format!("o-{i}"),
-            &format!("v-{i}"),
-            &format!("p-{i}"),
-        ))
-        .await;
-    }
+    app.put_orders(
+        (0..VICTIMS)
+            .map(|i| order(&format!("o-{i}"), &format!("v-{i}"), &format!("p-{i}")))
+            .collect(),
+    )
+    .await;
     let sender = MqttClient::connect(&unique_name("burst")).await;
     for i in 0..VICTIMS {
         let topic = format!("{}/devices/v-{i}/alarm", app.topics.prefix());

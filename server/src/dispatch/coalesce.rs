@@ -15,7 +15,8 @@ use vangnet_proto::{AlertId, DispatchBody};
 
 use crate::store::OutboxEntry;
 
-/// How long after a send a revision that changes only `count` waits.
+/// How long after a send a revision that changes only `count` waits,
+/// unless the configuration says otherwise.
 pub const COUNT_ONLY_EVERY: Duration = Duration::from_secs(10);
 
 /// The last revision of an alert released for sending, and when.
@@ -24,7 +25,7 @@ struct Sent {
     at: Instant,
 }
 
-/// A count-only revision waiting for its alert's 10 s to pass.
+/// A count-only revision waiting for its alert's interval to pass.
 struct Held {
     entry: Arc<OutboxEntry>,
     until: Instant,
@@ -41,13 +42,28 @@ pub struct Admitted {
 }
 
 /// One route's memory of what it sent and holds, per alert.
-#[derive(Default)]
 pub struct Coalescer {
     sent: HashMap<AlertId, Sent>,
     held: HashMap<AlertId, Held>,
+    count_only_every: Duration,
+}
+
+impl Default for Coalescer {
+    fn default() -> Self {
+        Self::new(COUNT_ONLY_EVERY)
+    }
 }
 
 impl Coalescer {
+    /// A coalescer sending a count-only revision at most once per `count_only_every`.
+    pub fn new(count_only_every: Duration) -> Self {
+        Self {
+            sent: HashMap::new(),
+            held: HashMap::new(),
+            count_only_every,
+        }
+    }
+
     /// Decides, at `now`, whether `entry` goes now or waits.
     pub fn admit(&mut self, entry: Arc<OutboxEntry>, now: Instant) -> Admitted {
         let id = entry.body.alert_id.clone();
@@ -66,7 +82,7 @@ impl Coalescer {
             };
         }
         let hold_until = self.sent.get(&id).and_then(|sent| {
-            let until = sent.at + COUNT_ONLY_EVERY;
+            let until = sent.at + self.count_only_every;
             (now < until && only_count_changed(&sent.entry.body, &entry.body)).then_some(until)
         });
         match hold_until {
@@ -126,9 +142,9 @@ impl Coalescer {
     /// Forgets alerts that no longer affect a decision: sent long enough ago
     /// and holding nothing.
     pub fn forget_quiet(&mut self, now: Instant) {
-        let held = &self.held;
+        let (held, every) = (&self.held, self.count_only_every);
         self.sent
-            .retain(|id, sent| held.contains_key(id) || now < sent.at + COUNT_ONLY_EVERY);
+            .retain(|id, sent| held.contains_key(id) || now < sent.at + every);
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Timing {
     pub max_backoff: Duration,
     /// A route whose oldest undelivered P1 is older than this is degraded.
     pub degraded_after: Duration,
+    /// A revision that changes only an alert's press count waits this long after the last one sent.
+    pub count_only_every: Duration,
 }
 
 impl Default for Timing {
@@ -79,6 +81,7 @@ impl Default for Timing {
         Self {
             max_backoff: Duration::from_secs(30),
             degraded_after: Duration::from_secs(30),
+            count_only_every: super::coalesce::COUNT_ONLY_EVERY,
         }
     }
 }
@@ -111,7 +114,7 @@ pub async fn run(
         timing,
     } = worker;
     let mut queue = BinaryHeap::new();
-    let mut coalescer = Coalescer::default();
+    let mut coalescer = Coalescer::new(timing.count_only_every);
     let mut undelivered: BTreeMap<String, (Priority, TimestampMs)> = BTreeMap::new();
     let mut failing: HashSet<String> = HashSet::new();
     let mut in_flight = JoinSet::new();
