@@ -45,9 +45,10 @@ pub fn may_see(claims: &Claims, region: Option<&str>) -> bool {
     claims.role == Role::Admin || region.is_none_or(|region| claims.sees_region(region))
 }
 
+/// The filters and paging of a list of alerts or incidents.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(super) struct ListQuery {
     status: Option<AlertStatus>,
     priority: Option<Priority>,
     region: Option<String>,
@@ -57,15 +58,50 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    fn matches(&self, alert: &DispatchBody) -> bool {
-        self.status.is_none_or(|s| s == alert.status)
-            && self.priority.is_none_or(|p| p == alert.priority)
-            && self.exercise.is_none_or(|e| e == alert.exercise)
-            && self
-                .region
-                .as_ref()
-                .is_none_or(|r| alert.region.as_ref() == Some(r))
+    /// Whether an item of this status, priority, kind and region passes the filters.
+    pub(super) fn admits(
+        &self,
+        status: AlertStatus,
+        priority: Priority,
+        exercise: bool,
+        region: Option<&String>,
+    ) -> bool {
+        self.status.is_none_or(|s| s == status)
+            && self.priority.is_none_or(|p| p == priority)
+            && self.exercise.is_none_or(|e| e == exercise)
+            && self.region.as_ref().is_none_or(|r| region == Some(r))
     }
+
+    fn matches(&self, alert: &DispatchBody) -> bool {
+        self.admits(
+            alert.status,
+            alert.priority,
+            alert.exercise,
+            alert.region.as_ref(),
+        )
+    }
+}
+
+/// A list call's filters, its page size and where it resumes, once the
+/// caller may list at all and may see the region it names.
+pub(super) fn list_request(
+    claims: &Claims,
+    request: &HttpRequest,
+) -> Result<(ListQuery, usize, Option<BoardKey>), ApiError> {
+    require(claims, &[Role::Dispatcher, Role::Admin])?;
+    let query = web::Query::<ListQuery>::from_query(request.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("query: {e}")))?
+        .into_inner();
+    if let Some(region) = &query.region
+        && !may_see(claims, Some(region))
+    {
+        return Err(ApiError::Forbidden(format!(
+            "region {region} is not one of yours"
+        )));
+    }
+    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    Ok((query, limit, before))
 }
 
 /// A page of the list: each item is an alert's latest revision as JSON.
@@ -115,19 +151,7 @@ pub(crate) async fn list<S: Store>(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let claims = &caller.0;
-    require(claims, &[Role::Dispatcher, Role::Admin])?;
-    let query = web::Query::<ListQuery>::from_query(request.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("query: {e}")))?
-        .into_inner();
-    if let Some(region) = &query.region
-        && !may_see(claims, Some(region))
-    {
-        return Err(ApiError::Forbidden(format!(
-            "region {region} is not one of yours"
-        )));
-    }
-    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
-    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let (query, limit, before) = list_request(claims, &request)?;
     board.catch_up(store.get_ref()).await?;
     let mut items = board.page(before.as_ref(), limit + 1, |alert| {
         may_see(claims, alert.region.as_deref()) && query.matches(alert)

@@ -6,10 +6,10 @@
 //! answered as if it did not exist (404).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use vangnet_proto::{AlertStatus, Priority};
 
-use super::alerts::{MAX_PAGE, PAGE, may_see, parse_cursor};
+use super::alerts::{list_request, may_see};
 use super::openapi::{BadRequest, CallErrors, IncidentPage, NotFound};
 use super::{ApiError, Caller, require};
 use crate::alert_board::AlertBoard;
@@ -22,29 +22,6 @@ pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     config
         .route("/api/v1/incidents", web::get().to(list::<S>))
         .route("/api/v1/incidents/{id}", web::get().to(read::<S>));
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<AlertStatus>,
-    priority: Option<Priority>,
-    region: Option<String>,
-    exercise: Option<bool>,
-    cursor: Option<String>,
-    limit: Option<usize>,
-}
-
-impl ListQuery {
-    fn matches(&self, incident: &Incident) -> bool {
-        self.status.is_none_or(|s| s == incident.status)
-            && self.priority.is_none_or(|p| p == incident.priority)
-            && self.exercise.is_none_or(|e| e == incident.exercise)
-            && self
-                .region
-                .as_ref()
-                .is_none_or(|r| incident.region.as_ref() == Some(r))
-    }
 }
 
 #[derive(Serialize)]
@@ -80,25 +57,20 @@ pub(crate) async fn list<S: Store>(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let claims = &caller.0;
-    require(claims, &[Role::Dispatcher, Role::Admin])?;
-    let query = web::Query::<ListQuery>::from_query(request.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("query: {e}")))?
-        .into_inner();
-    if let Some(region) = &query.region
-        && !may_see(claims, Some(region))
-    {
-        return Err(ApiError::Forbidden(format!(
-            "region {region} is not one of yours"
-        )));
-    }
-    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
-    let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
+    let (query, limit, before) = list_request(claims, &request)?;
     board.catch_up(store.get_ref()).await?;
     let mut found = board.incidents(
         before.as_ref(),
         limit + 1,
         |alert| may_see(claims, alert.region.as_deref()),
-        |incident| query.matches(incident),
+        |incident| {
+            query.admits(
+                incident.status,
+                incident.priority,
+                incident.exercise,
+                incident.region.as_ref(),
+            )
+        },
     );
     let next = if found.len() > limit {
         found.truncate(limit);
