@@ -13,12 +13,13 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::walk::{Walker, report};
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vangnet_engine::geometry::Circle;
 use vangnet_engine::{Act, Effect, Engine, Event};
-use vangnet_proto::{AlertStatus, Fix, IncidentId, Latitude, Longitude, Meters, TimestampMs};
+use vangnet_proto::{AlertStatus, IncidentId, TimestampMs};
 
 const FIX_INTERVAL_S: u64 = 30;
 const MONTH_S: u64 = 30 * 24 * 3600;
@@ -29,66 +30,6 @@ const ACK_AFTER_S: u64 = 60;
 const RESOLVE_CLEARED_AFTER_S: u64 = 300;
 /// An incident opened this long after an episode ended still belongs to it.
 const GRACE_S: u64 = 90;
-
-fn gaussian(rng: &mut StdRng) -> f64 {
-    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// A fix of the true position `truth`, with the replay's noise model.
-fn report(rng: &mut StdRng, seq: u64, t_s: u64, truth: [f64; 2], outlier: bool) -> Fix {
-    let (dx, dy, acc) = if outlier {
-        let angle = rng.random::<f64>() * std::f64::consts::TAU;
-        let throw = rng.random_range(150.0..400.0);
-        let acc = rng.random_range(10.0..20.0);
-        (throw * angle.cos(), throw * angle.sin(), acc)
-    } else {
-        let acc = rng.random_range(5.0..20.0);
-        let sigma = acc / 1.5;
-        (gaussian(rng) * sigma, gaussian(rng) * sigma, acc)
-    };
-    let p = at(truth[0] + dx, truth[1] + dy);
-    Fix::new(
-        seq,
-        ts(t_s),
-        Latitude::new(p.lat).unwrap(),
-        Longitude::new(p.lon).unwrap(),
-        Meters::new(acc).unwrap(),
-    )
-}
-
-/// The replay's walker: a random walk between `r_min` and `r_max` from the
-/// zone's centre, except during a violation: walk in to 150 m, dwell, walk out.
-struct Walker {
-    r: f64,
-    theta: f64,
-    v_r: f64,
-    v_t: f64,
-    r_min: f64,
-    r_max: f64,
-}
-
-impl Walker {
-    fn wander(&mut self, rng: &mut StdRng, dt: f64) {
-        let pausing = rng.random::<f64>() < 0.02;
-        self.v_r = (0.8 * self.v_r + 0.4 * gaussian(rng)).clamp(-1.5, 1.5);
-        self.v_t = (0.8 * self.v_t + 0.4 * gaussian(rng)).clamp(-1.5, 1.5);
-        if pausing {
-            self.v_r = 0.0;
-            self.v_t = 0.0;
-        }
-        self.r += self.v_r * dt;
-        if self.r < self.r_min || self.r > self.r_max {
-            self.v_r = -self.v_r;
-            self.r = self.r.clamp(self.r_min, self.r_max);
-        }
-        self.theta += self.v_t * dt / self.r;
-    }
-
-    fn xy(&self) -> [f64; 2] {
-        [self.r * self.theta.cos(), self.r * self.theta.sin()]
-    }
-}
 
 #[derive(Debug, Default)]
 struct Figures {

@@ -20,12 +20,13 @@ mod common;
 
 use std::collections::HashMap;
 
+use common::walk::{Walker, report};
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vangnet_engine::{Effect, Engine, EngineConfig, Event};
 use vangnet_geodesy::{Position, Zone};
-use vangnet_proto::{AlertId, AlertKind, Fix, Latitude, Longitude, Meters, Priority, TimestampMs};
+use vangnet_proto::{AlertId, AlertKind, Priority, TimestampMs};
 
 const FIX_INTERVAL_S: u64 = 30;
 const MONTH_S: u64 = 30 * 24 * 3600;
@@ -37,75 +38,10 @@ const GRACE_S: u64 = 90;
 /// violation: he is walking in, within metres of the edge.
 const LEAD_S: u64 = 60;
 
-fn gaussian(rng: &mut StdRng) -> f64 {
-    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-/// A device's report of its true position `truth` at `t_s`.
-fn report(rng: &mut StdRng, seq: u64, t_s: u64, truth: [f64; 2], outlier: bool) -> Fix {
-    let (dx, dy, acc) = if outlier {
-        let angle = rng.random::<f64>() * std::f64::consts::TAU;
-        let throw = rng.random_range(150.0..400.0);
-        (
-            throw * angle.cos(),
-            throw * angle.sin(),
-            rng.random_range(10.0..20.0),
-        )
-    } else {
-        let acc = rng.random_range(5.0..20.0);
-        let sigma = acc / 1.5;
-        (gaussian(rng) * sigma, gaussian(rng) * sigma, acc)
-    };
-    let p = at(truth[0] + dx, truth[1] + dy);
-    Fix::new(
-        seq,
-        ts(t_s),
-        Latitude::new(p.lat).unwrap(),
-        Longitude::new(p.lon).unwrap(),
-        Meters::new(acc).unwrap(),
-    )
-}
-
 /// The position `x` metres east and `y` metres north of the origin, for the ground truth.
 fn position(x: f64, y: f64) -> Position {
     let p = at(x, y);
     Position::new(p.lat, p.lon)
-}
-
-/// Where the perpetrator truly is: a random walk in polar coordinates
-/// around the zone, at walking speed, kept between `r_min` and `r_max`
-/// except during violation episodes, when he walks in to 150 m from the
-/// centre, stays, and walks out.
-struct Walker {
-    r: f64,
-    theta: f64,
-    v_r: f64,
-    v_t: f64,
-    r_min: f64,
-    r_max: f64,
-}
-
-impl Walker {
-    fn wander(&mut self, rng: &mut StdRng, dt: f64) {
-        let pausing = rng.random::<f64>() < 0.02;
-        self.v_r = (0.8 * self.v_r + 0.4 * gaussian(rng)).clamp(-1.5, 1.5);
-        self.v_t = (0.8 * self.v_t + 0.4 * gaussian(rng)).clamp(-1.5, 1.5);
-        if pausing {
-            self.v_r = 0.0;
-            self.v_t = 0.0;
-        }
-        self.r += self.v_r * dt;
-        if self.r < self.r_min || self.r > self.r_max {
-            self.v_r = -self.v_r;
-            self.r = self.r.clamp(self.r_min, self.r_max);
-        }
-        self.theta += self.v_t * dt / self.r;
-    }
-
-    fn xy(&self) -> [f64; 2] {
-        [self.r * self.theta.cos(), self.r * self.theta.sin()]
-    }
 }
 
 struct Figures {

@@ -2,6 +2,8 @@
 //! fixed point in Rotterdam, fixes placed in metres east and north of it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod walk;
+
 use vangnet_engine::geometry::{GeoPoint, LocalFrame};
 use vangnet_engine::{AlertIds, Effect, Engine, EngineConfig, Event};
 use vangnet_proto::order::{Geometry, OrderBody, ProximityRule, ZoneBody};
