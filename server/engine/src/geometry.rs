@@ -20,7 +20,6 @@
 use rstar::primitives::Line;
 use rstar::{AABB, Envelope, RTree, RTreeObject};
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
 
 /// WGS84 semi-major axis (m).
 const SEMI_MAJOR: f64 = 6_378_137.0;
@@ -28,10 +27,6 @@ const SEMI_MAJOR: f64 = 6_378_137.0;
 const E2: f64 = 6.694_379_990_141_32e-3;
 /// Polygons with at most this many edges are scanned; larger ones are indexed.
 pub const SCAN_LIMIT: usize = 64;
-/// How much a local frame may stretch a distance within a zone, relative:
-/// about tan(lat) × the north–south offset from the frame's centre / the
-/// earth's radius, under 1 % for zones up to 40 km across in the Netherlands.
-const FRAME_STRETCH: f64 = 0.01;
 
 /// A WGS84 position in degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -112,6 +107,13 @@ impl LocalFrame {
         ]
     }
 
+    /// How much longer east and north metres are at latitude `lat` than at
+    /// the origin, for measuring at a point's own scale.
+    fn scale_at(&self, lat: f64) -> [f64; 2] {
+        let (per_lat, per_lon) = metres_per_degree(lat);
+        [per_lon / self.per_lon, per_lat / self.per_lat]
+    }
+
     /// The position `xy` metres east and north of the origin.
     pub fn unproject(&self, xy: [f64; 2]) -> GeoPoint {
         GeoPoint::new(
@@ -171,6 +173,17 @@ fn segment_distance_2(a: [f64; 2], b: [f64; 2], p: [f64; 2]) -> f64 {
     ex * ex + ey * ey
 }
 
+/// The edge of `edges` with the least `key`.
+fn least<'a>(
+    edges: impl Iterator<Item = &'a Edge>,
+    key: impl Fn(&Edge) -> f64,
+) -> Option<&'a Edge> {
+    edges
+        .map(|e| (key(e), e))
+        .min_by(|(a, _), (b, _)| a.total_cmp(b))
+        .map(|(_, e)| e)
+}
+
 /// An axis-aligned rectangle in a local frame, for the cheap tests that
 /// reject most queries before any edge is looked at.
 #[derive(Debug, Clone, Copy)]
@@ -227,35 +240,34 @@ impl Edges {
         }
     }
 
-    /// The edges that may be nearest to `p` on the ground: those whose
-    /// distance in the frame is within [`FRAME_STRETCH`] (and a metre) of the
-    /// nearest's, since the frame stretches east–west distances slightly
-    /// away from its centre and can rank two almost equally near edges wrongly.
-    fn nearest_candidates(&self, p: [f64; 2]) -> SmallVec<[&Edge; 4]> {
-        let within = |nearest_2: f64| (nearest_2.sqrt() * (1.0 + FRAME_STRETCH) + 1.0).powi(2);
-        match self {
-            Self::Scan(edges) => {
-                let nearest_2 = edges
-                    .iter()
-                    .map(|e| segment_distance_2(e.from, e.to, p))
-                    .fold(f64::INFINITY, f64::min);
-                let bound = within(nearest_2);
-                edges
-                    .iter()
-                    .filter(|e| segment_distance_2(e.from, e.to, p) <= bound)
-                    .collect()
-            }
+    /// The point of the edges nearest to `p`, with distances measured at
+    /// `p`'s own scale: east and north metres in the frame times `scale`.
+    /// The frame's scale is that of its centre; away from it east–west
+    /// metres stretch, and measuring in the frame alone can pick the farther
+    /// of two almost equally near edges.
+    fn nearest_at_scale(&self, p: [f64; 2], scale: [f64; 2]) -> Option<[f64; 2]> {
+        let scaled = |q: [f64; 2]| [q[0] * scale[0], q[1] * scale[1]];
+        let at_scale = |e: &Edge| segment_distance_2(scaled(e.from), scaled(e.to), scaled(p));
+        let edge = match self {
+            Self::Scan(edges) => least(edges.iter(), at_scale)?,
             Self::Indexed(tree) => {
-                let mut near = tree.nearest_neighbor_iter_with_distance_2(&p);
-                let Some((first, nearest_2)) = near.next() else {
-                    return SmallVec::new();
-                };
-                let bound = within(nearest_2);
-                std::iter::once(first)
-                    .chain(near.take_while(|(_, d2)| *d2 <= bound).map(|(e, _)| e))
-                    .collect()
+                let in_frame = tree.nearest_neighbor(&p)?;
+                let reach = at_scale(in_frame).sqrt() / scale[0].min(scale[1]) + 1e-6;
+                least(tree.locate_within_distance(p, reach * reach), at_scale)?
             }
-        }
+        };
+        let (a, b, q) = (scaled(edge.from), scaled(edge.to), scaled(p));
+        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+        let length_2 = dx * dx + dy * dy;
+        let t = if length_2 > 0.0 {
+            (((q[0] - a[0]) * dx + (q[1] - a[1]) * dy) / length_2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        Some([
+            edge.from[0] + t * (edge.to[0] - edge.from[0]),
+            edge.from[1] + t * (edge.to[1] - edge.from[1]),
+        ])
     }
 
     fn in_envelope(&self, envelope: AABB<[f64; 2]>) -> impl Iterator<Item = &Edge> {
@@ -315,15 +327,10 @@ impl Area {
         if self.bbox.distance_2(xy) > margin * margin {
             return None;
         }
-        let distance = self
+        let nearest = self
             .edges
-            .nearest_candidates(xy)
-            .into_iter()
-            .map(|e| distance_m(p, self.frame.unproject(e.nearest_point(&xy))))
-            .fold(f64::INFINITY, f64::min);
-        if distance.is_infinite() {
-            return None;
-        }
+            .nearest_at_scale(xy, self.frame.scale_at(p.lat))?;
+        let distance = distance_m(p, self.frame.unproject(nearest));
         Some(if self.winding_number(xy) != 0 {
             -distance
         } else {
