@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 use vangnet_engine::AlertError;
 use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
 
@@ -46,14 +47,22 @@ pub fn may_see(claims: &Claims, region: Option<&str>) -> bool {
 }
 
 /// The filters and paging of a list of alerts or incidents.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Only items with this status
     status: Option<AlertStatus>,
+    /// Only items of this (highest) priority
     priority: Option<Priority>,
+    /// Only items of this region (one of the caller's)
     region: Option<String>,
+    /// Only exercise (true) or real (false) items
     exercise: Option<bool>,
+    /// The `next` of the previous page
     cursor: Option<String>,
+    /// Items per page (default 100)
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     limit: Option<usize>,
 }
 
@@ -131,14 +140,7 @@ pub(super) fn parse_cursor(cursor: &str) -> Result<BoardKey, ApiError> {
     operation_id = "list_alerts",
     tag = "alerts",
     security(("bearer" = [])),
-    params(
-        ("status" = Option<AlertStatus>, Query, description = "Only alerts with this status"),
-        ("priority" = Option<Priority>, Query, description = "Only alerts of this priority"),
-        ("region" = Option<String>, Query, description = "Only alerts of this region (one of the caller's)"),
-        ("exercise" = Option<bool>, Query, description = "Only exercise (true) or real (false) alerts"),
-        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Items per page (default 100)"),
-    ),
+    params(ListQuery),
     responses(
         (status = 200, description = "A page of alerts", body = AlertPage),
         CallErrors, BadRequest,

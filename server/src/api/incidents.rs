@@ -7,9 +7,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use vangnet_proto::{AlertStatus, Priority};
 
-use super::alerts::{list_request, may_see};
+use super::alerts::{ListQuery, list_request, may_see};
 use super::openapi::{BadRequest, CallErrors, IncidentPage, NotFound};
 use super::{ApiError, Caller, require};
 use crate::alert_board::AlertBoard;
@@ -37,14 +36,7 @@ struct Page {
     operation_id = "list_incidents",
     tag = "incidents",
     security(("bearer" = [])),
-    params(
-        ("status" = Option<AlertStatus>, Query, description = "Only incidents with this status"),
-        ("priority" = Option<Priority>, Query, description = "Only incidents of this highest priority"),
-        ("region" = Option<String>, Query, description = "Only incidents of this region (one of the caller's)"),
-        ("exercise" = Option<bool>, Query, description = "Only exercise (true) or real (false) incidents"),
-        ("cursor" = Option<String>, Query, description = "The `next` of the previous page"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Items per page (default 100)"),
-    ),
+    params(ListQuery),
     responses(
         (status = 200, description = "A page of incidents", body = IncidentPage),
         CallErrors, BadRequest,
