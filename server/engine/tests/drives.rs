@@ -14,8 +14,8 @@ use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use vangnet_engine::{Engine, EngineConfig, Event};
-use vangnet_proto::order::{Geometry, ZoneBody};
-use vangnet_proto::{AlertKind, Priority, ZoneId};
+use vangnet_proto::order::ZoneBody;
+use vangnet_proto::{AlertKind, Priority};
 
 const FIX_INTERVAL_S: u64 = 60;
 const MONTH_S: u64 = 30 * 24 * 3600;
@@ -31,25 +31,12 @@ const ANSWER_WITHIN_S: u64 = 2 * FIX_INTERVAL_S + 1;
 
 /// A lane 50 m wide and 4 km long, across the perpetrator's way.
 fn lane() -> ZoneBody {
-    let ring = [
+    rectangle(
+        "lane",
         [-HALF_WIDTH_M, -2_000.0],
-        [HALF_WIDTH_M, -2_000.0],
         [HALF_WIDTH_M, 2_000.0],
-        [-HALF_WIDTH_M, 2_000.0],
-        [-HALF_WIDTH_M, -2_000.0],
-    ]
-    .iter()
-    .map(|[x, y]| {
-        let p = at(*x, *y);
-        vec![p.lon, p.lat]
-    })
-    .collect();
-    ZoneBody {
-        id: ZoneId::new("lane"),
-        geometry: Geometry::Polygon(vec![ring]),
-        radius_m: None,
-        prealarm_m: 100.0,
-    }
+        100.0,
+    )
 }
 
 /// How far he has come `t` seconds after he drove off.

@@ -78,16 +78,21 @@ pub fn circle(id: &str, x: f64, y: f64, radius_m: f64, prealarm_m: f64) -> ZoneB
 
 /// A square zone of side `2 * half` around `x`, `y`.
 pub fn square(id: &str, x: f64, y: f64, half: f64, prealarm_m: f64) -> ZoneBody {
+    rectangle(id, [x - half, y - half], [x + half, y + half], prealarm_m)
+}
+
+/// A rectangle zone from corner `low` to corner `high`, metres east and north of the origin.
+pub fn rectangle(id: &str, low: [f64; 2], high: [f64; 2], prealarm_m: f64) -> ZoneBody {
     let ring = [
-        [-1.0, -1.0],
-        [1.0, -1.0],
-        [1.0, 1.0],
-        [-1.0, 1.0],
-        [-1.0, -1.0],
+        [low[0], low[1]],
+        [high[0], low[1]],
+        [high[0], high[1]],
+        [low[0], high[1]],
+        [low[0], low[1]],
     ]
     .iter()
-    .map(|[dx, dy]| {
-        let p = at(x + dx * half, y + dy * half);
+    .map(|[x, y]| {
+        let p = at(*x, *y);
         vec![p.lon, p.lat]
     })
     .collect();
