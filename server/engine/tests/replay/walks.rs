@@ -1,0 +1,169 @@
+//! A device-month of a perpetrator wandering near an exclusion zone, fixes
+//! every 30 s, with a dozen walks into the zone. Besides the shared figures,
+//! checks that no multipath outlier's alarm is dropped (each stays at least
+//! a P2).
+//!
+//! Noise model: each fix reports `acc` uniform in 5–20 m and is off by a
+//! Gaussian error of σ = acc / 1.5 per axis (`acc` as a 68 % radius). One
+//! fix in 500 is a multipath outlier: thrown 150–400 m in a random direction
+//! while claiming 10–20 m; the next fix is normal again.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use vangnet_engine::{Engine, EngineConfig, Event};
+use vangnet_geodesy::Zone;
+use vangnet_proto::AlertKind;
+use vangnet_proto::order::ZoneBody;
+
+use crate::common::walk::{Walker, report};
+use crate::common::*;
+use crate::{Judge, position, reported};
+
+const FIX_INTERVAL_S: u64 = 30;
+const MONTH_S: u64 = 30 * 24 * 3600;
+const OUTLIER_RATE: f64 = 1.0 / 500.0;
+const EPISODES: u64 = 12;
+
+/// Outliers, and what became of the alarms they could raise.
+#[derive(Default)]
+struct Outliers {
+    sent: u64,
+    /// Outliers certainly inside while he was not: a literal reading raises a false P1.
+    literal_false_p1: u64,
+    /// Outliers that could be inside the zone.
+    alarms: u64,
+    /// Of those, the ones whose zone alarm was open after the fix.
+    alarms_kept: u64,
+}
+
+/// Runs one device-month against `zone`, the walk coming no closer to its
+/// centre than `r_min` outside the planned violations.
+fn replay(seed: u64, zone: ZoneBody, r_min: f64) -> (crate::Figures, Outliers) {
+    let truth = Zone::of(&zone.geometry, zone.radius_m).unwrap();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut engine = Engine::new(EngineConfig::default());
+    engine
+        .put_order(&order("o1", Some((1000.0, 2000.0)), vec![zone]), ts(0))
+        .unwrap();
+    let mut walker = Walker {
+        r: 600.0,
+        theta: 0.0,
+        v_r: 0.0,
+        v_t: 0.0,
+        r_min,
+        r_max: 900.0,
+    };
+    let victim_home = [6_000.0, 0.0];
+
+    // Violation episodes: start times spread over the month, then walk in,
+    // dwell 30–600 s at 150 m from the centre, walk out.
+    let starts: Vec<u64> = (0..EPISODES)
+        .map(|i| (i * MONTH_S / EPISODES) + 3 * 3600)
+        .collect();
+    let mut plan: Option<(u64, [f64; 2], u64)> = None; // (phase end, target, dwell)
+    let mut judge = Judge::default();
+    let mut outliers = Outliers::default();
+    let mut next_episode = 0;
+    let (mut seq_p, mut seq_v) = (0, 0);
+
+    let mut t = 0;
+    while t < MONTH_S {
+        if plan.is_none() && next_episode < starts.len() && t >= starts[next_episode] {
+            next_episode += 1;
+            let dwell = rng.random_range(30..600);
+            plan = Some((
+                0,
+                [150.0 * walker.theta.cos(), 150.0 * walker.theta.sin()],
+                dwell,
+            ));
+        }
+        match &mut plan {
+            Some((phase, target, dwell)) => {
+                let here = walker.xy();
+                let (dx, dy) = (target[0] - here[0], target[1] - here[1]);
+                let gap = dx.hypot(dy);
+                if *phase == 0 {
+                    let step = (1.4 * FIX_INTERVAL_S as f64).min(gap);
+                    walker.r = ((here[0] + dx / gap.max(1e-9) * step).powi(2)
+                        + (here[1] + dy / gap.max(1e-9) * step).powi(2))
+                    .sqrt();
+                    if gap <= step {
+                        *phase = t + *dwell;
+                        *target = [r_min * walker.theta.cos(), r_min * walker.theta.sin()];
+                    }
+                } else if t >= *phase {
+                    walker.r = (walker.r + 1.4 * FIX_INTERVAL_S as f64).min(r_min);
+                    if walker.r >= r_min {
+                        plan = None;
+                    }
+                }
+            }
+            None => walker.wander(&mut rng, FIX_INTERVAL_S as f64),
+        }
+        let truth_xy = walker.xy();
+        judge.truth(t, truth.signed_distance(position(truth_xy)) < 0.0);
+
+        let outlier = rng.random::<f64>() < OUTLIER_RATE;
+        seq_p += 1;
+        let fix = report(&mut rng, seq_p, t, truth_xy, outlier);
+        let d = truth.signed_distance(reported(&fix));
+        let acc = fix.acc.get();
+        judge.fix(t, !outlier && d + acc <= 0.0);
+        if outlier {
+            outliers.sent += 1;
+            outliers.literal_false_p1 += u64::from(!judge.inside && d + acc <= 0.0);
+        }
+        let effects = engine.handle(&dev("p1"), Event::Fixes(vec![fix]), ts(t));
+        judge.effects(t, &effects);
+        if outlier && d - acc <= 0.0 {
+            outliers.alarms += 1;
+            let kept = engine
+                .open_alerts()
+                .any(|a| a.slot.kind == AlertKind::ZoneAlarm && a.current().cleared_at.is_none());
+            outliers.alarms_kept += u64::from(kept);
+        }
+
+        // The victim's fix, every other interval, far from the zone.
+        if t % (2 * FIX_INTERVAL_S) == 0 {
+            seq_v += 1;
+            let outlier = rng.random::<f64>() < OUTLIER_RATE;
+            let fix = report(&mut rng, seq_v, t, victim_home, outlier);
+            engine.handle(&dev("v1"), Event::Fixes(vec![fix]), ts(t));
+        }
+        if t % 60 == 0 {
+            engine.tick(ts(t));
+        }
+        t += FIX_INTERVAL_S;
+    }
+    (judge.figures(MONTH_S), outliers)
+}
+
+fn check(name: &str, (figures, outliers): (crate::Figures, Outliers)) {
+    println!(
+        "{name}: {} outliers; a literal reading would raise {} false P1; \
+         outlier alarms kept at P2 or above: {} / {}",
+        outliers.sent, outliers.literal_false_p1, outliers.alarms_kept, outliers.alarms,
+    );
+    assert!(figures.fixes >= 86_000, "one device-month of fixes");
+    figures.check(name, FIX_INTERVAL_S, EPISODES);
+    assert_eq!(
+        outliers.alarms_kept, outliers.alarms,
+        "no outlier's alarm dropped"
+    );
+}
+
+#[test]
+fn a_device_month_near_a_circle_zone_raises_every_violation_and_no_false_p1() {
+    check(
+        "walks, circle",
+        replay(17, circle("home", 0.0, 0.0, 250.0, 750.0), 350.0),
+    );
+}
+
+#[test]
+fn a_device_month_near_a_polygon_zone_raises_every_violation_and_no_false_p1() {
+    check(
+        "walks, polygon",
+        replay(29, square("work", 0.0, 0.0, 250.0, 500.0), 460.0),
+    );
+}
