@@ -4,8 +4,9 @@
 //! happened is measured with geodesics (`vangnet-geodesy`), not with the
 //! engine's geometry.
 //!
-//! - `walks`: a walk near a zone with fixes every 30 s, multipath outliers
-//!   and a dozen walks into the zone;
+//! - `walks`: a walk near a zone or the victim with fixes every 30 s,
+//!   multipath outliers and a dozen walks into the zone or within the
+//!   minimum distance;
 //! - `canyon`: an hour a day on foot past home in an urban canyon, the tag
 //!   reporting every second, with bursts of 3–5 fixes thrown the same way;
 //! - `passes`: a car pulling away from rest across a narrow zone, and a train
