@@ -647,7 +647,7 @@ async fn the_alert_and_incident_lists_answer_the_same_with_a_window_of_0_s_as_wi
     let open = panic(&day, "w-3").await;
     for alert in [&first, &joined, &second] {
         let resolve = format!("/api/v1/alerts/{alert}/resolve");
-        let (status, body) = post(&day, &resolve, &admin(), json!({"note": "safe"})).await;
+        let (status, body) = post(&day, &resolve, &dispatcher(), json!({"note": "safe"})).await;
         assert_eq!(status, 200, "{body}");
     }
 
