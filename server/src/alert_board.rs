@@ -314,16 +314,23 @@ impl AlertBoard {
 
     /// Up to `limit` alerts older than `before` (newest first) that `wanted`
     /// accepts: those at or above the horizon from memory, then the store's.
+    /// With `not_resolved` (`wanted` takes no resolved alert) all come from
+    /// memory, which holds every alert not resolved.
     pub async fn page<S: PartitionStore>(
         &self,
         store: &S,
         before: Option<&BoardKey>,
         limit: usize,
+        not_resolved: bool,
         wanted: impl Fn(&DispatchBody) -> bool,
     ) -> Result<Vec<Arc<Held>>, StoreError> {
         let (mut found, floor) = {
             let alerts = self.read();
-            let floor = alerts.floor();
+            let floor = if not_resolved {
+                (0, String::new())
+            } else {
+                alerts.floor()
+            };
             let upper = before.map_or(Bound::Unbounded, |before| {
                 Bound::Excluded(before.max(&floor))
             });
@@ -370,18 +377,24 @@ impl AlertBoard {
     /// Up to `limit` incidents older than `before` (newest first), each made
     /// of its alerts that `visible` accepts, that have any and that `wanted`
     /// accepts; with each its key, for the next page's cursor. Those at or
-    /// above the horizon come from memory, then the store's.
+    /// above the horizon come from memory, then the store's; with
+    /// `not_resolved` (`wanted` takes no resolved incident) all from memory.
     pub async fn incidents<S: PartitionStore>(
         &self,
         store: &S,
         before: Option<&BoardKey>,
         limit: usize,
+        not_resolved: bool,
         visible: impl Fn(&DispatchBody) -> bool,
         wanted: impl Fn(&Incident) -> bool,
     ) -> Result<Vec<(BoardKey, Incident)>, StoreError> {
         let (mut found, floor) = {
             let alerts = self.read();
-            let floor = alerts.floor();
+            let floor = if not_resolved {
+                (0, String::new())
+            } else {
+                alerts.floor()
+            };
             let upper = before.map_or(Bound::Unbounded, |before| {
                 Bound::Excluded(before.max(&floor))
             });
@@ -688,19 +701,20 @@ mod tests {
         true
     }
 
-    /// Every alert `wanted` accepts, read `limit` at a time: each as `id/revision`.
+    /// Every alert `wanted` accepts (with `not_resolved`, only alerts not
+    /// resolved), read `limit` at a time: each as `id/revision`.
     async fn every_page(
         board: &AlertBoard,
         store: &EmbeddedStore,
         limit: usize,
-        wanted: impl Fn(&DispatchBody) -> bool + Copy,
+        (not_resolved, wanted): (bool, impl Fn(&DispatchBody) -> bool + Copy),
     ) -> Vec<String> {
         board.catch_up(store).await.unwrap();
         let mut listed = Vec::new();
         let mut before = None;
         loop {
             let page = board
-                .page(store, before.as_ref(), limit, wanted)
+                .page(store, before.as_ref(), limit, not_resolved, wanted)
                 .await
                 .unwrap();
             assert!(page.len() <= limit);
@@ -718,19 +732,27 @@ mod tests {
         }
     }
 
-    /// Every incident `wanted` accepts, read `limit` at a time: each as JSON.
+    /// Every incident `wanted` accepts (with `not_resolved`, only incidents
+    /// not resolved), read `limit` at a time: each as JSON.
     async fn every_incident_page(
         board: &AlertBoard,
         store: &EmbeddedStore,
         limit: usize,
-        wanted: impl Fn(&Incident) -> bool + Copy,
+        (not_resolved, wanted): (bool, impl Fn(&Incident) -> bool + Copy),
     ) -> Vec<String> {
         board.catch_up(store).await.unwrap();
         let mut listed = Vec::new();
         let mut before = None;
         loop {
             let page = board
-                .incidents(store, before.as_ref(), limit, everything, wanted)
+                .incidents(
+                    store,
+                    before.as_ref(),
+                    limit,
+                    not_resolved,
+                    everything,
+                    wanted,
+                )
                 .await
                 .unwrap();
             assert!(page.len() <= limit);
@@ -773,6 +795,11 @@ mod tests {
         )
         .await;
     }
+
+    /// A list's filter of alerts.
+    type AlertFilter = fn(&DispatchBody) -> bool;
+    /// A list's filter of incidents.
+    type IncidentFilter = fn(&Incident) -> bool;
 
     fn unbounded() -> AlertBoard {
         AlertBoard::new(Duration::MAX)
@@ -918,7 +945,7 @@ mod tests {
     async fn an_alert_list_pages_past_the_window_into_the_store_without_gaps_or_repeats() {
         let (_dir, store) = store();
         two_days(&store).await;
-        let all = every_page(&unbounded(), &store, 100, everything).await;
+        let all = every_page(&unbounded(), &store, 100, (false, everything)).await;
         assert_eq!(
             all,
             [
@@ -928,7 +955,8 @@ mod tests {
         for window_h in [0, 1, 10, 30] {
             let board = AlertBoard::new(Duration::from_secs(window_h * HOUR_S));
             for limit in [1, 2, 3, 100] {
-                assert_eq!(every_page(&board, &store, limit, everything).await, all);
+                let listed = every_page(&board, &store, limit, (false, everything)).await;
+                assert_eq!(listed, all);
             }
         }
     }
@@ -939,11 +967,12 @@ mod tests {
         two_days(&store).await;
         let narrow = AlertBoard::new(Duration::ZERO);
         let wide = unbounded();
-        let filters: [fn(&DispatchBody) -> bool; 4] = [
-            everything,
-            |alert| alert.status == AlertStatus::Resolved,
-            |alert| alert.status != AlertStatus::Resolved,
-            |alert| alert.region.as_deref() == Some("noord"),
+        let filters: [(bool, AlertFilter); 5] = [
+            (false, everything),
+            (false, |alert| alert.status == AlertStatus::Resolved),
+            (false, |alert| alert.status != AlertStatus::Resolved),
+            (true, |alert| alert.status != AlertStatus::Resolved),
+            (false, |alert| alert.region.as_deref() == Some("noord")),
         ];
         for wanted in filters {
             for limit in [1, 2, 5] {
@@ -976,8 +1005,8 @@ mod tests {
         )
         .await;
         assert_eq!(
-            every_page(&narrow, &store, 2, everything).await,
-            every_page(&wide, &store, 2, everything).await
+            every_page(&narrow, &store, 2, (false, everything)).await,
+            every_page(&wide, &store, 2, (false, everything)).await
         );
         assert_eq!(held_ids(&narrow), ["b1", "c1", "g1", "h1"]);
     }
@@ -988,12 +1017,15 @@ mod tests {
         two_days(&store).await;
         let narrow = AlertBoard::new(Duration::ZERO);
         let wide = unbounded();
-        let all = every_incident_page(&wide, &store, 100, |_| true).await;
+        let all = every_incident_page(&wide, &store, 100, (false, |_| true)).await;
         assert_eq!(all.len(), 8);
-        let filters: [fn(&Incident) -> bool; 3] = [
-            |_| true,
-            |incident| incident.status == AlertStatus::Resolved,
-            |incident| incident.region.as_deref() == Some("utrecht"),
+        let filters: [(bool, IncidentFilter); 4] = [
+            (false, |_| true),
+            (false, |incident| incident.status == AlertStatus::Resolved),
+            (true, |incident| incident.status != AlertStatus::Resolved),
+            (false, |incident| {
+                incident.region.as_deref() == Some("utrecht")
+            }),
         ];
         for wanted in filters {
             for limit in [1, 2, 3, 100] {
@@ -1020,6 +1052,25 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_list_of_alerts_not_resolved_is_answered_from_memory_however_old() {
+        let (_dir, store) = store();
+        two_days(&store).await;
+        let board = AlertBoard::new(Duration::ZERO);
+        board.catch_up(&store).await.unwrap();
+        let (_empty_dir, empty) = self::store();
+        let not_resolved = |alert: &DispatchBody| alert.status != AlertStatus::Resolved;
+        let listed = board
+            .page(&empty, None, 100, true, not_resolved)
+            .await
+            .unwrap();
+        let ids: Vec<_> = listed
+            .iter()
+            .map(|held| held.body.alert_id.as_str())
+            .collect();
+        assert_eq!(ids, ["h1", "g1", "b1", "c1"]);
     }
 
     /// The incident `id` as JSON, if there is one.

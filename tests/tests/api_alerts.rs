@@ -654,9 +654,11 @@ async fn the_alert_and_incident_lists_answer_the_same_with_a_window_of_0_s_as_wi
     for path in [
         "/api/v1/alerts?",
         "/api/v1/alerts?status=resolved",
+        "/api/v1/alerts?status=open",
         "/api/v1/alerts?region=rotterdam",
         "/api/v1/incidents?",
         "/api/v1/incidents?status=resolved",
+        "/api/v1/incidents?status=open",
     ] {
         let all = every_page(&day, path, 100).await;
         assert!(!all.is_empty(), "{path}");

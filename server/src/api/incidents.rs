@@ -57,6 +57,7 @@ pub(crate) async fn list<S: Store>(
             store.get_ref(),
             before.as_ref(),
             limit + 1,
+            query.not_resolved(),
             |alert| may_see(claims, alert.region.as_deref()),
             |incident| {
                 query.admits(
