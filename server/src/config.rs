@@ -146,6 +146,8 @@ pub struct Config {
     pub max_orders_per_device: NonZeroUsize,
     /// Partitions whose engines stay in memory.
     pub partition_cache: NonZeroUsize,
+    /// How long after the newest revision the alert board holds a resolved incident.
+    pub alert_window: Duration,
     /// Detection parameters.
     pub detection: DetectionSettings,
     /// Log output format.
@@ -273,6 +275,11 @@ impl Config {
                 &s.partition_cache,
                 parse_positive,
             )?,
+            alert_window: check("VANGNET_ALERT_WINDOW_S", &s.alert_window_s, |v| {
+                v.parse()
+                    .map(Duration::from_secs)
+                    .map_err(|_| format!("`{v}` is not a whole number of seconds"))
+            })?,
             detection: DetectionSettings {
                 drift_mps: check("VANGNET_DRIFT_MPS", &s.drift_mps, parse_speed)?,
                 stale_after: seconds("VANGNET_STALE_AFTER_S", &s.stale_after_s)?,
@@ -620,6 +627,17 @@ mod tests {
         assert_eq!(config.detection.victim_silence, Duration::from_secs(900));
         assert_eq!(config.history_retention, Duration::from_secs(30 * 86_400));
         assert_eq!(config.max_orders_per_device.get(), 8);
+        assert_eq!(config.alert_window, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn an_alert_window_may_be_0_s_and_must_be_whole_seconds() {
+        let config = from_flags(&[("alert-window-s", "0")]).unwrap();
+        assert_eq!(config.alert_window, Duration::ZERO);
+        assert_eq!(
+            error(&[("alert-window-s", "a day")]).setting,
+            "VANGNET_ALERT_WINDOW_S"
+        );
     }
 
     #[test]

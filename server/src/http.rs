@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -31,6 +32,8 @@ pub struct ApiContext<S> {
     pub devices: DeviceLink,
     /// Limits on orders.
     pub order_limits: OrderLimits,
+    /// How long after the newest revision the alert board holds a resolved incident.
+    pub alert_window: Duration,
 }
 
 /// Serves on `listener`; returns the server, to be awaited by the caller.
@@ -46,7 +49,7 @@ pub fn start<S: Store>(
     let orders = web::Data::from(api.orders);
     let devices = web::Data::new(api.devices);
     let order_writes = web::Data::new(OrderWrites::new(api.order_limits));
-    let board = web::Data::new(AlertBoard::default());
+    let board = web::Data::new(AlertBoard::new(api.alert_window));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())

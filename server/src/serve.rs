@@ -166,6 +166,7 @@ async fn run_with<S: Store>(
             order_limits: OrderLimits {
                 max_per_device: config.max_orders_per_device,
             },
+            alert_window: config.alert_window,
         },
     )
     .with_context(|| format!("serving HTTP on {http_addr}"))?;

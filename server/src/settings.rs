@@ -119,6 +119,10 @@ pub struct Settings {
     /// Partitions (orders) whose engines stay in memory; others are loaded from the store when used
     #[arg(long, env = "VANGNET_PARTITION_CACHE", default_value = "100000")]
     pub partition_cache: String,
+    /// Resolved alerts stay in memory this long (s) after the newest revision; older ones are
+    /// read from the store
+    #[arg(long, env = "VANGNET_ALERT_WINDOW_S", default_value = "86400")]
+    pub alert_window_s: String,
     /// Assumed drift of a victim's position per second of fix age (m/s)
     #[arg(long, env = "VANGNET_DRIFT_MPS", default_value = "1.5")]
     pub drift_mps: String,

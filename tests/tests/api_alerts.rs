@@ -601,3 +601,85 @@ async fn auditors_and_pilots_get_403_for_incidents_and_no_token_gets_401() {
         );
     }
 }
+
+/// Every page of `path` (a list with `?`), `limit` items at a time.
+async fn every_page(app: &TestApp, path: &str, limit: usize) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut next = format!("{path}&limit={limit}");
+    loop {
+        let (status, page) = get(app, &next, &admin()).await;
+        assert_eq!(status, 200, "{page}");
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(cursor) => next = format!("{path}&limit={limit}&cursor={cursor}"),
+            None => return items,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_alert_and_incident_lists_answer_the_same_with_a_window_of_0_s_as_with_a_day() {
+    let day = app(None).await;
+    let narrow = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .same_deployment_as(&day)
+            .env(
+                "VANGNET_MQTT_PREFIX",
+                format!("test/{}", unique_name("narrow")),
+            )
+            .env("VANGNET_ALERT_WINDOW_S", "0"),
+    )
+    .await;
+    narrow.wait_until_ready().await;
+    create_orders(
+        &day,
+        &[
+            order("w-1", "rotterdam"),
+            order("w-2", "rotterdam"),
+            order("w-3", "utrecht"),
+        ],
+    )
+    .await;
+    let first = panic(&day, "w-1").await;
+    let joined = tamper(&day, "w-1").await;
+    let second = panic(&day, "w-2").await;
+    let open = panic(&day, "w-3").await;
+    for alert in [&first, &joined, &second] {
+        let resolve = format!("/api/v1/alerts/{alert}/resolve");
+        let (status, body) = post(&day, &resolve, &dispatcher(), json!({"note": "safe"})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    for path in [
+        "/api/v1/alerts?",
+        "/api/v1/alerts?status=resolved",
+        "/api/v1/alerts?status=open",
+        "/api/v1/alerts?region=rotterdam",
+        "/api/v1/incidents?",
+        "/api/v1/incidents?status=resolved",
+        "/api/v1/incidents?status=open",
+    ] {
+        let all = every_page(&day, path, 100).await;
+        assert!(!all.is_empty(), "{path}");
+        for limit in [1, 2] {
+            assert_eq!(every_page(&narrow, path, limit).await, all, "{path}");
+        }
+    }
+    assert_eq!(every_page(&day, "/api/v1/alerts?", 100).await.len(), 4);
+    for incident in [&first, &second, &open, &joined] {
+        let path = format!("/api/v1/incidents/{incident}");
+        assert_eq!(
+            get(&narrow, &path, &admin()).await,
+            get(&day, &path, &admin()).await
+        );
+    }
+    assert_eq!(
+        get(&narrow, &format!("/api/v1/incidents/{first}"), &admin())
+            .await
+            .0,
+        200
+    );
+    assert_eq!(day.metric("vangnet_alert_board_alerts").await, 4.0);
+    assert_eq!(narrow.metric("vangnet_alert_board_alerts").await, 2.0);
+}

@@ -81,6 +81,14 @@ impl ListQuery {
             && self.region.as_ref().is_none_or(|r| region == Some(r))
     }
 
+    /// Whether the filters admit only items not resolved.
+    pub(super) fn not_resolved(&self) -> bool {
+        matches!(
+            self.status,
+            Some(AlertStatus::Open | AlertStatus::Acknowledged)
+        )
+    }
+
     fn matches(&self, alert: &DispatchBody) -> bool {
         self.admits(
             alert.status,
@@ -155,9 +163,15 @@ pub(crate) async fn list<S: Store>(
     let claims = &caller.0;
     let (query, limit, before) = list_request(claims, &request)?;
     board.catch_up(store.get_ref()).await?;
-    let mut items = board.page(before.as_ref(), limit + 1, |alert| {
-        may_see(claims, alert.region.as_deref()) && query.matches(alert)
-    });
+    let mut items = board
+        .page(
+            store.get_ref(),
+            before.as_ref(),
+            limit + 1,
+            query.not_resolved(),
+            |alert| may_see(claims, alert.region.as_deref()) && query.matches(alert),
+        )
+        .await?;
     let next = if items.len() > limit {
         items.truncate(limit);
         items.last().map(|held| cursor_of(&held.body))

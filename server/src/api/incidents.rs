@@ -1,5 +1,6 @@
 //! `/api/v1/incidents`: the alerts of each episode as one item
-//! (docs/api.md#incidents), read off the alert board by `incident_id`.
+//! (docs/api.md#incidents), read off the alert board by `incident_id`, and
+//! off the store past what the board holds.
 //!
 //! Region scoping is that of the alert list, applied to each alert: an
 //! incident shows the alerts of it the caller may see, and one with none is
@@ -51,19 +52,23 @@ pub(crate) async fn list<S: Store>(
     let claims = &caller.0;
     let (query, limit, before) = list_request(claims, &request)?;
     board.catch_up(store.get_ref()).await?;
-    let mut found = board.incidents(
-        before.as_ref(),
-        limit + 1,
-        |alert| may_see(claims, alert.region.as_deref()),
-        |incident| {
-            query.admits(
-                incident.status,
-                incident.priority,
-                incident.exercise,
-                incident.region.as_ref(),
-            )
-        },
-    );
+    let mut found = board
+        .incidents(
+            store.get_ref(),
+            before.as_ref(),
+            limit + 1,
+            query.not_resolved(),
+            |alert| may_see(claims, alert.region.as_deref()),
+            |incident| {
+                query.admits(
+                    incident.status,
+                    incident.priority,
+                    incident.exercise,
+                    incident.region.as_ref(),
+                )
+            },
+        )
+        .await?;
     let next = if found.len() > limit {
         found.truncate(limit);
         found.last().map(|((ms, id), _)| format!("{ms}:{id}"))
@@ -97,7 +102,10 @@ pub(crate) async fn read<S: Store>(
     require(claims, &[Role::Dispatcher, Role::Admin])?;
     board.catch_up(store.get_ref()).await?;
     let incident = board
-        .incident(&id, |alert| may_see(claims, alert.region.as_deref()))
+        .incident(store.get_ref(), &id, |alert| {
+            may_see(claims, alert.region.as_deref())
+        })
+        .await?
         .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(incident))
 }

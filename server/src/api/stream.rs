@@ -189,7 +189,7 @@ impl<S: Store> Tail<S> {
                     let mut chunk = gap.unwrap_or_default();
                     for (id, body) in events {
                         if may_see(&self.claims, body.region.as_deref()) {
-                            self.render(&id, &body, &mut chunk);
+                            self.render(&id, &body, &mut chunk).await;
                         }
                         self.cursor = Some(id);
                     }
@@ -212,7 +212,7 @@ impl<S: Store> Tail<S> {
     }
 
     /// Appends the `alert` event of `body` and the `incident` event of its incident.
-    fn render(&self, id: &EventId, body: &DispatchBody, chunk: &mut String) {
+    async fn render(&self, id: &EventId, body: &DispatchBody, chunk: &mut String) {
         match serde_json::to_string(body) {
             Ok(json) => chunk.push_str(&format!("id: {id}\nevent: alert\ndata: {json}\n\n")),
             Err(err) => {
@@ -221,8 +221,17 @@ impl<S: Store> Tail<S> {
             }
         }
         let visible = |alert: &DispatchBody| may_see(&self.claims, alert.region.as_deref());
-        let Some(incident) = self.board.incident(body.incident_id.as_str(), visible) else {
-            return;
+        let incident = self
+            .board
+            .incident(self.store.get_ref(), body.incident_id.as_str(), visible)
+            .await;
+        let incident = match incident {
+            Ok(Some(incident)) => incident,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(%id, %err, "skipping an incident event: the store failed");
+                return;
+            }
         };
         match serde_json::to_string(&incident) {
             Ok(json) => chunk.push_str(&format!("id: {id}\nevent: incident\ndata: {json}\n\n")),

@@ -137,4 +137,12 @@ pub trait PartitionStore: Send + Sync + 'static {
         &self,
         partition: &PartitionKey,
     ) -> impl Future<Output = Result<Vec<DispatchBody>, StoreError>> + Send;
+    /// Up to `limit` alerts' latest revisions whose `(updated_at ms, alert id)`
+    /// is below `before` (all, without it), newest first: the alert list past
+    /// what the alert board holds.
+    fn alerts_before(
+        &self,
+        before: Option<&(u64, String)>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DispatchBody>, StoreError>> + Send;
 }

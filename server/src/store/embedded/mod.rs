@@ -30,6 +30,9 @@ const STATES: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("states
 const STATE_PARTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("state_parts");
 /// (partition, alert id) → latest revision JSON.
 const ALERTS: TableDefinition<(&str, &str), &str> = TableDefinition::new("alerts");
+/// (latest revision's `updated_at` ms, alert id) → partition: the alerts
+/// newest first for [`PartitionStore::alerts_before`](crate::store::PartitionStore::alerts_before).
+const ALERT_TIMES: TableDefinition<(u64, &str), &str> = TableDefinition::new("alert_times");
 /// Alert id → partition.
 const ALERT_PARTITIONS: TableDefinition<&str, &str> = TableDefinition::new("alert_partitions");
 /// (alert id, position) → timeline entry JSON.
@@ -77,6 +80,7 @@ impl EmbeddedStore {
         txn.open_table(STATE_PARTS).map_err(db_error)?;
         txn.open_table(ALERTS).map_err(db_error)?;
         txn.open_table(ALERT_PARTITIONS).map_err(db_error)?;
+        partitions::index_alert_times(&txn)?;
         txn.open_table(TIMELINES).map_err(db_error)?;
         txn.open_table(OUTBOX).map_err(db_error)?;
         txn.open_table(OUTBOX_KEYS).map_err(db_error)?;

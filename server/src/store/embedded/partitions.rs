@@ -3,12 +3,12 @@
 
 use std::str::FromStr;
 
-use redb::{ReadableTable, Table, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 use vangnet_proto::{AlertId, DispatchBody};
 
 use super::{
-    ALERT_PARTITIONS, ALERTS, EVENTS, EmbeddedStore, HISTORY, HISTORY_BY_TIME, OUTBOX, OUTBOX_KEYS,
-    STATE_PARTS, STATES, TIMELINES, db_error,
+    ALERT_PARTITIONS, ALERT_TIMES, ALERTS, EVENTS, EmbeddedStore, HISTORY, HISTORY_BY_TIME, OUTBOX,
+    OUTBOX_KEYS, STATE_PARTS, STATES, TIMELINES, db_error,
 };
 use crate::store::outbox::rank;
 use crate::store::{
@@ -118,6 +118,55 @@ impl PartitionStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn alerts_before(
+        &self,
+        before: Option<&(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<DispatchBody>, StoreError> {
+        let before = before.cloned();
+        self.read(move |txn| {
+            let times = txn.open_table(ALERT_TIMES).map_err(db_error)?;
+            let alerts = txn.open_table(ALERTS).map_err(db_error)?;
+            let range = match &before {
+                Some((ms, id)) => times.range(..(*ms, id.as_str())),
+                None => times.range::<(u64, &str)>(..),
+            }
+            .map_err(db_error)?;
+            let mut found = Vec::new();
+            for item in range.rev().take(limit) {
+                let (key, partition) = item.map_err(db_error)?;
+                let (_, id) = key.value();
+                let current = alerts
+                    .get((partition.value(), id))
+                    .map_err(db_error)?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("alert {id} is indexed but gone"))
+                    })?;
+                found.push(decode(current.value().as_bytes())?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+}
+
+/// Fills [`ALERT_TIMES`] from the alerts of a file written before it existed.
+pub(super) fn index_alert_times(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut times = txn.open_table(ALERT_TIMES).map_err(db_error)?;
+    if !times.is_empty().map_err(db_error)? {
+        return Ok(());
+    }
+    let alerts = txn.open_table(ALERTS).map_err(db_error)?;
+    for item in alerts.iter().map_err(db_error)? {
+        let (key, body) = item.map_err(db_error)?;
+        let (partition, id) = key.value();
+        let body: DispatchBody = decode(body.value().as_bytes())?;
+        times
+            .insert((body.updated_at.0.millis(), id), partition)
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// The body of [`EmbeddedStore::commit`], inside its write transaction.
@@ -150,6 +199,7 @@ fn write_commit(
     }
 
     let mut alerts = txn.open_table(ALERTS).map_err(db_error)?;
+    let mut times = txn.open_table(ALERT_TIMES).map_err(db_error)?;
     let mut alert_partitions = txn.open_table(ALERT_PARTITIONS).map_err(db_error)?;
     let mut timelines = txn.open_table(TIMELINES).map_err(db_error)?;
     let mut outbox = txn.open_table(OUTBOX).map_err(db_error)?;
@@ -164,8 +214,18 @@ fn write_commit(
             .insert(seq, encode(&entry.revision)?.as_str())
             .map_err(db_error)?;
         let id = entry.revision.alert_id.as_str();
-        alerts
+        let replaced = alerts
             .insert((name, id), encode(&entry.revision)?.as_str())
+            .map_err(db_error)?
+            .map(|old| decode::<DispatchBody>(old.value().as_bytes()))
+            .transpose()?;
+        if let Some(old) = replaced {
+            times
+                .remove((old.updated_at.0.millis(), id))
+                .map_err(db_error)?;
+        }
+        times
+            .insert((entry.revision.updated_at.0.millis(), id), name)
             .map_err(db_error)?;
         alert_partitions.insert(id, name).map_err(db_error)?;
         let position = timelines

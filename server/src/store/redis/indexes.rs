@@ -3,10 +3,18 @@
 //! writes them right after its script, and they are rebuilt from the
 //! partitions before the first read of an index (and the outbox index every
 //! minute), so a crash between the two steps loses nothing.
+//!
+//! `P:alert-times` (the alerts by the time of their latest revision) is
+//! written by the commit script itself; the first rebuild adds the alerts
+//! stored before it existed, each only if absent (`ZADD NX`), so it never
+//! puts back an older time than a commit wrote meanwhile.
 
 use std::sync::{MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use vangnet_proto::DispatchBody;
+
+use super::partitions::time_member;
 use super::{RedisStore, SCAN_BATCH, unavailable};
 use crate::store::outbox::rank;
 use crate::store::{OutboxEntry, StoreError, decode, encode};
@@ -33,8 +41,8 @@ impl RepairSchedule {
 }
 
 impl RedisStore {
-    /// Rebuilds the outbox index (and with `alerts`, the alert index) from the
-    /// partitions; idempotent.
+    /// Rebuilds the outbox index (and with `alerts`, the alert indexes) from
+    /// the partitions; idempotent.
     async fn repair(&self, alerts: bool) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let names = self.partition_names().await?;
@@ -43,7 +51,7 @@ impl RedisStore {
             for name in chunk {
                 read.cmd("HVALS").arg(self.key(name, "outbox"));
                 if alerts {
-                    read.cmd("HKEYS").arg(self.key(name, "alerts"));
+                    read.cmd("HVALS").arg(self.key(name, "alerts"));
                 }
             }
             let replies: Vec<Vec<String>> =
@@ -65,12 +73,27 @@ impl RedisStore {
                     }
                 }
                 if alerts {
-                    for id in replies.next().unwrap_or_default() {
+                    for json in replies.next().unwrap_or_default() {
+                        let alert = match decode::<DispatchBody>(json.as_bytes()) {
+                            Ok(alert) => alert,
+                            Err(err) => {
+                                tracing::error!("skipping an alert of {name}: {err}");
+                                continue;
+                            }
+                        };
+                        let id = alert.alert_id.as_str();
                         write
                             .cmd("HSET")
                             .arg(self.global("alert-partition"))
                             .arg(id)
                             .arg(name)
+                            .ignore();
+                        write
+                            .cmd("ZADD")
+                            .arg(self.global("alert-times"))
+                            .arg("NX")
+                            .arg(alert.updated_at.0.millis())
+                            .arg(time_member(id, name))
                             .ignore();
                     }
                 }

@@ -12,6 +12,7 @@
 //! | `P:partitions` | set | every partition a commit was attempted on |
 //! | `P:alert-partition` | hash | alert id → partition |
 //! | `P:outbox` | sorted set | `["X","{alert_id}/{revision}"]`, scored by priority then age |
+//! | `P:alert-times` | sorted set | `{alert_id}\0X`, scored by its latest revision's `updated_at` ms |
 //! | `P:{p:X}:state` | hash | `version`, then part name → bytes ([`StateParts`](crate::store::StateParts)) |
 //! | `P:{p:X}:alerts` | hash | alert id → latest revision JSON |
 //! | `P:{p:X}:timeline:{alert_id}` | list | timeline entry JSON, oldest first |
@@ -23,12 +24,13 @@
 //! | `P:{audit}:head` | hash | `seq`, `hash` of the last audit entry, `event` last audited |
 //! | `P:set-aside` | list | set-aside message JSON, newest first |
 //!
-//! `P:events` is written by the commit script itself, so an event exists
-//! exactly when its revision does; it is capped with `MAXLEN ~` at
-//! [`events::EVENTS_MAX_LEN`], so a client resuming from an older id misses events.
-//! It has no hash tag, so Redis Cluster is not supported (nor does the store
-//! connect through a cluster client): there it would be in another slot than
-//! the partition and the commit script would fail with `CROSSSLOT`. A
+//! `P:events` and `P:alert-times` are written by the commit script itself,
+//! so an event or an alert's time exists exactly when its revision does.
+//! `P:events` is capped with `MAXLEN ~` at [`events::EVENTS_MAX_LEN`], so a
+//! client resuming from an older id misses events. They have no hash tag, so
+//! Redis Cluster is not supported (nor does the store connect through a
+//! cluster client): there they would be in another slot than the partition
+//! and the commit script would fail with `CROSSSLOT`. A
 //! partition's keys share the hash tag `{p:X}` all the same; on one server it
 //! costs nothing.
 

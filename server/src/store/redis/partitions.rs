@@ -168,6 +168,74 @@ impl PartitionStore for RedisStore {
         alerts.sort_by(|a, b| a.alert_id.cmp(&b.alert_id));
         Ok(alerts)
     }
+
+    async fn alerts_before(
+        &self,
+        before: Option<&(u64, String)>,
+        limit: usize,
+    ) -> Result<Vec<DispatchBody>, StoreError> {
+        self.ensure_indexes().await?;
+        let mut conn = self.conn.clone();
+        let max = before.map_or_else(|| "+inf".to_owned(), |(ms, _)| ms.to_string());
+        let mut members = Vec::with_capacity(limit);
+        let mut offset = 0;
+        while members.len() < limit {
+            let batch = limit - members.len();
+            let found: Vec<(String, u64)> = redis::cmd("ZREVRANGEBYSCORE")
+                .arg(self.global("alert-times"))
+                .arg(&max)
+                .arg("-inf")
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(batch)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            offset += found.len();
+            let exhausted = found.len() < batch;
+            for (member, ms) in found {
+                let (id, partition) = member.split_once(MEMBER_SEPARATOR).ok_or_else(|| {
+                    StoreError::Corrupt(format!("alert time index member `{member}`"))
+                })?;
+                if before
+                    .is_none_or(|(before_ms, before_id)| ms < *before_ms || id < before_id.as_str())
+                {
+                    members.push((id.to_owned(), partition.to_owned()));
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut read = redis::pipe();
+        for (id, partition) in &members {
+            read.cmd("HGET").arg(self.key(partition, "alerts")).arg(id);
+        }
+        let bodies: Vec<Option<String>> = read.query_async(&mut conn).await.map_err(unavailable)?;
+        members
+            .iter()
+            .zip(bodies)
+            .map(|((id, _), body)| {
+                let body = body.ok_or_else(|| {
+                    StoreError::Corrupt(format!("alert {id} is indexed but gone"))
+                })?;
+                decode(body.as_bytes())
+            })
+            .collect()
+    }
+}
+
+/// Separates the alert id from its partition in a member of `P:alert-times`;
+/// it sorts before every character of an id, so members of one score sort by id.
+const MEMBER_SEPARATOR: char = '\0';
+
+/// An alert's member of `P:alert-times`: `{alert_id}\0{partition}`.
+pub(super) fn time_member(alert: &str, partition: &str) -> String {
+    format!("{alert}{MEMBER_SEPARATOR}{partition}")
 }
 
 impl RedisStore {
@@ -218,9 +286,15 @@ impl RedisStore {
         outbox: &[OutboxEntry],
     ) -> Result<Cmd, StoreError> {
         let revisions = !commit.revisions.is_empty();
-        let keys = 2 + commit.history.len() + if revisions { 3 + outbox.len() } else { 0 };
+        let keys = 2 + commit.history.len() + if revisions { 4 + outbox.len() } else { 0 };
         let key_len = self.shared.prefix.len() + partition.len() + 64;
-        let args = 3 + keys + 3 + 2 * commit.parts.len() + 3 * commit.history.len();
+        let args = 3
+            + keys
+            + 3
+            + 2 * commit.parts.len()
+            + 3 * commit.history.len()
+            + 1
+            + 7 * commit.revisions.len();
         let bytes = 128
             + keys * key_len
             + commit.parts.values().map(Vec::len).sum::<usize>()
@@ -241,6 +315,7 @@ impl RedisStore {
             partition_key(&mut cmd, &["alerts"]);
             partition_key(&mut cmd, &["outbox"]);
             cmd.arg(self.global("events"));
+            cmd.arg(self.global("alert-times"));
             for entry in &commit.revisions {
                 partition_key(&mut cmd, &["timeline:", entry.revision.alert_id.as_str()]);
             }
@@ -264,7 +339,9 @@ impl RedisStore {
                     .arg(encode(&entry.revision)?)
                     .arg(encode(entry)?)
                     .arg(queued.key())
-                    .arg(encode(queued)?);
+                    .arg(encode(queued)?)
+                    .arg(entry.revision.updated_at.0.millis())
+                    .arg(time_member(entry.revision.alert_id.as_str(), partition));
             }
         }
         Ok(cmd)

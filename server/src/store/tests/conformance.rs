@@ -858,6 +858,84 @@ async fn alerts_lists_the_latest_revision_per_alert_of_a_partition<S: Store>(sto
     assert!(store.alerts(&order("order-18")).await.unwrap().is_empty());
 }
 
+/// `alert` at `revision`, made at `T0 + at` ms.
+fn revised_at(alert: &str, revision: u32, at: u64) -> TimelineEntry {
+    let mut body = body(alert, revision, Priority::P2);
+    body.updated_at = UtcTime(TimestampMs(T0 + at));
+    TimelineEntry {
+        revision: body,
+        act: None,
+    }
+}
+
+/// The ids and `updated_at` offsets of `alerts`.
+fn times(alerts: &[DispatchBody]) -> Vec<(String, u64)> {
+    alerts
+        .iter()
+        .map(|alert| (alert.alert_id.to_string(), alert.updated_at.0.millis() - T0))
+        .collect()
+}
+
+/// Every alert, read a page of `limit` at a time after the last one's key.
+async fn alerts_in_pages<S: Store>(store: &S, limit: usize) -> Vec<DispatchBody> {
+    let mut all: Vec<DispatchBody> = Vec::new();
+    loop {
+        let before = all
+            .last()
+            .map(|alert| (alert.updated_at.0.millis(), alert.alert_id.to_string()));
+        let page = store.alerts_before(before.as_ref(), limit).await.unwrap();
+        assert!(page.len() <= limit);
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+async fn alerts_before_pages_the_latest_revisions_of_every_partition_newest_first<S: Store>(
+    store: &S,
+) {
+    assert!(store.alerts_before(None, 10).await.unwrap().is_empty());
+    let seventeen = order("order-17");
+    let first = vec![
+        revised_at("alert-a", 1, 10),
+        revised_at("alert-b", 1, 20),
+        revised_at("alert-c", 1, 20),
+    ];
+    commit_next(store, &seventeen, with_revisions(first, T0)).await;
+    let elsewhere = vec![revised_at("alert-d", 1, 20), revised_at("alert-e", 1, 5)];
+    commit_next(
+        store,
+        &PartitionKey::Unassigned,
+        with_revisions(elsewhere, T0),
+    )
+    .await;
+    commit_next(
+        store,
+        &seventeen,
+        with_revisions(vec![revised_at("alert-a", 2, 30)], T0),
+    )
+    .await;
+
+    let newest_first = [
+        ("alert-a", 30),
+        ("alert-d", 20),
+        ("alert-c", 20),
+        ("alert-b", 20),
+        ("alert-e", 5),
+    ]
+    .map(|(id, at)| (id.to_owned(), at));
+    let all = store.alerts_before(None, 10).await.unwrap();
+    assert_eq!(times(&all), newest_first);
+    assert_eq!(all[0].revision, 2);
+    for limit in [1, 2, 3] {
+        assert_eq!(times(&alerts_in_pages(store, limit).await), newest_first);
+    }
+    let between = (T0 + 20, "alert-c".to_owned());
+    let older = store.alerts_before(Some(&between), 10).await.unwrap();
+    assert_eq!(times(&older), newest_first[3..]);
+}
+
 async fn partitions_lists_every_committed_partition<S: Store>(store: &S) {
     for partition in [
         order("order-18"),
@@ -1166,6 +1244,12 @@ macro_rules! both_stores {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn alerts_stored_before_the_redis_time_index_are_found_by_a_new_connection() {
+                super::alerts_stored_before_the_redis_time_index_are_found_by_a_new_connection()
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_store_is_created_while_redis_is_down_and_reports_it_unavailable() {
                 super::a_store_is_created_while_redis_is_down_and_reports_it_unavailable().await;
             }
@@ -1181,6 +1265,12 @@ macro_rules! both_stores {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn the_embedded_log_keeps_the_newest_events_and_reports_a_gap_behind_them() {
                 super::the_embedded_log_keeps_the_newest_events_and_reports_a_gap_behind_them()
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn alerts_stored_before_the_embedded_time_index_are_found_after_reopening() {
+                super::alerts_stored_before_the_embedded_time_index_are_found_after_reopening()
                     .await;
             }
         }
@@ -1207,6 +1297,7 @@ both_stores!(
     put_delete_and_list_orders_change_the_epoch,
     two_concurrent_commits_at_the_same_version_let_exactly_one_win,
     alerts_lists_the_latest_revision_per_alert_of_a_partition,
+    alerts_before_pages_the_latest_revisions_of_every_partition_newest_first,
     partitions_lists_every_committed_partition,
     events_follow_commits_in_order_and_resume_after_an_id,
     audit_entries_append_from_genesis_and_page_after_a_seq,
@@ -1300,6 +1391,59 @@ async fn lost_cross_partition_indexes_are_rebuilt_by_a_new_connection() {
         .unwrap();
     assert_eq!(alert.partition, partition);
     assert_eq!(store.outbox_depth().await.unwrap()[0], (Priority::P1, 1));
+}
+
+/// Commits two alerts, the second revised, for a time index to find.
+async fn two_alerts_to_index<S: Store>(store: &S) {
+    let partition = order("order-17");
+    let first = vec![revised_at("alert-1", 1, 10), revised_at("alert-2", 1, 20)];
+    commit_next(store, &partition, with_revisions(first, T0)).await;
+    let second = vec![revised_at("alert-1", 2, 30)];
+    commit_next(store, &partition, with_revisions(second, T0)).await;
+}
+
+/// Redis only: a new connection indexes by time the alerts stored without
+/// the index, beside those committed since.
+async fn alerts_stored_before_the_redis_time_index_are_found_by_a_new_connection() {
+    let mut fixture = RedisFixture::new();
+    two_alerts_to_index(fixture.store()).await;
+    let deleted: u64 = redis::cmd("DEL")
+        .arg(format!("{}:alert-times", fixture.prefix))
+        .query(&mut fixture.raw())
+        .unwrap();
+    assert_eq!(deleted, 1);
+
+    fixture.reopen();
+    let store = fixture.store();
+    let third = vec![revised_at("alert-2", 2, 40)];
+    commit_next(store, &order("order-17"), with_revisions(third, T0)).await;
+
+    let all = store.alerts_before(None, 10).await.unwrap();
+    assert_eq!(
+        times(&all),
+        [("alert-2".to_owned(), 40), ("alert-1".to_owned(), 30)]
+    );
+}
+
+/// Embedded only: a file written before the time index existed is indexed when opened.
+async fn alerts_stored_before_the_embedded_time_index_are_found_after_reopening() {
+    let mut fixture = EmbeddedFixture::new();
+    two_alerts_to_index(fixture.store()).await;
+    fixture.store = None;
+    let db = redb::Database::create(fixture.dir.path().join("vangnet.redb")).unwrap();
+    let txn = db.begin_write().unwrap();
+    let times_table: redb::TableDefinition<(u64, &str), &str> =
+        redb::TableDefinition::new("alert_times");
+    assert!(txn.delete_table(times_table).unwrap());
+    txn.commit().unwrap();
+    drop(db);
+
+    fixture.reopen();
+    let all = fixture.store().alerts_before(None, 10).await.unwrap();
+    assert_eq!(
+        times(&all),
+        [("alert-1".to_owned(), 30), ("alert-2".to_owned(), 20)]
+    );
 }
 
 /// Redis only: the service starts before Redis does, and sees it as unavailable.

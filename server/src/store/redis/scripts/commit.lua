@@ -1,13 +1,16 @@
 -- Commits one step of one partition, if it is still at the expected version:
 -- its state parts, its fixes, and its alert revisions into their alerts,
--- timelines, the partition's outbox and the event stream.
+-- timelines, the partition's outbox, the event stream and the alerts' time
+-- index.
 --
 -- KEYS: state, history-devices, one fixes list per fix, then only with
--- revisions: alerts, outbox, the event stream and one timeline per revision.
+-- revisions: alerts, outbox, the event stream, the time index and one
+-- timeline per revision.
 -- ARGV: expected version, #parts, #fixes, per part (name, bytes), per fix
 -- (device, fix, '1' to list the device in history-devices or ''), then only
 -- with revisions: the events' max length and per revision (alert id,
--- current, timeline entry, outbox key, outbox entry). A location commit thus
+-- current, timeline entry, outbox key, outbox entry, updated_at ms, time
+-- index member). A location commit thus
 -- passes Redis no key or argument it does not use.
 -- Returns the new version, or -1 on a conflict.
 
@@ -28,13 +31,15 @@ for i = 1, fixes do
 end
 if arg <= #ARGV then
   local alerts, outbox, events = KEYS[3 + fixes], KEYS[4 + fixes], KEYS[5 + fixes]
+  local times = KEYS[6 + fixes]
   local max_len = ARGV[arg]
-  local timeline = 6 + fixes
-  for revision = arg + 1, #ARGV, 5 do
+  local timeline = 7 + fixes
+  for revision = arg + 1, #ARGV, 7 do
     redis.call('HSET', alerts, ARGV[revision], ARGV[revision + 1])
     redis.call('XADD', events, 'MAXLEN', '~', max_len, '*', 'body', ARGV[revision + 1])
     redis.call('RPUSH', KEYS[timeline], ARGV[revision + 2])
     redis.call('HSET', outbox, ARGV[revision + 3], ARGV[revision + 4])
+    redis.call('ZADD', times, ARGV[revision + 5], ARGV[revision + 6])
     timeline = timeline + 1
   end
 end
