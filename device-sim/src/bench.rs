@@ -358,7 +358,11 @@ async fn vangnet_throughput(
         &config.mqtt_url,
         &format!("vangnet-sim-{run_id}-probe"),
         &topics,
-        (&fleet.orders[0].victim, &fleet.orders[0].id),
+        &fleet
+            .orders
+            .iter()
+            .map(|order| (order.victim.as_str(), order.id.as_str()))
+            .collect::<Vec<_>>(),
         PROBE_INTERVAL,
         clock,
     )

@@ -67,7 +67,9 @@ pub struct PanicLatency {
     pub dispatch: LatencySummary,
 }
 
-/// Sends a panic from one device every interval and times each ack and
+/// Sends a panic every interval, each from the next victim of the fleet so
+/// that each raises an alert of its own (a press on an open alert only
+/// raises its count, which dispatch may hold back), and times each ack and
 /// dispatch; runs until dropped.
 pub struct PanicProber {
     samples: Arc<Mutex<Samples>>,
@@ -76,22 +78,33 @@ pub struct PanicProber {
 }
 
 impl PanicProber {
-    /// Connects as `device`, the only victim of `order`, and starts probing
-    /// every `every`; the n-th probe raises the order's panic alert count to n.
+    /// Connects as one client speaking for every victim of `victims`
+    /// (device, its order), and starts probing every `every`, one victim
+    /// after the other, round again after the last.
     pub async fn start(
         broker_url: &str,
         client_id: &str,
         topics: &Topics,
-        (device, order): (&str, &str),
+        victims: &[(&str, &str)],
         every: Duration,
         clock: Arc<PanicClock>,
     ) -> anyhow::Result<Self> {
-        let device = DeviceId::parse(device, "device").context("probe device id")?;
+        let presses = victims
+            .iter()
+            .map(|&(device, order)| {
+                let device = DeviceId::parse(device, "device").context("probe device id")?;
+                Ok(Press {
+                    topic: topics.uplink(&device, Channel::Alarm),
+                    order: order.to_owned(),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(!presses.is_empty(), "no victim to probe with");
         let (acks_tx, acks) = mpsc::unbounded_channel();
         let client = broker::connect(
             broker_url,
             client_id,
-            &[topics.ack(&device)],
+            &[format!("{}/devices/+/ack", topics.prefix())],
             move |packet| {
                 if let Packet::Publish(publish) = packet
                     && let Ok(ack) = serde_json::from_slice::<serde_json::Value>(&publish.payload)
@@ -103,12 +116,13 @@ impl PanicProber {
         )
         .await?;
         let samples = Arc::new(Mutex::new(Samples::default()));
-        let press = Press {
-            topic: topics.uplink(&device, Channel::Alarm),
-            order: order.to_owned(),
+        let prober = Prober {
+            client,
+            presses,
             clock: clock.clone(),
+            samples: samples.clone(),
         };
-        let task = tokio::spawn(probe(client, press, acks, samples.clone(), every));
+        let task = tokio::spawn(prober.run(acks, every));
         Ok(Self {
             samples,
             clock,
@@ -137,48 +151,57 @@ impl Drop for PanicProber {
 struct Press {
     topic: String,
     order: String,
-    clock: Arc<PanicClock>,
 }
 
-async fn probe(
+/// The probing task's parts.
+struct Prober {
     client: AsyncClient,
-    press: Press,
-    mut acks: mpsc::UnboundedReceiver<u64>,
+    presses: Vec<Press>,
+    clock: Arc<PanicClock>,
     samples: Arc<Mutex<Samples>>,
-    every: Duration,
-) {
-    for seq in 1u64.. {
-        let payload = format!(
-            r#"{{"seq":{seq},"ts":{},"kind":"panic"}}"#,
-            TimestampMs::now().millis()
-        );
-        let sent = Instant::now();
-        press.clock.sent(&press.order, seq, sent);
-        if client
-            .publish(press.topic.as_str(), QoS::AtLeastOnce, false, payload)
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let acked = tokio::time::timeout(ANSWER_TIMEOUT, async {
-            while let Some(acked) = acks.recv().await {
-                if acked == seq {
-                    return true;
+}
+
+impl Prober {
+    /// Presses panic at each victim in turn, numbering presses from 1 over
+    /// all of them, so an ack's `seq` names its press. A victim's first
+    /// press raises its order's panic alert to count 1, its n-th round to n.
+    async fn run(self, mut acks: mpsc::UnboundedReceiver<u64>, every: Duration) {
+        let victims = self.presses.len() as u64;
+        for seq in 1u64.. {
+            let press = &self.presses[((seq - 1) % victims) as usize];
+            let payload = format!(
+                r#"{{"seq":{seq},"ts":{},"kind":"panic"}}"#,
+                TimestampMs::now().millis()
+            );
+            let sent = Instant::now();
+            self.clock.sent(&press.order, (seq - 1) / victims + 1, sent);
+            if self
+                .client
+                .publish(press.topic.as_str(), QoS::AtLeastOnce, false, payload)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let acked = tokio::time::timeout(ANSWER_TIMEOUT, async {
+                while let Some(acked) = acks.recv().await {
+                    if acked == seq {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await;
+            let latency = sent.elapsed();
+            {
+                let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+                match acked {
+                    Ok(true) => samples.latencies.push(latency),
+                    _ => samples.missed += 1,
                 }
             }
-            false
-        })
-        .await;
-        let latency = sent.elapsed();
-        {
-            let mut samples = samples.lock().unwrap_or_else(|p| p.into_inner());
-            match acked {
-                Ok(true) => samples.latencies.push(latency),
-                _ => samples.missed += 1,
-            }
+            tokio::time::sleep(every).await;
         }
-        tokio::time::sleep(every).await;
     }
 }
 
