@@ -11,6 +11,7 @@ mod fleet;
 mod latency;
 mod load;
 mod order_api;
+mod panics;
 mod procstat;
 mod report;
 mod retry;
