@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 use vangnet_proto::{Channel, Topics};
 
 use crate::broker::{self, CountingSubscriber, PublisherPool};
@@ -20,7 +19,6 @@ use crate::cleanup;
 use crate::dispatch_latency::PanicClock;
 use crate::fleet::Fleet;
 use crate::latency::{PanicLatency, PanicProber};
-use crate::order_api::{OrderApi, admin_token};
 use crate::procstat::{self, CpuMeter, MACHINE};
 use crate::report::{self, Report};
 use crate::service::{ServiceConfig, Vangnet};
@@ -41,7 +39,7 @@ const FLEET_SEED: u64 = 17;
 /// Time between the probe's panics.
 const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 /// How long the bench's admin token is valid, beyond an hour of margin.
-const BENCH_TOKEN_LIFETIME_S: u64 = 3600;
+const BENCH_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Options of `vangnet-sim bench`.
 #[derive(Debug, clap::Args)]
@@ -266,7 +264,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let measured = vangnet_throughput(&plan, &fleet, &config, &run_id, clock).await;
     sink.stop().await;
-    let cleaned = clean_up(&config).await;
+    let cleaned = cleanup::clean_up(&config).await;
     let measured = measured?;
     cleaned?;
     Report {
@@ -338,20 +336,7 @@ async fn vangnet_throughput(
     run_id: &str,
     clock: Arc<PanicClock>,
 ) -> anyhow::Result<VangnetMeasurement> {
-    let mut service = Vangnet::start(config).await?;
-    let importing = Instant::now();
-    let token = admin_token(DEVELOPMENT_JWT_SECRET, BENCH_TOKEN_LIFETIME_S)?;
-    OrderApi::new(reqwest::Client::new(), service.base_url(), token)
-        .import_all(&fleet.orders)
-        .await?;
-    println!(
-        "imported {} orders through the API in {:.1} s",
-        fleet.orders.len(),
-        importing.elapsed().as_secs_f64()
-    );
-    service
-        .wait_until_ready(fleet.orders.len() as u64, Duration::from_secs(120))
-        .await?;
+    let service = Vangnet::start_with_orders(config, &fleet.orders, BENCH_TOKEN_LIFETIME).await?;
     let rss_start_kib = procstat::rss_kib(service.pid());
     let topics = Topics::new(&config.mqtt_prefix).context("topic prefix")?;
     let prober = PanicProber::start(
@@ -536,30 +521,6 @@ fn watch(label: &'static str, url: &str) -> Option<(&'static str, u32)> {
     let url = url::Url::parse(url).ok()?;
     let default_port = if url.scheme() == "redis" { 6379 } else { 1883 };
     procstat::listener_pid(url.port().unwrap_or(default_port)).map(|pid| (label, pid))
-}
-
-/// Removes the run's Redis keys and the persistent MQTT sessions its `vangnet` left on the broker.
-async fn clean_up(config: &ServiceConfig) -> anyhow::Result<()> {
-    let deleted = cleanup::delete_keys(&config.store_url, &config.store_prefix).await?;
-    let sessions: String = config
-        .mqtt_prefix
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    for lane in ["loc", "alarm"] {
-        broker::forget_session(&config.mqtt_url, &format!("vangnet-{sessions}-{lane}")).await?;
-    }
-    println!(
-        "cleaned up: {deleted} Redis keys under {}:*",
-        config.store_prefix
-    );
-    Ok(())
 }
 
 /// A name no other run uses.

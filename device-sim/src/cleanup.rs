@@ -1,13 +1,17 @@
-//! Removing every key a benchmark run left in Redis under its own prefix.
+//! Removing what a run of its own `vangnet` left behind: every key under its
+//! Redis prefix and the persistent MQTT sessions on the broker.
 
 use anyhow::Context;
 use redis::AsyncTypedCommands;
+
+use crate::broker;
+use crate::service::ServiceConfig;
 
 /// Keys per DEL while cleaning up.
 const DELETE_BATCH: usize = 500;
 
 /// Deletes every key under `prefix:` (SCAN MATCH + DEL); returns how many.
-pub async fn delete_keys(redis_url: &str, prefix: &str) -> anyhow::Result<usize> {
+async fn delete_keys(redis_url: &str, prefix: &str) -> anyhow::Result<usize> {
     let client =
         redis::Client::open(redis_url).with_context(|| format!("Redis URL {redis_url}"))?;
     let mut connection = client
@@ -28,4 +32,28 @@ pub async fn delete_keys(redis_url: &str, prefix: &str) -> anyhow::Result<usize>
         connection.del(batch).await.context("DEL")?;
     }
     Ok(keys.len())
+}
+
+/// Removes the run's Redis keys and the persistent MQTT sessions its `vangnet` left on the broker.
+pub async fn clean_up(config: &ServiceConfig) -> anyhow::Result<()> {
+    let deleted = delete_keys(&config.store_url, &config.store_prefix).await?;
+    let sessions: String = config
+        .mqtt_prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    for lane in ["loc", "alarm"] {
+        broker::forget_session(&config.mqtt_url, &format!("vangnet-{sessions}-{lane}")).await?;
+    }
+    println!(
+        "cleaned up: {deleted} Redis keys under {}:*",
+        config.store_prefix
+    );
+    Ok(())
 }

@@ -4,6 +4,9 @@
 //! Victims stay at home (the centre of their order's zone); perpetrators roam
 //! the city between random destinations on foot, by bike or by car, so some
 //! pass near their victim and raise alerts, but most of the time none do.
+//! A fleet may also have visitors: perpetrators who drive to and fro along a
+//! road through their victim's home, so their order's alerts are raised and
+//! cleared again and again.
 
 use std::f64::consts::TAU;
 use std::time::Instant;
@@ -25,6 +28,12 @@ const METRES_PER_DEGREE: f64 = 111_320.0;
 const SPEEDS_MPS: [f64; 3] = [1.4, 4.5, 11.0];
 /// Reported GPS accuracy, and the size of the simulated noise.
 const ACCURACY_M: f64 = 8.0;
+/// How far a visitor drives past the victim's home each way: beyond where
+/// an approach, begun at most 120 s at visiting speed outside the alarm
+/// distance, clears (about 3.5 km).
+const VISIT_REACH_M: f64 = 4_000.0;
+/// A visitor's speed, a car in town.
+const VISIT_SPEED_MPS: f64 = 20.0;
 
 /// A position in degrees.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +105,16 @@ enum Motion {
         speed_mps: f64,
         since: Instant,
     },
+    /// Drives to and fro through `home` along a road heading `east`, `north`
+    /// (a unit vector), `VISIT_REACH_M` each way, `phase_m` along the round
+    /// trip at `since`.
+    Visiting {
+        home: Point,
+        east: f64,
+        north: f64,
+        phase_m: f64,
+        since: Instant,
+    },
 }
 
 /// A simulated device: its uplink topic, its message counter and its motion.
@@ -134,6 +153,25 @@ impl SimDevice {
     fn advance(&mut self, now: Instant) -> (Point, f64, f64) {
         let (at, destination, speed_mps, since) = match &mut self.motion {
             Motion::AtHome(home) => return (*home, 0.0, 0.0),
+            Motion::Visiting {
+                home,
+                east,
+                north,
+                phase_m,
+                since,
+            } => {
+                let round_trip = 4.0 * VISIT_REACH_M;
+                let along = (*phase_m + VISIT_SPEED_MPS * now.duration_since(*since).as_secs_f64())
+                    .rem_euclid(round_trip);
+                let (offset, sign) = if along < round_trip / 2.0 {
+                    (along - VISIT_REACH_M, 1.0)
+                } else {
+                    (3.0 * VISIT_REACH_M - along, -1.0)
+                };
+                let at = home.offset(*east * offset, *north * offset);
+                let heading = (sign * *east).atan2(sign * *north).to_degrees();
+                return (at, VISIT_SPEED_MPS, heading.rem_euclid(360.0));
+            }
             Motion::Roaming {
                 at,
                 destination,
@@ -164,6 +202,8 @@ pub struct Fleet {
     /// The orders, numbered from 0.
     pub orders: Vec<SimOrder>,
     seed: u64,
+    /// The perpetrators of this many orders, from the first, are visitors.
+    visitors: usize,
 }
 
 impl Fleet {
@@ -178,7 +218,19 @@ impl Fleet {
                 home: Point::random_in_city(&mut rng),
             })
             .collect();
-        Self { orders, seed }
+        Self {
+            orders,
+            seed,
+            visitors: 0,
+        }
+    }
+
+    /// The same fleet with the perpetrators of its first `visitors` orders
+    /// driving through their victim's home, each at a random point of the
+    /// round trip at the start, so visits are spread over time.
+    pub fn with_visitors(mut self, visitors: usize) -> Self {
+        self.visitors = visitors.min(self.orders.len());
+        self
     }
 
     /// Every device of the fleet (victim, then perpetrator, per order), publishing under `topics`.
@@ -186,13 +238,24 @@ impl Fleet {
         let mut rng = fastrand::Rng::with_seed(self.seed ^ 0x5eed);
         let started = Instant::now();
         let mut devices = Vec::with_capacity(self.orders.len() * 2);
-        for order in &self.orders {
+        for (n, order) in self.orders.iter().enumerate() {
             let victim = Motion::AtHome(order.home);
-            let perpetrator = Motion::Roaming {
-                at: Point::random_in_city(&mut rng),
-                destination: Point::random_in_city(&mut rng),
-                speed_mps: SPEEDS_MPS[rng.usize(..SPEEDS_MPS.len())],
-                since: started,
+            let perpetrator = if n < self.visitors {
+                let bearing = rng.f64() * TAU;
+                Motion::Visiting {
+                    home: order.home,
+                    east: bearing.sin(),
+                    north: bearing.cos(),
+                    phase_m: rng.f64() * 4.0 * VISIT_REACH_M,
+                    since: started,
+                }
+            } else {
+                Motion::Roaming {
+                    at: Point::random_in_city(&mut rng),
+                    destination: Point::random_in_city(&mut rng),
+                    speed_mps: SPEEDS_MPS[rng.usize(..SPEEDS_MPS.len())],
+                    since: started,
+                }
             };
             for (id, motion) in [(&order.victim, victim), (&order.perpetrator, perpetrator)] {
                 let device = DeviceId::parse(id, "device").context("fleet device id")?;
@@ -232,6 +295,30 @@ mod tests {
             };
             let (east, north) = CITY_CENTRE.metres_to(at);
             assert!(east.hypot(north) < CITY_RADIUS_M + 50.0);
+        }
+    }
+
+    #[test]
+    fn a_visitor_drives_through_the_home_and_out_beyond_the_alerts_reach() {
+        let fleet = Fleet::new("t", 1, 3).with_visitors(1);
+        let mut devices = fleet.devices(&Topics::new("sim/test").unwrap()).unwrap();
+        let home = fleet.orders[0].home;
+        let visitor = &mut devices[1];
+        let start = Instant::now();
+        let distances: Vec<f64> = (0..=800)
+            .map(|s| {
+                let (at, speed, _) = visitor.advance(start + std::time::Duration::from_secs(s));
+                assert_eq!(speed, VISIT_SPEED_MPS);
+                let (east, north) = home.metres_to(at);
+                east.hypot(north)
+            })
+            .collect();
+        let nearest = distances.iter().copied().fold(f64::INFINITY, f64::min);
+        let farthest = distances.iter().copied().fold(0.0, f64::max);
+        assert!(nearest < VISIT_SPEED_MPS, "{nearest}");
+        assert!(farthest > VISIT_REACH_M - VISIT_SPEED_MPS, "{farthest}");
+        for pair in distances.windows(2) {
+            assert!((pair[1] - pair[0]).abs() <= VISIT_SPEED_MPS + 1e-6);
         }
     }
 

@@ -7,14 +7,12 @@
 
 mod report;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use rumqttc::{AsyncClient, QoS};
-use vangnet_proto::{Channel, DeviceId, TimestampMs, Topics};
+use vangnet_proto::Topics;
 
 use self::report::LoadReport;
 use crate::bench::run_id;
@@ -23,6 +21,7 @@ use crate::dispatch_latency::PanicClock;
 use crate::fleet::Fleet;
 use crate::latency::LatencySummary;
 use crate::order_api::{OrderApi, admin_token};
+use crate::panics::Panics;
 use crate::service::Counters;
 use crate::sink::InProcessSink;
 
@@ -32,8 +31,6 @@ const SETTLE: Duration = Duration::from_secs(3);
 const DISPATCH_GRACE: Duration = Duration::from_secs(10);
 /// How long Vangnet may take to load the created orders.
 const ORDERS_LOADED_TIMEOUT: Duration = Duration::from_secs(60);
-/// Panic sequence numbers start here, so they never repeat a fix's `(seq, ts)`.
-const PANIC_SEQ_BASE: u64 = 1 << 40;
 
 /// Options of `vangnet-sim load`.
 #[derive(Debug, clap::Args)]
@@ -82,7 +79,7 @@ pub struct LoadArgs {
 }
 
 /// `60`, `2.5` (seconds) or a humantime duration like `60s`, `500ms`, `10m`.
-fn duration(text: &str) -> Result<Duration, String> {
+pub fn duration(text: &str) -> Result<Duration, String> {
     let parsed = match text.parse::<f64>() {
         Ok(seconds) => Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())?,
         Err(_) => humantime::parse_duration(text).map_err(|e| e.to_string())?,
@@ -181,7 +178,16 @@ async fn drive(
         fleet.devices(topics)?,
     )
     .await?;
-    let mut panics = Panics::connect(args, fleet, topics, clock.clone(), run).await?;
+    let sent = clock.clone();
+    let mut panics = Panics::connect(
+        &args.mqtt_url,
+        &format!("vangnet-sim-{run}-panic"),
+        args.panic_every,
+        (fleet, topics),
+        args.seed,
+        Box::new(move |order, count| sent.sent(&order.id, count, Instant::now())),
+    )
+    .await?;
     let before = Counters::read(http, api_url).await?;
     let acked_before = pool.acked();
     let rate = (2 * fleet.orders.len()) as f64 / args.interval.as_secs_f64();
@@ -222,7 +228,7 @@ async fn drive(
 }
 
 /// Waits until `expected` fixes past `from` are taken in, or nothing moved for a while; returns how many were.
-async fn drain(
+pub async fn drain(
     http: &reqwest::Client,
     api_url: &str,
     from: u64,
@@ -245,84 +251,4 @@ async fn drain(
         }
     }
     Ok(processed)
-}
-
-/// Presses panic at random victims of the fleet on a connection of its own.
-struct Panics<'a> {
-    /// The connection and the time between presses; none without `--panic-every`.
-    pressing: Option<(AsyncClient, Duration)>,
-    fleet: &'a Fleet,
-    topics: &'a Topics,
-    clock: Arc<PanicClock>,
-    rng: fastrand::Rng,
-}
-
-impl<'a> Panics<'a> {
-    /// Connects when `--panic-every` is given.
-    async fn connect(
-        args: &LoadArgs,
-        fleet: &'a Fleet,
-        topics: &'a Topics,
-        clock: Arc<PanicClock>,
-        run: &str,
-    ) -> anyhow::Result<Self> {
-        let pressing = match args.panic_every {
-            Some(every) => {
-                let client_id = format!("vangnet-sim-{run}-panic");
-                let client = broker::connect(&args.mqtt_url, &client_id, &[], |_| {}).await?;
-                Some((client, every))
-            }
-            None => None,
-        };
-        Ok(Self {
-            pressing,
-            fleet,
-            topics,
-            clock,
-            rng: fastrand::Rng::with_seed(args.seed ^ 0x9a41c),
-        })
-    }
-
-    /// Presses one panic every `--panic-every` until `end`; a failed publish ends the pressing.
-    async fn press_until(&mut self, end: Instant) {
-        let Some((client, every)) = self.pressing.clone() else {
-            return;
-        };
-        let mut presses: HashMap<usize, u64> = HashMap::new();
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        for n in 0u64.. {
-            ticks.tick().await;
-            if Instant::now() >= end {
-                return;
-            }
-            let index = self.rng.usize(..self.fleet.orders.len());
-            let order = &self.fleet.orders[index];
-            let Ok(victim) = DeviceId::parse(&order.victim, "device") else {
-                return;
-            };
-            let count = presses.entry(index).or_default();
-            *count += 1;
-            let payload = format!(
-                r#"{{"seq":{},"ts":{},"kind":"panic"}}"#,
-                PANIC_SEQ_BASE + n,
-                TimestampMs::now().millis()
-            );
-            self.clock.sent(&order.id, *count, Instant::now());
-            let topic = self.topics.uplink(&victim, Channel::Alarm);
-            if client
-                .publish(topic, QoS::AtLeastOnce, false, payload)
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    }
-
-    async fn disconnect(&self) -> anyhow::Result<()> {
-        if let Some((client, _)) = &self.pressing {
-            client.disconnect().await.context("MQTT disconnect")?;
-        }
-        Ok(())
-    }
 }

@@ -7,16 +7,19 @@ mod bench;
 mod broker;
 mod cleanup;
 mod dispatch_latency;
+mod dispatcher;
 mod fleet;
 mod latency;
 mod load;
 mod order_api;
+mod panics;
 mod procstat;
 mod report;
 mod retry;
 mod scenario;
 mod service;
 mod sink;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -45,6 +48,12 @@ enum Command {
     /// verifies signatures, answers according to a fault plan, prints a live
     /// summary.
     Sink(sink::SinkArgs),
+    /// A memory soak: its own Vangnet with N orders takes fixes at a fixed
+    /// rate for a long run while alerts are raised, cleared and resolved by a
+    /// simulated dispatcher; prints its memory through the run. Exit status
+    /// 1 when fixes were lost or memory was not flat (the last third of the
+    /// run beyond ±5 % of its mean), as for any error.
+    Soak(soak::SoakArgs),
     /// Plays a scenario against a running Vangnet and judges its alerts
     /// against the ground truth; exits 0 only when the expectations hold.
     Run(scenario::RunArgs),
@@ -56,6 +65,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Load(args) => load::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Sink(args) => sink::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Soak(args) => Ok(match soak::run(args).await? {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::FAILURE,
+        }),
         Command::Run(args) => Ok(match scenario::run(args).await? {
             true => ExitCode::SUCCESS,
             false => ExitCode::FAILURE,

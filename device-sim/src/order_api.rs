@@ -1,6 +1,6 @@
-//! The part of Vangnet's HTTP API (docs/api.md#orders) the load and bench
-//! runs use: creating their orders before the run and ending them after,
-//! with an admin token.
+//! The part of Vangnet's HTTP API (docs/api.md#orders) the load, bench and
+//! soak runs use: creating their orders before the run and ending them
+//! after, with an admin token; and signing the tokens they call it with.
 
 use anyhow::{Context, bail};
 use tokio::task::JoinSet;
@@ -19,9 +19,15 @@ const TOKEN_MARGIN_S: u64 = 3600;
 
 /// An admin token for all regions signed with the HS256 `secret`, valid for `lifetime_s` plus an hour.
 pub fn admin_token(secret: &str, lifetime_s: u64) -> anyhow::Result<String> {
+    token(secret, Role::Admin, "vangnet-sim-load", lifetime_s)
+}
+
+/// A token of `role` for all regions, held by `sub`, signed with the HS256
+/// `secret`, valid for `lifetime_s` plus an hour.
+pub fn token(secret: &str, role: Role, sub: &str, lifetime_s: u64) -> anyhow::Result<String> {
     let claims = Claims {
-        sub: "vangnet-sim-load".into(),
-        role: Role::Admin,
+        sub: sub.into(),
+        role,
         regions: vec!["*".into()],
         exp: TimestampMs::now().millis() / 1000 + lifetime_s + TOKEN_MARGIN_S,
         iss: None,

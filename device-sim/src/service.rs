@@ -9,6 +9,9 @@ use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 use vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 
+use crate::fleet::SimOrder;
+use crate::order_api::{OrderApi, admin_token};
+
 /// Where and how the child runs.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -155,6 +158,31 @@ impl Vangnet {
         })
     }
 
+    /// Starts `vangnet serve` with `config`, creates `orders` through its
+    /// API with an admin token valid for `lifetime`, and returns once it has
+    /// loaded them all.
+    pub async fn start_with_orders(
+        config: &ServiceConfig,
+        orders: &[SimOrder],
+        lifetime: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut service = Self::start(config).await?;
+        let importing = Instant::now();
+        let token = admin_token(DEVELOPMENT_JWT_SECRET, lifetime.as_secs())?;
+        OrderApi::new(service.http.clone(), service.base_url(), token)
+            .import_all(orders)
+            .await?;
+        println!(
+            "imported {} orders through the API in {:.1} s",
+            orders.len(),
+            importing.elapsed().as_secs_f64()
+        );
+        service
+            .wait_until_ready(orders.len() as u64, Duration::from_secs(120))
+            .await?;
+        Ok(service)
+    }
+
     /// Where its HTTP API answers.
     pub fn base_url(&self) -> &str {
         &self.base_url
@@ -166,7 +194,7 @@ impl Vangnet {
     }
 
     /// Waits until `/readyz` answers 200 and `vangnet_orders` reaches `orders`.
-    pub async fn wait_until_ready(&mut self, orders: u64, timeout: Duration) -> anyhow::Result<()> {
+    async fn wait_until_ready(&mut self, orders: u64, timeout: Duration) -> anyhow::Result<()> {
         let readyz = format!("{}/readyz", self.base_url);
         let deadline = Instant::now() + timeout;
         loop {

@@ -18,8 +18,9 @@
 //! are requests whose Idempotency-Key was seen before, whatever the answers;
 //! the P1 gap runs from a JSON body's `updated_at` to its 2xx answer.
 //!
-//! `load` and `bench` serve the same handler in their own process
-//! ([`InProcessSink`]), without faults, to time the dispatches they cause.
+//! `load`, `bench` and `soak` serve the same handler in their own process
+//! ([`InProcessSink`]), without faults, to time or handle the dispatches they
+//! cause.
 
 mod plan;
 mod record;

@@ -20,12 +20,24 @@ pub fn sim_beside_vangnet() -> Option<&'static Path> {
 /// The JSON figures on the last line of a run's stdout, and that stdout for
 /// messages, once the run is seen to have succeeded within `limit` of `started`.
 pub fn figures(output: &Output, started: Instant, limit: Duration) -> (serde_json::Value, String) {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "{stdout}\n{}",
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    printed_figures(output, started, limit)
+}
+
+/// The JSON figures on the last line of a run's stdout, and that stdout for
+/// messages, once the run is seen to have ended within `limit` of `started`,
+/// whatever its exit status.
+pub fn printed_figures(
+    output: &Output,
+    started: Instant,
+    limit: Duration,
+) -> (serde_json::Value, String) {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(started.elapsed() < limit, "{stdout}");
     let last = stdout.lines().last().unwrap_or_default();
     let figures = serde_json::from_str(last).unwrap_or_else(|err| panic!("{err}: {stdout}"));
