@@ -261,7 +261,7 @@ impl<S: PartitionStore> Partitions<S> {
             }
         }
         for (device, device_state) in &state.devices {
-            engine.restore_device_state(device.clone(), device_state.clone());
+            engine.restore_device_state(device.clone(), device_state.as_ref().clone());
         }
         Ok(Slot {
             engine,

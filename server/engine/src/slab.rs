@@ -10,8 +10,9 @@ use rustc_hash::FxBuildHasher;
 /// Values by slot, and the slot of each id.
 ///
 /// Each value sits beside its id (an inline string of up to 24 bytes) in one
-/// vector, which grows by an eighth at a time so that its spare capacity
-/// stays small. The hash table holds only slot numbers (4 bytes each), so
+/// vector, which grows by an eighth at a time (one entry at a time while it
+/// is small) so that its spare capacity stays small: the service runs an
+/// engine per order, whose slabs hold one order and two devices. The hash table holds only slot numbers (4 bytes each), so
 /// that it stays small enough for the cache, and an id is compared where its
 /// value lies, which the caller reads next anyway. FxHash is enough, as only
 /// known orders and devices are inserted.
@@ -90,7 +91,7 @@ impl<T> Slab<T> {
     fn push(&mut self, id: &str, value: T) -> u32 {
         let slot = self.entries.len() as u32;
         if self.entries.len() == self.entries.capacity() {
-            self.entries.reserve_exact(self.entries.len() / 8 + 16);
+            self.entries.reserve_exact((self.entries.len() / 8).max(1));
         }
         self.entries.push((id.into(), value));
         let entries = &self.entries;
