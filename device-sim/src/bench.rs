@@ -175,6 +175,8 @@ pub struct Step {
     pub cpu: Vec<(&'static str, Option<f64>)>,
     /// Panic latencies during the step, when measured.
     pub latency: Option<PanicLatency>,
+    /// Of those, the time inside Vangnet (ms, median and 99th percentile).
+    pub in_vangnet_ms: Option<(f64, f64)>,
 }
 
 impl Step {
@@ -229,6 +231,15 @@ enum Sink<'a> {
 }
 
 impl Sink<'_> {
+    /// How long alarms lately spent inside Vangnet (ms, median and 99th
+    /// percentile); nothing for the bare broker.
+    async fn alarm_processing(&self) -> anyhow::Result<Option<(f64, f64)>> {
+        match self {
+            Self::Subscriber(_) => Ok(None),
+            Self::Service(service) => Ok(service.counters().await?.alarm_processing_ms),
+        }
+    }
+
     /// Messages processed and messages refused so far.
     async fn counts(&self) -> anyhow::Result<(u64, u64)> {
         match self {
@@ -479,6 +490,10 @@ async fn measure_step(
     let (processed_at_end, _) = sink.counts().await?;
     let cpu = meter.percentages();
     let latency = prober.map(PanicProber::take);
+    let in_vangnet_ms = match prober {
+        Some(_) => sink.alarm_processing().await?,
+        None => None,
+    };
     let backlog = offered.saturating_sub(processed_at_end - processed_before);
     broker::wait_for_count(
         "broker PUBACKs",
@@ -498,6 +513,7 @@ async fn measure_step(
         refused: refused_after - refused_before,
         cpu,
         latency,
+        in_vangnet_ms,
     })
 }
 
@@ -550,6 +566,7 @@ mod tests {
                 (MACHINE, Some(80.0)),
             ],
             latency: None,
+            in_vangnet_ms: None,
         };
         assert_eq!(step.cpu_us_per_fix(), [("vangnet", 50.0)]);
     }

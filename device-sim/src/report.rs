@@ -43,8 +43,11 @@ pub fn step(phase: &str, step: &Step) {
             percentiles(l.dispatch)
         )
     });
+    let in_vangnet = step.in_vangnet_ms.map_or(String::new(), |(p50, p99)| {
+        format!("; in vangnet p50 {p50:.1} p99 {p99:.1}")
+    });
     println!(
-        "{phase:<8} {:>9.0} {:>9.0} {:>6.2} {:>7} {:>7}  {}{latency}",
+        "{phase:<8} {:>9.0} {:>9.0} {:>6.2} {:>7} {:>7}  {}{latency}{in_vangnet}",
         step.target,
         step.rate(),
         step.lag_s,
@@ -79,6 +82,7 @@ impl Report {
         let vangnet = vangnet_best.map_or(0.0, Step::rate);
         let ratio = (broker > 0.0).then(|| vangnet / broker);
         let loaded = vangnet_best.and_then(|step| step.latency);
+        let in_vangnet = vangnet_best.and_then(|step| step.in_vangnet_ms);
         let loss = vangnet_best
             .or(self.vangnet.steps.first())
             .map_or(0, |step| step.lost);
@@ -107,6 +111,12 @@ impl Report {
             describe(Some(self.idle_latency.dispatch), "dispatch"),
             describe(loaded.map(|l| l.dispatch), "dispatch")
         );
+        println!(
+            "(c) of which inside vangnet, from decoding a panic to its effects stored, under the load of (b): {}",
+            in_vangnet.map_or("-".into(), |(p50, p99)| format!(
+                "p50 {p50:.1} ms, p99 {p99:.1} ms"
+            ))
+        );
         let mib = |rss: Option<f64>| rss.map_or("-".into(), |mib| format!("{mib:.0} MiB"));
         println!(
             "(d) vangnet resident memory with its orders loaded: {}; at the end: {}",
@@ -133,6 +143,7 @@ impl Report {
             "panic_ack_loaded_ms": latency_json(loaded.map(|l| l.ack)),
             "panic_dispatch_idle_ms": latency_json(Some(self.idle_latency.dispatch)),
             "panic_dispatch_loaded_ms": latency_json(loaded.map(|l| l.dispatch)),
+            "panic_in_vangnet_loaded_ms": in_vangnet.map(|(p50, p99)| json!({"p50": p50, "p99": p99})),
             "vangnet_rss_start_mib": rss_start_mib.map(f64::round),
             "vangnet_rss_mib": rss_mib.map(f64::round),
             "broker_cpu_us_per_fix": cpu_json(broker_best),

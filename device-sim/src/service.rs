@@ -36,6 +36,10 @@ pub struct Counters {
     pub refused: u64,
     /// `vangnet_orders`: orders loaded.
     pub orders: u64,
+    /// The median and 99th percentile (ms) of `vangnet_processing_seconds`
+    /// for alarms, over the exporter's recent window: a panic's time inside
+    /// Vangnet, from decoding it to its effects stored and its receipt queued.
+    pub alarm_processing_ms: Option<(f64, f64)>,
 }
 
 impl Counters {
@@ -64,6 +68,14 @@ impl Counters {
                 continue;
             };
             let name = sample.split('{').next().unwrap_or_default();
+            if name == "vangnet_processing_seconds" && sample.contains(r#"kind="alarm""#) {
+                let (p50, p99) = counters.alarm_processing_ms.get_or_insert((0.0, 0.0));
+                if sample.contains(r#"quantile="0.5""#) {
+                    *p50 = value * 1000.0;
+                } else if sample.contains(r#"quantile="0.99""#) {
+                    *p99 = value * 1000.0;
+                }
+            }
             let value = value as u64;
             match name {
                 "vangnet_messages_total" if sample.contains(r#"kind="loc""#) => {
@@ -283,8 +295,19 @@ mod tests {
             Counters {
                 loc: 120,
                 refused: 7,
-                orders: 10
+                orders: 10,
+                alarm_processing_ms: None,
             }
         );
+    }
+
+    #[test]
+    fn counters_take_the_median_and_99th_percentile_of_alarm_processing_in_ms() {
+        let text = "vangnet_processing_seconds{kind=\"loc\",quantile=\"0.99\"} 0.5\n\
+            vangnet_processing_seconds{kind=\"alarm\",quantile=\"0.5\"} 0.0012\n\
+            vangnet_processing_seconds{kind=\"alarm\",quantile=\"0.9\"} 0.002\n\
+            vangnet_processing_seconds{kind=\"alarm\",quantile=\"0.99\"} 0.0031\n";
+        let (p50, p99) = Counters::parse(text).alarm_processing_ms.unwrap();
+        assert!((p50 - 1.2).abs() < 1e-9 && (p99 - 3.1).abs() < 1e-9);
     }
 }
