@@ -21,7 +21,7 @@ use crate::fleet::Fleet;
 use crate::latency::{PanicLatency, PanicProber};
 use crate::procstat::{self, CpuMeter, MACHINE};
 use crate::report::{self, Report};
-use crate::service::{ServiceConfig, Vangnet};
+use crate::service::{Endpoints, ServiceConfig, Vangnet};
 use crate::sink::InProcessSink;
 
 /// A step whose backlog at its end exceeds this many seconds of its rate is too fast.
@@ -59,15 +59,8 @@ pub struct BenchArgs {
     /// Most fixes per second one device sends to Vangnet (it rate-limits a device above 20/s)
     #[arg(long, default_value_t = 1.0)]
     device_max_hz: f64,
-    /// Publishing MQTT connections
-    #[arg(long, default_value_t = 8)]
-    publishers: usize,
-    /// The MQTT broker
-    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
-    mqtt_url: String,
-    /// The Redis server of Vangnet's store
-    #[arg(long, default_value = "redis://127.0.0.1:6379/0")]
-    redis_url: String,
+    #[command(flatten)]
+    endpoints: Endpoints,
     /// A small fleet and short steps: a smoke run for CI, under a minute
     #[arg(long)]
     quick: bool,
@@ -108,7 +101,7 @@ impl Plan {
                 .max_rate
                 .unwrap_or(if quick { 5_000.0 } else { 200_000.0 }),
             device_max_hz: args.device_max_hz,
-            publishers: args.publishers,
+            publishers: args.endpoints.publishers,
             settle: Duration::from_secs_f64(if quick { 1.5 } else { 3.0 }),
             idle_probe: Duration::from_secs(if quick { 1 } else { 5 }),
         }
@@ -267,8 +260,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Box::new(move |body| observed.observe(body)),
     )?;
     let config = ServiceConfig {
-        mqtt_url: args.mqtt_url.clone(),
-        store_url: args.redis_url.clone(),
+        mqtt_url: args.endpoints.mqtt_url.clone(),
+        store_url: args.endpoints.redis_url.clone(),
         mqtt_prefix: format!("bench/{run_id}"),
         store_prefix: format!("vangnet-bench-{run_id}"),
         dispatch_url: sink.url().to_owned(),
@@ -299,20 +292,20 @@ async fn broker_ceiling(
 ) -> anyhow::Result<Climb> {
     let topics = Topics::new(&format!("bench-bare/{run_id}")).context("topic prefix")?;
     let subscriber = CountingSubscriber::connect(
-        &args.mqtt_url,
+        &args.endpoints.mqtt_url,
         &format!("vangnet-sim-{run_id}-sink"),
         &topics.uplink_filter(Channel::Loc),
     )
     .await?;
     let mut pool = PublisherPool::connect(
-        &args.mqtt_url,
+        &args.endpoints.mqtt_url,
         &format!("vangnet-sim-{run_id}-bare"),
         plan.publishers,
         fleet.devices(&topics)?,
     )
     .await?;
     let watched = [
-        watch("mosquitto", &args.mqtt_url),
+        watch("mosquitto", &args.endpoints.mqtt_url),
         Some(("bench", std::process::id())),
     ];
     let mut meter = CpuMeter::new(watched.into_iter().flatten().collect());

@@ -27,6 +27,21 @@ pub struct ServiceConfig {
     pub dispatch_url: String,
 }
 
+/// Where a run that starts its own Vangnet finds the broker and Redis, and
+/// how many connections publish its fleet's fixes.
+#[derive(Debug, clap::Args)]
+pub struct Endpoints {
+    /// Publishing MQTT connections
+    #[arg(long, default_value_t = 8)]
+    pub publishers: usize,
+    /// The MQTT broker
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    pub mqtt_url: String,
+    /// The Redis server of Vangnet's store
+    #[arg(long, default_value = "redis://127.0.0.1:6379/0")]
+    pub redis_url: String,
+}
+
 /// The counters of `/metrics` the benchmark judges by.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Counters {

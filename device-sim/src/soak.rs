@@ -31,7 +31,7 @@ use crate::load::{self, duration};
 use crate::order_api;
 use crate::panics::Panics;
 use crate::procstat;
-use crate::service::{ServiceConfig, Vangnet};
+use crate::service::{Endpoints, ServiceConfig, Vangnet};
 use crate::sink::InProcessSink;
 
 /// Seed of the fleet's homes, routes, visits and panic victims, so runs are comparable.
@@ -62,15 +62,8 @@ pub struct SoakArgs {
     /// Press panic at a random victim this often [default: 5s, 1s with --quick]
     #[arg(long, value_parser = duration)]
     panic_every: Option<Duration>,
-    /// Publishing MQTT connections
-    #[arg(long, default_value_t = 8)]
-    publishers: usize,
-    /// The MQTT broker
-    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
-    mqtt_url: String,
-    /// The Redis server of Vangnet's store
-    #[arg(long, default_value = "redis://127.0.0.1:6379/0")]
-    redis_url: String,
+    #[command(flatten)]
+    endpoints: Endpoints,
     /// A small fleet for a short run: a smoke run for CI
     #[arg(long)]
     quick: bool,
@@ -119,7 +112,7 @@ impl Plan {
             panic_every: args
                 .panic_every
                 .unwrap_or(Duration::from_secs(if quick { 1 } else { 5 })),
-            publishers: args.publishers,
+            publishers: args.endpoints.publishers,
         };
         if !(plan.rate > 0.0 && plan.rate <= (2 * orders) as f64 * DEVICE_MAX_HZ) {
             bail!(
@@ -147,8 +140,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<bool> {
     let (revisions, dispatched) = mpsc::unbounded_channel();
     let sink = InProcessSink::start(([127, 0, 0, 1], 0).into(), dispatcher::observer(revisions))?;
     let config = ServiceConfig {
-        mqtt_url: args.mqtt_url.clone(),
-        store_url: args.redis_url.clone(),
+        mqtt_url: args.endpoints.mqtt_url.clone(),
+        store_url: args.endpoints.redis_url.clone(),
         mqtt_prefix: format!("soak/{run_id}"),
         store_prefix: format!("vangnet-soak-{run_id}"),
         dispatch_url: sink.url().to_owned(),

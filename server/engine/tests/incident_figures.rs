@@ -13,7 +13,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::walk::{Walker, report};
+use common::walk::{Visit, Visits, Walker, report};
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -92,11 +92,7 @@ fn month(seed: u64, r_min: f64, r_max: f64) -> Figures {
         r_max,
     };
     let victim_home = [6_000.0, 0.0];
-    let starts: Vec<u64> = (0..EPISODES)
-        .map(|i| (i * MONTH_S / EPISODES) + 3 * 3600)
-        .collect();
-    let mut plan: Option<(u64, [f64; 2], u64)> = None;
-    let mut next_episode = 0;
+    let mut visits = Visits::new(EPISODES, MONTH_S, FIX_INTERVAL_S);
     let mut inside = false;
     let mut figures = Figures::default();
     let mut incidents: BTreeSet<IncidentId> = BTreeSet::new();
@@ -105,37 +101,14 @@ fn month(seed: u64, r_min: f64, r_max: f64) -> Figures {
     let (mut seq_p, mut seq_v) = (0, 0);
     let mut t = 0;
     while t < MONTH_S {
-        if plan.is_none() && next_episode < starts.len() && t >= starts[next_episode] {
-            next_episode += 1;
-            let dwell = rng.random_range(30..600);
-            let target = [150.0 * walker.theta.cos(), 150.0 * walker.theta.sin()];
-            plan = Some((0, target, dwell));
-            windows.push((t, MONTH_S));
-        }
-        match &mut plan {
-            Some((phase, target, dwell)) => {
-                let here = walker.xy();
-                let (dx, dy) = (target[0] - here[0], target[1] - here[1]);
-                let gap = dx.hypot(dy);
-                if *phase == 0 {
-                    let step = (1.4 * FIX_INTERVAL_S as f64).min(gap);
-                    walker.r = ((here[0] + dx / gap.max(1e-9) * step).powi(2)
-                        + (here[1] + dy / gap.max(1e-9) * step).powi(2))
-                    .sqrt();
-                    if gap <= step {
-                        *phase = t + *dwell;
-                    }
-                } else if t >= *phase {
-                    walker.r = (walker.r + 1.4 * FIX_INTERVAL_S as f64).min(r_min);
-                    if walker.r >= r_min {
-                        plan = None;
-                        if let Some(window) = windows.last_mut() {
-                            window.1 = t + GRACE_S;
-                        }
-                    }
+        match visits.step(&mut walker, &mut rng, t) {
+            Some(Visit::Began) => windows.push((t, MONTH_S)),
+            Some(Visit::Ended) => {
+                if let Some(window) = windows.last_mut() {
+                    window.1 = t + GRACE_S;
                 }
             }
-            None => walker.wander(&mut rng, FIX_INTERVAL_S as f64),
+            None => {}
         }
         let xy = walker.xy();
         let truly_inside = truth.signed_distance(at(xy[0], xy[1])) < 0.0;

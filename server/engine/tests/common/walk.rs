@@ -80,3 +80,74 @@ impl Walker {
         [self.r * self.theta.cos(), self.r * self.theta.sin()]
     }
 }
+
+/// A month's planned visits: at each start time the walker goes straight in
+/// to 150 m from the centre at 1.4 m/s, stays 30–600 s, and walks straight
+/// back out to `r_min`, then wanders on.
+pub struct Visits {
+    starts: Vec<u64>,
+    next: usize,
+    /// The visit under way: when the stay ends (0 while walking in), where
+    /// it is, and how long it lasts.
+    under_way: Option<(u64, [f64; 2], u64)>,
+    step_s: f64,
+}
+
+/// What a visit did at one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    /// He set off towards the centre.
+    Began,
+    /// He is back at `r_min`.
+    Ended,
+}
+
+impl Visits {
+    /// `count` visits spread over `month_s`, with steps of `step_s`.
+    pub fn new(count: u64, month_s: u64, step_s: u64) -> Self {
+        Self {
+            starts: (0..count)
+                .map(|i| (i * month_s / count) + 3 * 3600)
+                .collect(),
+            next: 0,
+            under_way: None,
+            step_s: step_s as f64,
+        }
+    }
+
+    /// Moves `walker` on to `t`: visiting, or wandering between visits.
+    pub fn step(&mut self, walker: &mut Walker, rng: &mut StdRng, t: u64) -> Option<Visit> {
+        let mut began = None;
+        if self.under_way.is_none() && self.starts.get(self.next).is_some_and(|&at| t >= at) {
+            self.next += 1;
+            let dwell = rng.random_range(30..600);
+            let goal = [150.0 * walker.theta.cos(), 150.0 * walker.theta.sin()];
+            self.under_way = Some((0, goal, dwell));
+            began = Some(Visit::Began);
+        }
+        let stride = 1.4 * self.step_s;
+        let Some((stay_ends, goal, dwell)) = &mut self.under_way else {
+            walker.wander(rng, self.step_s);
+            return began;
+        };
+        if *stay_ends == 0 {
+            let here = walker.xy();
+            let (dx, dy) = (goal[0] - here[0], goal[1] - here[1]);
+            let gap = dx.hypot(dy);
+            let step = stride.min(gap);
+            walker.r = ((here[0] + dx / gap.max(1e-9) * step).powi(2)
+                + (here[1] + dy / gap.max(1e-9) * step).powi(2))
+            .sqrt();
+            if gap <= step {
+                *stay_ends = t + *dwell;
+            }
+        } else if t >= *stay_ends {
+            walker.r = (walker.r + stride).min(walker.r_min);
+            if walker.r >= walker.r_min {
+                self.under_way = None;
+                return Some(Visit::Ended);
+            }
+        }
+        began
+    }
+}

@@ -15,7 +15,7 @@ use vangnet_geodesy::{Position, Zone, distance_m};
 use vangnet_proto::order::ZoneBody;
 use vangnet_proto::{AlertKind, Fix};
 
-use crate::common::walk::{Walker, report};
+use crate::common::walk::{Visits, Walker, report};
 use crate::common::*;
 use crate::{Judge, position, reported};
 
@@ -91,51 +91,14 @@ fn replay(seed: u64, target: Target, r_min: f64, r_max: f64) -> (crate::Figures,
     };
     let mut victim_fix: Option<(Fix, bool)> = None;
 
-    // Violation episodes: start times spread over the month, then walk in,
-    // dwell 30–600 s at 150 m from the centre, walk out.
-    let starts: Vec<u64> = (0..EPISODES)
-        .map(|i| (i * MONTH_S / EPISODES) + 3 * 3600)
-        .collect();
-    let mut plan: Option<(u64, [f64; 2], u64)> = None; // (phase end, goal, dwell)
+    let mut visits = Visits::new(EPISODES, MONTH_S, FIX_INTERVAL_S);
     let mut judge = Judge::default();
     let mut outliers = Outliers::default();
-    let mut next_episode = 0;
     let (mut seq_p, mut seq_v) = (0, 0);
 
     let mut t = 0;
     while t < MONTH_S {
-        if plan.is_none() && next_episode < starts.len() && t >= starts[next_episode] {
-            next_episode += 1;
-            let dwell = rng.random_range(30..600);
-            plan = Some((
-                0,
-                [150.0 * walker.theta.cos(), 150.0 * walker.theta.sin()],
-                dwell,
-            ));
-        }
-        match &mut plan {
-            Some((phase, goal, dwell)) => {
-                let here = walker.xy();
-                let (dx, dy) = (goal[0] - here[0], goal[1] - here[1]);
-                let gap = dx.hypot(dy);
-                if *phase == 0 {
-                    let step = (1.4 * FIX_INTERVAL_S as f64).min(gap);
-                    walker.r = ((here[0] + dx / gap.max(1e-9) * step).powi(2)
-                        + (here[1] + dy / gap.max(1e-9) * step).powi(2))
-                    .sqrt();
-                    if gap <= step {
-                        *phase = t + *dwell;
-                        *goal = [r_min * walker.theta.cos(), r_min * walker.theta.sin()];
-                    }
-                } else if t >= *phase {
-                    walker.r = (walker.r + 1.4 * FIX_INTERVAL_S as f64).min(r_min);
-                    if walker.r >= r_min {
-                        plan = None;
-                    }
-                }
-            }
-            None => walker.wander(&mut rng, FIX_INTERVAL_S as f64),
-        }
+        visits.step(&mut walker, &mut rng, t);
         let truth_xy = walker.xy();
         let beyond = target.beyond(zone.as_ref(), position(truth_xy), position(victim_home));
         judge.truth(t, beyond < 0.0);
