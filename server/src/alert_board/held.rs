@@ -168,9 +168,10 @@ impl Alerts {
         )
     }
 
-    /// The lowest key every alert or incident at or above which is held.
-    pub(super) fn floor(&self) -> BoardKey {
-        (self.horizon, String::new())
+    /// The lowest key a list answers from memory down to: the horizon, or
+    /// for a list of what is not resolved none, as memory holds all of that.
+    pub(super) fn floor(&self, not_resolved: bool) -> BoardKey {
+        (if not_resolved { 0 } else { self.horizon }, String::new())
     }
 }
 

@@ -120,17 +120,10 @@ impl AlertBoard {
     ) -> Result<Vec<Arc<Held>>, StoreError> {
         let (mut found, floor) = {
             let alerts = self.read();
-            let floor = if not_resolved {
-                (0, String::new())
-            } else {
-                alerts.floor()
-            };
-            let upper = before.map_or(Bound::Unbounded, |before| {
-                Bound::Excluded(before.max(&floor))
-            });
+            let floor = alerts.floor(not_resolved);
             let held: Vec<_> = alerts
                 .by_key
-                .range((Bound::Included(&floor), upper))
+                .range(below(&floor, before))
                 .rev()
                 .map(|(_, held)| held)
                 .filter(|held| wanted(&held.body))
@@ -184,17 +177,10 @@ impl AlertBoard {
     ) -> Result<Vec<(BoardKey, Incident)>, StoreError> {
         let (mut found, floor) = {
             let alerts = self.read();
-            let floor = if not_resolved {
-                (0, String::new())
-            } else {
-                alerts.floor()
-            };
-            let upper = before.map_or(Bound::Unbounded, |before| {
-                Bound::Excluded(before.max(&floor))
-            });
+            let floor = alerts.floor(not_resolved);
             let held: Vec<_> = alerts
                 .incident_keys
-                .range((Bound::Included(&floor), upper))
+                .range(below(&floor, before))
                 .rev()
                 .filter_map(|key| {
                     let incident = incident_of(&alerts.members(&key.1)?, &visible)?;
@@ -348,4 +334,15 @@ impl AlertBoard {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The keys from `floor` up to just below `before` (or all above `floor`).
+fn below<'a>(
+    floor: &'a BoardKey,
+    before: Option<&'a BoardKey>,
+) -> (Bound<&'a BoardKey>, Bound<&'a BoardKey>) {
+    let upper = before.map_or(Bound::Unbounded, |before| {
+        Bound::Excluded(before.max(floor))
+    });
+    (Bound::Included(floor), upper)
 }
