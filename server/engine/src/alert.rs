@@ -109,13 +109,13 @@ pub enum AlertError {
     NoteRequired,
 }
 
-/// One alert episode with its history.
+/// One alert episode as it stands. Its earlier revisions are not kept
+/// here: each went out as an effect, and the store keeps the timeline, so an
+/// alert open for days costs the same memory as a new one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Its slot within the order.
     pub slot: Slot,
-    /// The revisions before the latest, oldest first.
-    history: Vec<Revision>,
     /// The latest revision.
     latest: Revision,
     /// Whether devices were warned about it, so that clearing tells them.
@@ -167,7 +167,6 @@ impl Alert {
         body.summary = summary(&body);
         Self {
             slot,
-            history: Vec::new(),
             latest: Revision { body, act: None },
             warned: false,
             position_revised_at: trigger.time,
@@ -179,9 +178,9 @@ impl Alert {
         &self.latest.body
     }
 
-    /// Every revision, oldest first: the alert's timeline.
-    pub fn timeline(&self) -> impl Iterator<Item = &Revision> {
-        self.history.iter().chain(std::iter::once(&self.latest))
+    /// The person's act behind the latest revision, if a person made it.
+    pub fn act(&self) -> Option<&Act> {
+        self.latest.act.as_ref()
     }
 
     /// Its id.
@@ -294,14 +293,10 @@ impl Alert {
         next.revision += 1;
         next.updated_at = UtcTime(now);
         next.summary = summary(&next);
-        let previous = std::mem::replace(
-            &mut self.latest,
-            Revision {
-                body: next.clone(),
-                act,
-            },
-        );
-        self.history.push(previous);
+        self.latest = Revision {
+            body: next.clone(),
+            act,
+        };
         next
     }
 }

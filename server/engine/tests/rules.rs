@@ -684,7 +684,7 @@ fn p1_and_p2_are_resolved_only_by_a_person() {
 }
 
 #[test]
-fn acknowledge_then_resolve_are_a_persons_acts_kept_in_the_timeline() {
+fn acknowledge_then_resolve_are_a_persons_acts_on_the_revisions_they_make() {
     let mut engine = engine_with(&[zone_order()]);
     let opened = dispatches(&engine.handle(
         &dev("v1"),
@@ -697,15 +697,39 @@ fn acknowledge_then_resolve_are_a_persons_acts_kept_in_the_timeline() {
         (acked[0].status, acked[0].revision),
         (AlertStatus::Acknowledged, 2)
     );
+    assert_eq!(engine.alert(&id).unwrap().act().unwrap().note, "on my way");
     engine
         .resolve(&id, act("false alarm, victim called"), ts(20))
         .unwrap();
-    let timeline: Vec<_> = engine.alert(&id).unwrap().timeline().collect();
-    assert_eq!(timeline.len(), 3);
+    let alert = engine.alert(&id).unwrap();
     assert_eq!(
-        timeline[2].act.as_ref().unwrap().note,
-        "false alarm, victim called"
+        (alert.current().revision, alert.act().unwrap().note.as_str()),
+        (3, "false alarm, victim called")
     );
+}
+
+#[test]
+fn an_alert_revised_for_a_day_holds_only_its_latest_revision() {
+    let mut engine = engine_with(&[zone_order()]);
+    let opened = dispatches(&engine.handle(
+        &dev("v1"),
+        Event::Alarm(alarm(1, 0, AlarmKind::Panic)),
+        ts(0),
+    ));
+    let id = opened[0].alert_id.clone();
+    let fresh = serde_json::to_vec(engine.alert(&id).unwrap())
+        .unwrap()
+        .len();
+    for press in 1..2_000 {
+        engine.handle(
+            &dev("v1"),
+            Event::Alarm(alarm(press + 1, press * 40, AlarmKind::Panic)),
+            ts(press * 40),
+        );
+    }
+    let alert = engine.alert(&id).unwrap();
+    assert!(alert.current().count >= 2_000);
+    assert!(serde_json::to_vec(alert).unwrap().len() < fresh + 64);
 }
 
 #[test]
