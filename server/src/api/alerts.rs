@@ -18,7 +18,7 @@ use super::openapi::{
     Conflict, Invalid, NotFound, TooManyRequests,
 };
 use super::{ApiError, Caller, parse_body, require};
-use crate::alert_board::{AlertBoard, BoardKey};
+use crate::alert_board::{AlertBoard, BoardKey, key_of};
 use crate::audit;
 use crate::audit_chain::Draft;
 use crate::auth::{Claims, Role};
@@ -130,8 +130,21 @@ struct Page<'a> {
 
 /// A cursor is `{updated_at ms}:{alert_id}` of the last item of a page
 /// (`{updated_at ms}:{incident_id}` in the incident list).
-fn cursor_of(alert: &DispatchBody) -> String {
-    format!("{}:{}", alert.updated_at.0.millis(), alert.alert_id)
+/// Cuts `found` (up to `limit + 1` items) to a page of `limit`, returning
+/// the cursor of the next page, made of the last item's key, if there is one.
+pub(super) fn next_page<T>(
+    found: &mut Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> BoardKey,
+) -> Option<String> {
+    if found.len() <= limit {
+        return None;
+    }
+    found.truncate(limit);
+    found.last().map(|item| {
+        let (ms, id) = key(item);
+        format!("{ms}:{id}")
+    })
 }
 
 pub(super) fn parse_cursor(cursor: &str) -> Result<BoardKey, ApiError> {
@@ -172,12 +185,7 @@ pub(crate) async fn list<S: Store>(
             |alert| may_see(claims, alert.region.as_deref()) && query.matches(alert),
         )
         .await?;
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|held| cursor_of(&held.body))
-    } else {
-        None
-    };
+    let next = next_page(&mut items, limit, |held| key_of(&held.body));
     let items = items.iter().map(|held| &*held.json).collect();
     Ok(HttpResponse::Ok().json(Page { items, next }))
 }

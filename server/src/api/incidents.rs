@@ -9,7 +9,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
-use super::alerts::{ListQuery, list_request, may_see};
+use super::alerts::{ListQuery, list_request, may_see, next_page};
 use super::openapi::{BadRequest, CallErrors, IncidentPage, NotFound};
 use super::{ApiError, Caller, require};
 use crate::alert_board::AlertBoard;
@@ -69,12 +69,7 @@ pub(crate) async fn list<S: Store>(
             },
         )
         .await?;
-    let next = if found.len() > limit {
-        found.truncate(limit);
-        found.last().map(|((ms, id), _)| format!("{ms}:{id}"))
-    } else {
-        None
-    };
+    let next = next_page(&mut found, limit, |(key, _)| key.clone());
     let items = found.into_iter().map(|(_, incident)| incident).collect();
     Ok(HttpResponse::Ok().json(Page { items, next }))
 }
