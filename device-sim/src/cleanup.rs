@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use redis::AsyncTypedCommands;
+use vangnet_proto::Topics;
 
 use crate::broker;
 use crate::service::ServiceConfig;
@@ -37,17 +38,9 @@ async fn delete_keys(redis_url: &str, prefix: &str) -> anyhow::Result<usize> {
 /// Removes the run's Redis keys and the persistent MQTT sessions its `vangnet` left on the broker.
 pub async fn clean_up(config: &ServiceConfig) -> anyhow::Result<()> {
     let deleted = delete_keys(&config.store_url, &config.store_prefix).await?;
-    let sessions: String = config
-        .mqtt_prefix
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let sessions = Topics::new(&config.mqtt_prefix)
+        .context("topic prefix")?
+        .client_id_part();
     for lane in ["loc", "alarm"] {
         broker::forget_session(&config.mqtt_url, &format!("vangnet-{sessions}-{lane}")).await?;
     }

@@ -62,6 +62,22 @@ impl Topics {
         &self.prefix
     }
 
+    /// The prefix as Vangnet's MQTT client ids carry it (`{instance}-{this}-{lane}`),
+    /// every character but ASCII letters, digits and `-` made `_`, so that
+    /// tools can find the sessions of one deployment.
+    pub fn client_id_part(&self) -> String {
+        self.prefix
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
     /// Subscription filter for one uplink channel of every device.
     pub fn uplink_filter(&self, channel: Channel) -> String {
         format!("{}/devices/+/{}", self.prefix, channel.as_str())
@@ -117,6 +133,14 @@ mod tests {
 
     fn topics() -> Topics {
         Topics::new("pilot/rotterdam").unwrap()
+    }
+
+    #[test]
+    fn a_client_id_carries_the_prefix_with_only_letters_digits_and_dashes() {
+        assert_eq!(
+            Topics::new("pilot/rot-2.a").unwrap().client_id_part(),
+            "pilot_rot-2_a"
+        );
     }
 
     #[test]

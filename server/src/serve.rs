@@ -373,19 +373,11 @@ fn engine_config(detection: &DetectionSettings) -> EngineConfig {
 /// The MQTT client id of one lane: stable across restarts (persistent
 /// session) and distinct per instance and topic prefix.
 fn client_id(config: &Config, lane: &str) -> String {
-    let prefix: String = config
-        .topics
-        .prefix()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{}-{prefix}-{lane}", config.instance_id)
+    format!(
+        "{}-{}-{lane}",
+        config.instance_id,
+        config.topics.client_id_part()
+    )
 }
 
 fn subscription(config: &Config, filter: String) -> String {
