@@ -98,3 +98,32 @@ fn a_restored_state_that_does_not_fit_the_order_never_switches_a_zone_off() {
             .any(|b| b.kind == vangnet_proto::AlertKind::ZoneAlarm)
     );
 }
+
+#[test]
+fn an_order_state_stored_with_its_alerts_earlier_revisions_still_loads() {
+    let mut engine = engine_with(&[body()]);
+    engine.handle(
+        &dev("v1"),
+        Event::Alarm(alarm(1, 0, AlarmKind::Panic)),
+        ts(0),
+    );
+    let id = OrderId::new("o1");
+    let mut stored = serde_json::to_value(engine.order_state(&id).unwrap()).unwrap();
+    fn add_history(value: &mut serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut added = 0;
+                if let Some(latest) = map.get("latest").cloned() {
+                    map.insert("history".into(), serde_json::json!([latest]));
+                    added += 1;
+                }
+                added + map.values_mut().map(add_history).sum::<usize>()
+            }
+            serde_json::Value::Array(items) => items.iter_mut().map(add_history).sum(),
+            _ => 0,
+        }
+    }
+    assert!(add_history(&mut stored) > 0, "the state holds an alert");
+    let loaded: OrderState = serde_json::from_value(stored).unwrap();
+    assert_eq!(&loaded, engine.order_state(&id).unwrap());
+}
