@@ -78,17 +78,98 @@ impl Verifier {
     }
 
     /// The claims of a valid token, or why it is not.
-    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        let kid = jsonwebtoken::decode_header(token)?.kid;
+    pub fn verify(&self, token: &str) -> Result<Claims, Refusal> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Refusal::TooLong);
+        }
+        let kid = jsonwebtoken::decode_header(token)
+            .map_err(|err| Refusal::of(err.kind()))?
+            .kid;
         let trusted = match self.keys.as_slice() {
             [only] if only.kid.is_none() => only,
             keys => keys
                 .iter()
                 .find(|key| key.kid.is_some() && key.kid == kid)
-                .ok_or(jsonwebtoken::errors::ErrorKind::InvalidToken)?,
+                .ok_or(Refusal::UnknownKey)?,
         };
         jsonwebtoken::decode::<Claims>(token, &trusted.key, &trusted.validation)
             .map(|data| data.claims)
+            .map_err(|err| Refusal::of(err.kind()))
+    }
+}
+
+/// The longest token read: real ones are a few hundred bytes, and a larger
+/// one would only cost the time to decode it.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Why a token was refused; each is counted in
+/// `vangnet_api_auth_failures_total{reason}`, so an operator sees an attack
+/// or a clock or issuer misconfiguration for what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// Longer than [`MAX_TOKEN_BYTES`].
+    TooLong,
+    /// Not a JWT, or its header or claims are not what a token holds
+    /// (an unknown `alg` such as `none`, a claim given twice, of the wrong
+    /// type, or a claim every token has, such as `exp`, missing).
+    Malformed,
+    /// Its `kid` names no configured key.
+    UnknownKey,
+    /// Signed with another algorithm than its key's (`alg: none`, an HMAC
+    /// made with a public key).
+    WrongAlgorithm,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` has passed, beyond the leeway.
+    Expired,
+    /// `nbf` is ahead, beyond the leeway.
+    NotYetValid,
+    /// `iss` or `aud` is absent while the deployment requires it.
+    MissingClaim,
+    /// `iss` is not the configured issuer.
+    WrongIssuer,
+    /// `aud` does not include the configured audience.
+    WrongAudience,
+    /// No token key is configured, so no token can pass.
+    NoKeyConfigured,
+}
+
+impl Refusal {
+    fn of(kind: &jsonwebtoken::errors::ErrorKind) -> Self {
+        use jsonwebtoken::errors::ErrorKind;
+        match kind {
+            ErrorKind::InvalidSignature => Self::BadSignature,
+            ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidAlgorithmName
+            | ErrorKind::UnsupportedAlgorithm
+            | ErrorKind::MissingAlgorithm => Self::WrongAlgorithm,
+            ErrorKind::ExpiredSignature => Self::Expired,
+            ErrorKind::ImmatureSignature => Self::NotYetValid,
+            ErrorKind::MissingRequiredClaim(_) => Self::MissingClaim,
+            ErrorKind::InvalidIssuer => Self::WrongIssuer,
+            ErrorKind::InvalidAudience => Self::WrongAudience,
+            _ => Self::Malformed,
+        }
+    }
+
+    /// The metric's `reason` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::TooLong => "too_long",
+            Self::Malformed => "malformed",
+            Self::UnknownKey => "unknown_key",
+            Self::WrongAlgorithm => "wrong_algorithm",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::MissingClaim => "missing_claim",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::NoKeyConfigured => "no_key_configured",
+        }
     }
 }
 

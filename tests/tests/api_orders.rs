@@ -155,6 +155,11 @@ async fn with_an_es256_key_only_es256_tokens_pass_and_hs256_with_the_public_key_
     let public_pem = std::fs::read(&public).unwrap();
     let confused = sign_hs256(&public_pem, &claims(Role::Admin, 3600)).unwrap();
     assert_eq!(post(&app, Some(&confused), &order("a", false)).await.0, 401);
+    assert_eq!(
+        app.metric("vangnet_api_auth_failures_total{reason=\"wrong_algorithm\"}")
+            .await,
+        1.0
+    );
 
     let valid = es256_token(&private, None);
     assert_eq!(post(&app, Some(&valid), &order("b", false)).await.0, 201);
@@ -202,6 +207,22 @@ async fn with_a_jwks_file_a_token_passes_only_with_the_key_its_kid_names() {
     let confused =
         jsonwebtoken::encode(&confused_header, &claims(Role::Admin, 3600), &secret).unwrap();
     assert_eq!(post(&app, Some(&confused), &order("c", false)).await.0, 401);
+    let counted = |reason: &'static str| {
+        let app = &app;
+        async move {
+            app.metric(&format!(
+                "vangnet_api_auth_failures_total{{reason=\"{reason}\"}}"
+            ))
+            .await
+        }
+    };
+    assert_eq!(counted("unknown_key").await, 2.0, "k9 and no kid");
+    assert_eq!(
+        counted("bad_signature").await,
+        1.0,
+        "signed with k2, named k1"
+    );
+    assert_eq!(counted("wrong_algorithm").await, 1.0, "HS256 with the JWKS");
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -17,7 +17,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 
-use crate::auth::{Claims, Role, Verifier};
+use crate::auth::{Claims, Refusal, Role, Verifier};
 use crate::store::StoreError;
 
 /// Largest request body accepted.
@@ -112,29 +112,46 @@ impl FromRequest for Caller {
 }
 
 fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
-    let unauthorized = |why: &str| ApiError::Unauthorized(why.to_owned());
-    let authenticator = request
-        .app_data::<web::Data<Authenticator>>()
-        .ok_or_else(|| unauthorized("no token key is configured"))?;
+    let authenticator = request.app_data::<web::Data<Authenticator>>();
+    let claims =
+        verified_claims(request, authenticator.map(|data| data.get_ref())).map_err(|refusal| {
+            metrics::counter!("vangnet_api_auth_failures_total", "reason" => refusal.label())
+                .increment(1);
+            tracing::debug!(reason = refusal.label(), "token refused");
+            ApiError::Unauthorized(
+                match refusal {
+                    Refusal::Missing => "a bearer token is required",
+                    Refusal::NoKeyConfigured => "no token key is configured",
+                    _ => "invalid or expired token",
+                }
+                .to_owned(),
+            )
+        })?;
+    let reads = [Method::GET, Method::HEAD];
+    if let Some(authenticator) = authenticator
+        && !reads.contains(request.method())
+        && authenticator.changes.check_key(&claims.sub).is_err()
+    {
+        return Err(ApiError::TooManyRequests);
+    }
+    Ok(Caller(claims))
+}
+
+/// The claims of the request's bearer token, or why there are none.
+fn verified_claims(
+    request: &HttpRequest,
+    authenticator: Option<&Authenticator>,
+) -> Result<Claims, Refusal> {
     let verifier = authenticator
-        .verifier
-        .as_ref()
-        .ok_or_else(|| unauthorized("no token key is configured"))?;
+        .and_then(|authenticator| authenticator.verifier.as_ref())
+        .ok_or(Refusal::NoKeyConfigured)?;
     let token = request
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("a bearer token is required"))?;
-    let claims = verifier.verify(token.trim()).map_err(|err| {
-        tracing::debug!(%err, "token refused");
-        unauthorized("invalid or expired token")
-    })?;
-    let reads = [Method::GET, Method::HEAD];
-    if !reads.contains(request.method()) && authenticator.changes.check_key(&claims.sub).is_err() {
-        return Err(ApiError::TooManyRequests);
-    }
-    Ok(Caller(claims))
+        .ok_or(Refusal::Missing)?;
+    verifier.verify(token.trim())
 }
 
 /// Refuses (403) a caller whose role is not one of `allowed`.
