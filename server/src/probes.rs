@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
+use crate::api::methods::Endpoint;
 use crate::health::Health;
 
 /// What every handler can reach.
@@ -31,7 +33,6 @@ fn up_or_down(up: bool) -> &'static str {
     tag = "operations",
     responses((status = 200, description = "`{\"status\": \"ok\" | \"degraded\", \"degraded_routes\": [...], \"unrouted_alerts\": n}`", body = Object)),
 )]
-#[get("/healthz")]
 pub(crate) async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let degraded = state.health.degraded_routes();
     let unrouted = state.health.unrouted_alerts();
@@ -59,7 +60,6 @@ pub(crate) async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         (status = 503, description = "Not ready; names what is down", body = Object),
     ),
 )]
-#[get("/readyz")]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let health = &state.health;
     let body = json!({
@@ -83,9 +83,20 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String)),
 )]
-#[get("/metrics")]
 pub(crate) async fn prometheus(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
+}
+
+/// Mounts `/healthz`, `/readyz` and `/metrics`.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(Endpoint::new("/healthz").on(Method::GET, healthz).mount())
+        .service(Endpoint::new("/readyz").on(Method::GET, readyz).mount())
+        .service(
+            Endpoint::new("/metrics")
+                .on(Method::GET, prometheus)
+                .mount(),
+        );
 }

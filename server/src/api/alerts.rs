@@ -5,6 +5,7 @@
 //! urgent and belong to nobody yet, so every dispatcher must see them.
 //! Another region's alert is answered as if it did not exist (404).
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -13,6 +14,7 @@ use utoipa::IntoParams;
 use vangnet_engine::AlertError;
 use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
 
+use super::methods::Endpoint;
 use super::openapi::{
     ActBody as ActBodyDoc, AlertAction, AlertPage, AlertWithTimeline, BadRequest, CallErrors,
     Conflict, Invalid, NotFound, TooManyRequests,
@@ -35,9 +37,21 @@ pub(super) const MAX_PAGE: usize = 500;
 /// Mounts the alert endpoints for a store of type `S`.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     config
-        .route("/api/v1/alerts", web::get().to(list::<S>))
-        .route("/api/v1/alerts/{id}", web::get().to(read::<S>))
-        .route("/api/v1/alerts/{id}/{action}", web::post().to(act::<S>));
+        .service(
+            Endpoint::new("/api/v1/alerts")
+                .on(Method::GET, list::<S>)
+                .mount(),
+        )
+        .service(
+            Endpoint::new("/api/v1/alerts/{id}")
+                .on(Method::GET, read::<S>)
+                .mount(),
+        )
+        .service(
+            Endpoint::new("/api/v1/alerts/{id}/{action}")
+                .on(Method::POST, act::<S>)
+                .mount(),
+        );
 }
 
 /// Whether the caller may see what belongs to `region`; `None` (a

@@ -1,10 +1,12 @@
 //! `GET /api/v1/audit`: the audit trail for auditors, oldest first, a page
 //! at a time.
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::methods::Endpoint;
 use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller, require};
 use crate::audit_chain::Entry;
@@ -18,7 +20,11 @@ const MAX_PAGE: usize = 1000;
 
 /// Mounts the audit endpoint for a store of type `S`.
 pub fn routes<S: AuditLog>(config: &mut web::ServiceConfig) {
-    config.route("/api/v1/audit", web::get().to(list::<S>));
+    config.service(
+        Endpoint::new("/api/v1/audit")
+            .on(Method::GET, list::<S>)
+            .mount(),
+    );
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,10 +6,12 @@
 //! incident shows the alerts of it the caller may see, and one with none is
 //! answered as if it did not exist (404).
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use super::alerts::{ListQuery, list_request, may_see, next_page};
+use super::methods::Endpoint;
 use super::openapi::{BadRequest, CallErrors, IncidentPage, NotFound};
 use super::{ApiError, Caller, require};
 use crate::alert_board::AlertBoard;
@@ -20,8 +22,16 @@ use crate::store::Store;
 /// Mounts the incident endpoints for a store of type `S`.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     config
-        .route("/api/v1/incidents", web::get().to(list::<S>))
-        .route("/api/v1/incidents/{id}", web::get().to(read::<S>));
+        .service(
+            Endpoint::new("/api/v1/incidents")
+                .on(Method::GET, list::<S>)
+                .mount(),
+        )
+        .service(
+            Endpoint::new("/api/v1/incidents/{id}")
+                .on(Method::GET, read::<S>)
+                .mount(),
+        );
 }
 
 #[derive(Serialize)]

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod incidents;
+pub mod methods;
 pub mod openapi;
 pub mod orders;
 pub mod state;

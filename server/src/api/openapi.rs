@@ -2,9 +2,11 @@
 //! annotations and served at `GET /api/v1/openapi.json` without a token.
 
 use super::audit::AuditPage;
+use super::methods::Endpoint;
 use super::orders::{ImportRefusal, ImportReport};
 use crate::audit_chain::Entry as AuditEntry;
 use crate::incident::Incident;
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -183,7 +185,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// Mounts `GET /api/v1/openapi.json`.
 pub fn routes(config: &mut web::ServiceConfig) {
-    config.route("/api/v1/openapi.json", web::get().to(serve));
+    config.service(
+        Endpoint::new("/api/v1/openapi.json")
+            .on(Method::GET, serve)
+            .mount(),
+    );
 }
 
 /// The OpenAPI document; needs no token.

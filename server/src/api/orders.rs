@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use backon::BackoffBuilder;
 use serde::Serialize;
@@ -16,6 +17,7 @@ use utoipa::ToSchema;
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 
+use super::methods::Endpoint;
 use super::openapi::{BadRequest, CallErrors, Conflict, Invalid, NotFound, TooManyRequests};
 use super::{ApiError, Caller, parse_body, require};
 use crate::audit;
@@ -56,14 +58,23 @@ const WRITE_ATTEMPTS: usize = 8;
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     config
         .service(
-            web::resource("/api/v1/orders/import")
-                .app_data(web::PayloadConfig::new(IMPORT_MAX_BODY_BYTES))
-                .post(import::<S>),
+            Endpoint::new("/api/v1/orders/import")
+                .with(|r| r.app_data(web::PayloadConfig::new(IMPORT_MAX_BODY_BYTES)))
+                .on(Method::POST, import::<S>)
+                .mount(),
         )
-        .route("/api/v1/orders", web::post().to(create::<S>))
-        .route("/api/v1/orders/{id}", web::get().to(read::<S>))
-        .route("/api/v1/orders/{id}", web::put().to(replace::<S>))
-        .route("/api/v1/orders/{id}", web::delete().to(end::<S>));
+        .service(
+            Endpoint::new("/api/v1/orders")
+                .on(Method::POST, create::<S>)
+                .mount(),
+        )
+        .service(
+            Endpoint::new("/api/v1/orders/{id}")
+                .on(Method::GET, read::<S>)
+                .on(Method::PUT, replace::<S>)
+                .on(Method::DELETE, end::<S>)
+                .mount(),
+        );
 }
 
 /// A pilot may only touch exercise orders.

@@ -1,10 +1,12 @@
 //! `GET /api/v1/orders/{id}/state`: an order's current positions, distances
 //! and open alerts, read from its partition's engine without changing it.
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use vangnet_proto::{OrderId, TimestampMs};
 
 use super::alerts::may_see;
+use super::methods::Endpoint;
 use super::openapi::{CallErrors, NotFound};
 use super::orders::stored;
 use super::{ApiError, Caller, require};
@@ -14,7 +16,11 @@ use crate::store::{PartitionKey, Store};
 
 /// Mounts the order state endpoint for a store of type `S`.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
-    config.route("/api/v1/orders/{id}/state", web::get().to(order_state::<S>));
+    config.service(
+        Endpoint::new("/api/v1/orders/{id}/state")
+            .on(Method::GET, order_state::<S>)
+            .mount(),
+    );
 }
 
 /// The order's state; 404 for an order of a region the dispatcher does not have.

@@ -26,6 +26,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use actix_web::http::Method;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -35,6 +36,7 @@ use tokio::time::Instant;
 use vangnet_proto::{DispatchBody, TimestampMs};
 
 use super::alerts::may_see;
+use super::methods::Endpoint;
 use super::openapi::{BadRequest, CallErrors};
 use super::{ApiError, Caller, require};
 use crate::alert_board::AlertBoard;
@@ -52,7 +54,11 @@ const BATCH: usize = 500;
 
 /// Mounts the stream; before `/api/v1/alerts/{id}`, which would take `stream` for an id.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
-    config.route("/api/v1/alerts/stream", web::get().to(stream::<S>));
+    config.service(
+        Endpoint::new("/api/v1/alerts/stream")
+            .on(Method::GET, stream::<S>)
+            .mount(),
+    );
 }
 
 #[derive(Debug, Deserialize)]
