@@ -97,6 +97,11 @@ pub(crate) async fn subscribe<S: Store>(
         )));
     }
     let now = TimestampMs::now();
+    if caller.0.exp.saturating_mul(1000) <= now.millis() {
+        return Err(ApiError::Unauthorized(
+            "the token is in its last seconds of grace: sign in again, then subscribe".into(),
+        ));
+    }
     let subscription = parse_body::<SubscriptionRequest>(&body)
         .and_then(|request| {
             request
