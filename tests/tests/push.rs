@@ -215,6 +215,57 @@ async fn a_push_service_answering_410_removes_the_subscription() {
 }
 
 #[tokio::test]
+async fn a_push_service_answering_503_is_tried_again_then_counted_failed_keeping_the_subscription()
+{
+    let push = push_app().await;
+    push.app.put_order(order("push-7", "rotterdam")).await;
+    let (_, endpoint) = subscribed(&push, &dispatcher("d", &["*"]), "busy").await;
+    push.service.answer(503);
+
+    push.app.press_panic("push-7-v").await;
+
+    pushes(&push.service, &endpoint, 4).await;
+    eventually(
+        Duration::from_secs(20),
+        "the push being counted failed",
+        || async {
+            push.app
+                .metric("vangnet_push_total{outcome=\"failed\"}")
+                .await
+                == 1.0
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(push.service.pushes_to(&endpoint).len(), 4);
+    assert_eq!(
+        push.app.store().push_subscriptions().await.unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_push_service_answering_413_is_counted_rejected_and_not_tried_again() {
+    let push = push_app().await;
+    push.app.put_order(order("push-8", "rotterdam")).await;
+    let (_, endpoint) = subscribed(&push, &dispatcher("d", &["*"]), "small").await;
+    push.service.answer(413);
+
+    push.app.press_panic("push-8-v").await;
+
+    pushes(&push.service, &endpoint, 1).await;
+    eventually(WAIT, "the push being counted rejected", || async {
+        push.app
+            .metric("vangnet_push_total{outcome=\"rejected\"}")
+            .await
+            == 1.0
+    })
+    .await
+    .unwrap();
+    assert_eq!(push.service.pushes_to(&endpoint).len(), 1);
+}
+
+#[tokio::test]
 async fn a_dispatcher_of_another_region_gets_no_push() {
     let push = push_app().await;
     push.app

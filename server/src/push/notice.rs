@@ -83,3 +83,78 @@ fn label<T: Serialize>(value: &T) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A P1 proximity alarm of an exercise order, with both parties' fixes and a distance.
+    fn proximity_alarm() -> DispatchBody {
+        let party = |device: &str, lat: f64| json!({"device": device, "lat": lat, "lon": 4.47917, "acc": 12.0, "ts": 1_764_331_200_000u64});
+        serde_json::from_value(json!({
+            "alert_id": "alert-1", "incident_id": "incident-1", "revision": 3,
+            "order_id": "order-1", "region": "rotterdam", "priority": "P1",
+            "kind": "proximity_alarm", "confidence": "certain", "status": "acknowledged",
+            "exercise": true, "late": false, "count": 1,
+            "created_at": "2025-11-28T12:00:00Z", "updated_at": "2025-11-28T12:01:00Z",
+            "cleared_at": null, "victim": party("victim-1", 51.92250),
+            "perpetrator": party("perp-1", 51.92301), "zone": null, "distance_m": 57.0,
+            "summary": "Perpetrator 57 m from the victim"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_notice_says_what_and_where_without_a_position_distance_device_or_summary() {
+        let alert = proximity_alarm();
+
+        let notice: Value = serde_json::to_value(Notice::of(&alert)).unwrap();
+
+        let text = notice.to_string();
+        for leak in [
+            "51.92",
+            "4.479",
+            "57",
+            "victim-1",
+            "perp-1",
+            "order-1",
+            "Perpetrator",
+        ] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+        assert_eq!(notice["kind"], "proximity_alarm");
+        assert_eq!(notice["region"], "rotterdam");
+        assert_eq!(notice["status"], "acknowledged");
+        assert_eq!(
+            notice["title"],
+            "EXERCISE P1 proximity_alarm — region rotterdam"
+        );
+        assert!(text.len() < 3 * 1024);
+    }
+
+    #[test]
+    fn p1_and_p2_are_pushed_and_p3_is_not() {
+        let mut alert = proximity_alarm();
+        for (priority, pushed) in [
+            (Priority::P1, true),
+            (Priority::P2, true),
+            (Priority::P3, false),
+        ] {
+            alert.priority = priority;
+            assert_eq!(is_pushed(&alert), pushed, "{priority:?}");
+        }
+    }
+
+    #[test]
+    fn a_topic_is_32_base64url_characters_and_differs_per_alert() {
+        let one = topic(&AlertId::new("alert-1"));
+        assert_eq!(one.len(), 32);
+        assert!(
+            one.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(one, topic(&AlertId::new("alert-2")));
+    }
+}
