@@ -17,7 +17,6 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use self::notice::Notice;
 pub use self::subscribe::EndpointPolicy;
 pub use self::vapid::{VapidError, VapidKey};
 use crate::store::Store;
