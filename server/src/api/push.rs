@@ -8,10 +8,10 @@ use vangnet_proto::TimestampMs;
 
 use super::openapi::{BadRequest, CallErrors, Conflict, NotFound, TooManyRequests};
 use super::{ApiError, Caller, parse_body, require};
-use crate::auth::Role;
+use crate::auth::{Claims, Role};
 use crate::push::subscribe::{SubscriptionCreated, SubscriptionRequest};
 use crate::push::{MAX_PER_HOLDER, PushSettings};
-use crate::store::Store;
+use crate::store::{PushSubscription, Store};
 
 /// Largest subscription body accepted; a browser's is a few hundred bytes.
 const MAX_SUBSCRIPTION_BYTES: usize = 4096;
@@ -90,54 +90,67 @@ pub(crate) async fn subscribe<S: Store>(
 ) -> Result<HttpResponse, ApiError> {
     require(&caller.0, &[Role::Dispatcher, Role::Admin])?;
     let settings = push.settings()?;
-    if body.len() > MAX_SUBSCRIPTION_BYTES {
-        metrics::counter!("vangnet_push_subscriptions_refused_total").increment(1);
-        return Err(ApiError::BadRequest(format!(
-            "body: larger than {MAX_SUBSCRIPTION_BYTES} bytes"
-        )));
-    }
     let now = TimestampMs::now();
     if caller.0.exp.saturating_mul(1000) <= now.millis() {
         return Err(ApiError::Unauthorized(
             "the token is in its last seconds of grace: sign in again, then subscribe".into(),
         ));
     }
-    let subscription = parse_body::<SubscriptionRequest>(&body)
-        .and_then(|request| {
-            request
-                .subscription(&caller.0, &settings.endpoints, now)
-                .map_err(ApiError::BadRequest)
-        })
-        .inspect_err(|_| {
-            metrics::counter!("vangnet_push_subscriptions_refused_total").increment(1)
-        })?;
-    let live: Vec<_> = store
-        .push_subscriptions()
-        .await?
-        .into_iter()
-        .filter(|s| s.expires_at.0 > now && s.id != subscription.id)
-        .collect();
-    if live
-        .iter()
-        .filter(|s| s.owner == subscription.owner)
-        .count()
-        >= MAX_PER_HOLDER
-    {
-        return Err(ApiError::Conflict(format!(
-            "you have {MAX_PER_HOLDER} push subscriptions already; delete one first"
-        )));
-    }
-    if live.len() >= settings.max_subscriptions.get() {
-        return Err(ApiError::Conflict(
-            "the service holds as many push subscriptions as it may; try again later".into(),
-        ));
-    }
+    let subscription = requested(&body, &caller.0, settings, now).inspect_err(|_| {
+        metrics::counter!("vangnet_push_subscriptions_refused_total").increment(1);
+    })?;
+    check_room(store.get_ref(), &subscription, settings, now).await?;
     store.put_push_subscription(&subscription).await?;
     tracing::info!(id = %subscription.id, actor = %caller.0.sub, "push subscription added");
     Ok(HttpResponse::Created().json(SubscriptionCreated {
         id: subscription.id,
         expires_at: subscription.expires_at,
     }))
+}
+
+/// The subscription `body` asks for on behalf of `claims`, or the field at fault.
+fn requested(
+    body: &[u8],
+    claims: &Claims,
+    settings: &PushSettings,
+    now: TimestampMs,
+) -> Result<PushSubscription, ApiError> {
+    if body.len() > MAX_SUBSCRIPTION_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "body: larger than {MAX_SUBSCRIPTION_BYTES} bytes"
+        )));
+    }
+    parse_body::<SubscriptionRequest>(body)?
+        .subscription(claims, &settings.endpoints, now)
+        .map_err(ApiError::BadRequest)
+}
+
+/// Refuses (409) a subscription beyond its holder's or the service's limit;
+/// replacing one of the same endpoint is always allowed.
+async fn check_room<S: Store>(
+    store: &S,
+    subscription: &PushSubscription,
+    settings: &PushSettings,
+    now: TimestampMs,
+) -> Result<(), ApiError> {
+    let others: Vec<_> = store
+        .push_subscriptions()
+        .await?
+        .into_iter()
+        .filter(|s| s.expires_at.0 > now && s.id != subscription.id)
+        .collect();
+    let holders = others.iter().filter(|s| s.owner == subscription.owner);
+    if holders.count() >= MAX_PER_HOLDER {
+        return Err(ApiError::Conflict(format!(
+            "you have {MAX_PER_HOLDER} push subscriptions already; delete one first"
+        )));
+    }
+    if others.len() >= settings.max_subscriptions.get() {
+        return Err(ApiError::Conflict(
+            "the service holds as many push subscriptions as it may; try again later".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Removes a subscription of the caller's (an admin's: anyone's).

@@ -7,6 +7,7 @@
 mod fanout;
 mod notice;
 mod queue;
+mod resolver;
 mod sender;
 pub mod subscribe;
 pub mod vapid;

@@ -1,7 +1,7 @@
 //! Sends pushes (RFC 8030): each payload encrypted for its browser
 //! (RFC 8291, `aes128gcm`), signed with the VAPID key (RFC 8292), with a
 //! `TTL`, `Urgency: high` and the alert's `Topic`. A few at a time, each
-//! with a timeout and no redirect followed; 429 and 5xx are tried again a
+//! with a timeout, no redirect followed and no private address resolved; 429 and 5xx are tried again a
 //! few times, 404 and 410 remove the subscription.
 
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use vangnet_proto::TimestampMs;
 
 use super::PushSettings;
 use super::queue::{Job, Queue};
+use super::resolver::PublicOnly;
 use super::subscribe::decode_key;
 use crate::store::{PushSubscription, PushSubscriptions};
 
@@ -78,9 +79,11 @@ pub struct Sender<S> {
 impl<S: PushSubscriptions> Sender<S> {
     /// A sender with its own HTTP client, which follows no redirect.
     pub fn new(settings: PushSettings, store: Arc<S>) -> reqwest::Result<Self> {
+        let resolver = PublicOnly::new(settings.endpoints.insecure_hosts.clone());
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(resolver)
             .build()?;
         Ok(Self {
             client,

@@ -87,13 +87,21 @@ impl EndpointPolicy {
 
 /// Whether `host` names this machine or a private, link-local or unspecified address.
 fn internal(host: &Host<&str>) -> bool {
-    let ip = match host {
+    match host {
         Host::Domain(name) => {
             let name = name.trim_end_matches('.');
-            return name == "localhost" || name.ends_with(".localhost");
+            name == "localhost" || name.ends_with(".localhost")
         }
-        Host::Ipv4(ip) => IpAddr::V4(*ip),
-        Host::Ipv6(ip) => ip.to_ipv4_mapped().map_or(IpAddr::V6(*ip), IpAddr::V4),
+        Host::Ipv4(ip) => internal_ip(IpAddr::V4(*ip)),
+        Host::Ipv6(ip) => internal_ip(IpAddr::V6(*ip)),
+    }
+}
+
+/// Whether `ip` is of this machine or a private, shared, link-local or unspecified network.
+pub(super) fn internal_ip(ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     };
     match ip {
         IpAddr::V4(ip) => {
