@@ -192,6 +192,21 @@ async fn a_panic_is_pushed_encrypted_for_the_browser_signed_with_vapid_and_witho
 }
 
 #[tokio::test]
+async fn an_exercise_alert_is_pushed_marked_as_an_exercise() {
+    let push = push_app().await;
+    let mut exercise = order("push-9", "rotterdam");
+    exercise["exercise"] = json!(true);
+    push.app.put_order(exercise).await;
+    let (browser, endpoint) = subscribed(&push, &dispatcher("d", &["rotterdam"]), "drill").await;
+
+    push.app.press_panic("push-9-v").await;
+
+    let notice = payload(&browser, &pushes(&push.service, &endpoint, 1).await[0]);
+    assert_eq!(notice["exercise"], true);
+    assert_eq!(notice["title"], "EXERCISE P1 panic — region rotterdam");
+}
+
+#[tokio::test]
 async fn a_push_service_answering_410_removes_the_subscription() {
     let push = push_app().await;
     push.app.put_order(order("push-2", "rotterdam")).await;
