@@ -151,20 +151,24 @@ impl<S: PushSubscriptions> Sender<S> {
 
     /// One request to the push service.
     async fn attempt(&self, target: &Target, job: &Job) -> Result<Outcome, Transient> {
-        let body = web_push_native::encrypt(job.payload.to_vec(), &target.key, &target.auth)
-            .map_err(|err| {
+        let body = match web_push_native::encrypt(job.payload.to_vec(), &target.key, &target.auth) {
+            Ok(body) => body,
+            Err(err) => {
                 tracing::warn!(%err, "a push could not be encrypted");
-            });
-        let Ok(body) = body else {
-            return Ok(Outcome::Rejected);
+                return Ok(Outcome::Rejected);
+            }
         };
         let now_s = TimestampMs::now().millis() / 1000;
-        let Ok(authorization) =
+        let signed =
             self.settings
                 .key
-                .authorization(&target.endpoint, &self.settings.subject, now_s)
-        else {
-            return Ok(Outcome::Rejected);
+                .authorization(&target.endpoint, &self.settings.subject, now_s);
+        let authorization = match signed {
+            Ok(authorization) => authorization,
+            Err(err) => {
+                tracing::warn!(%err, "a push could not be signed");
+                return Ok(Outcome::Rejected);
+            }
         };
         let sent = self
             .client
