@@ -1,5 +1,5 @@
 //! The command line: `vangnet serve`, whose settings `settings` declares,
-//! and the tools `vangnet token`, `audit`, `set-aside` and `device`.
+//! and the tools `vangnet token`, `audit`, `set-aside`, `device` and `vapid`.
 
 use std::path::PathBuf;
 
@@ -35,6 +35,30 @@ pub enum Subcommands {
     /// Provision devices on the production broker: their credentials in
     /// Mosquitto's password file (reload Mosquitto with SIGHUP after a change).
     Device(DeviceArgs),
+    /// Make the VAPID key that signs Web Push to dispatchers (VANGNET_VAPID_KEY_FILE).
+    Vapid(VapidArgs),
+}
+
+/// `vangnet vapid`: what to do with a VAPID key.
+#[derive(Debug, clap::Args)]
+pub struct VapidArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: VapidCommand,
+}
+
+/// The VAPID key tools.
+#[derive(Debug, Subcommand)]
+pub enum VapidCommand {
+    /// Write a new P-256 key (PKCS#8 PEM, mode 0600) and print its public key.
+    Generate {
+        /// Where to write the key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `vangnet set-aside`: how many messages, and where the settings come from.

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
@@ -12,6 +12,7 @@ use vangnet_proto::Topics;
 
 use crate::auth::{KeyError, MIN_SECRET_BYTES, TokenKeys, TokenRules, Verifier};
 use crate::dispatch::Route;
+use crate::push::{EndpointPolicy, PushSettings, VapidKey};
 use crate::secret::{Secret, without_password};
 use crate::settings::Settings;
 
@@ -150,6 +151,8 @@ pub struct Config {
     pub alert_window: Duration,
     /// Detection parameters.
     pub detection: DetectionSettings,
+    /// Web Push to dispatchers; `None` when no VAPID key is configured.
+    pub push: Option<PushSettings>,
     /// Log output format.
     pub log_format: LogFormat,
 }
@@ -213,6 +216,7 @@ impl Config {
                 parse_embedded_broker_addr,
             )?),
         };
+        let push = push_settings(&s)?;
         let config = Self {
             http_addr: check("VANGNET_HTTP_ADDR", &s.http_addr, parse_http_addr)?,
             broker_auth: broker_auth(&s, &broker)?,
@@ -287,6 +291,7 @@ impl Config {
                 perp_silence: seconds("VANGNET_PERP_SILENCE_S", &s.perp_silence_s)?,
                 victim_silence: seconds("VANGNET_VICTIM_SILENCE_S", &s.victim_silence_s)?,
             },
+            push,
             log_format: check("VANGNET_LOG_FORMAT", &s.log_format, parse_log_format)?,
         };
         config.consistent()?;
@@ -322,6 +327,76 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// Web Push, on when a VAPID key file is given, which then needs a subject.
+fn push_settings(s: &Settings) -> Result<Option<PushSettings>, ConfigError> {
+    let endpoints = EndpointPolicy {
+        insecure_hosts: check_set(
+            "VANGNET_PUSH_INSECURE_HOSTS",
+            &s.push_insecure_hosts,
+            parse_hosts,
+        )?
+        .unwrap_or_default(),
+    };
+    let max_subscriptions = check(
+        "VANGNET_PUSH_MAX_SUBSCRIPTIONS",
+        &s.push_max_subscriptions,
+        parse_positive,
+    )?;
+    let key = check_set("VANGNET_VAPID_KEY_FILE", &s.vapid_key_file, |path| {
+        VapidKey::read(Path::new(path)).map_err(|e| e.to_string())
+    })?;
+    let subject = check_set(
+        "VANGNET_VAPID_SUBJECT",
+        &s.vapid_subject,
+        parse_vapid_subject,
+    )?;
+    match (key, subject) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ConfigError::new(
+            "VANGNET_VAPID_SUBJECT",
+            "is set, but VANGNET_VAPID_KEY_FILE is not: Web Push is off",
+        )),
+        (Some(_), None) => Err(ConfigError::new(
+            "VANGNET_VAPID_SUBJECT",
+            "must be set with VANGNET_VAPID_KEY_FILE: push services want the operator's contact",
+        )),
+        (Some(key), Some(subject)) => Ok(Some(PushSettings {
+            key,
+            subject,
+            endpoints,
+            max_subscriptions,
+        })),
+    }
+}
+
+/// A comma-separated list of host names or IP addresses.
+fn parse_hosts(value: &str) -> Result<Vec<String>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
+        .map(|host| match url::Host::parse(host) {
+            Ok(parsed) if parsed.to_string().eq_ignore_ascii_case(host) => Ok(parsed.to_string()),
+            _ => Err(format!("`{host}` is not a host name or IP address")),
+        })
+        .collect()
+}
+
+/// A `mailto:` address or an `https://` URL.
+fn parse_vapid_subject(value: &str) -> Result<String, String> {
+    let mail = value
+        .strip_prefix("mailto:")
+        .is_some_and(|a| a.contains('@'));
+    let web = Url::parse(value).is_ok_and(|url| url.scheme() == "https" && url.host().is_some());
+    if mail || web {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "`{value}` is not a mailto: address or an https:// URL"
+        ))
     }
 }
 
@@ -628,6 +703,69 @@ mod tests {
         assert_eq!(config.history_retention, Duration::from_secs(30 * 86_400));
         assert_eq!(config.max_orders_per_device.get(), 8);
         assert_eq!(config.alert_window, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn web_push_is_off_without_a_vapid_key() {
+        assert!(from_flags(&[]).unwrap().push.is_none());
+    }
+
+    #[test]
+    fn a_vapid_key_with_a_subject_turns_web_push_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vapid.pem");
+        let key = VapidKey::generate_into(&path, false).unwrap();
+        let config = from_flags(&[
+            ("vapid_key_file", path.to_str().unwrap()),
+            ("vapid_subject", "mailto:ops@example.org"),
+            ("push_insecure_hosts", "127.0.0.1, push.test"),
+        ])
+        .unwrap();
+        let push = config.push.unwrap();
+        assert_eq!(push.key.public_key(), key.public_key());
+        assert_eq!(push.endpoints.insecure_hosts, ["127.0.0.1", "push.test"]);
+        assert_eq!(push.max_subscriptions.get(), 10_000);
+    }
+
+    #[test]
+    fn bad_web_push_settings_name_their_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("vapid.pem");
+        VapidKey::generate_into(&key, false).unwrap();
+        let not_a_key = dir.path().join("not-a-key.pem");
+        std::fs::write(&not_a_key, "hello").unwrap();
+        let (key, not_a_key) = (key.to_str().unwrap(), not_a_key.to_str().unwrap());
+        let subject = ("vapid_subject", "mailto:ops@example.org");
+        for (pairs, setting) in [
+            (
+                vec![("vapid_key_file", "/nonexistent/vapid.pem"), subject],
+                "VANGNET_VAPID_KEY_FILE",
+            ),
+            (
+                vec![("vapid_key_file", not_a_key), subject],
+                "VANGNET_VAPID_KEY_FILE",
+            ),
+            (vec![("vapid_key_file", key)], "VANGNET_VAPID_SUBJECT"),
+            (vec![subject], "VANGNET_VAPID_SUBJECT"),
+            (
+                vec![("vapid_key_file", key), ("vapid_subject", "ops")],
+                "VANGNET_VAPID_SUBJECT",
+            ),
+            (
+                vec![("push_insecure_hosts", "127.0.0.1:80")],
+                "VANGNET_PUSH_INSECURE_HOSTS",
+            ),
+            (
+                vec![("push_insecure_hosts", "http://x")],
+                "VANGNET_PUSH_INSECURE_HOSTS",
+            ),
+            (
+                vec![("push_max_subscriptions", "0")],
+                "VANGNET_PUSH_MAX_SUBSCRIPTIONS",
+            ),
+        ] {
+            assert_eq!(error(&pairs).setting, setting, "{pairs:?}");
+        }
     }
 
     #[test]

@@ -10,11 +10,13 @@ use actix_web::{App, HttpServer, web};
 
 use crate::alert_board::AlertBoard;
 use crate::api::orders::{OrderLimits, OrderWrites};
+use crate::api::push::PushApi;
 use crate::api::{self, Authenticator};
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
 use crate::probes::{self, AppState};
+use crate::push::PushSettings;
 use crate::store::Store;
 
 /// What the API handlers reach: the store, the token check, the partitions'
@@ -34,6 +36,8 @@ pub struct ApiContext<S> {
     pub order_limits: OrderLimits,
     /// How long after the newest revision the alert board holds a resolved incident.
     pub alert_window: Duration,
+    /// Web Push to dispatchers, when configured.
+    pub push: Option<PushSettings>,
 }
 
 /// Serves on `listener`; returns the server, to be awaited by the caller.
@@ -50,6 +54,7 @@ pub fn start<S: Store>(
     let devices = web::Data::new(api.devices);
     let order_writes = web::Data::new(OrderWrites::new(api.order_limits));
     let board = web::Data::new(AlertBoard::new(api.alert_window));
+    let push = web::Data::new(PushApi(api.push));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -60,6 +65,7 @@ pub fn start<S: Store>(
             .app_data(devices.clone())
             .app_data(order_writes.clone())
             .app_data(board.clone())
+            .app_data(push.clone())
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .configure(probes::routes)
             .configure(api::orders::routes::<S>)
@@ -68,6 +74,7 @@ pub fn start<S: Store>(
             .configure(api::alerts::routes::<S>)
             .configure(api::incidents::routes::<S>)
             .configure(api::audit::routes::<S>)
+            .configure(api::push::routes::<S>)
             .configure(api::openapi::routes)
     })
     .workers(2)

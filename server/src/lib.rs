@@ -24,6 +24,7 @@ pub mod mqtt;
 pub(crate) mod orders;
 pub(crate) mod partitions;
 pub(crate) mod probes;
+pub mod push;
 pub(crate) mod retention;
 pub(crate) mod secret;
 pub mod serve;

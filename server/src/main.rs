@@ -10,9 +10,11 @@ use vangnet_proto::token::{Audience, Claims, Role, sign_hs256};
 use vangnet_server::audit::command::{self as audit, AuditError};
 use vangnet_server::cli::{
     AuditArgs, AuditCommand, Cli, DeviceArgs, DeviceCommand, SetAsideArgs, Subcommands, TokenArgs,
+    VapidArgs, VapidCommand,
 };
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::devices::{DeviceError, PasswordFile};
+use vangnet_server::push::{VapidError, VapidKey};
 use vangnet_server::serve::Application;
 use vangnet_server::telemetry;
 
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Subcommands::Audit(args) => audit_tool(&args),
         Subcommands::Device(args) => device_tool(&args),
         Subcommands::SetAside(args) => set_aside_tool(&args),
+        Subcommands::Vapid(args) => vapid_tool(&args),
         Subcommands::Serve(args) => {
             let config = match args.load() {
                 Ok(config) => config,
@@ -143,6 +146,28 @@ fn device_tool(args: &DeviceArgs) -> ExitCode {
         Err(err) => {
             eprintln!("{err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `vangnet vapid generate`: writes a new key and prints its public key;
+/// exit 1 when the file exists (without `--force`), 3 when it cannot be written.
+fn vapid_tool(args: &VapidArgs) -> ExitCode {
+    let VapidCommand::Generate { out, force } = &args.command;
+    match VapidKey::generate_into(out, *force) {
+        Ok(key) => {
+            println!("{}", key.public_key());
+            ExitCode::SUCCESS
+        }
+        Err(VapidError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            eprintln!("{} exists; --force replaces it", out.display());
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(UNREADABLE)
         }
     }
 }

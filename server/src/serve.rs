@@ -167,6 +167,7 @@ async fn run_with<S: Store>(
                 max_per_device: config.max_orders_per_device,
             },
             alert_window: config.alert_window,
+            push: config.push.clone(),
         },
     )
     .with_context(|| format!("serving HTTP on {http_addr}"))?;
@@ -201,6 +202,11 @@ async fn run_with<S: Store>(
         config.dispatch_timing,
         background.clone(),
     )?;
+
+    match config.push.clone() {
+        Some(push) => crate::push::spawn(&tasks, store.clone(), push, background.clone())?,
+        None => tracing::info!("no VAPID key configured: Web Push to dispatchers is off"),
+    }
 
     let (alarm_tx, alarm_rx) = Deliveries::new(ALARM_WORKERS);
     let (loc_tx, loc_rx) = Deliveries::new(LOC_WORKERS);
@@ -489,6 +495,18 @@ fn describe_metrics() {
     metrics::describe_counter!(
         "vangnet_rate_limited_messages_total",
         "Location and status messages dropped because their device sent too many"
+    );
+    metrics::describe_counter!(
+        "vangnet_push_total",
+        "Web Push requests to dispatchers' browsers, by outcome"
+    );
+    metrics::describe_gauge!(
+        "vangnet_push_subscriptions",
+        "Web Push subscriptions whose token has not expired"
+    );
+    metrics::describe_counter!(
+        "vangnet_push_subscriptions_refused_total",
+        "Web Push subscriptions refused for a bad body, endpoint or key"
     );
     for reason in RejectReason::ALL {
         metrics::counter!("vangnet_rejected_messages_total", "reason" => reason.label())

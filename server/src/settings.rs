@@ -138,6 +138,21 @@ pub struct Settings {
     /// Silence (s) after which a victim device raises signal_lost P3
     #[arg(long, env = "VANGNET_VICTIM_SILENCE_S", default_value = "900")]
     pub victim_silence_s: String,
+    /// PEM file of the VAPID private key that signs Web Push to dispatchers (`vangnet vapid
+    /// generate` writes one) [default: Web Push off]
+    #[arg(long, env = "VANGNET_VAPID_KEY_FILE")]
+    pub vapid_key_file: Option<String>,
+    /// The operator's contact for push services, mailto: or https:// (required with
+    /// VANGNET_VAPID_KEY_FILE)
+    #[arg(long, env = "VANGNET_VAPID_SUBJECT")]
+    pub vapid_subject: Option<String>,
+    /// Push service hosts Vangnet may reach over plain http:// or on a private network,
+    /// comma-separated, for tests [default: none: https:// to public addresses only]
+    #[arg(long, env = "VANGNET_PUSH_INSECURE_HOSTS")]
+    pub push_insecure_hosts: Option<String>,
+    /// Web Push subscriptions kept in all; more get 409
+    #[arg(long, env = "VANGNET_PUSH_MAX_SUBSCRIPTIONS", default_value = "10000")]
+    pub push_max_subscriptions: String,
     /// Log format: text or json (the filter comes from RUST_LOG, default info)
     #[arg(long, env = "VANGNET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -214,3 +214,48 @@ fn the_ttl_cap_of_token_is_set_by_vangnet_token_max_ttl() {
     assert!(capped("24h", "13h").status.success());
     assert_bad_configuration_naming(&capped("1h", "2h"), "--ttl");
 }
+
+#[test]
+fn vapid_generate_writes_a_private_key_file_and_prints_its_public_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vapid.pem");
+    let generate = |force: bool| {
+        let mut command = vangnet();
+        command.args(["vapid", "generate", "--out"]).arg(&path);
+        if force {
+            command.arg("--force");
+        }
+        command.output().unwrap()
+    };
+
+    let first = generate(false);
+
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let public = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    assert_eq!(public.len(), 87, "{public}");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let refused = generate(false);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    let replaced = generate(true);
+    assert_eq!(replaced.status.code(), Some(0), "{replaced:?}");
+    assert_ne!(String::from_utf8_lossy(&replaced.stdout).trim(), public);
+}
+
+#[test]
+fn serve_with_a_malformed_vapid_key_exits_2_naming_vangnet_vapid_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vapid.pem");
+    std::fs::write(&path, "not a key").unwrap();
+    let output = vangnet()
+        .arg("serve")
+        .env("VANGNET_VAPID_KEY_FILE", &path)
+        .env("VANGNET_VAPID_SUBJECT", "mailto:ops@example.org")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("VANGNET_VAPID_KEY_FILE"), "{stderr}");
+}

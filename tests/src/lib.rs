@@ -8,6 +8,7 @@
 
 mod mosquitto_server;
 mod pki;
+mod push_service;
 mod redis_server;
 mod sink;
 
@@ -27,6 +28,7 @@ use vangnet_server::store::{OrderStore, RedisStore, StoredOrder};
 
 pub use mosquitto_server::MosquittoServer;
 pub use pki::Pki;
+pub use push_service::{Browser, Push, PushService};
 pub use redis_server::RedisServer;
 pub use rumqttc::QoS as MqttQos;
 pub use sink::{Sink, SinkRequest};

@@ -7,6 +7,7 @@ pub mod incidents;
 pub mod methods;
 pub mod openapi;
 pub mod orders;
+pub mod push;
 pub mod state;
 pub mod stream;
 
@@ -51,6 +52,9 @@ pub enum ApiError {
     /// The store is not reachable; try again.
     #[error("store unavailable, try again")]
     Unavailable(#[from] StoreError),
+    /// A feature the deployment has not configured.
+    #[error("{0}")]
+    NotConfigured(String),
 }
 
 impl ResponseError for ApiError {
@@ -63,7 +67,7 @@ impl ResponseError for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

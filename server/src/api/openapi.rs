@@ -4,8 +4,10 @@
 use super::audit::AuditPage;
 use super::methods::Endpoint;
 use super::orders::{ImportRefusal, ImportReport};
+use super::push::PushKey;
 use crate::audit_chain::Entry as AuditEntry;
 use crate::incident::Incident;
+use crate::push::subscribe::{SubscriptionCreated, SubscriptionKeys, SubscriptionRequest};
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -40,8 +42,11 @@ pub enum CallErrors {
         description = "The caller's role or scope does not allow this"
     )]
     Forbidden(ErrorBody),
-    /// The store did not answer.
-    #[response(status = 503, description = "The store is unavailable; try again")]
+    /// The store did not answer, or the call needs a feature the deployment has not configured.
+    #[response(
+        status = 503,
+        description = "The store is unavailable (try again), or the feature is not configured"
+    )]
     Unavailable(ErrorBody),
 }
 
@@ -161,6 +166,9 @@ impl Modify for BearerJwt {
         super::incidents::list,
         super::incidents::read,
         super::audit::list,
+        super::push::key,
+        super::push::subscribe,
+        super::push::unsubscribe,
         serve,
         crate::probes::healthz,
         crate::probes::readyz,
@@ -173,6 +181,7 @@ impl Modify for BearerJwt {
         Latitude, Longitude, Meters, UtcTime, TimestampMs, OrderBody, ProximityRule, ZoneBody,
         Geometry, Zones, FeatureCollection, CollectionType, Feature, FeatureType, ZoneProperties,
         AuditPage, AuditEntry, ImportReport, ImportRefusal,
+        PushKey, SubscriptionRequest, SubscriptionKeys, SubscriptionCreated,
     )),
     modifiers(&BearerJwt),
 )]

@@ -18,6 +18,7 @@
 //! | [`History`] | devices' location history |
 //! | [`AuditLog`] | the audit chain |
 //! | [`SetAsideLog`] | device messages that could not be handled |
+//! | [`PushSubscriptions`] | dispatchers' Web Push subscriptions |
 //!
 //! [`Store`] is all of them, for the callers that need several.
 //!
@@ -32,6 +33,7 @@ mod history;
 mod orders;
 mod outbox;
 mod partitions;
+mod push;
 mod redis;
 mod set_aside;
 
@@ -53,6 +55,7 @@ pub use self::partitions::{
     Act, Commit, CommitOutcome, PartitionKey, PartitionStore, StateParts, StoredAlert,
     TimelineEntry, Versioned,
 };
+pub use self::push::{PushSubscription, PushSubscriptions};
 pub use self::redis::RedisStore;
 pub use self::set_aside::{SET_ASIDE_KEPT, SetAside, SetAsideLog, SetAsideReason};
 
@@ -70,7 +73,14 @@ pub enum StoreError {
 /// Durable state of the service, for callers that need several concerns.
 /// Every method is atomic on its own.
 pub trait Store:
-    OrderStore + PartitionStore + Outbox + EventLog + History + AuditLog + SetAsideLog
+    OrderStore
+    + PartitionStore
+    + Outbox
+    + EventLog
+    + History
+    + AuditLog
+    + SetAsideLog
+    + PushSubscriptions
 {
     /// Answers when the store is reachable.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

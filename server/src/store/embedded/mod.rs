@@ -10,6 +10,7 @@ mod history;
 mod orders;
 mod outbox;
 mod partitions;
+mod push;
 mod set_aside;
 
 use std::path::Path;
@@ -59,6 +60,9 @@ const AUDIT_HEADS: TableDefinition<&str, (u64, &str, &str)> = TableDefinition::n
 /// Sequence number → set-aside message JSON, oldest first.
 const SET_ASIDE: TableDefinition<u64, &str> = TableDefinition::new("set_aside");
 
+/// Subscription id → push subscription JSON.
+const PUSH_SUBSCRIPTIONS: TableDefinition<&str, &str> = TableDefinition::new("push_subscriptions");
+
 /// Events the log keeps unless told otherwise, as the Redis log does.
 const EVENTS_KEPT: u64 = 100_000;
 
@@ -90,6 +94,7 @@ impl EmbeddedStore {
         txn.open_table(AUDIT).map_err(db_error)?;
         txn.open_table(AUDIT_HEADS).map_err(db_error)?;
         txn.open_table(SET_ASIDE).map_err(db_error)?;
+        txn.open_table(PUSH_SUBSCRIPTIONS).map_err(db_error)?;
         txn.commit().map_err(db_error)?;
         Ok(Self {
             db: Arc::new(db),

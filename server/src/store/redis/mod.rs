@@ -23,6 +23,7 @@
 //! | `P:{audit}:entries` | list | audit entry JSON, in chain order |
 //! | `P:{audit}:head` | hash | `seq`, `hash` of the last audit entry, `event` last audited |
 //! | `P:set-aside` | list | set-aside message JSON, newest first |
+//! | `P:push-subscriptions` | hash | subscription id → push subscription JSON |
 //!
 //! `P:events` and `P:alert-times` are written by the commit script itself,
 //! so an event or an alert's time exists exactly when its revision does.
@@ -42,6 +43,7 @@ mod indexes;
 mod orders;
 mod outbox;
 mod partitions;
+mod push;
 mod set_aside;
 
 use std::collections::{HashMap, HashSet};

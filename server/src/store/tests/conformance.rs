@@ -16,8 +16,9 @@ use crate::audit_chain::{self as chain, Draft, GENESIS, Link, Run};
 
 use super::{
     Act, Commit, CommitOutcome, EmbeddedStore, EventId, EventLog, History, HistoryEntry,
-    OrderChange, OrderStore, OrderWrite, Outbox, PartitionKey, PartitionStore, RedisStore,
-    SetAside, SetAsideReason, StateParts, Store, StoreError, StoredOrder, TimelineEntry,
+    OrderChange, OrderStore, OrderWrite, Outbox, PartitionKey, PartitionStore, PushSubscription,
+    PushSubscriptions, RedisStore, SetAside, SetAsideReason, StateParts, Store, StoreError,
+    StoredOrder, TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
@@ -802,6 +803,12 @@ async fn state_survives_reopening_the_store<F: Fixture>(fixture: &mut F) {
         body: b"{}".to_vec(),
     };
     create_order(fixture.store(), &order_17).await;
+    let browser = push_subscription("browser-1", "dispatcher-1");
+    fixture
+        .store()
+        .put_push_subscription(&browser)
+        .await
+        .unwrap();
 
     fixture.reopen();
 
@@ -824,6 +831,7 @@ async fn state_survives_reopening_the_store<F: Fixture>(fixture: &mut F) {
     let victim = DeviceId::parse("victim-1", "device").unwrap();
     let history = store.history(&partition, &victim, TimestampMs(T0), TimestampMs(T0 + 1));
     assert_eq!(history.await.unwrap(), [fix(1, T0)]);
+    assert_eq!(store.push_subscriptions().await.unwrap(), [browser]);
 }
 
 async fn alerts_lists_the_latest_revision_per_alert_of_a_partition<S: Store>(store: &S) {
@@ -1202,6 +1210,38 @@ async fn set_aside_messages_are_kept_newest_first<S: Store>(store: &S) {
     assert_eq!(store.set_aside_messages(1).await.unwrap(), [second]);
 }
 
+fn push_subscription(id: &str, owner: &str) -> PushSubscription {
+    PushSubscription {
+        id: id.into(),
+        owner: owner.into(),
+        regions: vec!["rotterdam".into()],
+        endpoint: format!("https://push.example/{id}"),
+        p256dh: "BPublicKey".into(),
+        auth: "secret".into(),
+        expires_at: UtcTime(TimestampMs(T0)),
+    }
+}
+
+async fn a_push_subscription_is_replaced_by_its_id_and_removed_once<S: Store>(store: &S) {
+    let first = push_subscription("browser-1", "dispatcher-1");
+    let other = push_subscription("browser-2", "dispatcher-2");
+    let again = PushSubscription {
+        owner: "dispatcher-3".into(),
+        regions: vec!["*".into()],
+        ..first.clone()
+    };
+    for subscription in [&first, &other, &again] {
+        store.put_push_subscription(subscription).await.unwrap();
+    }
+
+    let mut stored = store.push_subscriptions().await.unwrap();
+    stored.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(stored, [again, other.clone()]);
+    assert!(store.remove_push_subscription("browser-1").await.unwrap());
+    assert!(!store.remove_push_subscription("browser-1").await.unwrap());
+    assert_eq!(store.push_subscriptions().await.unwrap(), [other]);
+}
+
 /// One `#[tokio::test]` per generic test body, each on a fresh fixture.
 macro_rules! conformance_suite {
     ($fixture:expr; $($test:ident),+ $(,)?) => {
@@ -1306,6 +1346,7 @@ both_stores!(
     two_concurrent_audit_appends_on_one_head_let_exactly_one_win,
     the_audit_head_keeps_the_last_event_recorded,
     set_aside_messages_are_kept_newest_first,
+    a_push_subscription_is_replaced_by_its_id_and_removed_once,
 );
 
 /// Redis only: a reader behind what the capped event log trimmed is told so.
