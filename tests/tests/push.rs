@@ -533,7 +533,7 @@ async fn a_dispatcher_may_hold_at_most_ten_subscriptions() {
 }
 
 #[tokio::test]
-async fn web_push_answers_503_when_it_is_not_configured() {
+async fn web_push_answers_404_when_it_is_not_configured() {
     let app = TestApp::spawn_with(AppOptions::default().env("VANGNET_JWT_SECRET", SECRET)).await;
     let token = dispatcher("d", &["rotterdam"]);
     let body = Browser::new().subscription("https://push.example/a");
@@ -541,7 +541,7 @@ async fn web_push_answers_503_when_it_is_not_configured() {
     let (status, key) = app
         .call(Method::GET, "/api/v1/push/key", Some(&token), None)
         .await;
-    assert_eq!(status, 503);
+    assert_eq!(status, 404);
     assert!(
         key["error"]
             .as_str()
@@ -557,5 +557,5 @@ async fn web_push_answers_503_when_it_is_not_configured() {
             Some(&body),
         )
         .await;
-    assert_eq!(status, 503);
+    assert_eq!(status, 404);
 }

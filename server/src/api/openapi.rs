@@ -42,11 +42,8 @@ pub enum CallErrors {
         description = "The caller's role or scope does not allow this"
     )]
     Forbidden(ErrorBody),
-    /// The store did not answer, or the call needs a feature the deployment has not configured.
-    #[response(
-        status = 503,
-        description = "The store is unavailable (try again), or the feature is not configured"
-    )]
+    /// The store did not answer.
+    #[response(status = 503, description = "The store is unavailable; try again")]
     Unavailable(ErrorBody),
 }
 

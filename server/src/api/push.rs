@@ -66,7 +66,7 @@ pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The VAPID public key", body = PushKey),
-        CallErrors,
+        CallErrors, NotFound,
     ),
 )]
 pub(crate) async fn key(
@@ -90,7 +90,7 @@ pub(crate) async fn key(
     request_body = SubscriptionRequest,
     responses(
         (status = 201, description = "Subscribed", body = SubscriptionCreated),
-        CallErrors, BadRequest, Conflict, TooManyRequests,
+        CallErrors, BadRequest, NotFound, Conflict, TooManyRequests,
     ),
 )]
 pub(crate) async fn subscribe<S: Store>(
