@@ -10,6 +10,7 @@ use std::time::Duration;
 use url::Url;
 use vangnet_proto::Topics;
 
+use crate::console::{ConsoleSettings, TileUrl};
 use crate::auth::{KeyError, MIN_SECRET_BYTES, TokenKeys, TokenRules, Verifier};
 use crate::dispatch::Route;
 use crate::secret::{Secret, without_password};
@@ -150,6 +151,8 @@ pub struct Config {
     pub alert_window: Duration,
     /// Detection parameters.
     pub detection: DetectionSettings,
+    /// What the dispatcher console is served with.
+    pub console: ConsoleSettings,
     /// Log output format.
     pub log_format: LogFormat,
 }
@@ -286,6 +289,13 @@ impl Config {
                 approach_horizon: seconds("VANGNET_APPROACH_HORIZON_S", &s.approach_horizon_s)?,
                 perp_silence: seconds("VANGNET_PERP_SILENCE_S", &s.perp_silence_s)?,
                 victim_silence: seconds("VANGNET_VICTIM_SILENCE_S", &s.victim_silence_s)?,
+            },
+            console: ConsoleSettings {
+                tile_url: check_set(
+                    "VANGNET_CONSOLE_TILE_URL",
+                    &s.console_tile_url,
+                    TileUrl::parse,
+                )?,
             },
             log_format: check("VANGNET_LOG_FORMAT", &s.log_format, parse_log_format)?,
         };

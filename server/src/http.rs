@@ -11,6 +11,7 @@ use actix_web::{App, HttpServer, web};
 use crate::alert_board::AlertBoard;
 use crate::api::orders::{OrderLimits, OrderWrites};
 use crate::api::{self, Authenticator};
+use crate::console::{self, ConsoleSettings};
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
@@ -34,6 +35,8 @@ pub struct ApiContext<S> {
     pub order_limits: OrderLimits,
     /// How long after the newest revision the alert board holds a resolved incident.
     pub alert_window: Duration,
+    /// What the dispatcher console is served with.
+    pub console: ConsoleSettings,
 }
 
 /// Serves on `listener`; returns the server, to be awaited by the caller.
@@ -50,6 +53,7 @@ pub fn start<S: Store>(
     let devices = web::Data::new(api.devices);
     let order_writes = web::Data::new(OrderWrites::new(api.order_limits));
     let board = web::Data::new(AlertBoard::new(api.alert_window));
+    let console_settings = api.console;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -71,6 +75,7 @@ pub fn start<S: Store>(
             .configure(api::incidents::routes::<S>)
             .configure(api::audit::routes::<S>)
             .configure(api::openapi::routes)
+            .configure(console::routes(console_settings.clone()))
     })
     .workers(2)
     .disable_signals()

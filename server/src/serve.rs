@@ -167,6 +167,7 @@ async fn run_with<S: Store>(
                 max_per_device: config.max_orders_per_device,
             },
             alert_window: config.alert_window,
+            console: config.console.clone(),
         },
     )
     .with_context(|| format!("serving HTTP on {http_addr}"))?;

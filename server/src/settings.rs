@@ -138,6 +138,9 @@ pub struct Settings {
     /// Silence (s) after which a victim device raises signal_lost P3
     #[arg(long, env = "VANGNET_VICTIM_SILENCE_S", default_value = "900")]
     pub victim_silence_s: String,
+    /// Map tile template for the console's maps, https://HOST/{z}/{x}/{y}.png [default: no tiles]
+    #[arg(long, env = "VANGNET_CONSOLE_TILE_URL")]
+    pub console_tile_url: Option<String>,
     /// Log format: text or json (the filter comes from RUST_LOG, default info)
     #[arg(long, env = "VANGNET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
