@@ -4,7 +4,8 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const EARTH_M = 40075016.686;
-const SIZE = 800;
+const WIDTH = 800;
+const HEIGHT = 600;
 const MAX_TILES = 64;
 
 /** [x, y] in Web Mercator pixels at zoom 0 (a 256-pixel world). */
@@ -90,22 +91,26 @@ export function drawMap(container, zoneAreas, positions, tileUrl) {
     return false;
   }
   const box = bounds(drawn);
-  const span = Math.max(box.maxX - box.minX, box.maxY - box.minY, metres(400, 52));
-  const zoom = Math.max(0, Math.min(19, Math.floor(Math.log2((SIZE * 0.8) / span))));
+  const span = metres(400, 52);
+  const width = box.maxX - box.minX;
+  const height = box.maxY - box.minY;
+  const fit = Math.min((WIDTH * 0.85) / Math.max(width, 1e-12), (HEIGHT * 0.85) / Math.max(height, 1e-12), (WIDTH * 0.85) / span);
+  const zoom = Math.max(0, Math.min(19, Math.floor(Math.log2(fit))));
   const scale = 2 ** zoom;
   const cx = ((box.minX + box.maxX) / 2) * scale;
   const cy = ((box.minY + box.maxY) / 2) * scale;
-  const half = SIZE / 2;
+  const left = cx - WIDTH / 2;
+  const top = cy - HEIGHT / 2;
   const svg = element("svg", {
-    viewBox: `${cx - half} ${cy - half} ${SIZE} ${SIZE}`,
+    viewBox: `${left} ${top} ${WIDTH} ${HEIGHT}`,
     role: "img",
     "aria-label": "Map of the order's zones and the latest positions",
     class: "map-svg",
   });
-  svg.append(element("rect", { x: cx - half, y: cy - half, width: SIZE, height: SIZE, class: "map-ground" }));
-  if (tileUrl) svg.append(tiles(tileUrl, zoom, cx - half, cy - half));
+  svg.append(element("rect", { x: left, y: top, width: WIDTH, height: HEIGHT, class: "map-ground" }));
+  if (tileUrl) svg.append(tiles(tileUrl, zoom, left, top));
   for (const shape of drawn) svg.append(draw(shape, scale));
-  svg.append(scaleBar(cx - half + 20, cy + half - 20, zoom, (cy / scale / 256) * 1));
+  svg.append(scaleBar(left + 20, top + HEIGHT - 20, zoom, cy / scale / 256));
   container.replaceChildren(svg);
   return true;
 }
@@ -118,6 +123,12 @@ function draw(shape, scale) {
       .join("");
     const group = element("g", { class: shape.className });
     group.append(element("path", { d, "fill-rule": "evenodd" }), element("title", {}, `zone ${shape.label}`));
+    const outer = shape.rings[0] ?? [];
+    if (outer.length > 0) {
+      const x = (outer.reduce((sum, [px]) => sum + px, 0) / outer.length) * scale;
+      const y = (outer.reduce((sum, [, py]) => sum + py, 0) / outer.length) * scale;
+      group.append(element("text", { x, y: y + 7, "text-anchor": "middle" }, shape.label));
+    }
     return group;
   }
   const group = element("g", { class: shape.className });
@@ -125,10 +136,10 @@ function draw(shape, scale) {
   const y = shape.y * scale;
   group.append(element("circle", { cx: x, cy: y, r: Math.max(shape.r * scale, shape.type === "position" ? 0 : 1) }));
   if (shape.type === "position") {
-    group.append(element("circle", { cx: x, cy: y, r: 7, class: "marker" }));
-    group.append(element("text", { x: x + 10, y: y - 10 }, shape.label));
+    group.append(element("circle", { cx: x, cy: y, r: 9, class: "marker" }));
+    group.append(element("text", { x: x + 14, y: y - 12 }, shape.label));
   } else if (shape.className === "zone") {
-    group.append(element("text", { x, y: y + 4, "text-anchor": "middle" }, shape.label));
+    group.append(element("text", { x, y: y + 7, "text-anchor": "middle" }, shape.label));
   }
   return group;
 }
@@ -137,7 +148,7 @@ function tiles(template, zoom, left, top) {
   const group = element("g", { class: "tiles" });
   const count = 2 ** zoom;
   const first = [Math.floor(left / 256), Math.floor(top / 256)];
-  const last = [Math.floor((left + SIZE) / 256), Math.floor((top + SIZE) / 256)];
+  const last = [Math.floor((left + WIDTH) / 256), Math.floor((top + HEIGHT) / 256)];
   let drawn = 0;
   for (let ty = first[1]; ty <= last[1]; ty += 1) {
     for (let tx = first[0]; tx <= last[0]; tx += 1) {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use url::Url;
 use vangnet_proto::Topics;
 
-use crate::console::{ConsoleSettings, TileUrl};
 use crate::auth::{KeyError, MIN_SECRET_BYTES, TokenKeys, TokenRules, Verifier};
+use crate::console::{ConsoleSettings, TileUrl};
 use crate::dispatch::Route;
 use crate::secret::{Secret, without_password};
 use crate::settings::Settings;

@@ -46,9 +46,10 @@ pub fn screenshots_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    exe.ancestors()
-        .nth(3)
-        .map_or_else(|| PathBuf::from("screenshots"), |target| target.join("screenshots"))
+    exe.ancestors().nth(3).map_or_else(
+        || PathBuf::from("screenshots"),
+        |target| target.join("screenshots"),
+    )
 }
 
 /// One headless Chromium under its own chromedriver.
@@ -106,25 +107,29 @@ impl Browser {
                 ],
             },
         }))?;
-        let client = ClientBuilder::new(
-            hyper_util::client::legacy::connect::HttpConnector::new(),
-        )
-        .capabilities(capabilities)
-        .connect(&webdriver)
-        .await
-        .context("opening a WebDriver session")?;
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .context("opening a WebDriver session")?;
         let debugger = client
             .capabilities()
-            .and_then(|caps| caps.get("goog:chromeOptions")?.get("debuggerAddress")?.as_str())
+            .and_then(|caps| {
+                caps.get("goog:chromeOptions")?
+                    .get("debuggerAddress")?
+                    .as_str()
+            })
             .ok_or_else(|| anyhow!("chromedriver names no debuggerAddress"))?
             .to_owned();
         let driver = browser.driver.take().ok_or_else(|| anyhow!("no driver"))?;
-        Ok(Self {
+        let browser = Self {
             client,
             driver,
             profile,
             debugger,
-        })
+        };
+        browser.set_viewport(1280, 800).await;
+        Ok(browser)
     }
 
     /// The WebDriver client, for what this wrapper does not offer.
@@ -165,9 +170,27 @@ impl Browser {
             if value == Some(Value::Bool(true)) {
                 return;
             }
-            assert!(Instant::now() < deadline, "{what} did not happen within {wait:?}");
+            if Instant::now() >= deadline {
+                self.fail(&format!("{what} did not happen within {wait:?}"))
+                    .await;
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Fails the test with `why`, the page's text and a screenshot named after the test.
+    async fn fail(&self, why: &str) -> ! {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("browser-test")
+            .replace("::", "-");
+        let shot = self.screenshot(&format!("failed-{test}")).await;
+        let text = self
+            .client
+            .execute("return document.body.innerText;", vec![])
+            .await
+            .unwrap_or_default();
+        panic!("{why}\nscreenshot: {}\npage text: {text}", shot.display());
     }
 
     /// Waits until an element matching `css` is displayed.
@@ -223,7 +246,11 @@ impl Browser {
             "const e = document.querySelector({}); return e ? e.textContent : '';",
             json!(css)
         );
-        self.js(&script, vec![]).await.as_str().unwrap_or_default().to_owned()
+        self.js(&script, vec![])
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// True when the element matching `css` lies wholly inside the viewport.
@@ -394,7 +421,12 @@ impl DevTools {
     }
 
     /// The first event (seen already or arriving within `wait`) for which `matches` holds.
-    pub async fn event(&mut self, wait: Duration, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+    pub async fn event(
+        &mut self,
+        wait: Duration,
+        what: &str,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + wait;
         let mut seen = 0;
         loop {

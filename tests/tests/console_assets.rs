@@ -27,7 +27,10 @@ async fn the_console_page_is_served_without_a_token_under_a_strict_policy() {
     let app = app().await;
     let response = app.get("/console/").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(header(&response, "content-type"), "text/html; charset=utf-8");
+    assert_eq!(
+        header(&response, "content-type"),
+        "text/html; charset=utf-8"
+    );
     assert_eq!(header(&response, "x-content-type-options"), "nosniff");
     let csp = header(&response, "content-security-policy");
     for directive in [
@@ -136,7 +139,10 @@ async fn a_tile_layer_that_is_not_https_stops_the_service_at_start() {
     let (status, stderr) = vangnet_e2e::run_vangnet(
         &["serve"],
         &[
-            ("VANGNET_CONSOLE_TILE_URL", "http://tiles.example.org/{z}/{x}/{y}.png"),
+            (
+                "VANGNET_CONSOLE_TILE_URL",
+                "http://tiles.example.org/{z}/{x}/{y}.png",
+            ),
             ("VANGNET_HTTP_ADDR", "127.0.0.1:0"),
         ],
     );
@@ -161,7 +167,12 @@ async fn the_order_state_gives_the_zones_as_areas_for_the_map() {
     .await;
     let token = vangnet_e2e::token_for(SECRET, Role::Dispatcher, &["rotterdam"]);
     let (status, state) = app
-        .call(reqwest::Method::GET, "/api/v1/orders/map-1/state", Some(&token), None)
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/orders/map-1/state",
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{state}");
     assert_eq!(state["zone_areas"], zones);

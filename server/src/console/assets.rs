@@ -60,7 +60,13 @@ mod tests {
 
     #[test]
     fn a_path_outside_the_list_is_not_served() {
-        for name in ["../Cargo.toml", "..%2fCargo.toml", "/etc/passwd", "index.html/", "APP.JS"] {
+        for name in [
+            "../Cargo.toml",
+            "..%2fCargo.toml",
+            "/etc/passwd",
+            "index.html/",
+            "APP.JS",
+        ] {
             assert!(find(name).is_none(), "{name}");
         }
     }

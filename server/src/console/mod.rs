@@ -91,7 +91,5 @@ async fn file(policy: web::Data<Policy>, name: web::Path<String>) -> HttpRespons
     };
     let mut response = HttpResponse::Ok();
     policy.apply(&mut response);
-    response
-        .content_type(asset.content_type)
-        .body(asset.bytes)
+    response.content_type(asset.content_type).body(asset.bytes)
 }

@@ -38,7 +38,11 @@ impl TileUrl {
             return Err(format!("`{template}` has a wildcard host"));
         }
         let origin = url.origin().ascii_serialization();
-        if origin == "null" || !origin.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b'\'') {
+        if origin == "null"
+            || !origin
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b';' && b != b'\'')
+        {
             return Err(format!("`{template}` has no usable origin"));
         }
         Ok(Self {
