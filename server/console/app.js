@@ -160,7 +160,7 @@ async function enter() {
     token: () => session.token(),
     onEvent: onStreamEvent,
     onState: setConnection,
-    onOpen: (first) => first && loadIncidents(),
+    onOpen: (fresh) => fresh && loadIncidents(),
     onRefused: refused,
   });
   stream.start();

@@ -36,6 +36,7 @@ export class Board {
   constructor({ list, empty, onSelect }) {
     Object.assign(this, { list, empty, onSelect });
     this.incidents = new Map();
+    this.rows = new Map();
     this.region = "";
     this.selected = null;
   }
@@ -83,9 +84,21 @@ export class Board {
       );
   }
 
+  /** Redraws the list, keeping the rows that did not change, so a click in progress is not lost. */
   render() {
-    const rows = this.visible().map((incident) => this.row(incident));
-    this.list.replaceChildren(...rows);
+    const kept = new Map();
+    const rows = this.visible().map((incident) => {
+      const key = `${incident.updated_at}|${incident.status}|${incident.incident_id === this.selected}`;
+      const held = this.rows.get(incident.incident_id);
+      const item = held?.key === key ? held.item : this.row(incident);
+      kept.set(incident.incident_id, { key, item });
+      return item;
+    });
+    this.rows = kept;
+    const current = [...this.list.children];
+    if (current.length !== rows.length || current.some((item, i) => item !== rows[i])) {
+      this.list.replaceChildren(...rows);
+    }
     this.empty.hidden = rows.length > 0;
     this.tick();
   }

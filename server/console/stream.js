@@ -30,8 +30,10 @@ export function parseEvent(block) {
 /**
  * Keeps one stream open while started. Tells `onState` "connecting",
  * "live" or "reconnecting"; hands each event to `onEvent(event, json)`;
- * calls `onOpen(first)` on each connection, `onRefused(status)` when the
- * API refuses the token or its role (then it stops).
+ * calls `onOpen(fresh)` on each connection, `fresh` when it could not
+ * resume (no event had come yet), so what happened meanwhile must be read
+ * from the list; calls `onRefused(status)` when the API refuses the token
+ * or its role (then it stops).
  */
 export class LiveStream {
   constructor({ token, onEvent, onState, onOpen, onRefused }) {
@@ -57,6 +59,7 @@ export class LiveStream {
     let first = true;
     while (this.running) {
       this.onState(first ? "connecting" : "reconnecting");
+      const resuming = this.lastEventId !== null;
       try {
         const response = await this.connect();
         if (response.status === 401 || response.status === 403) {
@@ -67,12 +70,11 @@ export class LiveStream {
         if (response.status === 400 && this.lastEventId !== null) {
           // An id this server does not know (another store): start afresh and reload.
           this.lastEventId = null;
-          first = true;
           continue;
         }
         if (response.ok && response.body) {
           this.onState("live");
-          this.onOpen(first);
+          this.onOpen(!resuming);
           first = false;
           retry = FIRST_RETRY_MS;
           await this.read(response.body);

@@ -208,18 +208,23 @@ impl Browser {
             .await;
     }
 
-    /// Clicks the element matching `css`.
+    /// Clicks the element matching `css`, again if the page redrew it between finding and clicking.
     pub async fn click(&self, css: &str) {
         self.wait_for(css).await;
-        let element = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("finding {css}: {e}"));
-        element
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.click().await,
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) if Instant::now() >= deadline => {
+                    self.fail(&format!("clicking {css}: {e}")).await
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// Types `text` into the element matching `css`, replacing what it held.

@@ -57,11 +57,13 @@ async fn sign_in(browser: &Browser, app: &TestApp, token: &str) {
     browser.click("#signin-button").await;
 }
 
-/// Signs in as a dispatcher of Rotterdam and waits until the stream is live.
+/// Signs in as a dispatcher of Rotterdam and waits until the stream is live
+/// and the (empty) list is loaded, so what comes next comes over the stream.
 async fn signed_in(app: &TestApp) -> Browser {
     let browser = Browser::start().await;
     sign_in(&browser, app, &dispatcher()).await;
     browser.wait_for("#connection[data-state='live']").await;
+    browser.wait_for("#empty").await;
     browser
 }
 
@@ -160,7 +162,7 @@ async fn resolving_without_a_note_asks_for_one_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn the_stream_resumes_after_the_server_restarts() {
+async fn the_stream_resumes_after_the_server_restarts_with_what_it_missed() {
     let mut app = app().await;
     order(&app, "c-3", REGION).await;
     let browser = signed_in(&app).await;
@@ -172,12 +174,36 @@ async fn the_stream_resumes_after_the_server_restarts() {
         .wait_for("#connection[data-state='reconnecting']")
         .await;
     assert_eq!(browser.text("#connection").await, "Reconnecting…");
+    // Hold the console's next reconnection until an alert was raised without it.
+    let mut devtools = browser.devtools(&app.url("/console/")).await;
+    let stream =
+        json!({"patterns": [{"urlPattern": "*/api/v1/alerts/stream*", "requestStage": "Request"}]});
+    devtools.call("Fetch.enable", stream).await;
     app.restart().await;
     app.wait_until_ready().await;
-    let second = app.press_panic("c-3-p").await;
-    browser
-        .wait_for_within(Duration::from_secs(20), &row(&second))
+    let missed = app.press_panic("c-3-p").await;
+    let held = devtools
+        .event(
+            Duration::from_secs(20),
+            "the console reconnecting",
+            |event| event["method"] == "Fetch.requestPaused",
+        )
         .await;
+    let headers = held["params"]["request"]["headers"].as_object().unwrap();
+    assert!(
+        headers
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case("last-event-id")),
+        "the reconnection names no Last-Event-ID: {headers:?}"
+    );
+    devtools
+        .call(
+            "Fetch.continueRequest",
+            json!({"requestId": held["params"]["requestId"]}),
+        )
+        .await;
+    devtools.call("Fetch.disable", json!({})).await;
+    browser.wait_for(&row(&missed)).await;
     browser.wait_for("#connection[data-state='live']").await;
     browser.wait_for(&row(&first)).await;
 }
