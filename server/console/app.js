@@ -8,7 +8,7 @@ import { Detail } from "./detail.js";
 import { registerWorker, setUpPush, unsubscribe } from "./push.js";
 import { LiveStream } from "./stream.js";
 
-const HEALTH_EVERY_MS = 10000;
+const HEALTH_EVERY_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 const CONNECTION_TEXT = {
@@ -130,7 +130,8 @@ function signOut(message) {
   stream = null;
   timers.forEach(clearInterval);
   timers = [];
-  unsubscribe(worker).finally(() => session.clear());
+  unsubscribe(worker);
+  session.clear();
   heardAlerts.clear();
   board?.replace([]);
   if (detail?.open) detail.close();

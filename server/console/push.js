@@ -2,7 +2,7 @@
 // registered with the API and removed again at sign-out. Hidden when the
 // server has no Web Push configured or the browser cannot do it.
 
-import { api } from "./api.js";
+import { api, session } from "./api.js";
 
 const SUBSCRIPTION_KEY = "vangnet.push.subscription";
 
@@ -63,12 +63,19 @@ export async function setUpPush(button, registration, onMessage) {
   };
 }
 
-/** Removes this browser's subscription from the API and the browser, if it has one. */
+/**
+ * Removes this browser's subscription from the API and the browser, if it
+ * has one. Takes the token at once, so the caller may forget it right after.
+ */
 export async function unsubscribe(registration) {
   const id = sessionStorage.getItem(SUBSCRIPTION_KEY);
+  const token = session.token();
   sessionStorage.removeItem(SUBSCRIPTION_KEY);
-  if (id !== null) {
-    await api(`/api/v1/push/subscriptions/${encodeURIComponent(id)}`, { method: "DELETE" }).catch(() => {});
+  if (id !== null && token) {
+    await fetch(`/api/v1/push/subscriptions/${encodeURIComponent(id)}`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${token}` },
+    }).catch(() => {});
   }
   const subscription = await registration?.pushManager?.getSubscription().catch(() => null);
   await subscription?.unsubscribe().catch(() => {});
