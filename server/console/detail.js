@@ -55,7 +55,11 @@ export class Detail {
       alerts.find((a) => a.status !== "resolved") ??
       alerts[0];
     this.alertId = chosen?.alert_id ?? null;
-    if (changed) $("note").value = "";
+    if (changed) {
+      $("note").value = "";
+      $("ack").disabled = true;
+      $("resolve").disabled = true;
+    }
     $("detail").hidden = false;
     document.body.dataset.detail = "open";
     this.renderIncident();

@@ -464,3 +464,56 @@ async fn a_banner_says_when_police_dispatch_is_degraded() {
         )
         .await;
 }
+
+#[tokio::test]
+async fn a_link_to_an_alert_opens_its_detail() {
+    let app = app().await;
+    order(&app, "c-13", REGION).await;
+    let browser = signed_in(&app).await;
+    let alert = app.press_panic("c-13-v").await;
+    browser.wait_for(&row(&alert)).await;
+    browser
+        .goto(&app.url(&format!("/console/#alert={alert}")))
+        .await;
+    browser
+        .wait_until(
+            WAIT,
+            "the alert's detail",
+            "return document.getElementById('detail-title').textContent === 'P1 panic';",
+        )
+        .await;
+    assert!(browser.in_viewport("#ack:enabled").await);
+}
+
+#[tokio::test]
+async fn the_map_lays_the_configured_tiles_under_the_zones() {
+    let tiles = "https://tiles.example.org/{z}/{x}/{y}.png";
+    let app = app_with(AppOptions::default().env("VANGNET_CONSOLE_TILE_URL", tiles)).await;
+    order(&app, "c-14", REGION).await;
+    let browser = signed_in(&app).await;
+    let alert = app.press_panic("c-14-v").await;
+    browser.click(&row(&alert)).await;
+    browser.wait_for("#map svg .zone").await;
+    let hrefs = browser
+        .js(
+            "return [...document.querySelectorAll('#map svg .tiles image')].map((i) => i.getAttribute('href'));",
+            vec![],
+        )
+        .await;
+    let hrefs = hrefs.as_array().unwrap();
+    assert!(!hrefs.is_empty() && hrefs.len() <= 64, "{hrefs:?}");
+    for href in hrefs {
+        let href = href.as_str().unwrap();
+        let path = href.strip_prefix("https://tiles.example.org/").unwrap();
+        let numbers: Vec<&str> = path.trim_end_matches(".png").split('/').collect();
+        assert_eq!(numbers.len(), 3, "{href}");
+        assert!(numbers.iter().all(|n| n.parse::<u32>().is_ok()), "{href}");
+    }
+    let zones_above_tiles = "const svg = document.querySelector('#map svg'); \
+        return svg.querySelector('.tiles').compareDocumentPosition(svg.querySelector('.zone')) \
+        === Node.DOCUMENT_POSITION_FOLLOWING;";
+    assert_eq!(
+        browser.js(zones_above_tiles, vec![]).await,
+        Value::Bool(true)
+    );
+}
