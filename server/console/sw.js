@@ -31,7 +31,7 @@ self.addEventListener("push", (event) => {
   }
   const priority = PRIORITY.test(alert.priority) ? alert.priority : "";
   const title = text(alert.title) || `${priority} ${text(alert.kind, 40).replace(/_/g, " ")}`.trim();
-  const prefix = alert.exercise === true ? "EXERCISE: " : "";
+  const prefix = alert.exercise === true && !title.startsWith("EXERCISE") ? "EXERCISE: " : "";
   event.waitUntil(
     self.registration.showNotification(prefix + title, {
       body: text(alert.body, 500),

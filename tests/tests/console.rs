@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vangnet_e2e::browser::{Browser, WAIT};
+use vangnet_e2e::browser::{Browser, DevTools, WAIT};
 use vangnet_e2e::{AppOptions, Sink, TestApp, token_for};
 use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, TimestampMs};
@@ -208,75 +208,113 @@ async fn the_stream_resumes_after_the_server_restarts_with_what_it_missed() {
     browser.wait_for(&row(&first)).await;
 }
 
+/// A signed-in console whose service worker is active and may show notifications.
+struct PushReady {
+    browser: Browser,
+    devtools: DevTools,
+    push: Value,
+}
+
+impl PushReady {
+    async fn start(app: &TestApp) -> Self {
+        let browser = Browser::start().await;
+        browser
+            .cdp(
+                "Browser.grantPermissions",
+                json!({"origin": app.base_url, "permissions": ["notifications"]}),
+            )
+            .await;
+        sign_in(&browser, app, &dispatcher()).await;
+        browser.wait_for("#connection[data-state='live']").await;
+        let scope = app.url("/console/");
+        let mut devtools = browser.devtools(&scope).await;
+        devtools.call("ServiceWorker.enable", json!({})).await;
+        let ours = |r: &Value| r["scopeURL"] == scope.as_str() && r["isDeleted"] == false;
+        let registration = devtools
+            .event(WAIT, "the console's service worker registration", |event| {
+                event["method"] == "ServiceWorker.workerRegistrationUpdated"
+                    && event["params"]["registrations"]
+                        .as_array()
+                        .is_some_and(|r| r.iter().any(ours))
+            })
+            .await;
+        let registration_id = registration["params"]["registrations"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| ours(r)))
+            .map(|r| r["registrationId"].clone())
+            .unwrap();
+        devtools
+            .event(WAIT, "the service worker activated", |event| {
+                event["method"] == "ServiceWorker.workerVersionUpdated"
+                    && event["params"]["versions"].as_array().is_some_and(|v| {
+                        v.iter().any(|v| {
+                            v["registrationId"] == registration_id && v["status"] == "activated"
+                        })
+                    })
+            })
+            .await;
+        let none_yet = "return navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => all.length === 0);";
+        browser
+            .wait_until(WAIT, "an empty notification list before the push", none_yet)
+            .await;
+        let push = json!({"origin": app.base_url, "registrationId": registration_id});
+        Self {
+            browser,
+            devtools,
+            push,
+        }
+    }
+
+    /// Delivers `data` until a notification shows; `[title, tag, requireInteraction]` of each shown.
+    ///
+    /// Chromium may drop a message delivered just after the worker
+    /// activated, so it is delivered again until shown, as a push service
+    /// retries; a tag keeps repeated deliveries one notification.
+    async fn deliver(&mut self, data: &str) -> Value {
+        let shown = "return navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => \
+            all.map((n) => [n.title, n.tag, n.requireInteraction]));";
+        let mut push = self.push.clone();
+        push["data"] = json!(data);
+        let deadline = Instant::now() + WAIT;
+        let mut notifications = json!([]);
+        while notifications == json!([]) && Instant::now() < deadline {
+            self.devtools
+                .call("ServiceWorker.deliverPushMessage", push.clone())
+                .await;
+            let delivered = Instant::now();
+            while notifications == json!([]) && delivered.elapsed() < Duration::from_secs(2) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                notifications = self.browser.js(shown, vec![]).await;
+            }
+        }
+        notifications
+    }
+}
+
 #[tokio::test]
 async fn a_p1_push_reaches_the_service_worker_and_shows_a_notification() {
     let app = app().await;
-    let browser = Browser::start().await;
-    browser
-        .cdp(
-            "Browser.grantPermissions",
-            json!({"origin": app.base_url, "permissions": ["notifications"]}),
-        )
-        .await;
-    sign_in(&browser, &app, &dispatcher()).await;
-    browser.wait_for("#connection[data-state='live']").await;
-    let scope = app.url("/console/");
-    let mut devtools = browser.devtools(&scope).await;
-    devtools.call("ServiceWorker.enable", json!({})).await;
-    let registration = devtools
-        .event(WAIT, "the console's service worker registration", |event| {
-            event["method"] == "ServiceWorker.workerRegistrationUpdated"
-                && event["params"]["registrations"]
-                    .as_array()
-                    .is_some_and(|r| {
-                        r.iter()
-                            .any(|r| r["scopeURL"] == scope.as_str() && r["isDeleted"] == false)
-                    })
-        })
-        .await;
-    let registration_id = registration["params"]["registrations"]
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["scopeURL"] == scope.as_str()))
-        .map(|r| r["registrationId"].clone())
-        .unwrap();
-    devtools
-        .event(WAIT, "the service worker activated", |event| {
-            event["method"] == "ServiceWorker.workerVersionUpdated"
-                && event["params"]["versions"].as_array().is_some_and(|v| {
-                    v.iter().any(|v| {
-                        v["registrationId"] == registration_id && v["status"] == "activated"
-                    })
-                })
-        })
-        .await;
+    let mut console = PushReady::start(&app).await;
     let payload = json!({
         "alert_id": "01JD8Q6Z3K4W8M2N5P7R9T1V3X", "priority": "P1", "kind": "panic",
         "region": REGION, "status": "open", "exercise": false, "revision": 1,
         "title": "P1 panic in rotterdam", "body": "The panic button was pressed"
     });
-    let none_yet = "return navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => all.length === 0);";
-    browser
-        .wait_until(WAIT, "an empty notification list before the push", none_yet)
+    let shown = console.deliver(&payload.to_string()).await;
+    assert_eq!(
+        shown,
+        json!([["P1 panic in rotterdam", "01JD8Q6Z3K4W8M2N5P7R9T1V3X", true]])
+    );
+}
+
+#[tokio::test]
+async fn a_push_that_is_not_an_alert_shows_only_a_plain_notice() {
+    let app = app().await;
+    let mut console = PushReady::start(&app).await;
+    let shown = console
+        .deliver(r#"{"alert_id": "../../logout", "title": "<b>Call 0900</b>"}"#)
         .await;
-    let push = json!({"origin": app.base_url, "registrationId": registration_id, "data": payload.to_string()});
-    let shown = "return navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => \
-        all.filter((n) => n.tag === '01JD8Q6Z3K4W8M2N5P7R9T1V3X').map((n) => [n.title, n.requireInteraction]));";
-    // Chromium may drop a message delivered just after the worker activated,
-    // so it is delivered again until shown, as a push service retries; the
-    // alert's tag keeps repeated deliveries one notification.
-    let deadline = Instant::now() + WAIT;
-    let mut notifications = json!([]);
-    while notifications == json!([]) && Instant::now() < deadline {
-        devtools
-            .call("ServiceWorker.deliverPushMessage", push.clone())
-            .await;
-        let delivered = Instant::now();
-        while notifications == json!([]) && delivered.elapsed() < Duration::from_secs(2) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            notifications = browser.js(shown, vec![]).await;
-        }
-    }
-    assert_eq!(notifications, json!([["P1 panic in rotterdam", true]]));
+    assert_eq!(shown, json!([["Vangnet: new alert", "vangnet", false]]));
 }
 
 #[tokio::test]
