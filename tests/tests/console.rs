@@ -555,3 +555,20 @@ async fn the_map_lays_the_configured_tiles_under_the_zones() {
         Value::Bool(true)
     );
 }
+
+#[tokio::test]
+async fn without_web_push_on_the_server_the_notify_button_stays_hidden() {
+    let app = app().await;
+    let browser = signed_in(&app).await;
+    browser
+        .wait_until(
+            WAIT,
+            "the service worker registered",
+            "return navigator.serviceWorker.getRegistration().then((r) => !!r && !!r.active);",
+        )
+        .await;
+    let hidden = browser
+        .js("return document.getElementById('notify').hidden;", vec![])
+        .await;
+    assert_eq!(hidden, Value::Bool(true));
+}
