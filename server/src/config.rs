@@ -11,6 +11,7 @@ use url::Url;
 use vangnet_proto::Topics;
 
 use crate::auth::{KeyError, MIN_SECRET_BYTES, TokenKeys, TokenRules, Verifier};
+use crate::console::{ConsoleSettings, TileUrl};
 use crate::dispatch::Route;
 use crate::push::{EndpointPolicy, PushSettings, VapidKey};
 use crate::secret::{Secret, without_password};
@@ -153,6 +154,8 @@ pub struct Config {
     pub detection: DetectionSettings,
     /// Web Push to dispatchers; `None` when no VAPID key is configured.
     pub push: Option<PushSettings>,
+    /// What the dispatcher console is served with.
+    pub console: ConsoleSettings,
     /// Log output format.
     pub log_format: LogFormat,
 }
@@ -292,6 +295,13 @@ impl Config {
                 victim_silence: seconds("VANGNET_VICTIM_SILENCE_S", &s.victim_silence_s)?,
             },
             push,
+            console: ConsoleSettings {
+                tile_url: check_set(
+                    "VANGNET_CONSOLE_TILE_URL",
+                    &s.console_tile_url,
+                    TileUrl::parse,
+                )?,
+            },
             log_format: check("VANGNET_LOG_FORMAT", &s.log_format, parse_log_format)?,
         };
         config.consistent()?;

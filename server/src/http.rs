@@ -12,6 +12,7 @@ use crate::alert_board::AlertBoard;
 use crate::api::orders::{OrderLimits, OrderWrites};
 use crate::api::push::PushApi;
 use crate::api::{self, Authenticator};
+use crate::console::{self, ConsoleSettings};
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
@@ -38,6 +39,8 @@ pub struct ApiContext<S> {
     pub alert_window: Duration,
     /// Web Push to dispatchers, when configured.
     pub push: Option<PushSettings>,
+    /// What the dispatcher console is served with.
+    pub console: ConsoleSettings,
 }
 
 /// Serves on `listener`; returns the server, to be awaited by the caller.
@@ -55,6 +58,7 @@ pub fn start<S: Store>(
     let order_writes = web::Data::new(OrderWrites::new(api.order_limits));
     let board = web::Data::new(AlertBoard::new(api.alert_window));
     let push = web::Data::new(PushApi(api.push));
+    let console_settings = api.console;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -76,6 +80,7 @@ pub fn start<S: Store>(
             .configure(api::audit::routes::<S>)
             .configure(api::push::routes::<S>)
             .configure(api::openapi::routes)
+            .configure(console::routes(console_settings.clone()))
     })
     .workers(2)
     .disable_signals()

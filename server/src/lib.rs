@@ -12,6 +12,7 @@ pub(crate) mod auth;
 pub(crate) mod backoff;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub(crate) mod demo;
 pub mod devices;
 pub mod dispatch;

@@ -168,6 +168,7 @@ async fn run_with<S: Store>(
             },
             alert_window: config.alert_window,
             push: config.push.clone(),
+            console: config.console.clone(),
         },
     )
     .with_context(|| format!("serving HTTP on {http_addr}"))?;

@@ -153,6 +153,9 @@ pub struct Settings {
     /// Web Push subscriptions kept in all; more get 409
     #[arg(long, env = "VANGNET_PUSH_MAX_SUBSCRIPTIONS", default_value = "10000")]
     pub push_max_subscriptions: String,
+    /// Map tile template for the console's maps, https://HOST/{z}/{x}/{y}.png [default: no tiles]
+    #[arg(long, env = "VANGNET_CONSOLE_TILE_URL")]
+    pub console_tile_url: Option<String>,
     /// Log format: text or json (the filter comes from RUST_LOG, default info)
     #[arg(long, env = "VANGNET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

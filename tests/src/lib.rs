@@ -6,6 +6,7 @@
 //! `redis://127.0.0.1:6379/0`; `VANGNET_TEST_MQTT_URL` and
 //! `VANGNET_TEST_REDIS_URL` point the tests elsewhere.
 
+pub mod browser;
 mod mosquitto_server;
 mod pki;
 mod push_service;

@@ -1,8 +1,12 @@
 //! `GET /api/v1/orders/{id}/state`: an order's current positions, distances
-//! and open alerts, read from its partition's engine without changing it.
+//! and open alerts, read from its partition's engine without changing it,
+//! with the order's zones as areas a map can draw.
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use vangnet_engine::OrderView;
+use vangnet_proto::order::ZoneBody;
 use vangnet_proto::{OrderId, TimestampMs};
 
 use super::alerts::may_see;
@@ -23,6 +27,14 @@ pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     );
 }
 
+/// The engine's view of an order and the order's zones, always as a list.
+#[derive(Serialize)]
+struct StateAnswer<'a> {
+    #[serde(flatten)]
+    view: OrderView,
+    zone_areas: &'a [ZoneBody],
+}
+
 /// The order's state; 404 for an order of a region the dispatcher does not have.
 #[utoipa::path(
     get,
@@ -32,7 +44,7 @@ pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The order id")),
     responses(
-        (status = 200, description = "The order's current positions, distances and open alerts", body = Object),
+        (status = 200, description = "The order's current positions, distances and open alerts, and `zone_areas`: its zones as a list of zone bodies", body = Object),
         CallErrors, NotFound,
     ),
 )]
@@ -55,5 +67,8 @@ pub(crate) async fn order_state<S: Store>(
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(StateAnswer {
+        view,
+        zone_areas: &body.zones,
+    }))
 }
