@@ -150,6 +150,8 @@ pub struct Config {
     pub alert_window: Duration,
     /// Detection parameters.
     pub detection: DetectionSettings,
+    /// The password file whose devices may use the HTTP device endpoint; off when `None`.
+    pub device_password_file: Option<PathBuf>,
     /// Log output format.
     pub log_format: LogFormat,
 }
@@ -287,6 +289,11 @@ impl Config {
                 perp_silence: seconds("VANGNET_PERP_SILENCE_S", &s.perp_silence_s)?,
                 victim_silence: seconds("VANGNET_VICTIM_SILENCE_S", &s.victim_silence_s)?,
             },
+            device_password_file: check_set(
+                "VANGNET_DEVICE_PASSWORD_FILE",
+                &s.device_password_file,
+                parse_readable_file,
+            )?,
             log_format: check("VANGNET_LOG_FORMAT", &s.log_format, parse_log_format)?,
         };
         config.consistent()?;
@@ -628,6 +635,13 @@ mod tests {
         assert_eq!(config.history_retention, Duration::from_secs(30 * 86_400));
         assert_eq!(config.max_orders_per_device.get(), 8);
         assert_eq!(config.alert_window, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn an_unreadable_device_password_file_names_vangnet_device_password_file() {
+        let err = error(&[("device-password-file", "/nonexistent/vangnet.passwd")]);
+        assert_eq!(err.setting, "VANGNET_DEVICE_PASSWORD_FILE");
+        assert_eq!(from_flags(&[]).unwrap().device_password_file, None);
     }
 
     #[test]

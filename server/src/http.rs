@@ -1,5 +1,6 @@
 //! The HTTP server: liveness, readiness, Prometheus metrics and the API
-//! (docs/api.md#health-readiness-and-metrics, docs/api.md#http-api).
+//! (docs/api.md#health-readiness-and-metrics, docs/api.md#http-api), the
+//! device endpoint and the victim's app at `/app` (docs/app.md).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use actix_web::{App, HttpServer, web};
 use crate::alert_board::AlertBoard;
 use crate::api::orders::{OrderLimits, OrderWrites};
 use crate::api::{self, Authenticator};
+use crate::device_http::DeviceEndpoint;
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
@@ -34,6 +36,8 @@ pub struct ApiContext<S> {
     pub order_limits: OrderLimits,
     /// How long after the newest revision the alert board holds a resolved incident.
     pub alert_window: Duration,
+    /// The HTTP device endpoint (docs/app.md).
+    pub device_endpoint: DeviceEndpoint<S>,
 }
 
 /// Serves on `listener`; returns the server, to be awaited by the caller.
@@ -50,6 +54,7 @@ pub fn start<S: Store>(
     let devices = web::Data::new(api.devices);
     let order_writes = web::Data::new(OrderWrites::new(api.order_limits));
     let board = web::Data::new(AlertBoard::new(api.alert_window));
+    let device_endpoint = web::Data::new(api.device_endpoint);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -60,6 +65,7 @@ pub fn start<S: Store>(
             .app_data(devices.clone())
             .app_data(order_writes.clone())
             .app_data(board.clone())
+            .app_data(device_endpoint.clone())
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .service(probes::healthz)
             .service(probes::readyz)
@@ -71,6 +77,8 @@ pub fn start<S: Store>(
             .configure(api::incidents::routes::<S>)
             .configure(api::audit::routes::<S>)
             .configure(api::openapi::routes)
+            .configure(crate::device_http::routes::<S>)
+            .configure(crate::device_app::routes)
     })
     .workers(2)
     .disable_signals()

@@ -13,6 +13,8 @@ pub(crate) mod backoff;
 pub mod cli;
 pub mod config;
 pub(crate) mod demo;
+pub(crate) mod device_app;
+pub mod device_http;
 pub mod devices;
 pub mod dispatch;
 pub(crate) mod downlink;

@@ -138,6 +138,10 @@ pub struct Settings {
     /// Silence (s) after which a victim device raises signal_lost P3
     #[arg(long, env = "VANGNET_VICTIM_SILENCE_S", default_value = "900")]
     pub victim_silence_s: String,
+    /// Mosquitto's password file (`vangnet device`); its credentials also admit devices to the
+    /// HTTP device endpoint and the app at /app [default: the device endpoint is off]
+    #[arg(long, env = "VANGNET_DEVICE_PASSWORD_FILE")]
+    pub device_password_file: Option<String>,
     /// Log format: text or json (the filter comes from RUST_LOG, default info)
     #[arg(long, env = "VANGNET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
