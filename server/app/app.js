@@ -21,6 +21,7 @@ function show(section) {
 const worker = "serviceWorker" in navigator
   ? navigator.serviceWorker.register("sw.js", { scope: "/app/" }).then(() => navigator.serviceWorker.ready)
   : Promise.reject(new Error("no service worker"));
+worker.catch(() => {});
 
 let pageRetry = null;
 
@@ -143,7 +144,8 @@ async function onPosition(position) {
   if (!due || !credentials) return;
   lastSent = fix;
   try {
-    await vangnetSend.post("/device/v1/loc", { seq: await vangnetStore.nextSeq(), ...fix }, credentials);
+    const response = await vangnetSend.post("/device/v1/loc", { seq: await vangnetStore.nextSeq(), ...fix }, credentials);
+    if (response.status === 403) setLocationStatus(false, "This device is not linked to a protection order yet");
   } catch (offline) {
     setLocationStatus(true, "Location known; not sent (offline)");
   }
