@@ -204,6 +204,24 @@ async fn a_repeated_alarm_gets_its_receipt_again_and_raises_nothing_new() {
 }
 
 #[tokio::test]
+async fn the_receipt_of_an_alarm_over_http_also_goes_out_on_the_devices_ack_topic() {
+    let setup = Setup::start().await;
+    let password = setup.issue("v-1");
+    let mut listener = setup.app.device("v-1").await;
+
+    let reply = setup
+        .post("alarm", Some(("v-1", &password)), panic_alarm(3, now()))
+        .await;
+
+    let ack = listener
+        .next_downlink(Duration::from_secs(5))
+        .await
+        .expect("a receipt on the ack topic");
+    assert!(ack.topic.ends_with("/v-1/ack"), "{}", ack.topic);
+    assert_eq!(ack.json(), reply.body);
+}
+
+#[tokio::test]
 async fn a_panic_naming_another_device_lands_as_the_credentials_device() {
     let setup = Setup::start().await;
     let password = setup.issue("v-1");
