@@ -156,6 +156,8 @@ pub struct Config {
     pub push: Option<PushSettings>,
     /// What the dispatcher console is served with.
     pub console: ConsoleSettings,
+    /// The password file whose devices may use the HTTP device endpoint; off when `None`.
+    pub device_password_file: Option<PathBuf>,
     /// Log output format.
     pub log_format: LogFormat,
 }
@@ -302,6 +304,11 @@ impl Config {
                     TileUrl::parse,
                 )?,
             },
+            device_password_file: check_set(
+                "VANGNET_DEVICE_PASSWORD_FILE",
+                &s.device_password_file,
+                parse_readable_file,
+            )?,
             log_format: check("VANGNET_LOG_FORMAT", &s.log_format, parse_log_format)?,
         };
         config.consistent()?;
@@ -776,6 +783,13 @@ mod tests {
         ] {
             assert_eq!(error(&pairs).setting, setting, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn an_unreadable_device_password_file_names_vangnet_device_password_file() {
+        let err = error(&[("device-password-file", "/nonexistent/vangnet.passwd")]);
+        assert_eq!(err.setting, "VANGNET_DEVICE_PASSWORD_FILE");
+        assert_eq!(from_flags(&[]).unwrap().device_password_file, None);
     }
 
     #[test]

@@ -12,10 +12,14 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
 use sha2::Sha512;
+use subtle::ConstantTimeEq;
 use vangnet_proto::DeviceId;
 
 /// PBKDF2 rounds, as `mosquitto_passwd` uses them.
 const ITERATIONS: u32 = 101;
+/// The most PBKDF2 rounds a stored hash may ask for, so that an odd line
+/// in the file cannot make each check slow.
+const MAX_ITERATIONS: u32 = 100_000;
 /// Salt bytes, as `mosquitto_passwd` uses them.
 const SALT_BYTES: usize = 12;
 /// Random bytes in a new device password (32 characters of base64url).
@@ -146,6 +150,13 @@ impl PasswordFile {
         write().map_err(|source| io(&self.path, source))
     }
 
+    /// Every device with its stored hash, for checking passwords.
+    pub(crate) fn into_device_hashes(self) -> impl Iterator<Item = (String, String)> {
+        self.lines
+            .into_iter()
+            .filter(|(user, _)| !RESERVED.contains(&user.as_str()))
+    }
+
     fn position(&self, id: &str) -> Option<usize> {
         self.lines.iter().position(|(user, _)| user == id)
     }
@@ -173,7 +184,7 @@ fn new_password() -> String {
 }
 
 /// `$7$101$salt$hash`: PBKDF2-SHA512 as Mosquitto 2 checks it.
-fn hash(password: &str) -> String {
+pub(crate) fn hash(password: &str) -> String {
     let mut salt = [0u8; SALT_BYTES];
     rand::rng().fill_bytes(&mut salt);
     hash_with_salt(password, &salt)
@@ -187,6 +198,47 @@ fn hash_with_salt(password: &str, salt: &[u8]) -> String {
         STANDARD.encode(salt),
         STANDARD.encode(derived)
     )
+}
+
+/// Whether `password` matches a `$7$` hash, compared in constant time; any
+/// other or malformed hash matches nothing.
+pub(crate) fn verify(stored: &str, password: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some(""), Some("7"), Some(iterations), Some(salt), Some(expected), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let (Ok(iterations), Ok(salt), Ok(expected)) = (
+        iterations.parse::<u32>(),
+        STANDARD.decode(salt),
+        STANDARD.decode(expected),
+    ) else {
+        return false;
+    };
+    if iterations == 0 || iterations > MAX_ITERATIONS || expected.len() != 64 {
+        return false;
+    }
+    let mut derived = [0u8; 64];
+    pbkdf2::pbkdf2_hmac::<Sha512>(password.as_bytes(), &salt, iterations, &mut derived);
+    bool::from(derived.ct_eq(expected.as_slice()))
+}
+
+/// Spends the time of checking a password against a hash of ours, so that
+/// an unknown device id answers as slowly as a wrong password.
+pub(crate) fn verify_nothing(password: &str) {
+    let mut derived = [0u8; 64];
+    pbkdf2::pbkdf2_hmac::<Sha512>(
+        password.as_bytes(),
+        &[0; SALT_BYTES],
+        ITERATIONS,
+        &mut derived,
+    );
 }
 
 #[cfg(test)]
@@ -205,6 +257,23 @@ mod tests {
         let parts: Vec<&str> = hash.split('$').collect();
         assert_eq!(&parts[..4], ["", "7", "101", "MDEyMzQ1Njc4OWFi"]);
         assert_eq!(STANDARD.decode(parts[4]).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn a_password_verifies_against_its_hash_and_no_other() {
+        let stored = hash("secret");
+        assert!(verify(&stored, "secret"));
+        assert!(!verify(&stored, "secreT"));
+        assert!(!verify(&hash("other"), "secret"));
+    }
+
+    #[test]
+    fn a_malformed_or_foreign_hash_matches_nothing() {
+        let stored = hash("secret");
+        let rounds_changed = stored.replacen("$101$", "$1000000$", 1);
+        for bad in ["", "$6$abc$def", "$7$101$!!$??", &rounds_changed, "secret"] {
+            assert!(!verify(bad, "secret"), "{bad}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use vangnet_proto::{Ack, Topics};
+use vangnet_proto::{Ack, DeviceId, Topics};
 
 use crate::mqtt::connection::Lane;
 use crate::partitions::Downlink;
@@ -81,6 +81,23 @@ pub fn merge_acks(downlink: Vec<Downlink>) -> Vec<Downlink> {
     merged
 }
 
+/// The receipt `device` gets among `downlink`, its orders' receipts merged
+/// as [`merge_acks`] merges them; for the answer to an alarm sent over HTTP.
+pub fn receipt_for(device: &DeviceId, downlink: &[Downlink]) -> Option<Ack> {
+    let mut receipt: Option<Ack> = None;
+    for message in downlink {
+        if let Downlink::Ack { device: d, ack } = message
+            && d == device
+        {
+            match &mut receipt {
+                Some(first) => merge_into(first, ack),
+                None => receipt = Some(ack.clone()),
+            }
+        }
+    }
+    receipt
+}
+
 fn merge_into(first: &mut Ack, other: &Ack) {
     for id in &other.alert_ids {
         if !first.alert_ids.contains(id) {
@@ -91,7 +108,7 @@ fn merge_into(first: &mut Ack, other: &Ack) {
 
 #[cfg(test)]
 mod tests {
-    use vangnet_proto::{AlertId, DeviceId, TimestampMs};
+    use vangnet_proto::{AlertId, TimestampMs};
 
     use super::*;
 
@@ -114,6 +131,14 @@ mod tests {
             panic!()
         };
         assert_eq!(ack.alert_ids, [AlertId::new("A"), AlertId::new("B")]);
+    }
+
+    #[test]
+    fn the_receipt_for_a_device_names_every_order_and_leaves_others_out() {
+        let device = DeviceId::parse("v-1", "device").unwrap();
+        let downlink = vec![ack("v-2", 7, "X"), ack("v-1", 7, "A"), ack("v-1", 7, "B")];
+        let receipt = receipt_for(&device, &downlink).unwrap();
+        assert_eq!(receipt.alert_ids, [AlertId::new("A"), AlertId::new("B")]);
     }
 
     #[test]

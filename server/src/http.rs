@@ -1,5 +1,6 @@
 //! The HTTP server: liveness, readiness, Prometheus metrics and the API
-//! (docs/api.md#health-readiness-and-metrics, docs/api.md#http-api).
+//! (docs/api.md#health-readiness-and-metrics, docs/api.md#http-api), the
+//! device endpoint and the victim's app at `/app` (docs/app.md).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::api::orders::{OrderLimits, OrderWrites};
 use crate::api::push::PushApi;
 use crate::api::{self, Authenticator};
 use crate::console::{self, ConsoleSettings};
+use crate::device_http::DeviceEndpoint;
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
@@ -41,6 +43,8 @@ pub struct ApiContext<S> {
     pub push: Option<PushSettings>,
     /// What the dispatcher console is served with.
     pub console: ConsoleSettings,
+    /// The HTTP device endpoint (docs/app.md).
+    pub device_endpoint: DeviceEndpoint<S>,
 }
 
 /// Serves on `listener`; returns the server, to be awaited by the caller.
@@ -59,6 +63,7 @@ pub fn start<S: Store>(
     let board = web::Data::new(AlertBoard::new(api.alert_window));
     let push = web::Data::new(PushApi(api.push));
     let console_settings = api.console;
+    let device_endpoint = web::Data::new(api.device_endpoint);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -70,6 +75,7 @@ pub fn start<S: Store>(
             .app_data(order_writes.clone())
             .app_data(board.clone())
             .app_data(push.clone())
+            .app_data(device_endpoint.clone())
             .app_data(web::PayloadConfig::new(api::MAX_BODY_BYTES))
             .configure(probes::routes)
             .configure(api::orders::routes::<S>)
@@ -81,6 +87,8 @@ pub fn start<S: Store>(
             .configure(api::push::routes::<S>)
             .configure(api::openapi::routes)
             .configure(console::routes(console_settings.clone()))
+            .configure(crate::device_http::routes::<S>)
+            .configure(crate::device_app::routes)
     })
     .workers(2)
     .disable_signals()

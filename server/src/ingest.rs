@@ -1,7 +1,7 @@
-//! From MQTT delivery to durable effects: decode and validate, count
-//! rejections, limit floods per device, run the engine on each of the
-//! device's orders, publish the device messages, and only then ack the
-//! delivery to the broker.
+//! From MQTT delivery (or a device's HTTP request) to durable effects:
+//! decode and validate, count rejections, limit floods per device, run the
+//! engine on each of the device's orders, publish the device messages, and
+//! only then ack the delivery to the broker (or answer the request).
 
 mod device_limits;
 
@@ -21,12 +21,12 @@ use tokio_util::task::TaskTracker;
 use vangnet_engine::Event;
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{
-    AlarmKind, DeviceId, ProtoError, RejectReason, TimestampMs, Topics, Uplink, owntracks,
-    parse_uplink,
+    Ack, AlarmKind, Channel, DeviceId, ProtoError, RejectReason, TimestampMs, Topics, Uplink,
+    owntracks, parse_uplink,
 };
 
 use self::device_limits::DeviceLimits;
-use crate::downlink::DeviceMessages;
+use crate::downlink::{DeviceMessages, receipt_for};
 use crate::mqtt::connection::{Delivery, Lane, Queue};
 use crate::orders::OrderIndex;
 use crate::partitions::{Partitions, StepError};
@@ -144,7 +144,11 @@ impl<S: Store> Ingest<S> {
             .await
         {
             Ok(handled) => handled,
-            Err(_) => self.set_aside(delivery, SetAsideReason::Panicked).await,
+            Err(_) => {
+                let publish = &delivery.publish;
+                self.set_aside(&publish.topic, &publish.payload, SetAsideReason::Panicked)
+                    .await
+            }
         }
     }
 
@@ -162,35 +166,92 @@ impl<S: Store> Ingest<S> {
         let metrics = &self.metrics[kind_index(&decoded.uplink)];
         metrics.messages.increment(1);
         let handled = match self.process(decoded, metrics, now).await {
-            Processed::Done => true,
+            Processed::Done(_) | Processed::Refused(_) => true,
             Processed::Stopped => false,
-            Processed::Failed(reason) => self.set_aside(delivery, reason).await,
+            Processed::Failed(reason, _) => {
+                let publish = &delivery.publish;
+                self.set_aside(&publish.topic, &publish.payload, reason)
+                    .await
+            }
         };
         metrics.processing.record(started.elapsed().as_secs_f64());
         handled
+    }
+
+    /// Handles one message that `device`, proven by its credentials, sent
+    /// over HTTP on `channel`: the same validation, limits, engine steps and
+    /// device messages as a delivery, answered with what became of it.
+    pub async fn handle_direct(
+        &self,
+        device: &DeviceId,
+        channel: Channel,
+        payload: &[u8],
+    ) -> DirectReply {
+        let handled = AssertUnwindSafe(self.handle_direct_unguarded(device, channel, payload))
+            .catch_unwind()
+            .await;
+        let (reason, receipt) = match handled {
+            Ok(Processed::Done(receipt)) => return DirectReply::Accepted(receipt),
+            Ok(Processed::Refused(refusal)) => return DirectReply::Refused(refusal),
+            Ok(Processed::Stopped) => return DirectReply::Stopped,
+            Ok(Processed::Failed(reason, receipt)) => (reason, receipt),
+            Err(_) => (SetAsideReason::Panicked, None),
+        };
+        let topic = self.topics.uplink(device, channel);
+        match (self.set_aside(&topic, payload, reason).await, receipt) {
+            (_, Some(receipt)) => DirectReply::Accepted(Some(receipt)),
+            (true, None) => DirectReply::SetAside,
+            (false, None) => DirectReply::Stopped,
+        }
+    }
+
+    async fn handle_direct_unguarded(
+        &self,
+        device: &DeviceId,
+        channel: Channel,
+        payload: &[u8],
+    ) -> Processed {
+        let started = Instant::now();
+        let now = TimestampMs::now();
+        let uplink = match self.parse(channel, payload, device, now) {
+            Ok(uplink) => uplink,
+            Err(err) => {
+                reject(&err);
+                return Processed::Refused(Refusal::Invalid(err));
+            }
+        };
+        let metrics = &self.metrics[kind_index(&uplink)];
+        metrics.messages.increment(1);
+        let decoded = Decoded {
+            device: device.clone(),
+            uplink,
+        };
+        let processed = self.process(decoded, metrics, now).await;
+        metrics.processing.record(started.elapsed().as_secs_f64());
+        processed
     }
 
     /// Keeps a delivery that failed for good, so it no longer holds up the
     /// acks of its connection; counted and logged without its payload.
     /// Only once it is kept may it be acked: while the store refuses it too,
     /// it is tried again, and `false` (do not ack) comes at shutdown.
-    async fn set_aside(&self, delivery: &Delivery, reason: SetAsideReason) -> bool {
+    async fn set_aside(&self, topic: &str, payload: &[u8], reason: SetAsideReason) -> bool {
         metrics::counter!("vangnet_set_aside_messages_total", "reason" => reason.label())
             .increment(1);
         tracing::warn!(
-            topic = %delivery.publish.topic,
+            topic,
             reason = reason.label(),
             "a message failed every time it was handled and is set aside"
         );
         let message = SetAside {
-            topic: delivery.publish.topic.clone(),
-            payload_hex: hex::encode(&delivery.publish.payload),
+            topic: topic.to_owned(),
+            payload_hex: hex::encode(payload),
             reason,
             at: TimestampMs::now(),
         };
         let mut retries = crate::backoff::store().build();
         while let Err(err) = self.partitions.store().set_aside(&message).await {
-            tracing::error!(%err, topic = %delivery.publish.topic, "could not keep a set-aside message; trying again");
+            tracing::error!(%err, topic, "could not keep a set-aside message; trying again");
             let wait = retries.next().unwrap_or(crate::backoff::STORE_LONGEST);
             tokio::select! {
                 () = self.stop.cancelled() => return false,
@@ -239,14 +300,26 @@ impl<S: Store> Ingest<S> {
             }));
         }
         let (device, channel) = self.topics.parse_uplink(topic)?;
-        let uplink = parse_uplink(channel, payload, &device, now)?;
+        let uplink = self.parse(channel, payload, &device, now)?;
+        Ok(Some(Decoded { device, uplink }))
+    }
+
+    /// Validates a payload of `device` on `channel`, counting the fields a panic had to drop.
+    fn parse(
+        &self,
+        channel: Channel,
+        payload: &[u8],
+        device: &DeviceId,
+        now: TimestampMs,
+    ) -> Result<Uplink, ProtoError> {
+        let uplink = parse_uplink(channel, payload, device, now)?;
         if let Uplink::Alarm(parsed) = &uplink {
             for ignored in &parsed.ignored {
                 metrics::counter!("vangnet_panic_fields_ignored_total", "reason" => ignored.reason.label())
                     .increment(1);
             }
         }
-        Ok(Some(Decoded { device, uplink }))
+        Ok(uplink)
     }
 
     /// Runs a message through the engine of each of its device's orders.
@@ -282,8 +355,9 @@ impl<S: Store> Ingest<S> {
             orders = orders_in_force(self.orders.orders_of(&device));
         }
         if orders.is_empty() && !is_panic {
-            reject(&ProtoError::new("topic", RejectReason::UnknownDevice));
-            return Processed::Done;
+            let err = ProtoError::new("topic", RejectReason::UnknownDevice);
+            reject(&err);
+            return Processed::Refused(Refusal::Invalid(err));
         }
         let limiter = match &uplink {
             Uplink::Alarm(_) if is_panic => None,
@@ -292,7 +366,7 @@ impl<S: Store> Ingest<S> {
         };
         if limiter.is_some_and(|limiter| !limiter.allows(&device)) {
             metrics.rate_limited.increment(1);
-            return Processed::Done;
+            return Processed::Refused(Refusal::RateLimited);
         }
         let mut targets: Vec<_> = orders
             .into_iter()
@@ -302,7 +376,7 @@ impl<S: Store> Ingest<S> {
             if self.unassigned.check().is_err() {
                 self.unassigned_limited.increment(1);
                 tracing::debug!("a panic from a device in no order is over the unassigned rate");
-                return Processed::Done;
+                return Processed::Refused(Refusal::RateLimited);
             }
             targets.push((PartitionKey::Unassigned, None));
         }
@@ -328,8 +402,12 @@ impl<S: Store> Ingest<S> {
                 }
             }
         }
+        let receipt = receipt_for(&device, &downlink);
         self.downlink.publish(downlink).await;
-        failed.map_or(Processed::Done, Processed::Failed)
+        match failed {
+            None => Processed::Done(receipt),
+            Some(reason) => Processed::Failed(reason, receipt),
+        }
     }
 
     /// Runs the engine on one partition and commits, retrying while the store
@@ -387,12 +465,37 @@ impl<S: Store> Ingest<S> {
 
 /// What became of one message.
 enum Processed {
-    /// Handled: its effects are stored.
-    Done,
+    /// Handled: its effects are stored, with the receipt if it was an alarm.
+    Done(Option<Ack>),
+    /// Refused and counted: nothing stored.
+    Refused(Refusal),
     /// Shutdown came first: not handled, not to be acked.
     Stopped,
-    /// A partition failed for good; the effects on the others are stored.
-    Failed(SetAsideReason),
+    /// A partition failed for good; the effects on the others are stored,
+    /// with the receipt a panic got where it could still be raised.
+    Failed(SetAsideReason, Option<Ack>),
+}
+
+/// Why a message changed nothing; it is counted in the metrics already.
+#[derive(Debug)]
+pub enum Refusal {
+    /// It failed validation, or comes from a device in no order (and is no panic).
+    Invalid(ProtoError),
+    /// Its device sent too many (or, for a panic from a device in no order, all such devices did).
+    RateLimited,
+}
+
+/// What became of a message a device sent over HTTP.
+#[derive(Debug)]
+pub enum DirectReply {
+    /// Its effects are stored; an alarm's receipt.
+    Accepted(Option<Ack>),
+    /// It changed nothing.
+    Refused(Refusal),
+    /// It failed every time it was handled and is kept for an operator.
+    SetAside,
+    /// Shutdown came first; the device should send it again.
+    Stopped,
 }
 
 /// What became of one message in one partition.

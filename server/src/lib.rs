@@ -14,6 +14,8 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub(crate) mod demo;
+pub(crate) mod device_app;
+pub mod device_http;
 pub mod devices;
 pub mod dispatch;
 pub(crate) mod downlink;

@@ -20,6 +20,7 @@ use vangnet_proto::{Channel, RejectReason, Topics};
 use crate::api::Authenticator;
 use crate::api::orders::OrderLimits;
 use crate::config::{Config, DetectionSettings, StoreSetting};
+use crate::device_http::{Credentials, DeviceEndpoint, Intake};
 use crate::downlink::{DeviceLink, DeviceMessages};
 use crate::health::Health;
 use crate::http::{self, ApiContext};
@@ -150,6 +151,11 @@ async fn run_with<S: Store>(
         config.partition_cache,
     ));
     let api_devices = DeviceLink::default();
+    let intake = Intake::default();
+    let credentials = config.device_password_file.clone().map(Credentials::new);
+    if credentials.is_none() {
+        tracing::info!("no VANGNET_DEVICE_PASSWORD_FILE: the HTTP device endpoint is off");
+    }
     let http_addr = http.local_addr().context("the HTTP listener's address")?;
     let server = http::start(
         http,
@@ -169,6 +175,7 @@ async fn run_with<S: Store>(
             alert_window: config.alert_window,
             push: config.push.clone(),
             console: config.console.clone(),
+            device_endpoint: DeviceEndpoint::new(credentials, intake.clone()),
         },
     )
     .with_context(|| format!("serving HTTP on {http_addr}"))?;
@@ -267,6 +274,7 @@ async fn run_with<S: Store>(
         downlink.clone(),
         shutdown.stop.clone(),
     ));
+    intake.set(ingest.clone());
     spawn_limit_keeper(&tasks, ingest.clone(), background.clone());
     ingest::spawn_workers(&workers, ingest.clone(), alarm_lane.clone(), alarm_rx);
     ingest::spawn_workers(&workers, ingest, loc_lane.clone(), loc_rx);
@@ -508,6 +516,10 @@ fn describe_metrics() {
     metrics::describe_counter!(
         "vangnet_push_subscriptions_refused_total",
         "Web Push subscriptions refused for a bad body, endpoint or key"
+    );
+    metrics::describe_counter!(
+        "vangnet_device_auth_failures_total",
+        "Device requests over HTTP refused for their credentials: missing, wrong or throttled"
     );
     for reason in RejectReason::ALL {
         metrics::counter!("vangnet_rejected_messages_total", "reason" => reason.label())

@@ -156,6 +156,10 @@ pub struct Settings {
     /// Map tile template for the console's maps, https://HOST/{z}/{x}/{y}.png [default: no tiles]
     #[arg(long, env = "VANGNET_CONSOLE_TILE_URL")]
     pub console_tile_url: Option<String>,
+    /// Mosquitto's password file (`vangnet device`); its credentials also admit devices to the
+    /// HTTP device endpoint and the app at /app [default: the device endpoint is off]
+    #[arg(long, env = "VANGNET_DEVICE_PASSWORD_FILE")]
+    pub device_password_file: Option<String>,
     /// Log format: text or json (the filter comes from RUST_LOG, default info)
     #[arg(long, env = "VANGNET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -43,9 +43,16 @@ fn openapi_document_is_3_1_with_every_endpoint() {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/device/v1/alarm",
+        "/device/v1/loc",
+        "/device/v1/status",
     ] {
         assert!(document["paths"][path].is_object(), "{path} is missing");
     }
     assert!(document["paths"]["/api/v1/openapi.json"]["get"]["security"].is_null());
     assert!(document["paths"]["/api/v1/alerts"]["get"]["security"].is_array());
+    assert_eq!(
+        document["paths"]["/device/v1/alarm"]["post"]["security"][0]["device"],
+        serde_json::json!([])
+    );
 }

@@ -128,7 +128,7 @@ pub enum AlertAction {
     Resolve,
 }
 
-/// Adds the bearer JWT security scheme.
+/// Adds the security schemes: bearer JWTs for people, Basic for devices.
 struct BearerJwt;
 
 impl Modify for BearerJwt {
@@ -140,6 +140,15 @@ impl Modify for BearerJwt {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "device",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("A device id and the password `vangnet device` issued"))
                     .build(),
             ),
         );
@@ -166,6 +175,9 @@ impl Modify for BearerJwt {
         super::push::key,
         super::push::subscribe,
         super::push::unsubscribe,
+        crate::device_http::alarm,
+        crate::device_http::loc,
+        crate::device_http::status,
         serve,
         crate::probes::healthz,
         crate::probes::readyz,

@@ -1,0 +1,144 @@
+//! The victim's app at `/app` (docs/app.md): plain HTML, CSS and JavaScript
+//! compiled into the binary and served with a strict content security policy.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+/// Only the app's own files may load, run or be fetched; nothing may frame it.
+const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
+                   frame-ancestors 'none'; form-action 'self'";
+
+/// The app's files: name under `/app/`, content type, content.
+const ASSETS: [(&str, &str, &str); 8] = [
+    (
+        "",
+        "text/html; charset=utf-8",
+        include_str!("../app/index.html"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../app/app.js"),
+    ),
+    (
+        "store.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../app/store.js"),
+    ),
+    (
+        "send.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../app/send.js"),
+    ),
+    (
+        "sw.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../app/sw.js"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../app/app.css"),
+    ),
+    (
+        "manifest.webmanifest",
+        "application/manifest+json",
+        include_str!("../app/manifest.webmanifest"),
+    ),
+    ("icon.svg", "image/svg+xml", include_str!("../app/icon.svg")),
+];
+
+/// Mounts `GET /app` (a redirect to `/app/`, the service worker's scope) and the files.
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route(
+            "/app",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header((header::LOCATION, "/app/"))
+                    .finish()
+            }),
+        )
+        .route("/app/{file:.*}", web::get().to(asset));
+}
+
+async fn asset(file: web::Path<String>) -> HttpResponse {
+    let file = file.into_inner();
+    let Some((_, content_type, body)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
+        return HttpResponse::NotFound()
+            .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+            .json(serde_json::json!({ "error": "not found" }));
+    };
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, *content_type))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("Permissions-Policy", "geolocation=(self)"))
+        .body(*body)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::App;
+    use actix_web::test::{TestRequest, call_service, init_service};
+
+    use super::*;
+
+    async fn get(path: &str) -> actix_web::dev::ServiceResponse {
+        let app = init_service(App::new().configure(routes)).await;
+        call_service(&app, TestRequest::get().uri(path).to_request()).await
+    }
+
+    fn header_of<'r>(response: &'r actix_web::dev::ServiceResponse, name: &str) -> &'r str {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    #[actix_web::test]
+    async fn each_file_is_served_with_its_content_type_and_the_strict_policy() {
+        for (path, content_type) in [
+            ("/app/", "text/html; charset=utf-8"),
+            ("/app/app.js", "text/javascript; charset=utf-8"),
+            ("/app/sw.js", "text/javascript; charset=utf-8"),
+            ("/app/app.css", "text/css; charset=utf-8"),
+            ("/app/manifest.webmanifest", "application/manifest+json"),
+            ("/app/icon.svg", "image/svg+xml"),
+        ] {
+            let response = get(path).await;
+            assert_eq!(response.status().as_u16(), 200, "{path}");
+            assert_eq!(header_of(&response, "content-type"), content_type, "{path}");
+            assert!(
+                header_of(&response, "content-security-policy").starts_with("default-src 'self';"),
+                "{path}"
+            );
+            assert_eq!(header_of(&response, "x-content-type-options"), "nosniff");
+        }
+    }
+
+    #[actix_web::test]
+    async fn app_without_a_slash_redirects_into_the_service_workers_scope() {
+        let response = get("/app").await;
+        assert_eq!(response.status().as_u16(), 308);
+        assert_eq!(header_of(&response, "location"), "/app/");
+    }
+
+    #[actix_web::test]
+    async fn an_unknown_file_is_404() {
+        assert_eq!(get("/app/../Cargo.toml").await.status().as_u16(), 404);
+        assert_eq!(get("/app/nothing.js").await.status().as_u16(), 404);
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        let (_, _, html) = ASSETS[0];
+        assert!(!html.contains("<script>") && !html.contains("style="));
+        for tag in html.match_indices("<script").map(|(at, _)| &html[at..]) {
+            assert!(tag.starts_with("<script src="), "{}", &tag[..40]);
+        }
+    }
+}
