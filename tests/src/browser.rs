@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::{SinkExt, StreamExt};
@@ -225,6 +226,58 @@ impl Browser {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
+    }
+
+    /// Presses the mouse button on the middle of the element matching `css` and keeps it down until [`Browser::release`].
+    pub async fn press(&self, css: &str) {
+        self.mouse(css, &[]).await;
+    }
+
+    /// Presses the mouse button on the middle of the element matching `css` and lets go after `held`, timed by the browser.
+    pub async fn press_for(&self, css: &str, held: Duration) {
+        let up = PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        };
+        self.mouse(css, &[PointerAction::Pause { duration: held }, up])
+            .await;
+    }
+
+    /// Lets go of the mouse button that [`Browser::press`] holds down.
+    pub async fn release(&self) {
+        let up = MouseActions::new("mouse".to_owned()).then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+        self.client
+            .perform_actions(up)
+            .await
+            .unwrap_or_else(|e| panic!("releasing the mouse button: {e}"));
+    }
+
+    /// Moves the mouse onto the element matching `css`, presses its button, then does `then`.
+    async fn mouse(&self, css: &str, then: &[PointerAction]) {
+        self.wait_for(css).await;
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("finding {css}: {e}"));
+        let mut actions = MouseActions::new("mouse".to_owned())
+            .then(PointerAction::MoveToElement {
+                element,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        for action in then {
+            actions = actions.then(action.clone());
+        }
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("pressing {css}: {e}"));
     }
 
     /// Types `text` into the element matching `css`, replacing what it held.
