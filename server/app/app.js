@@ -185,10 +185,15 @@ async function signIn(event) {
   start(credentials);
 }
 
+// An alarm still waiting for its receipt needs the credentials to be sent:
+// signing out waits until help is confirmed.
 async function signOut() {
+  if ((await vangnetStore.queued()).length > 0) {
+    setAlarmStatus("sending", "Sending… (will keep trying). Sign out once help is confirmed.");
+    return;
+  }
   if (watch !== null) navigator.geolocation.clearWatch(watch);
   await vangnetStore.remove("credentials");
-  await vangnetStore.clearOutbox();
   location.reload();
 }
 

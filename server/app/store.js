@@ -40,7 +40,6 @@ const vangnetStore = (() => {
     queued: () => run("outbox", "readonly", (s) => s.getAll()),
     enqueue: (alarm) => run("outbox", "readwrite", (s) => s.put(alarm)),
     dequeue: (seq) => run("outbox", "readwrite", (s) => s.delete(seq)),
-    clearOutbox: () => run("outbox", "readwrite", (s) => s.clear()),
     // The next message counter: kept across restarts, so a (seq, ts) is never reused.
     nextSeq: async () => {
       const db = await open();

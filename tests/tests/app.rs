@@ -267,6 +267,29 @@ async fn an_alarm_pressed_while_the_server_is_down_is_sent_once_it_is_back() {
 }
 
 #[tokio::test]
+async fn signing_out_waits_while_an_alarm_is_still_being_sent() {
+    let mut setup = Setup::start().await;
+    let phone = setup.signed_in_phone().await;
+    setup.app.kill9();
+    hold_the_panic_button(&phone).await;
+
+    phone.click("#sign-out").await;
+    phone
+        .wait_until(
+            WAIT,
+            "the app saying it signs out once help is confirmed",
+            &format!(
+                "return document.querySelector('{STATUS}').textContent.includes('Sign out once help is confirmed');"
+            ),
+        )
+        .await;
+    setup.app.restart().await;
+
+    wait_for_receipt(&phone, Duration::from_secs(20)).await;
+    assert_eq!(setup.panics().len(), 1, "{:?}", setup.panics());
+}
+
+#[tokio::test]
 async fn location_sharing_posts_the_phones_fixes() {
     let setup = Setup::start().await;
     let phone = setup.signed_in_phone().await;
