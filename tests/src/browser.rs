@@ -209,6 +209,15 @@ impl Browser {
             .await;
     }
 
+    /// The element matching `css`, once it is displayed.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.wait_for(css).await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("finding {css}: {e}"))
+    }
+
     /// Clicks the element matching `css`, again if the page redrew it between finding and clicking.
     pub async fn click(&self, css: &str) {
         self.wait_for(css).await;
@@ -255,12 +264,7 @@ impl Browser {
 
     /// Moves the mouse onto the element matching `css`, presses its button, then does `then`.
     async fn mouse(&self, css: &str, then: &[PointerAction]) {
-        self.wait_for(css).await;
-        let element = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("finding {css}: {e}"));
+        let element = self.element(css).await;
         let mut actions = MouseActions::new("mouse".to_owned())
             .then(PointerAction::MoveToElement {
                 element,
@@ -282,12 +286,7 @@ impl Browser {
 
     /// Types `text` into the element matching `css`, replacing what it held.
     pub async fn fill(&self, css: &str, text: &str) {
-        self.wait_for(css).await;
-        let element = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("finding {css}: {e}"));
+        let element = self.element(css).await;
         element
             .clear()
             .await
