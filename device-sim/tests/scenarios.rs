@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Trial};
 
-use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url};
+use vangnet_e2e::{AppOptions, TestApp, free_port, mqtt_url, unique_name};
 
 /// Scenarios played at once by default.
 const CONCURRENT: usize = 6;
@@ -53,8 +53,10 @@ async fn plays(name: &str) {
         .unwrap_or_else(|| panic!("{name} is not in LIBRARY"));
     let silence = |seconds: f64| ((seconds / speed).ceil() as u64).max(1).to_string();
     let sink_addr = format!("127.0.0.1:{}", free_port());
+    let log = std::env::temp_dir().join(unique_name("scenario-log"));
     let app = TestApp::spawn_with(
         AppOptions::default()
+            .log_to(&log)
             .env(
                 "VANGNET_DISPATCH_URL",
                 format!("http://{sink_addr}/dispatch"),
@@ -83,6 +85,32 @@ async fn plays(name: &str) {
         "{report}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    drop(app);
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(logged.contains(" INFO "), "no log at info level:\n{logged}");
+    for line in logged.lines() {
+        assert!(
+            !gives_away_a_secret(line),
+            "the log gives away a secret: {line}"
+        );
+    }
+}
+
+/// A log line, past its timestamp, with a token, a payload's fields or a
+/// number precise enough to be a coordinate (four decimals or more).
+fn gives_away_a_secret(line: &str) -> bool {
+    let message = line.split_once(' ').map_or(line, |(_, rest)| rest);
+    let precise_number = message
+        .as_bytes()
+        .windows(6)
+        .any(|w| w[0].is_ascii_digit() && w[1] == b'.' && w[2..].iter().all(u8::is_ascii_digit));
+    precise_number
+        || message.contains("eyJ")
+        || message.contains(SECRET)
+        || ["\"lat\"", "\"lon\"", "\"seq\""]
+            .iter()
+            .any(|field| message.contains(field))
 }
 
 fn every_scenario_in_the_library_is_played_here() {
@@ -109,6 +137,23 @@ fn main() {
             Ok(())
         },
     )];
+    trials.push(Trial::test(
+        "the_log_check_catches_a_position_a_token_and_a_payload",
+        || {
+            let at = "2026-12-07T16:19:34.632781Z  INFO vangnet_server::ingest:";
+            for leak in [
+                "fix lat=51.9225",
+                "token eyJhbGciOiJIUzI1NiJ9",
+                r#"payload {"seq":1}"#,
+            ] {
+                assert!(gives_away_a_secret(&format!("{at} {leak}")), "{leak}");
+            }
+            assert!(!gives_away_a_secret(&format!(
+                "{at} connected to the MQTT broker"
+            )));
+            Ok(())
+        },
+    ));
     trials.extend(LIBRARY.iter().map(|&(name, _)| {
         Trial::test(name.replace('-', "_"), move || {
             tokio::runtime::Runtime::new()?.block_on(plays(name));

@@ -14,7 +14,7 @@ mod redis_server;
 mod sink;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -126,6 +126,8 @@ pub struct AppOptions {
     pub unset: Vec<String>,
     /// Topic prefix and Redis key prefix to reuse (a second instance of one deployment).
     pub prefixes: Option<(String, String)>,
+    /// A file the service's log at info level goes to, to check what it tells an operator.
+    pub log: Option<PathBuf>,
 }
 
 impl AppOptions {
@@ -138,6 +140,12 @@ impl AppOptions {
     /// Leaves one of the harness's default variables unset.
     pub fn unset(mut self, key: &str) -> Self {
         self.unset.push(key.to_owned());
+        self
+    }
+
+    /// Writes the service's log at info level to `path`, appending across restarts.
+    pub fn log_to(mut self, path: impl Into<PathBuf>) -> Self {
+        self.log = Some(path.into());
         self
     }
 
@@ -159,6 +167,8 @@ pub struct TestApp {
     pub store_prefix: String,
     /// The environment it was started with, to restart it the same way.
     env: Vec<(String, String)>,
+    /// Where its log goes, if not to the test's stderr.
+    log: Option<PathBuf>,
 }
 
 impl TestApp {
@@ -185,13 +195,15 @@ impl TestApp {
         ];
         env.retain(|(key, _)| !options.unset.contains(key));
         env.extend(options.env);
-        let child = start(&env).unwrap_or_else(|e| panic!("starting vangnet: {e:#}"));
+        let child = start(&env, options.log.as_deref())
+            .unwrap_or_else(|e| panic!("starting vangnet: {e:#}"));
         let app = Self {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
             topics: Topics::new(&prefix).unwrap_or_else(|e| panic!("{e}")),
             store_prefix,
             env,
+            log: options.log,
         };
         app.wait_until_listening().await;
         app
@@ -359,7 +371,8 @@ impl TestApp {
 
     /// Starts the service again with the same settings, after `kill9` or `terminate`.
     pub async fn restart(&mut self) {
-        self.child = start(&self.env).unwrap_or_else(|e| panic!("restarting vangnet: {e:#}"));
+        self.child = start(&self.env, self.log.as_deref())
+            .unwrap_or_else(|e| panic!("restarting vangnet: {e:#}"));
         self.wait_until_listening().await;
     }
 }
@@ -388,18 +401,27 @@ fn delete_redis_keys(prefix: &str) {
     }
 }
 
-fn start(env: &[(String, String)]) -> anyhow::Result<Child> {
+fn start(env: &[(String, String)], log: Option<&Path>) -> anyhow::Result<Child> {
     let mut command = Command::new(workspace_binary("vangnet"));
+    let level = match log {
+        Some(_) => "info".to_owned(),
+        None => std::env::var("VANGNET_TEST_LOG").unwrap_or_else(|_| "error".into()),
+    };
     command
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "RUST_LOG",
-            std::env::var("VANGNET_TEST_LOG").unwrap_or_else(|_| "error".into()),
-        )
+        .env("RUST_LOG", level)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null());
+    if let Some(path) = log {
+        let file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the log file {}", path.display()))?;
+        command.env("NO_COLOR", "1").stderr(file);
+    }
     command.spawn().context("spawning vangnet")
 }
 

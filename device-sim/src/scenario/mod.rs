@@ -6,6 +6,7 @@
 
 mod clock;
 mod dispatch;
+mod downlinks;
 mod model;
 mod motion;
 mod noise;

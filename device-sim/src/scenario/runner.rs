@@ -18,6 +18,7 @@ use vangnet_proto::token::{Claims, Role, sign_hs256};
 use vangnet_proto::{Channel, DeviceId, DispatchBody, TimestampMs, Topics};
 
 use super::clock::Clock;
+use super::downlinks::overshares;
 use super::receipts::{REPEAT_AFTER, Unreceipted, parse_receipt};
 use super::report::Seen;
 use super::schedule::Message;
@@ -175,20 +176,33 @@ impl Session {
             .map_err(|_| anyhow::anyhow!("bad MQTT prefix {}", self.endpoint.mqtt_prefix))?;
         let client_id = format!("vangnet-sim-{}", self.names.tag);
         let unreceipted = Arc::new(Mutex::new(Unreceipted::default()));
-        let receipts = format!("{}/devices/+/ack", topics.prefix());
-        let on_receipt = {
+        let downlinks = [
+            format!("{}/devices/+/ack", topics.prefix()),
+            format!("{}/devices/+/cmd", topics.prefix()),
+        ];
+        let overshared = Arc::new(Mutex::new(Vec::new()));
+        let on_downlink = {
             let (unreceipted, prefix) = (unreceipted.clone(), topics.prefix().to_owned());
+            let overshared = overshared.clone();
             move |packet: &Packet| {
-                if let Packet::Publish(publish) = packet
-                    && let Some((device, seq)) =
-                        parse_receipt(&prefix, &publish.topic, &publish.payload)
+                let Packet::Publish(publish) = packet else {
+                    return;
+                };
+                if let Some(why) = overshares(&publish.topic, &publish.payload) {
+                    overshared
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(why);
+                }
+                if let Some((device, seq)) =
+                    parse_receipt(&prefix, &publish.topic, &publish.payload)
                 {
                     lock(&unreceipted).receipt(&device, seq);
                 }
             }
         };
         let client =
-            broker::connect(&self.endpoint.mqtt_url, &client_id, &[receipts], on_receipt).await?;
+            broker::connect(&self.endpoint.mqtt_url, &client_id, &downlinks, on_downlink).await?;
         let repeating = tokio::spawn(repeat_unreceipted(client.clone(), unreceipted.clone()));
         let mut seq: HashMap<String, u64> = HashMap::new();
         for Message {
@@ -224,6 +238,13 @@ impl Session {
         tokio::time::sleep_until(clock.end().into()).await;
         repeating.abort();
         client.disconnect().await.context("MQTT disconnect")?;
+        let overshared = overshared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(first) = overshared.first() {
+            bail!(
+                "{} device messages said more than the contract allows; the first: {first}",
+                overshared.len()
+            );
+        }
         Ok(())
     }
 
