@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
+use sha2::{Digest, Sha256};
 use vangnet_proto::DeviceId;
 
 use crate::devices::{self, PasswordFile};
@@ -55,6 +56,13 @@ impl Credentials {
                 None
             }
         }
+    }
+
+    /// A fingerprint of `id`'s current credentials, if it has any; it
+    /// changes when they are replaced.
+    pub fn fingerprint(&self, id: &str) -> Option<String> {
+        let hash = self.current_hash(id)?;
+        Some(hex::encode(&Sha256::digest(hash.as_bytes())[..16]))
     }
 
     /// The stored hash of `id`, after reading the file again if it changed.
@@ -125,6 +133,23 @@ mod tests {
         file.remove("v-1").unwrap();
         file.save().unwrap();
         assert!(credentials.verify("v-1", &passwords[0]).is_none());
+    }
+
+    #[test]
+    fn a_fingerprint_changes_when_the_credentials_are_replaced_or_removed() {
+        let (_dir, path, _) = provisioned(&["v-1"]);
+        let credentials = Credentials::new(path.clone());
+        let first = credentials.fingerprint("v-1").unwrap();
+        assert_eq!(credentials.fingerprint("v-1"), Some(first.clone()));
+        let mut file = PasswordFile::open(&path).unwrap();
+        file.remove("v-1").unwrap();
+        file.add("v-1").unwrap();
+        file.save().unwrap();
+        assert_ne!(credentials.fingerprint("v-1"), Some(first));
+        let mut file = PasswordFile::open(&path).unwrap();
+        file.remove("v-1").unwrap();
+        file.save().unwrap();
+        assert_eq!(credentials.fingerprint("v-1"), None);
     }
 
     #[test]
