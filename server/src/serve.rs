@@ -517,6 +517,10 @@ fn describe_metrics() {
         "vangnet_push_total",
         "Web Push requests to dispatchers' browsers, by outcome"
     );
+    metrics::describe_counter!(
+        "vangnet_device_push_total",
+        "Warnings pushed to devices' phones, by outcome"
+    );
     metrics::describe_gauge!(
         "vangnet_push_subscriptions",
         "Web Push subscriptions whose token has not expired"
