@@ -306,14 +306,15 @@ fn authenticate<S>(
     request: &HttpRequest,
     endpoint: &DeviceEndpoint<S>,
 ) -> Result<DeviceId, DeviceError> {
-    authenticate_with(request, endpoint).map(|(device, _)| device)
+    authenticate_with_fingerprint(request, endpoint).map(|(device, _)| device)
 }
 
-/// As [`authenticate`], with the credentials the device was proven by.
-fn authenticate_with<'a, S>(
+/// As [`authenticate`], with the fingerprint of the credentials the device
+/// was proven by (see [`Credentials::fingerprint`]).
+fn authenticate_with_fingerprint<S>(
     request: &HttpRequest,
-    endpoint: &'a DeviceEndpoint<S>,
-) -> Result<(DeviceId, &'a Credentials), DeviceError> {
+    endpoint: &DeviceEndpoint<S>,
+) -> Result<(DeviceId, String), DeviceError> {
     let credentials = endpoint.credentials.as_ref().ok_or(DeviceError::Off)?;
     let now = Instant::now();
     let address = request
@@ -336,8 +337,8 @@ fn authenticate_with<'a, S>(
     {
         return Err(throttled(wait));
     }
-    if let Some(device) = credentials.verify(&id, &password) {
-        return Ok((device, credentials));
+    if let Some(proven) = credentials.verify(&id, &password) {
+        return Ok(proven);
     }
     metrics::counter!("vangnet_device_auth_failures_total", "reason" => "wrong").increment(1);
     tracing::debug!(%address, "device credentials refused");

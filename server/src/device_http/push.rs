@@ -6,7 +6,9 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{DeviceEndpoint, DeviceError, DeviceErrors, authenticate, authenticate_with};
+use super::{
+    DeviceEndpoint, DeviceError, DeviceErrors, authenticate, authenticate_with_fingerprint,
+};
 use crate::api::methods::Endpoint;
 use crate::api::parse_body;
 use crate::api::push::{MAX_SUBSCRIPTION_BYTES, PushApi, PushKey};
@@ -71,16 +73,13 @@ pub(crate) async fn subscribe<S: Store>(
     push: web::Data<PushApi>,
     store: web::Data<S>,
 ) -> Result<HttpResponse, DeviceError> {
-    let (device, credentials) = authenticate_with(&request, &endpoint)?;
+    let (device, credential) = authenticate_with_fingerprint(&request, &endpoint)?;
     let settings = settings(&push)?;
     if body.len() > MAX_SUBSCRIPTION_BYTES {
         return Err(DeviceError::Invalid(format!(
             "body: larger than {MAX_SUBSCRIPTION_BYTES} bytes"
         )));
     }
-    let credential = credentials
-        .fingerprint(device.as_str())
-        .ok_or(DeviceError::Unauthorized)?;
     let subscription = parse_body::<SubscriptionRequest>(&body)
         .map_err(|err| DeviceError::Invalid(err.to_string()))?
         .device_subscription(&device, credential, &settings.endpoints)
