@@ -168,14 +168,30 @@ async fn subscription_of<S: PushSubscriptions>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_notice_has_the_warnings_fields_and_a_plain_text_only() {
-        let command = Command {
+    fn alarm(alert: &str) -> Command {
+        Command {
             kind: CommandKind::Warning,
             level: WarningLevel::Alarm,
-            alert_id: AlertId::new("alert-1"),
+            alert_id: AlertId::new(alert),
             ts: TimestampMs(1_764_331_200_000),
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn handing_over_a_warning_never_waits_and_a_full_queue_drops_the_oldest() {
+        let queue = Arc::new(Queue::new(2));
+        let warnings = Warnings::new(queue.clone());
+        let device = DeviceId::parse("v-1", "device").unwrap();
+        for alert in ["a-1", "a-2", "a-3"] {
+            warnings.offer(&device, &alarm(alert));
+        }
+        assert_eq!(queue.take().await.command.alert_id, AlertId::new("a-2"));
+        assert_eq!(queue.take().await.command.alert_id, AlertId::new("a-3"));
+    }
+
+    #[test]
+    fn a_notice_has_the_warnings_fields_and_a_plain_text_only() {
+        let command = alarm("alert-1");
         let notice = serde_json::to_value(DeviceNotice::of(&command)).unwrap();
         let mut keys: Vec<_> = notice.as_object().unwrap().keys().cloned().collect();
         keys.sort();
