@@ -1,5 +1,6 @@
 // The victim's app: sign in with the credentials an admin issued, a panic
-// button that fires after a 1.5 s hold, and location sharing while open.
+// button that fires after a 1.5 s hold, location sharing while open, and
+// warnings as Web Push notifications when the phone allows them.
 "use strict";
 
 const HOLD_MS = 1500;
@@ -162,6 +163,95 @@ function shareLocation() {
   }, { enableHighAccuracy: true, maximumAge: 5000 });
 }
 
+// --- warnings (Web Push) -------------------------------------------------------
+
+function setWarningStatus(on, text) {
+  const status = $("warning-status");
+  status.className = on ? "on" : "off";
+  status.textContent = text;
+}
+
+function keyBytes(base64url) {
+  const base64 = base64url.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+function sameKey(buffer, bytes) {
+  if (!buffer) return false;
+  const held = new Uint8Array(buffer);
+  return held.length === bytes.length && held.every((b, i) => b === bytes[i]);
+}
+
+// Subscribes this phone to its device's warnings with Vangnet's key, and
+// tells Vangnet where to push them; a subscription to an old key is renewed.
+async function subscribeToWarnings(credentials) {
+  $("warnings-on").hidden = true;
+  let answer;
+  try {
+    answer = await vangnetSend.call("GET", "/device/v1/push-key", credentials);
+  } catch (offline) {
+    setWarningStatus(false, "Warnings are not set up yet (offline)");
+    return;
+  }
+  if (answer.status === 404) {
+    setWarningStatus(false, "Warnings on this phone are not available");
+    return;
+  }
+  if (!answer.ok) {
+    setWarningStatus(false, "Warnings could not be set up; try again later");
+    return;
+  }
+  try {
+    const key = keyBytes((await answer.json()).public_key);
+    const registration = await worker;
+    let subscription = await registration.pushManager.getSubscription();
+    if (subscription && !sameKey(subscription.options.applicationServerKey, key)) {
+      await subscription.unsubscribe();
+      subscription = null;
+    }
+    if (!subscription) {
+      subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    }
+    const saved = await vangnetSend.call("POST", "/device/v1/push-subscription", credentials, subscription.toJSON());
+    if (saved.status === 204) setWarningStatus(true, "Warnings are on");
+    else setWarningStatus(false, "Warnings could not be set up; try again later");
+  } catch (refused) {
+    setWarningStatus(false, "Warnings could not be set up on this phone");
+  }
+}
+
+// Turns warnings on now if the phone already allows notifications, or
+// offers a button (asking needs a tap in some browsers).
+function setUpWarnings(credentials) {
+  if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
+    setWarningStatus(false, "This phone cannot show warnings from Vangnet");
+    return;
+  }
+  if (Notification.permission === "granted") {
+    subscribeToWarnings(credentials);
+  } else if (Notification.permission === "denied") {
+    setWarningStatus(false, "Warnings are blocked (allow notifications in the browser's settings)");
+  } else {
+    setWarningStatus(false, "Warnings are off");
+    const button = $("warnings-on");
+    button.hidden = false;
+    button.onclick = async () => {
+      if ((await Notification.requestPermission()) === "granted") subscribeToWarnings(credentials);
+      else setWarningStatus(false, "Warnings are off (notifications not allowed)");
+    };
+  }
+}
+
+// Stops warnings to this phone: at Vangnet, and in the browser.
+async function unsubscribeFromWarnings(credentials) {
+  await vangnetSend.call("DELETE", "/device/v1/push-subscription", credentials).catch(() => {});
+  try {
+    const subscription = await (await worker).pushManager.getSubscription();
+    if (subscription) await subscription.unsubscribe();
+  } catch (noWorker) { /* nothing subscribed */ }
+}
+
 // --- sign-in -----------------------------------------------------------------
 
 async function signIn(event) {
@@ -193,6 +283,8 @@ async function signOut() {
     return;
   }
   if (watch !== null) navigator.geolocation.clearWatch(watch);
+  const credentials = await vangnetStore.get("credentials");
+  if (credentials) await unsubscribeFromWarnings(credentials);
   await vangnetStore.remove("credentials");
   location.reload();
 }
@@ -211,6 +303,7 @@ async function start(credentials) {
     if ((await vangnetStore.queued()).length > 0) flush();
   }, OUTBOX_CHECK_MS);
   shareLocation();
+  setUpWarnings(credentials);
 }
 
 window.addEventListener("online", flush);

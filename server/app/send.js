@@ -11,14 +11,21 @@ const vangnetSend = (() => {
     return `Basic ${btoa(binary)}`;
   }
 
-  async function post(path, message, credentials) {
+  // `method` on a device path as the signed-in device, with an optional JSON body.
+  async function call(method, path, credentials, message) {
+    const headers = { Authorization: authorization(credentials) };
+    if (message !== undefined) headers["Content-Type"] = "application/json";
     return fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: authorization(credentials) },
-      body: JSON.stringify(message),
+      method,
+      headers,
+      body: message === undefined ? undefined : JSON.stringify(message),
       cache: "no-store",
       credentials: "omit",
     });
+  }
+
+  async function post(path, message, credentials) {
+    return call("POST", path, credentials, message);
   }
 
   // Posts every queued alarm once; resolves to true when the outbox is empty.
@@ -50,5 +57,5 @@ const vangnetSend = (() => {
     return (await vangnetStore.queued()).length === 0;
   }
 
-  return { post, flushOutbox };
+  return { call, post, flushOutbox };
 })();

@@ -1,10 +1,11 @@
-// The app's service worker (scope /app/): keeps the app usable offline and
-// owns the alarm outbox, retrying with backoff until each alarm's receipt.
+// The app's service worker (scope /app/): keeps the app usable offline,
+// owns the alarm outbox, retrying with backoff until each alarm's receipt,
+// and shows the warnings Vangnet pushes.
 "use strict";
 
 importScripts("store.js", "send.js");
 
-const CACHE = "vangnet-app-v1";
+const CACHE = "vangnet-app-v2";
 const SHELL = ["./", "app.js", "store.js", "send.js", "app.css", "manifest.webmanifest", "icon.svg"];
 const LONGEST_WAIT_MS = 30000;
 
@@ -67,4 +68,58 @@ self.addEventListener("sync", (event) => {
       if (!empty) throw new Error("alarms still without a receipt");
     }));
   }
+});
+
+// --- warnings (Web Push) -------------------------------------------------------
+
+const LEVELS = {
+  prealarm: { title: "Warning: stay alert", body: "Follow the instructions you were given.", urgent: true },
+  alarm: { title: "Alarm: go to a safe place", body: "Go to a safe place if you can.", urgent: true },
+  clear: { title: "All clear", body: "The warning has ended.", urgent: false },
+};
+const PLAIN = { title: "Vangnet", body: "Open the app for a new message.", urgent: false };
+const LONGEST_TEXT = 200;
+
+function text(value, fallback) {
+  return typeof value === "string" && value.length > 0 && value.length <= LONGEST_TEXT ? value : fallback;
+}
+
+// The notification of a push: a warning's own text when its fields are
+// sound, else a plain notice; nothing else of the payload is shown.
+function notificationOf(data) {
+  let notice = null;
+  try { notice = data ? data.json() : null; } catch (notJson) { notice = null; }
+  const sound = notice !== null && typeof notice === "object" && notice.kind === "warning"
+    && Object.hasOwn(LEVELS, notice.level) && typeof notice.alert_id === "string"
+    && notice.alert_id.length <= LONGEST_TEXT && Number.isFinite(notice.ts);
+  if (!sound) return { title: PLAIN.title, options: { body: PLAIN.body, tag: "vangnet", icon: "icon.svg" } };
+  const level = LEVELS[notice.level];
+  return {
+    title: text(notice.title, level.title),
+    options: {
+      body: text(notice.body, level.body),
+      tag: `warning-${notice.alert_id}`,
+      renotify: true,
+      requireInteraction: level.urgent,
+      vibrate: level.urgent ? [300, 100, 300, 100, 300] : undefined,
+      timestamp: notice.ts,
+      icon: "icon.svg",
+    },
+  };
+}
+
+self.addEventListener("push", (event) => {
+  const { title, options } = notificationOf(event.data);
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+// A tap on a warning brings the app to the front, or opens it.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil((async () => {
+    const pages = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const open = pages.find((page) => new URL(page.url).pathname.startsWith("/app/"));
+    if (open) return open.focus();
+    return self.clients.openWindow("/app/");
+  })());
 });

@@ -1,5 +1,6 @@
 //! Messages to devices (`ack`, `cmd`), published with QoS 1 once the step
-//! that made them is committed.
+//! that made them is committed; a `cmd` is also pushed to the device's
+//! phone when it subscribed to Web Push (docs/app.md).
 
 use std::sync::{Arc, OnceLock};
 
@@ -7,18 +8,25 @@ use vangnet_proto::{Ack, DeviceId, Topics};
 
 use crate::mqtt::connection::Lane;
 use crate::partitions::Downlink;
+use crate::push::Warnings;
 
 /// Publishes device messages on the panic lane's connection.
 #[derive(Clone)]
 pub struct DeviceMessages {
     topics: Topics,
     lane: Lane,
+    warnings: Option<Warnings>,
 }
 
 impl DeviceMessages {
-    /// Device messages under `topics`, sent through `lane`.
-    pub fn new(topics: Topics, lane: Lane) -> Self {
-        Self { topics, lane }
+    /// Device messages under `topics`, sent through `lane`, warnings also
+    /// handed to `warnings` to push to phones.
+    pub fn new(topics: Topics, lane: Lane, warnings: Option<Warnings>) -> Self {
+        Self {
+            topics,
+            lane,
+            warnings,
+        }
     }
 
     /// Publishes every message, one receipt per alarm (see [`merge_acks`]).
@@ -27,6 +35,9 @@ impl DeviceMessages {
             let (topic, payload) = match &message {
                 Downlink::Ack { device, ack } => (self.topics.ack(device), serde_json::to_vec(ack)),
                 Downlink::Command { device, command } => {
+                    if let Some(warnings) = &self.warnings {
+                        warnings.offer(device, command);
+                    }
                     (self.topics.cmd(device), serde_json::to_vec(command))
                 }
             };

@@ -152,7 +152,10 @@ async fn run_with<S: Store>(
     ));
     let api_devices = DeviceLink::default();
     let intake = Intake::default();
-    let credentials = config.device_password_file.clone().map(Credentials::new);
+    let credentials = config
+        .device_password_file
+        .clone()
+        .map(|path| Arc::new(Credentials::new(path)));
     if credentials.is_none() {
         tracing::info!("no VANGNET_DEVICE_PASSWORD_FILE: the HTTP device endpoint is off");
     }
@@ -175,7 +178,7 @@ async fn run_with<S: Store>(
             alert_window: config.alert_window,
             push: config.push.clone(),
             console: config.console.clone(),
-            device_endpoint: DeviceEndpoint::new(credentials, intake.clone()),
+            device_endpoint: DeviceEndpoint::new(credentials.clone(), intake.clone()),
         },
     )
     .with_context(|| format!("serving HTTP on {http_addr}"))?;
@@ -211,10 +214,15 @@ async fn run_with<S: Store>(
         background.clone(),
     )?;
 
-    match config.push.clone() {
-        Some(push) => crate::push::spawn(&tasks, store.clone(), push, background.clone())?,
-        None => tracing::info!("no VAPID key configured: Web Push to dispatchers is off"),
-    }
+    let warnings = match config.push.clone() {
+        Some(push) => {
+            crate::push::spawn(&tasks, store.clone(), push, credentials, background.clone())?
+        }
+        None => {
+            tracing::info!("no VAPID key configured: Web Push is off");
+            None
+        }
+    };
 
     let (alarm_tx, alarm_rx) = Deliveries::new(ALARM_WORKERS);
     let (loc_tx, loc_rx) = Deliveries::new(LOC_WORKERS);
@@ -264,7 +272,7 @@ async fn run_with<S: Store>(
         background.clone(),
     );
 
-    let downlink = DeviceMessages::new(config.topics.clone(), alarm_lane.clone());
+    let downlink = DeviceMessages::new(config.topics.clone(), alarm_lane.clone(), warnings);
     api_devices.set(downlink.clone());
     let ingest = Arc::new(Ingest::new(
         partitions.clone(),
@@ -508,6 +516,10 @@ fn describe_metrics() {
     metrics::describe_counter!(
         "vangnet_push_total",
         "Web Push requests to dispatchers' browsers, by outcome"
+    );
+    metrics::describe_counter!(
+        "vangnet_device_push_total",
+        "Warnings pushed to devices' phones, by outcome"
     );
     metrics::describe_gauge!(
         "vangnet_push_subscriptions",

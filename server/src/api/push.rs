@@ -16,7 +16,7 @@ use crate::push::{MAX_PER_HOLDER, PushSettings};
 use crate::store::{PushSubscription, Store};
 
 /// Largest subscription body accepted; a browser's is a few hundred bytes.
-const MAX_SUBSCRIPTION_BYTES: usize = 4096;
+pub(crate) const MAX_SUBSCRIPTION_BYTES: usize = 4096;
 
 /// Web Push as the API sees it: `None` when no VAPID key is configured.
 pub struct PushApi(pub Option<PushSettings>);
@@ -148,7 +148,7 @@ async fn check_room<S: Store>(
         .push_subscriptions()
         .await?
         .into_iter()
-        .filter(|s| s.expires_at.0 > now && s.id != subscription.id)
+        .filter(|s| s.device.is_none() && s.expires_at.0 > now && s.id != subscription.id)
         .collect();
     let holders = others.iter().filter(|s| s.owner == subscription.owner);
     if holders.count() >= MAX_PER_HOLDER {
@@ -188,6 +188,7 @@ pub(crate) async fn unsubscribe<S: Store>(
         .push_subscriptions()
         .await?
         .into_iter()
+        .filter(|s| s.device.is_none())
         .any(|s| s.id == id && (s.owner == caller.0.sub || caller.0.role == Role::Admin));
     if !owned || !store.remove_push_subscription(&id).await? {
         return Err(ApiError::NotFound);

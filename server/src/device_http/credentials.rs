@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
+use sha2::{Digest, Sha256};
 use vangnet_proto::DeviceId;
 
 use crate::devices::{self, PasswordFile};
@@ -43,18 +44,27 @@ impl Credentials {
         }
     }
 
-    /// The device these credentials prove, if the password is its current one.
-    /// An unknown id costs as much time as a wrong password.
-    pub fn verify(&self, id: &str, password: &str) -> Option<DeviceId> {
+    /// The device these credentials prove, if the password is its current
+    /// one, with the [`Credentials::fingerprint`] of the very credentials it
+    /// was checked against. An unknown id costs as much time as a wrong password.
+    pub fn verify(&self, id: &str, password: &str) -> Option<(DeviceId, String)> {
         let stored = self.current_hash(id);
         match (DeviceId::parse(id, "device"), stored) {
-            (Ok(device), Some(stored)) if devices::verify(&stored, password) => Some(device),
+            (Ok(device), Some(stored)) if devices::verify(&stored, password) => {
+                Some((device, fingerprint_of(&stored)))
+            }
             (_, Some(_)) => None,
             (_, None) => {
                 devices::verify_nothing(password);
                 None
             }
         }
+    }
+
+    /// A fingerprint of `id`'s current credentials, if it has any; it
+    /// changes when they are replaced.
+    pub fn fingerprint(&self, id: &str) -> Option<String> {
+        self.current_hash(id).map(|hash| fingerprint_of(&hash))
     }
 
     /// The stored hash of `id`, after reading the file again if it changed.
@@ -82,6 +92,11 @@ impl Credentials {
     }
 }
 
+/// The fingerprint of a stored password hash.
+fn fingerprint_of(hash: &str) -> String {
+    hex::encode(&Sha256::digest(hash.as_bytes())[..16])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +117,7 @@ mod tests {
         assert_eq!(
             credentials
                 .verify("v-1", &passwords[0])
-                .map(|d| d.to_string()),
+                .map(|(d, _)| d.to_string()),
             Some("v-1".to_owned())
         );
         assert!(credentials.verify("v-1", &passwords[1]).is_none());
@@ -125,6 +140,24 @@ mod tests {
         file.remove("v-1").unwrap();
         file.save().unwrap();
         assert!(credentials.verify("v-1", &passwords[0]).is_none());
+    }
+
+    #[test]
+    fn a_fingerprint_changes_when_the_credentials_are_replaced_or_removed() {
+        let (_dir, path, passwords) = provisioned(&["v-1"]);
+        let credentials = Credentials::new(path.clone());
+        let first = credentials.fingerprint("v-1").unwrap();
+        let (_, proven) = credentials.verify("v-1", &passwords[0]).unwrap();
+        assert_eq!(proven, first);
+        let mut file = PasswordFile::open(&path).unwrap();
+        file.remove("v-1").unwrap();
+        file.add("v-1").unwrap();
+        file.save().unwrap();
+        assert_ne!(credentials.fingerprint("v-1"), Some(first));
+        let mut file = PasswordFile::open(&path).unwrap();
+        file.remove("v-1").unwrap();
+        file.save().unwrap();
+        assert_eq!(credentials.fingerprint("v-1"), None);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! credentials from the broker's password file, and gets an alarm's receipt
 //! in the answer. The device is the one the credentials prove, never one a
 //! body or URL names; the message takes the same ingest path as over MQTT.
+//! The phone may subscribe to Web Push for its warnings ([`push`]).
 
 mod credentials;
+pub mod push;
 mod throttle;
 
 use std::net::IpAddr;
@@ -68,7 +70,7 @@ impl<S> Intake<S> {
 /// What the device routes need: the credentials (none when the endpoint is
 /// off), the ingest, and the limits on guessing.
 pub struct DeviceEndpoint<S> {
-    credentials: Option<Credentials>,
+    credentials: Option<Arc<Credentials>>,
     intake: Intake<S>,
     by_address: FailureLimit<IpAddr>,
     by_device: FailureLimit<String>,
@@ -76,7 +78,7 @@ pub struct DeviceEndpoint<S> {
 
 impl<S> DeviceEndpoint<S> {
     /// The endpoint, on when `credentials` are given.
-    pub fn new(credentials: Option<Credentials>, intake: Intake<S>) -> Self {
+    pub fn new(credentials: Option<Arc<Credentials>>, intake: Intake<S>) -> Self {
         let keys = NonZeroUsize::new(REMEMBERED_KEYS).unwrap_or(NonZeroUsize::MIN);
         Self {
             credentials,
@@ -117,12 +119,15 @@ pub enum DeviceError {
     /// Vangnet is starting or stopping; send again.
     #[error("not taking device messages now; send again")]
     Unavailable,
+    /// No `VANGNET_VAPID_KEY_FILE`.
+    #[error("Web Push is not configured (VANGNET_VAPID_KEY_FILE)")]
+    PushOff,
 }
 
 impl actix_web::ResponseError for DeviceError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Off => StatusCode::NOT_FOUND,
+            Self::Off | Self::PushOff => StatusCode::NOT_FOUND,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Throttled(_) | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -154,6 +159,7 @@ impl actix_web::ResponseError for DeviceError {
 
 /// Mounts the device routes.
 pub fn routes<S: Store>(config: &mut web::ServiceConfig) {
+    push::routes::<S>(config);
     config
         .service(
             Endpoint::new("/device/v1/alarm")
@@ -300,6 +306,15 @@ fn authenticate<S>(
     request: &HttpRequest,
     endpoint: &DeviceEndpoint<S>,
 ) -> Result<DeviceId, DeviceError> {
+    authenticate_with_fingerprint(request, endpoint).map(|(device, _)| device)
+}
+
+/// As [`authenticate`], with the fingerprint of the credentials the device
+/// was proven by (see [`Credentials::fingerprint`]).
+fn authenticate_with_fingerprint<S>(
+    request: &HttpRequest,
+    endpoint: &DeviceEndpoint<S>,
+) -> Result<(DeviceId, String), DeviceError> {
     let credentials = endpoint.credentials.as_ref().ok_or(DeviceError::Off)?;
     let now = Instant::now();
     let address = request
@@ -322,8 +337,8 @@ fn authenticate<S>(
     {
         return Err(throttled(wait));
     }
-    if let Some(device) = credentials.verify(&id, &password) {
-        return Ok(device);
+    if let Some(proven) = credentials.verify(&id, &password) {
+        return Ok(proven);
     }
     metrics::counter!("vangnet_device_auth_failures_total", "reason" => "wrong").increment(1);
     tracing::debug!(%address, "device credentials refused");

@@ -13,7 +13,7 @@ use vangnet_proto::{DispatchBody, TimestampMs};
 
 use super::notice::{Notice, is_pushed, topic};
 use super::queue::{Job, Queue};
-use super::sender::Outcome;
+use super::sender::{Audience, Outcome, TTL_S};
 use crate::store::{EventId, PushSubscription, Store};
 
 /// How often the log is read for new revisions.
@@ -98,18 +98,22 @@ fn queue_pushes(alerts: &[DispatchBody], subscriptions: &[PushSubscription], que
                 subscription: subscription.clone(),
                 payload: payload.clone(),
                 topic: topic.clone(),
+                urgency: "high",
+                ttl_s: TTL_S,
             };
             if queue.offer(job).is_some() {
-                Outcome::Dropped.count();
+                Outcome::Dropped.count(Audience::Dispatcher);
             }
         }
     }
 }
 
-/// Whether `subscription` is for alerts of `region`; an alert without one
-/// (a panic from a device in no order) is for every dispatcher, as on the alert list.
+/// Whether `subscription` is a dispatcher's for alerts of `region`; an
+/// alert without one (a panic from a device in no order) is for every
+/// dispatcher, as on the alert list, and never for a device's phone.
 fn covers(subscription: &PushSubscription, region: Option<&str>) -> bool {
-    region.is_none_or(|region| subscription.regions.iter().any(|r| r == "*" || r == region))
+    subscription.device.is_none()
+        && region.is_none_or(|region| subscription.regions.iter().any(|r| r == "*" || r == region))
 }
 
 /// Removes the subscriptions whose token has expired and publishes how many remain.
@@ -127,4 +131,36 @@ async fn remove_expired<S: Store>(store: &S) {
         }
     }
     metrics::gauge!("vangnet_push_subscriptions").set(f64::from(live));
+}
+
+#[cfg(test)]
+mod tests {
+    use vangnet_proto::{DeviceId, UtcTime};
+
+    use super::*;
+    use crate::store::DeviceSubscriber;
+
+    fn subscription(device: Option<&str>) -> PushSubscription {
+        PushSubscription {
+            id: "s".into(),
+            owner: "o".into(),
+            regions: vec!["*".into()],
+            endpoint: String::new(),
+            p256dh: String::new(),
+            auth: String::new(),
+            expires_at: UtcTime(TimestampMs(u64::MAX)),
+            device: device.map(|id| DeviceSubscriber {
+                id: DeviceId::parse(id, "device").unwrap(),
+                credential: String::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_devices_phone_gets_no_dispatcher_push_not_even_of_an_alert_without_region() {
+        assert!(covers(&subscription(None), None));
+        assert!(covers(&subscription(None), Some("rotterdam")));
+        assert!(!covers(&subscription(Some("v-1")), None));
+        assert!(!covers(&subscription(Some("v-1")), Some("rotterdam")));
+    }
 }

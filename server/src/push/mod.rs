@@ -2,7 +2,8 @@
 //! browser through the API ([`subscribe`]), and every P1 and P2 revision of
 //! the subscriber's regions is pushed to it, encrypted for that browser and
 //! signed with Vangnet's VAPID key, saying what and where without a
-//! coordinate. Off unless a VAPID key is configured.
+//! coordinate. A device's phone may subscribe too (docs/app.md), and gets
+//! that device's warnings ([`warning`]). Off unless a VAPID key is configured.
 
 mod fanout;
 mod notice;
@@ -11,6 +12,7 @@ mod resolver;
 mod sender;
 pub mod subscribe;
 pub mod vapid;
+pub mod warning;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -18,12 +20,18 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::queue::Queue;
+use self::sender::Audience;
 pub use self::subscribe::EndpointPolicy;
 pub use self::vapid::{VapidError, VapidKey};
+pub use self::warning::Warnings;
+use crate::device_http::Credentials;
 use crate::store::Store;
 
 /// Pushes waiting to be sent before the oldest gives way.
 const QUEUE: usize = 10_000;
+/// Warnings to phones waiting, and their pushes, before the oldest gives way.
+const WARNING_QUEUE: usize = 1_000;
 /// Subscriptions one token holder may have.
 pub const MAX_PER_HOLDER: usize = 10;
 
@@ -40,17 +48,40 @@ pub struct PushSettings {
     pub max_subscriptions: NonZeroUsize,
 }
 
-/// Starts the log follower and the sender on `tasks`; they run until `stop`.
+/// Starts the log follower and the sender on `tasks`, and, when devices
+/// have `credentials`, the pusher of their warnings with its own queue, so
+/// that neither kind of push waits behind the other; they run until `stop`.
+/// Returns the handle warnings are given to, when there is one.
 pub fn spawn<S: Store>(
     tasks: &TaskTracker,
     store: Arc<S>,
     settings: PushSettings,
+    credentials: Option<Arc<Credentials>>,
     stop: CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Warnings>> {
     let sender = sender::Sender::new(settings, store.clone())
         .map_err(|e| anyhow::anyhow!("building the push HTTP client: {e}"))?;
-    let queue = Arc::new(queue::Queue::new(QUEUE));
-    tasks.spawn(fanout::run(store, queue.clone(), stop.clone()));
-    tasks.spawn(Arc::new(sender).run(queue, tasks.clone(), stop));
-    Ok(())
+    let sender = Arc::new(sender);
+    let queue = Arc::new(Queue::new(QUEUE));
+    tasks.spawn(fanout::run(store.clone(), queue.clone(), stop.clone()));
+    let dispatchers = sender
+        .clone()
+        .run(queue, Audience::Dispatcher, tasks.clone(), stop.clone());
+    tasks.spawn(dispatchers);
+    let Some(credentials) = credentials else {
+        return Ok(None);
+    };
+    let (warnings, jobs) = (
+        Arc::new(Queue::new(WARNING_QUEUE)),
+        Arc::new(Queue::new(WARNING_QUEUE)),
+    );
+    tasks.spawn(warning::run(
+        store,
+        credentials,
+        warnings.clone(),
+        jobs.clone(),
+        stop.clone(),
+    ));
+    tasks.spawn(sender.run(jobs, Audience::Device, tasks.clone(), stop));
+    Ok(Some(Warnings::new(warnings)))
 }

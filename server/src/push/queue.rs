@@ -18,18 +18,22 @@ pub struct Job {
     pub payload: Arc<Vec<u8>>,
     /// The alert's `Topic`.
     pub topic: Arc<str>,
+    /// The `Urgency` header: `high` or `normal`.
+    pub urgency: &'static str,
+    /// The `TTL` header: how long the push service keeps it for an offline browser (s).
+    pub ttl_s: u64,
 }
 
-/// A bounded first-in, first-out queue of pushes with one taker.
+/// A bounded first-in, first-out queue (of pushes, say) with one taker.
 #[derive(Debug)]
-pub struct Queue {
-    jobs: Mutex<VecDeque<Job>>,
+pub struct Queue<T = Job> {
+    jobs: Mutex<VecDeque<T>>,
     ready: Notify,
     capacity: usize,
 }
 
-impl Queue {
-    /// A queue holding at most `capacity` pushes.
+impl<T> Queue<T> {
+    /// A queue holding at most `capacity` items.
     pub fn new(capacity: usize) -> Self {
         Self {
             jobs: Mutex::new(VecDeque::with_capacity(capacity)),
@@ -38,8 +42,8 @@ impl Queue {
         }
     }
 
-    /// Adds `job`; returns the push dropped to make room, if any.
-    pub fn offer(&self, job: Job) -> Option<Job> {
+    /// Adds `job`; returns the item dropped to make room, if any.
+    pub fn offer(&self, job: T) -> Option<T> {
         let dropped = {
             let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
             let dropped = (jobs.len() >= self.capacity)
@@ -52,8 +56,8 @@ impl Queue {
         dropped
     }
 
-    /// The oldest push, waiting for one.
-    pub async fn take(&self) -> Job {
+    /// The oldest item, waiting for one.
+    pub async fn take(&self) -> T {
         loop {
             let next = self
                 .jobs
@@ -84,9 +88,12 @@ mod tests {
                 p256dh: String::new(),
                 auth: String::new(),
                 expires_at: UtcTime(TimestampMs(0)),
+                device: None,
             },
             payload: Arc::new(vec![n]),
             topic: Arc::from("t"),
+            urgency: "high",
+            ttl_s: 60,
         }
     }
 

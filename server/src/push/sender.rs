@@ -1,6 +1,6 @@
 //! Sends pushes (RFC 8030): each payload encrypted for its browser
-//! (RFC 8291, `aes128gcm`), signed with the VAPID key (RFC 8292), with a
-//! `TTL`, `Urgency: high` and the alert's `Topic`. A few at a time, each
+//! (RFC 8291, `aes128gcm`), signed with the VAPID key (RFC 8292), with the
+//! job's `TTL` and `Urgency` and the alert's `Topic`. A few at a time, each
 //! with a timeout, no redirect followed and no private address resolved; 429 and 5xx are tried again a
 //! few times, 404 and 410 remove the subscription.
 
@@ -26,8 +26,17 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const CONCURRENCY: usize = 8;
 /// Tries after the first of a push the service answered 429 or 5xx to.
 const RETRIES: usize = 3;
-/// How long a push service keeps a push for a browser that is offline (s).
+/// How long a push service keeps a push to a dispatcher that is offline (s).
 pub const TTL_S: u64 = 3600;
+
+/// Whose pushes: each counts in its own metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Dispatchers' browsers: `vangnet_push_total`.
+    Dispatcher,
+    /// Devices' phones: `vangnet_device_push_total`.
+    Device,
+}
 
 /// What became of one push; the label of `vangnet_push_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +51,8 @@ pub enum Outcome {
     Failed,
     /// The queue was full and a newer push took its place.
     Dropped,
-    /// The subscription's token had expired; it was removed.
+    /// The subscription's token had expired, or its device's credentials
+    /// were removed or replaced; it was removed.
     Expired,
 }
 
@@ -59,9 +69,13 @@ impl Outcome {
         }
     }
 
-    /// Counts one push with this outcome.
-    pub fn count(self) {
-        metrics::counter!("vangnet_push_total", "outcome" => self.label()).increment(1);
+    /// Counts one push to `audience` with this outcome.
+    pub fn count(self, audience: Audience) {
+        let name = match audience {
+            Audience::Dispatcher => "vangnet_push_total",
+            Audience::Device => "vangnet_device_push_total",
+        };
+        metrics::counter!(name, "outcome" => self.label()).increment(1);
     }
 }
 
@@ -92,10 +106,11 @@ impl<S: PushSubscriptions> Sender<S> {
         })
     }
 
-    /// Sends the queue's pushes, a few at a time on `tasks`, until `stop`.
+    /// Sends the queue's pushes to `audience`, a few at a time on `tasks`, until `stop`.
     pub async fn run(
         self: Arc<Self>,
         queue: Arc<Queue>,
+        audience: Audience,
         tasks: TaskTracker,
         stop: CancellationToken,
     ) {
@@ -114,7 +129,7 @@ impl<S: PushSubscriptions> Sender<S> {
             tasks.spawn(async move {
                 tokio::select! {
                     () = stop.cancelled() => {}
-                    outcome = sender.deliver(&job) => outcome.count(),
+                    outcome = sender.deliver(&job) => outcome.count(audience),
                 }
                 drop(slot);
             });
@@ -173,8 +188,8 @@ impl<S: PushSubscriptions> Sender<S> {
         let sent = self
             .client
             .post(target.endpoint.clone())
-            .header("TTL", TTL_S)
-            .header("Urgency", "high")
+            .header("TTL", job.ttl_s)
+            .header("Urgency", job.urgency)
             .header("Topic", job.topic.as_ref())
             .header("Content-Encoding", "aes128gcm")
             .header("Content-Type", "application/octet-stream")

@@ -1,7 +1,7 @@
 //! What a browser sends to subscribe (`PushSubscription.toJSON()`), checked
 //! before Vangnet ever sends anything to its endpoint: a dispatcher's token
-//! must not make Vangnet post to an address of the operator's own network,
-//! nor keep a subscription alive past the token.
+//! or a device's credentials must not make Vangnet post to an address of the
+//! operator's own network, nor keep a subscription alive past the token.
 
 use std::net::IpAddr;
 
@@ -11,15 +11,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::{Host, Url};
 use utoipa::ToSchema;
-use vangnet_proto::{TimestampMs, UtcTime};
+use vangnet_proto::{DeviceId, TimestampMs, UtcTime};
 
 use crate::auth::{Claims, Role};
-use crate::store::PushSubscription;
+use crate::store::{DeviceSubscriber, PushSubscription};
 
 /// Longest endpoint URL accepted, in bytes; push services' are a few hundred.
 pub const MAX_ENDPOINT_BYTES: usize = 1024;
 /// Longest a subscription lives, whatever its token's expiry.
 const LONGEST_S: u64 = 24 * 3600;
+/// The expiry of a device's subscription, which ends otherwise: the last
+/// millisecond of the year 9999.
+pub const NEVER: UtcTime = UtcTime(TimestampMs(253_402_300_799_999));
 /// Bytes of an uncompressed P-256 point.
 const P256DH_BYTES: usize = 65;
 /// Bytes of the browser's authentication secret (RFC 8291 section 3.2).
@@ -130,17 +133,7 @@ impl SubscriptionRequest {
         policy: &EndpointPolicy,
         now: TimestampMs,
     ) -> Result<PushSubscription, String> {
-        let endpoint = policy
-            .check(&self.endpoint)
-            .map_err(|why| format!("endpoint: {why}"))?;
-        decode_key(&self.keys.p256dh, P256DH_BYTES)
-            .and_then(|point| {
-                p256::PublicKey::from_sec1_bytes(&point)
-                    .map(|_| ())
-                    .map_err(|_| "not a P-256 point".to_owned())
-            })
-            .map_err(|why| format!("keys.p256dh: {why}"))?;
-        decode_key(&self.keys.auth, AUTH_BYTES).map_err(|why| format!("keys.auth: {why}"))?;
+        let endpoint = self.checked(policy)?;
         let regions = if claims.role == Role::Admin {
             vec!["*".to_owned()]
         } else {
@@ -155,8 +148,58 @@ impl SubscriptionRequest {
             p256dh: self.keys.p256dh,
             auth: self.keys.auth,
             expires_at: UtcTime(TimestampMs(claims.exp.min(longest).saturating_mul(1000))),
+            device: None,
         })
     }
+
+    /// The subscription of `device`'s phone, whose credentials have the
+    /// fingerprint `credential`, or the field at fault and why. It has no
+    /// regions and no expiry: it ends when the push service says it is gone,
+    /// when the device unsubscribes or subscribes again, or when its
+    /// credentials are removed or replaced.
+    pub fn device_subscription(
+        self,
+        device: &DeviceId,
+        credential: String,
+        policy: &EndpointPolicy,
+    ) -> Result<PushSubscription, String> {
+        let endpoint = self.checked(policy)?;
+        Ok(PushSubscription {
+            id: device_subscription_id(device),
+            owner: device.to_string(),
+            regions: Vec::new(),
+            endpoint: endpoint.to_string(),
+            p256dh: self.keys.p256dh,
+            auth: self.keys.auth,
+            expires_at: NEVER,
+            device: Some(DeviceSubscriber {
+                id: device.clone(),
+                credential,
+            }),
+        })
+    }
+
+    /// The endpoint, once it and the keys are checked, or the field at fault and why.
+    fn checked(&self, policy: &EndpointPolicy) -> Result<Url, String> {
+        let endpoint = policy
+            .check(&self.endpoint)
+            .map_err(|why| format!("endpoint: {why}"))?;
+        decode_key(&self.keys.p256dh, P256DH_BYTES)
+            .and_then(|point| {
+                p256::PublicKey::from_sec1_bytes(&point)
+                    .map(|_| ())
+                    .map_err(|_| "not a P-256 point".to_owned())
+            })
+            .map_err(|why| format!("keys.p256dh: {why}"))?;
+        decode_key(&self.keys.auth, AUTH_BYTES).map_err(|why| format!("keys.auth: {why}"))?;
+        Ok(endpoint)
+    }
+}
+
+/// The id of `device`'s subscription: one per device, so a new one replaces
+/// the old, and no device's can replace a dispatcher's or another device's.
+pub fn device_subscription_id(device: &DeviceId) -> String {
+    format!("device:{device}")
 }
 
 /// The bytes of a base64url key (padding tolerated), if it has `len` of them.
@@ -289,6 +332,23 @@ mod tests {
             let refused = subscribe("https://push.example/a", p256dh, auth).unwrap_err();
             assert!(refused.starts_with(field), "{refused}");
         }
+    }
+
+    #[test]
+    fn a_device_subscription_is_the_devices_one_without_regions_or_expiry() {
+        let device = DeviceId::parse("v-1", "device").unwrap();
+        let made = request("https://push.example/a", P256DH, AUTH)
+            .device_subscription(&device, "f".into(), &EndpointPolicy::default())
+            .unwrap();
+        assert_eq!(made.id, "device:v-1");
+        assert!(made.regions.is_empty());
+        assert_eq!(made.expires_at, NEVER);
+        assert_eq!(NEVER.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(made.device.map(|d| d.id), Some(device.clone()));
+        let refused = request("https://10.0.0.1/a", P256DH, AUTH)
+            .device_subscription(&device, "f".into(), &EndpointPolicy::default())
+            .unwrap_err();
+        assert!(refused.starts_with("endpoint: "), "{refused}");
     }
 
     #[test]

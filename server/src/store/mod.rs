@@ -18,7 +18,7 @@
 //! | [`History`] | devices' location history |
 //! | [`AuditLog`] | the audit chain |
 //! | [`SetAsideLog`] | device messages that could not be handled |
-//! | [`PushSubscriptions`] | dispatchers' Web Push subscriptions |
+//! | [`PushSubscriptions`] | Web Push subscriptions of dispatchers and devices |
 //!
 //! [`Store`] is all of them, for the callers that need several.
 //!
@@ -55,7 +55,7 @@ pub use self::partitions::{
     Act, Commit, CommitOutcome, PartitionKey, PartitionStore, StateParts, StoredAlert,
     TimelineEntry, Versioned,
 };
-pub use self::push::{PushSubscription, PushSubscriptions};
+pub use self::push::{DeviceSubscriber, PushSubscription, PushSubscriptions};
 pub use self::redis::RedisStore;
 pub use self::set_aside::{SET_ASIDE_KEPT, SetAside, SetAsideLog, SetAsideReason};
 

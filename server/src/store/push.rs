@@ -1,15 +1,16 @@
-//! Dispatchers' Web Push subscriptions, so that they survive a restart and
-//! every instance pushes to the same browsers.
+//! Web Push subscriptions of dispatchers' browsers and of devices' phones,
+//! so that they survive a restart and every instance pushes to the same ones.
 
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
-use vangnet_proto::UtcTime;
+use vangnet_proto::{DeviceId, UtcTime};
 
 use super::StoreError;
 
 /// A browser that asked for Web Push on behalf of a token holder, with the
-/// regions that token had and the time it expired.
+/// regions that token had and the time it expired; or a device's phone
+/// ([`PushSubscription::device`]), which gets that device's warnings only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushSubscription {
     /// Derived from the endpoint, so one browser has one subscription.
@@ -26,6 +27,19 @@ pub struct PushSubscription {
     pub auth: String,
     /// When the token that subscribed expired; nothing is pushed after.
     pub expires_at: UtcTime,
+    /// For a device's subscription, the device; `None` for a dispatcher's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceSubscriber>,
+}
+
+/// The device a subscription is for, and the credentials it subscribed with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceSubscriber {
+    /// The device whose warnings are pushed.
+    pub id: DeviceId,
+    /// A fingerprint of the device's credentials when it subscribed; once
+    /// they are removed or replaced, the subscription is removed unpushed.
+    pub credential: String,
 }
 
 /// Where the API keeps subscriptions and the push sender finds them.

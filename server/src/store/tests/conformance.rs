@@ -15,10 +15,10 @@ use vangnet_proto::{
 use crate::audit_chain::{self as chain, Draft, GENESIS, Link, Run};
 
 use super::{
-    Act, Commit, CommitOutcome, EmbeddedStore, EventId, EventLog, History, HistoryEntry,
-    OrderChange, OrderStore, OrderWrite, Outbox, PartitionKey, PartitionStore, PushSubscription,
-    PushSubscriptions, RedisStore, SetAside, SetAsideReason, StateParts, Store, StoreError,
-    StoredOrder, TimelineEntry,
+    Act, Commit, CommitOutcome, DeviceSubscriber, EmbeddedStore, EventId, EventLog, History,
+    HistoryEntry, OrderChange, OrderStore, OrderWrite, Outbox, PartitionKey, PartitionStore,
+    PushSubscription, PushSubscriptions, RedisStore, SetAside, SetAsideReason, StateParts, Store,
+    StoreError, StoredOrder, TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
@@ -1219,6 +1219,7 @@ fn push_subscription(id: &str, owner: &str) -> PushSubscription {
         p256dh: "BPublicKey".into(),
         auth: "secret".into(),
         expires_at: UtcTime(TimestampMs(T0)),
+        device: None,
     }
 }
 
@@ -1240,6 +1241,25 @@ async fn a_push_subscription_is_replaced_by_its_id_and_removed_once<S: Store>(st
     assert!(store.remove_push_subscription("browser-1").await.unwrap());
     assert!(!store.remove_push_subscription("browser-1").await.unwrap());
     assert_eq!(store.push_subscriptions().await.unwrap(), [other]);
+}
+
+async fn a_devices_push_subscription_keeps_its_device_and_credential<S: Store>(store: &S) {
+    let phone = PushSubscription {
+        device: Some(DeviceSubscriber {
+            id: DeviceId::parse("victim-1", "device").unwrap(),
+            credential: "fingerprint-1".into(),
+        }),
+        regions: vec![],
+        ..push_subscription("device:victim-1", "victim-1")
+    };
+    let browser = push_subscription("browser-1", "dispatcher-1");
+    store.put_push_subscription(&phone).await.unwrap();
+    store.put_push_subscription(&browser).await.unwrap();
+
+    let mut stored = store.push_subscriptions().await.unwrap();
+    stored.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(stored, [browser, phone.clone()]);
+    assert!(store.remove_push_subscription(&phone.id).await.unwrap());
 }
 
 /// One `#[tokio::test]` per generic test body, each on a fresh fixture.
@@ -1347,6 +1367,7 @@ both_stores!(
     the_audit_head_keeps_the_last_event_recorded,
     set_aside_messages_are_kept_newest_first,
     a_push_subscription_is_replaced_by_its_id_and_removed_once,
+    a_devices_push_subscription_keeps_its_device_and_credential,
 );
 
 /// Redis only: a reader behind what the capped event log trimmed is told so.
