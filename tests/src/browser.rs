@@ -348,6 +348,44 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{method}: {e}"))
     }
 
+    /// Waits until the service worker of `scope` on `origin` is active and
+    /// its page shows no notification yet; pushes can then be delivered to it.
+    pub async fn push_target(&self, origin: &str, scope: &str) -> PushTarget {
+        let mut devtools = self.devtools(scope).await;
+        devtools.call("ServiceWorker.enable", json!({})).await;
+        let ours = |r: &Value| r["scopeURL"] == scope && r["isDeleted"] == false;
+        let registration = devtools
+            .event(WAIT, "the service worker's registration", |event| {
+                event["method"] == "ServiceWorker.workerRegistrationUpdated"
+                    && event["params"]["registrations"]
+                        .as_array()
+                        .is_some_and(|r| r.iter().any(ours))
+            })
+            .await;
+        let registration_id = registration["params"]["registrations"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| ours(r)))
+            .map(|r| r["registrationId"].clone())
+            .unwrap_or_else(|| panic!("no registration of {scope}"));
+        devtools
+            .event(WAIT, "the service worker activated", |event| {
+                event["method"] == "ServiceWorker.workerVersionUpdated"
+                    && event["params"]["versions"].as_array().is_some_and(|v| {
+                        v.iter().any(|v| {
+                            v["registrationId"] == registration_id && v["status"] == "activated"
+                        })
+                    })
+            })
+            .await;
+        let none_yet = "return navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => all.length === 0);";
+        self.wait_until(WAIT, "an empty notification list before the push", none_yet)
+            .await;
+        PushTarget {
+            devtools,
+            push: json!({"origin": origin, "registrationId": registration_id}),
+        }
+    }
+
     /// A DevTools protocol connection of its own to the page at `url`, for commands that need its events.
     pub async fn devtools(&self, url_prefix: &str) -> DevTools {
         DevTools::connect(&self.debugger, url_prefix)
@@ -513,5 +551,39 @@ impl DevTools {
             }
             return Some(value);
         }
+    }
+}
+
+/// A service worker to deliver pushes to, as a push service would.
+pub struct PushTarget {
+    devtools: DevTools,
+    push: Value,
+}
+
+impl PushTarget {
+    /// Delivers `data` until a notification shows on `browser`'s page;
+    /// `[title, tag, requireInteraction]` of each shown.
+    ///
+    /// Chromium may drop a message delivered just after the worker
+    /// activated, so it is delivered again until shown, as a push service
+    /// retries; a tag keeps repeated deliveries one notification.
+    pub async fn deliver(&mut self, browser: &Browser, data: &str) -> Value {
+        let shown = "return navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => \
+            all.map((n) => [n.title, n.tag, n.requireInteraction]));";
+        let mut push = self.push.clone();
+        push["data"] = json!(data);
+        let deadline = Instant::now() + WAIT;
+        let mut notifications = json!([]);
+        while notifications == json!([]) && Instant::now() < deadline {
+            self.devtools
+                .call("ServiceWorker.deliverPushMessage", push.clone())
+                .await;
+            let delivered = Instant::now();
+            while notifications == json!([]) && delivered.elapsed() < Duration::from_secs(2) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                notifications = browser.js(shown, vec![]).await;
+            }
+        }
+        notifications
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vangnet_e2e::browser::{Browser, WAIT};
+use vangnet_e2e::browser::{Browser, PushTarget, WAIT};
 use vangnet_e2e::{AppOptions, Sink, SinkRequest, TestApp, eventually, token_for};
 use vangnet_proto::token::Role;
 use vangnet_server::devices::PasswordFile;
@@ -67,6 +67,21 @@ impl Setup {
     }
 
     /// A phone of 390×844 that shares its location at [`HERE`], with the app open and signed in.
+    /// A signed-in phone that may show notifications, and its service worker to push to.
+    async fn phone_taking_pushes(&self) -> (Browser, PushTarget) {
+        let phone = self.signed_in_phone().await;
+        phone
+            .cdp(
+                "Browser.grantPermissions",
+                json!({"origin": self.app.base_url, "permissions": ["geolocation", "notifications"]}),
+            )
+            .await;
+        let warnings = phone
+            .push_target(&self.app.base_url, &self.app.url("/app/"))
+            .await;
+        (phone, warnings)
+    }
+
     async fn signed_in_phone(&self) -> Browser {
         let phone = Browser::start().await;
         phone.set_viewport(390, 844).await;
@@ -287,6 +302,34 @@ async fn signing_out_waits_while_an_alarm_is_still_being_sent() {
 
     wait_for_receipt(&phone, Duration::from_secs(20)).await;
     assert_eq!(setup.panics().len(), 1, "{:?}", setup.panics());
+}
+
+#[tokio::test]
+async fn a_warning_pushed_to_the_phone_shows_as_an_alarm_notification() {
+    let setup = Setup::start().await;
+    let (phone, mut warnings) = setup.phone_taking_pushes().await;
+
+    let warning = json!({
+        "kind": "warning", "level": "alarm", "alert_id": "a-1", "ts": 1_765_000_000_000_u64,
+        "title": "Alarm: go to a safe place", "body": "Go to a safe place if you can."
+    });
+    let shown = warnings.deliver(&phone, &warning.to_string()).await;
+
+    assert_eq!(
+        shown,
+        json!([["Alarm: go to a safe place", "warning-a-1", true]])
+    );
+}
+
+#[tokio::test]
+async fn a_push_that_is_no_warning_shows_only_a_plain_notice() {
+    let setup = Setup::start().await;
+    let (phone, mut warnings) = setup.phone_taking_pushes().await;
+
+    let forged = r#"{"kind": "warning", "level": "he is 80 m away", "alert_id": "a-1", "ts": 1}"#;
+    let shown = warnings.deliver(&phone, forged).await;
+
+    assert_eq!(shown, json!([["Vangnet", "vangnet", false]]));
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vangnet_e2e::browser::{Browser, DevTools, WAIT};
+use vangnet_e2e::browser::{Browser, PushTarget, WAIT};
 use vangnet_e2e::{AppOptions, Sink, TestApp, token_for};
 use vangnet_proto::token::Role;
 use vangnet_proto::{Channel, TimestampMs};
@@ -211,8 +211,7 @@ async fn the_stream_resumes_after_the_server_restarts_with_what_it_missed() {
 /// A signed-in console whose service worker is active and may show notifications.
 struct PushReady {
     browser: Browser,
-    devtools: DevTools,
-    push: Value,
+    target: PushTarget,
 }
 
 impl PushReady {
@@ -226,68 +225,14 @@ impl PushReady {
             .await;
         sign_in(&browser, app, &dispatcher()).await;
         browser.wait_for("#connection[data-state='live']").await;
-        let scope = app.url("/console/");
-        let mut devtools = browser.devtools(&scope).await;
-        devtools.call("ServiceWorker.enable", json!({})).await;
-        let ours = |r: &Value| r["scopeURL"] == scope.as_str() && r["isDeleted"] == false;
-        let registration = devtools
-            .event(WAIT, "the console's service worker registration", |event| {
-                event["method"] == "ServiceWorker.workerRegistrationUpdated"
-                    && event["params"]["registrations"]
-                        .as_array()
-                        .is_some_and(|r| r.iter().any(ours))
-            })
+        let target = browser
+            .push_target(&app.base_url, &app.url("/console/"))
             .await;
-        let registration_id = registration["params"]["registrations"]
-            .as_array()
-            .and_then(|r| r.iter().find(|r| ours(r)))
-            .map(|r| r["registrationId"].clone())
-            .unwrap();
-        devtools
-            .event(WAIT, "the service worker activated", |event| {
-                event["method"] == "ServiceWorker.workerVersionUpdated"
-                    && event["params"]["versions"].as_array().is_some_and(|v| {
-                        v.iter().any(|v| {
-                            v["registrationId"] == registration_id && v["status"] == "activated"
-                        })
-                    })
-            })
-            .await;
-        let none_yet = "return navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => all.length === 0);";
-        browser
-            .wait_until(WAIT, "an empty notification list before the push", none_yet)
-            .await;
-        let push = json!({"origin": app.base_url, "registrationId": registration_id});
-        Self {
-            browser,
-            devtools,
-            push,
-        }
+        Self { browser, target }
     }
 
-    /// Delivers `data` until a notification shows; `[title, tag, requireInteraction]` of each shown.
-    ///
-    /// Chromium may drop a message delivered just after the worker
-    /// activated, so it is delivered again until shown, as a push service
-    /// retries; a tag keeps repeated deliveries one notification.
     async fn deliver(&mut self, data: &str) -> Value {
-        let shown = "return navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => \
-            all.map((n) => [n.title, n.tag, n.requireInteraction]));";
-        let mut push = self.push.clone();
-        push["data"] = json!(data);
-        let deadline = Instant::now() + WAIT;
-        let mut notifications = json!([]);
-        while notifications == json!([]) && Instant::now() < deadline {
-            self.devtools
-                .call("ServiceWorker.deliverPushMessage", push.clone())
-                .await;
-            let delivered = Instant::now();
-            while notifications == json!([]) && delivered.elapsed() < Duration::from_secs(2) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                notifications = self.browser.js(shown, vec![]).await;
-            }
-        }
-        notifications
+        self.target.deliver(&self.browser, data).await
     }
 }
 
