@@ -91,6 +91,28 @@ impl PushService {
             .map(|pushes| pushes.iter().filter(|p| p.path == path).cloned().collect())
             .unwrap_or_default()
     }
+
+    /// The pushes to `endpoint` once there are at least `count`; panics after `wait`.
+    pub async fn pushes_at_least(
+        &self,
+        endpoint: &str,
+        count: usize,
+        wait: std::time::Duration,
+    ) -> Vec<Push> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let pushes = self.pushes_to(endpoint);
+            if pushes.len() >= count {
+                return pushes;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {count} pushes to {endpoint} within {wait:?}",
+                pushes.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 impl Drop for PushService {

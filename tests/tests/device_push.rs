@@ -168,21 +168,8 @@ fn admin() -> String {
     vangnet_e2e::token_for(SECRET, vangnet_proto::token::Role::Admin, &["*"])
 }
 
-/// The pushes to `endpoint`, once there are at least `count`.
 async fn pushes(service: &PushService, endpoint: &str, count: usize) -> Vec<Push> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let pushes = service.pushes_to(endpoint);
-        if pushes.len() >= count {
-            return pushes;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {count} pushes to {endpoint} within {WAIT:?}",
-            pushes.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    service.pushes_at_least(endpoint, count, WAIT).await
 }
 
 /// The decrypted notice of `push`, checked to carry no position or distance.

@@ -5,7 +5,7 @@
 //! coordinate; subscriptions end with their token and survive a restart.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -92,19 +92,7 @@ async fn subscribed(push: &PushApp, token: &str, name: &str) -> (Browser, String
 }
 
 async fn pushes(service: &PushService, endpoint: &str, count: usize) -> Vec<Push> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let pushes = service.pushes_to(endpoint);
-        if pushes.len() >= count {
-            return pushes;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {count} pushes to {endpoint} within {WAIT:?}",
-            pushes.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    service.pushes_at_least(endpoint, count, WAIT).await
 }
 
 fn payload(browser: &Browser, push: &Push) -> Value {
