@@ -466,6 +466,17 @@ async fn without_a_password_file_the_device_endpoint_answers_404_naming_the_sett
             .contains("VANGNET_DEVICE_PASSWORD_FILE"),
         "{body}"
     );
+    let anonymous = reqwest::Client::new()
+        .post(app.url("/device/v1/alarm"))
+        .body(panic_alarm(2, now()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous.status(),
+        StatusCode::UNAUTHORIZED,
+        "credentials come first"
+    );
 }
 
 #[test]

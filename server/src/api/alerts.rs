@@ -70,10 +70,12 @@ pub(super) struct ListQuery {
     /// Only items of this (highest) priority
     priority: Option<Priority>,
     /// Only items of this region (one of the caller's)
+    #[param(min_length = 1)]
     region: Option<String>,
     /// Only exercise (true) or real (false) items
     exercise: Option<bool>,
     /// The `next` of the previous page
+    #[param(min_length = 1)]
     cursor: Option<String>,
     /// Items per page (default 100)
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]

@@ -101,7 +101,7 @@ fn token_deadline(claims: &Claims) -> Instant {
     tag = "alerts",
     security(("bearer" = [])),
     params(
-        ("from" = Option<String>, Query, description = "`start` to begin at the start of the log"),
+        ("from" = Option<String>, Query, description = "`start` to begin at the start of the log", pattern = "^start$"),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"),
     ),
     responses(

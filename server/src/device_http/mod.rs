@@ -315,6 +315,10 @@ fn authenticate_with_fingerprint<S>(
     request: &HttpRequest,
     endpoint: &DeviceEndpoint<S>,
 ) -> Result<(DeviceId, String), DeviceError> {
+    let Some((id, password)) = basic_credentials(request) else {
+        metrics::counter!("vangnet_device_auth_failures_total", "reason" => "missing").increment(1);
+        return Err(DeviceError::Unauthorized);
+    };
     let credentials = endpoint.credentials.as_ref().ok_or(DeviceError::Off)?;
     let now = Instant::now();
     let address = request
@@ -328,10 +332,6 @@ fn authenticate_with_fingerprint<S>(
     if let Some(wait) = endpoint.by_address.blocked(&address, now) {
         return Err(throttled(wait));
     }
-    let Some((id, password)) = basic_credentials(request) else {
-        metrics::counter!("vangnet_device_auth_failures_total", "reason" => "missing").increment(1);
-        return Err(DeviceError::Unauthorized);
-    };
     if let Some(wait) = endpoint.by_device.blocked(&id, now)
         && endpoint.by_address.has_failed(&address, now)
     {
