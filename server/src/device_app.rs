@@ -1,51 +1,57 @@
 //! The victim's app at `/app` (docs/app.md): plain HTML, CSS and JavaScript
 //! compiled into the binary and served with a strict content security policy.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
+
+use crate::web_files::{self, Asset, CSS, HTML, JS, SVG};
 
 /// Only the app's own files may load, run or be fetched; nothing may frame it.
 const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
                    frame-ancestors 'none'; form-action 'self'";
 
-/// The app's files: name under `/app/`, content type, content.
-const ASSETS: [(&str, &str, &str); 8] = [
-    (
-        "",
-        "text/html; charset=utf-8",
-        include_str!("../app/index.html"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../app/app.js"),
-    ),
-    (
-        "store.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../app/store.js"),
-    ),
-    (
-        "send.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../app/send.js"),
-    ),
-    (
-        "sw.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../app/sw.js"),
-    ),
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_str!("../app/app.css"),
-    ),
-    (
-        "manifest.webmanifest",
-        "application/manifest+json",
-        include_str!("../app/manifest.webmanifest"),
-    ),
-    ("icon.svg", "image/svg+xml", include_str!("../app/icon.svg")),
+/// The app's files: the complete list of what `/app/` serves.
+static ASSETS: &[Asset] = &[
+    Asset {
+        name: "index.html",
+        bytes: include_bytes!("../app/index.html"),
+        content_type: HTML,
+    },
+    Asset {
+        name: "app.js",
+        bytes: include_bytes!("../app/app.js"),
+        content_type: JS,
+    },
+    Asset {
+        name: "store.js",
+        bytes: include_bytes!("../app/store.js"),
+        content_type: JS,
+    },
+    Asset {
+        name: "send.js",
+        bytes: include_bytes!("../app/send.js"),
+        content_type: JS,
+    },
+    Asset {
+        name: "sw.js",
+        bytes: include_bytes!("../app/sw.js"),
+        content_type: JS,
+    },
+    Asset {
+        name: "app.css",
+        bytes: include_bytes!("../app/app.css"),
+        content_type: CSS,
+    },
+    Asset {
+        name: "manifest.webmanifest",
+        bytes: include_bytes!("../app/manifest.webmanifest"),
+        content_type: "application/manifest+json",
+    },
+    Asset {
+        name: "icon.svg",
+        bytes: include_bytes!("../app/icon.svg"),
+        content_type: SVG,
+    },
 ];
 
 /// Mounts `GET /app` (a redirect to `/app/`, the service worker's scope) and the files.
@@ -53,30 +59,23 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route(
             "/app",
-            web::get().to(|| async {
-                HttpResponse::PermanentRedirect()
-                    .insert_header((header::LOCATION, "/app/"))
-                    .finish()
-            }),
+            web::get().to(|| async { web_files::redirect("/app/") }),
         )
         .route("/app/{file:.*}", web::get().to(asset));
 }
 
 async fn asset(file: web::Path<String>) -> HttpResponse {
-    let file = file.into_inner();
-    let Some((_, content_type, body)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
+    let Some(asset) = web_files::find(ASSETS, &file) else {
         return HttpResponse::NotFound()
             .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
             .json(serde_json::json!({ "error": "not found" }));
     };
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, *content_type))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+    let mut response = HttpResponse::Ok();
+    web_files::guard(&mut response, HeaderValue::from_static(CSP));
+    response
         .insert_header(("Permissions-Policy", "geolocation=(self)"))
-        .body(*body)
+        .content_type(asset.content_type)
+        .body(asset.bytes)
 }
 
 #[cfg(test)]
@@ -135,7 +134,7 @@ mod tests {
 
     #[test]
     fn the_page_has_no_inline_script_or_style() {
-        let (_, _, html) = ASSETS[0];
+        let html = std::str::from_utf8(ASSETS[0].bytes).unwrap();
         assert!(!html.contains("<script>") && !html.contains("style="));
         for tag in html.match_indices("<script").map(|(at, _)| &html[at..]) {
             assert!(tag.starts_with("<script src="), "{}", &tag[..40]);

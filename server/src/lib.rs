@@ -36,3 +36,4 @@ pub(crate) mod settings;
 pub mod store;
 pub mod telemetry;
 pub(crate) mod watchdog;
+pub(crate) mod web_files;

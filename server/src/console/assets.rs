@@ -1,31 +1,19 @@
 //! The console's files, compiled in from `server/console/`: the complete
 //! list of what `/console/` serves; any other name is 404.
 
-/// One file and the type it is served as.
-pub struct Asset {
-    /// Its content.
-    pub bytes: &'static [u8],
-    /// Its `Content-Type`.
-    pub content_type: &'static str,
-}
-
-const HTML: &str = "text/html; charset=utf-8";
-const JS: &str = "text/javascript; charset=utf-8";
-const CSS: &str = "text/css; charset=utf-8";
+use crate::web_files::{self, Asset, CSS, HTML, JS, SVG};
 
 macro_rules! asset {
     ($file:literal, $type:expr) => {
-        (
-            $file,
-            Asset {
-                bytes: include_bytes!(concat!("../../console/", $file)),
-                content_type: $type,
-            },
-        )
+        Asset {
+            name: $file,
+            bytes: include_bytes!(concat!("../../console/", $file)),
+            content_type: $type,
+        }
     };
 }
 
-static ASSETS: &[(&str, Asset)] = &[
+static ASSETS: &[Asset] = &[
     asset!("index.html", HTML),
     asset!("console.css", CSS),
     asset!("app.js", JS),
@@ -37,16 +25,12 @@ static ASSETS: &[(&str, Asset)] = &[
     asset!("alarm.js", JS),
     asset!("push.js", JS),
     asset!("sw.js", JS),
-    asset!("icon.svg", "image/svg+xml"),
+    asset!("icon.svg", SVG),
 ];
 
 /// The file served at `/console/{name}`; the empty name is the page.
 pub fn find(name: &str) -> Option<&'static Asset> {
-    let name = if name.is_empty() { "index.html" } else { name };
-    ASSETS
-        .iter()
-        .find(|(file, _)| *file == name)
-        .map(|(_, asset)| asset)
+    web_files::find(ASSETS, name)
 }
 
 #[cfg(test)]

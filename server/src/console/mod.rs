@@ -11,6 +11,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use crate::web_files;
+
 pub use tiles::TileUrl;
 
 /// What the console's pages are served with.
@@ -42,12 +44,8 @@ impl Policy {
     }
 
     fn apply(&self, response: &mut actix_web::HttpResponseBuilder) {
-        response
-            .insert_header((header::CONTENT_SECURITY_POLICY, self.csp.clone()))
-            .insert_header((header::CACHE_CONTROL, "no-cache"))
-            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-            .insert_header((header::REFERRER_POLICY, "no-referrer"))
-            .insert_header((header::X_FRAME_OPTIONS, "DENY"));
+        web_files::guard(response, self.csp.clone());
+        response.insert_header((header::X_FRAME_OPTIONS, "DENY"));
     }
 }
 
@@ -61,16 +59,13 @@ pub fn routes(settings: ConsoleSettings) -> impl FnOnce(&mut web::ServiceConfig)
         config
             .app_data(policy)
             .app_data(public)
-            .route("/console", web::get().to(redirect))
+            .route(
+                "/console",
+                web::get().to(|| async { web_files::redirect("/console/") }),
+            )
             .route("/console/config.json", web::get().to(public_config))
             .route("/console/{file:.*}", web::get().to(file));
     }
-}
-
-async fn redirect() -> HttpResponse {
-    HttpResponse::PermanentRedirect()
-        .insert_header((header::LOCATION, "/console/"))
-        .finish()
 }
 
 async fn public_config(
