@@ -13,7 +13,7 @@ use vangnet_e2e::{AppOptions, Browser, Push, PushService, TestApp, eventually};
 use vangnet_proto::{Channel, TimestampMs};
 use vangnet_server::devices::PasswordFile;
 use vangnet_server::push::VapidKey;
-use vangnet_server::store::PushSubscriptions;
+use vangnet_server::store::{PushSubscription, PushSubscriptions};
 
 const SECRET: &str = vangnet_proto::token::DEVELOPMENT_JWT_SECRET;
 const WAIT: Duration = Duration::from_secs(10);
@@ -42,6 +42,11 @@ fn order() -> Value {
 }
 
 impl Setup {
+    /// The push subscriptions in the store.
+    async fn stored_subscriptions(&self) -> Vec<PushSubscription> {
+        self.app.store().push_subscriptions().await.unwrap()
+    }
+
     async fn start() -> Self {
         Self::start_with(true).await
     }
@@ -253,9 +258,8 @@ async fn a_push_service_answering_410_removes_the_phones_subscription() {
     setup.perpetrator_at(1, HOME, 0).await;
 
     pushes(&setup.service, &endpoint, 1).await;
-    let store = setup.app.store();
     eventually(WAIT, "the subscription being removed", || async {
-        store.push_subscriptions().await.unwrap().is_empty()
+        setup.stored_subscriptions().await.is_empty()
     })
     .await
     .unwrap();
@@ -276,9 +280,8 @@ async fn a_phone_whose_credentials_were_replaced_is_not_pushed_to() {
     setup.perpetrator_at(1, HOME, 0).await;
 
     setup.alert_of("zone_alarm").await;
-    let store = setup.app.store();
     eventually(WAIT, "the subscription being removed", || async {
-        store.push_subscriptions().await.unwrap().is_empty()
+        setup.stored_subscriptions().await.is_empty()
     })
     .await
     .unwrap();
@@ -292,7 +295,7 @@ async fn a_new_subscription_replaces_the_devices_old_one_and_delete_removes_it()
     setup.subscribed("v-1", &victim, "old").await;
     let (_, new) = setup.subscribed("v-1", &victim, "new").await;
 
-    let stored = setup.app.store().push_subscriptions().await.unwrap();
+    let stored = setup.stored_subscriptions().await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].endpoint, new);
 
@@ -305,15 +308,7 @@ async fn a_new_subscription_replaces_the_devices_old_one_and_delete_removes_it()
         )
         .await;
     assert_eq!(status, 204);
-    assert!(
-        setup
-            .app
-            .store()
-            .push_subscriptions()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(setup.stored_subscriptions().await.is_empty());
 }
 
 #[tokio::test]
@@ -355,15 +350,7 @@ async fn bad_subscriptions_wrong_credentials_and_other_methods_are_refused() {
         )
         .await;
     assert_eq!(status, 405);
-    assert!(
-        setup
-            .app
-            .store()
-            .push_subscriptions()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(setup.stored_subscriptions().await.is_empty());
 }
 
 #[tokio::test]
