@@ -102,9 +102,13 @@ async fn plays(name: &str) {
 fn gives_away_a_secret(line: &str) -> bool {
     let message = line.split_once(' ').map_or(line, |(_, rest)| rest);
     let precise_number = message
-        .as_bytes()
-        .windows(6)
-        .any(|w| w[0].is_ascii_digit() && w[1] == b'.' && w[2..].iter().all(u8::is_ascii_digit));
+        .split(|c: char| c.is_whitespace() || "=,:;\"'()[]{}".contains(c))
+        .any(|word| {
+            word.parse::<f64>().is_ok()
+                && word
+                    .split_once('.')
+                    .is_some_and(|(_, decimals)| decimals.len() >= 4)
+        });
     precise_number
         || message.contains("eyJ")
         || message.contains(SECRET)
@@ -151,6 +155,12 @@ fn main() {
             assert!(!gives_away_a_secret(&format!(
                 "{at} connected to the MQTT broker"
             )));
+            for id in ["order=a20.88701f", "order=flood-0.2326f9"] {
+                assert!(
+                    !gives_away_a_secret(&format!("{at} order created {id}")),
+                    "{id}"
+                );
+            }
             Ok(())
         },
     ));
