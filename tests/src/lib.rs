@@ -8,8 +8,10 @@
 
 pub mod browser;
 mod mosquitto_server;
+mod nats_server;
 mod pki;
 mod push_service;
+mod rabbitmq_server;
 mod redis_server;
 mod sink;
 
@@ -28,8 +30,10 @@ use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs, Topics};
 use vangnet_server::store::{OrderStore, RedisStore, StoredOrder};
 
 pub use mosquitto_server::MosquittoServer;
+pub use nats_server::NatsServer;
 pub use pki::Pki;
 pub use push_service::{Browser, Push, PushService};
+pub use rabbitmq_server::RabbitMqServer;
 pub use redis_server::RedisServer;
 pub use rumqttc::QoS as MqttQos;
 pub use sink::{Sink, SinkRequest};
