@@ -110,7 +110,7 @@ pub struct Config {
     pub broker_auth: BrokerAuth,
     /// The topic tree.
     pub topics: Topics,
-    /// MQTT 5 shared-subscription group.
+    /// Shared-subscription group (`$share/GROUP/...`).
     pub mqtt_shared_group: Option<String>,
     /// This instance's name in its MQTT client ids.
     pub instance_id: String,

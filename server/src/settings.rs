@@ -46,7 +46,8 @@ pub struct Settings {
     /// Topic root
     #[arg(long, env = "VANGNET_MQTT_PREFIX", default_value = "vangnet/v1")]
     pub mqtt_prefix: String,
-    /// MQTT 5 shared-subscription group, so several instances split the load [default: none]
+    /// Shared-subscription group ($share/GROUP/...), so several instances split the load; the
+    /// broker must support $share (docs/brokers.md) [default: none]
     #[arg(long, env = "VANGNET_MQTT_SHARED_GROUP")]
     pub mqtt_shared_group: Option<String>,
     /// Name of this instance in its MQTT client ids; give each instance of a shared group its own

@@ -4,7 +4,7 @@
 //! tests of one binary share it; it stops when that binary exits.
 
 use std::path::Path;
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -27,8 +27,8 @@ rm -rf "$2"
 /// The shared `rabbitmq-server` node.
 pub struct RabbitMqServer {
     mqtt_port: u16,
-    /// Held open for the node's life: closing it stops the node.
-    _lifeline: ChildStdin,
+    /// The supervisor, whose standard input stays open for the node's life.
+    _supervisor: Child,
 }
 
 impl RabbitMqServer {
@@ -59,7 +59,7 @@ impl RabbitMqServer {
             ),
         );
         let env_file = write("rabbitmq-env.conf", String::new());
-        let mut child = Command::new("sh")
+        let supervisor = Command::new("sh")
             .args(["-c", SUPERVISOR, "rabbitmq-supervisor", server_script()])
             .arg(&dir)
             .env("HOME", &home)
@@ -82,14 +82,10 @@ impl RabbitMqServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting rabbitmq-server: {e}"));
-        let lifeline = child
-            .stdin
-            .take()
-            .unwrap_or_else(|| panic!("no stdin pipe to the RabbitMQ supervisor"));
         wait_for_listener(mqtt_port, &dir);
         Self {
             mqtt_port,
-            _lifeline: lifeline,
+            _supervisor: supervisor,
         }
     }
 
