@@ -60,6 +60,11 @@ impl NatsServer {
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.mqtt_port)
     }
+
+    /// What it logged so far: why it closed a client's connection, say.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
+    }
 }
 
 /// A path as a quoted string of the NATS configuration format.

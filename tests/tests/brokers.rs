@@ -3,14 +3,14 @@
 //! Vangnet is down is handled once it is back, and several instances share
 //! the work without handling an alert twice — through a shared subscription
 //! where the broker has them, by each instance taking every message where it
-//! has not.
+//! has not. What each does with a device id holding a dot is shown too.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vangnet_e2e::{AppOptions, Device, MqttClient, Sink, SinkRequest, TestApp, unique_name};
-use vangnet_proto::{Channel, OrderId, TimestampMs};
+use vangnet_proto::{Channel, OrderId, TimestampMs, Topics};
 use vangnet_server::store::{PartitionKey, PartitionStore};
 
 /// Orders, and so victims pressing panic, in the tests of several instances.
@@ -162,8 +162,8 @@ async fn two_instances(
     (first, second)
 }
 
-/// Every victim presses panic once; the alert id of each receipt, one per victim.
-async fn every_victim_presses_panic(app: &TestApp) -> BTreeSet<String> {
+/// Every victim presses panic once; each victim, with the alert id of its receipt.
+async fn every_victim_presses_panic(app: &TestApp) -> Vec<(Device, String)> {
     let mut victims = Vec::new();
     for i in 0..VICTIMS {
         victims.push(app.device(&format!("s-{i}-v")).await);
@@ -171,11 +171,16 @@ async fn every_victim_presses_panic(app: &TestApp) -> BTreeSet<String> {
     for victim in &victims {
         victim.send(Channel::Alarm, panic_alarm()).await;
     }
-    let mut alert_ids = BTreeSet::new();
-    for victim in &mut victims {
-        alert_ids.insert(receipt(victim, Duration::from_secs(10)).await);
+    let mut receipts = Vec::new();
+    for mut victim in victims {
+        let alert_id = receipt(&mut victim, Duration::from_secs(10)).await;
+        receipts.push((victim, alert_id));
     }
-    alert_ids
+    receipts
+}
+
+fn alert_ids(receipts: &[(Device, String)]) -> BTreeSet<String> {
+    receipts.iter().map(|(_, id)| id.clone()).collect()
 }
 
 /// Each victim's panic is one alert, dispatched once per revision.
@@ -206,9 +211,9 @@ async fn a_shared_group_splits_the_alarms(broker: &str) {
     })
     .await;
 
-    let alert_ids = every_victim_presses_panic(&first).await;
+    let receipts = every_victim_presses_panic(&first).await;
 
-    one_alert_per_panic(&first, &sink, &alert_ids).await;
+    one_alert_per_panic(&first, &sink, &alert_ids(&receipts)).await;
     let (a, b) = (first.metric(ALARMS).await, second.metric(ALARMS).await);
     assert!(a > 0.0 && b > 0.0, "both take a share: {a} and {b}");
     assert_eq!(a + b, VICTIMS as f64, "each alarm went to one instance");
@@ -240,7 +245,7 @@ async fn a_shared_group_hears_nothing(broker: &str) {
 
 /// Two instances without a group, each with a subscription of its own: both
 /// take every alarm, and the store's versioned commits still open one alert
-/// per panic and dispatch it once.
+/// per panic and dispatch it once; each device gets a receipt from each.
 async fn instances_without_a_group_each_take_every_alarm(broker: &str) {
     let sink = Sink::start().await;
     let (first, second) = two_instances(broker, &sink, |instance| {
@@ -248,9 +253,13 @@ async fn instances_without_a_group_each_take_every_alarm(broker: &str) {
     })
     .await;
 
-    let alert_ids = every_victim_presses_panic(&first).await;
+    let mut receipts = every_victim_presses_panic(&first).await;
 
-    one_alert_per_panic(&first, &sink, &alert_ids).await;
+    one_alert_per_panic(&first, &sink, &alert_ids(&receipts)).await;
+    for (victim, alert_id) in &mut receipts {
+        let again = receipt(victim, Duration::from_secs(10)).await;
+        assert_eq!(&again, alert_id, "the second receipt names the same alert");
+    }
     for app in [&first, &second] {
         vangnet_e2e::eventually(
             Duration::from_secs(10),
@@ -260,6 +269,27 @@ async fn instances_without_a_group_each_take_every_alarm(broker: &str) {
         .await
         .unwrap();
     }
+}
+
+/// A topic tree of a test's own, for devices without a Vangnet.
+fn own_topics() -> Topics {
+    Topics::new(&format!("test/{}", unique_name("dots"))).unwrap()
+}
+
+/// Where a device id with a dot is heard: device `d.v` sends an alarm, and a
+/// client subscribed to every device topic gets it on the topic returned.
+async fn a_dotted_device_alarm_is_heard_on(broker: &str, topics: &Topics) -> String {
+    let mut watcher = MqttClient::connect_to(broker, &unique_name("watcher")).await;
+    watcher
+        .subscribe(&format!("{}/devices/#", topics.prefix()))
+        .await;
+    let device = Device::connect_to(broker, topics.clone(), "d.v").await;
+    device.send(Channel::Alarm, panic_alarm()).await;
+    watcher
+        .next(Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("the broker routed no alarm within 5 s"))
+        .topic
 }
 
 mod mosquitto {
@@ -288,10 +318,21 @@ mod mosquitto {
         let broker = MosquittoServer::unlimited();
         super::instances_without_a_group_each_take_every_alarm(&broker.url()).await;
     }
+
+    #[tokio::test]
+    async fn a_dot_in_a_device_id_stays_part_of_its_topic_level() {
+        let broker = MosquittoServer::unlimited();
+        let topics = super::own_topics();
+
+        let topic = super::a_dotted_device_alarm_is_heard_on(&broker.url(), &topics).await;
+
+        let prefix = topics.prefix();
+        assert_eq!(topic, format!("{prefix}/devices/d.v/alarm"));
+    }
 }
 
 mod nats {
-    use vangnet_e2e::NatsServer;
+    use vangnet_e2e::{MqttClient, MqttQos, NatsServer, unique_name};
 
     #[tokio::test]
     async fn a_panic_is_acknowledged_and_dispatched() {
@@ -315,6 +356,26 @@ mod nats {
     async fn instances_without_a_group_each_take_every_alarm_and_open_one_alert() {
         let broker = NatsServer::start();
         super::instances_without_a_group_each_take_every_alarm(&broker.url()).await;
+    }
+
+    #[tokio::test]
+    async fn a_dot_in_a_device_id_is_refused_by_the_broker() {
+        let broker = NatsServer::start();
+        let device = MqttClient::connect_to(&broker.url(), &unique_name("d.v")).await;
+        let topic = format!("{}/devices/d.v/alarm", super::own_topics().prefix());
+
+        device
+            .publish(&topic, MqttQos::AtLeastOnce, super::panic_alarm())
+            .await;
+
+        let refusal = "characters ' ' and '.' not supported for MQTT topics";
+        vangnet_e2e::eventually(
+            std::time::Duration::from_secs(5),
+            "the broker refusing the topic",
+            || async { broker.log().contains(refusal) },
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -343,5 +404,16 @@ mod rabbitmq {
     async fn instances_without_a_group_each_take_every_alarm_and_open_one_alert() {
         let broker = RabbitMqServer::shared();
         super::instances_without_a_group_each_take_every_alarm(&broker.url()).await;
+    }
+
+    #[tokio::test]
+    async fn a_dot_in_a_device_id_becomes_a_level_separator() {
+        let broker = RabbitMqServer::shared();
+        let topics = super::own_topics();
+
+        let topic = super::a_dotted_device_alarm_is_heard_on(&broker.url(), &topics).await;
+
+        let prefix = topics.prefix();
+        assert_eq!(topic, format!("{prefix}/devices/d/v/alarm"));
     }
 }
