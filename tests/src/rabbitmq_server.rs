@@ -104,11 +104,11 @@ fn server_script() -> &'static str {
 }
 
 fn wait_for_listener(port: u16, dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(45);
+    let deadline = Instant::now() + Duration::from_secs(35);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
             let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
-            panic!("the RabbitMQ node did not start within 45 s:\n{log}");
+            panic!("the RabbitMQ node did not start within 35 s:\n{log}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
