@@ -4,9 +4,16 @@
 //! The store keeps the chain and [`crate::audit`] writes it; this module
 //! uses neither.
 //!
+//! A hash chain alone proves nothing against someone who can write to the
+//! store: they can rewrite an entry and recompute every hash after it. Each
+//! entry therefore also carries a seal, an HMAC of its seq and hash under a
+//! key the store does not hold ([`SealKey`]). Entries written while no key
+//! was configured carry none and are reported as unsealed.
+//!
 //! Removing entries at the very end leaves a shorter chain that is still
-//! intact: only the head record the store keeps beside the chain shows that. An
-//! exported file therefore proves what it holds, not that nothing followed.
+//! intact and sealed: only the head record the store keeps beside the chain,
+//! or a length the verifier already knew, shows that. An exported file
+//! therefore proves what it holds, not that nothing followed.
 
 use std::fmt;
 
@@ -14,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use vangnet_proto::{TimestampMs, UtcTime};
+
+use crate::audit_seal::SealKey;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -38,6 +47,10 @@ pub struct Entry {
     pub prev_hash: String,
     /// SHA-256 (hex) of this entry's canonical form, `prev_hash` included.
     pub hash: String,
+    /// HMAC-SHA256 (hex) of `seq` and `hash` under the audit key; absent on
+    /// entries written without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 /// What a caller wants recorded; the chain adds seq, time and hashes.
@@ -107,6 +120,7 @@ impl Entry {
             detail: draft.detail,
             prev_hash: link.hash.clone(),
             hash: String::new(),
+            seal: None,
         };
         entry.hash = entry.digest();
         entry
@@ -179,6 +193,15 @@ impl Run {
             .last()
             .map_or_else(|| self.after.clone(), Entry::link)
     }
+
+    /// The same run with every entry sealed under `key`.
+    pub fn sealed(&self, key: &SealKey) -> Self {
+        let mut run = self.clone();
+        for entry in &mut run.entries {
+            entry.seal = Some(key.seal(entry.seq, &entry.hash));
+        }
+        run
+    }
 }
 
 /// Why the chain is broken at an entry.
@@ -194,6 +217,11 @@ pub enum Fault {
     Relinked,
     /// The chain ends before the store's head: entries at the end were removed.
     Truncated,
+    /// Its seal is not the audit key's seal of its seq and hash: it was
+    /// rewritten, or sealed with another key.
+    BadSeal,
+    /// It has no seal though an entry before it has: its seal was removed.
+    Unsealed,
 }
 
 impl fmt::Display for Fault {
@@ -204,6 +232,8 @@ impl fmt::Display for Fault {
             Self::OutOfOrder => "out of order: it is not at its place in the chain",
             Self::Relinked => "relinked: the entry before it was rewritten",
             Self::Truncated => "missing: the chain ends before the last entry recorded",
+            Self::BadSeal => "bad seal: rewritten, or sealed with another key",
+            Self::Unsealed => "unsealed after sealed entries: its seal was removed",
         })
     }
 }
@@ -218,6 +248,42 @@ pub struct Broken {
     pub fault: Fault,
 }
 
+/// What a check of the whole chain found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// How many entries were verified.
+    pub entries: u64,
+    /// The first sealed entry's seq; `None` when no entry is sealed.
+    pub sealed_from: Option<u64>,
+    /// Whether seals were checked against a key, or only the hashes.
+    pub seals_checked: bool,
+}
+
+impl fmt::Display for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} entries verified", self.entries)?;
+        match (self.seals_checked, self.sealed_from) {
+            (true, Some(1)) => write!(f, "; every entry sealed"),
+            (true, Some(from)) => write!(
+                f,
+                "; sealed from seq {from}: the {} entries before it are unsealed (written without a key)",
+                from - 1
+            ),
+            (true, None) if self.entries > 0 => {
+                write!(f, "; no entry is sealed (written without a key)")
+            }
+            (true, None) => Ok(()),
+            (false, sealed_from) => {
+                write!(
+                    f,
+                    " for consistency only: no audit key is configured (VANGNET_AUDIT_KEY_FILE), so seals were not checked"
+                )?;
+                sealed_from.map_or(Ok(()), |from| write!(f, "; entries carry seals from seq {from}"))
+            }
+        }
+    }
+}
+
 /// Checks entries one at a time, in stored order, from the start of the chain.
 ///
 /// A seq that skips ahead is held open until the end: if the skipped entry
@@ -226,9 +292,20 @@ pub struct Broken {
 pub struct Verifier {
     last: Link,
     gap: Option<u64>,
+    key: Option<SealKey>,
+    sealed_from: Option<u64>,
 }
 
 impl Verifier {
+    /// A verifier that checks seals with `key` as well as the hashes; with
+    /// `None`, only the hashes.
+    pub fn new(key: Option<SealKey>) -> Self {
+        Self {
+            key,
+            ..Self::default()
+        }
+    }
+
     /// Checks the next stored entry.
     pub fn check(&mut self, entry: &Entry) -> Result<(), Broken> {
         if let Some(gap) = self.gap {
@@ -256,13 +333,34 @@ impl Verifier {
         if entry.prev_hash != self.last.hash {
             return broken(entry.seq, Fault::Relinked);
         }
+        self.check_seal(entry)?;
         self.last = entry.link();
         Ok(())
     }
 
-    /// Ends the check against the head the store recorded, if any; returns
-    /// how many entries were verified.
-    pub fn finish(self, head: Option<&Link>) -> Result<u64, Broken> {
+    /// Checks the seal of an entry whose hash and link are intact.
+    fn check_seal(&mut self, entry: &Entry) -> Result<(), Broken> {
+        let broken = |fault| {
+            Err(Broken {
+                seq: entry.seq,
+                fault,
+            })
+        };
+        match (&entry.seal, &self.key) {
+            (Some(seal), Some(key)) if !key.verifies(entry.seq, &entry.hash, seal) => {
+                return broken(Fault::BadSeal);
+            }
+            (None, Some(_)) if self.sealed_from.is_some() => return broken(Fault::Unsealed),
+            (Some(_), _) => {
+                self.sealed_from.get_or_insert(entry.seq);
+            }
+            (None, _) => {}
+        }
+        Ok(())
+    }
+
+    /// Ends the check against the head the store recorded, if any.
+    pub fn finish(self, head: Option<&Link>) -> Result<Verified, Broken> {
         let broken = |seq, fault| Err(Broken { seq, fault });
         match (self.gap, head) {
             (Some(gap), _) => broken(gap, Fault::Missing),
@@ -272,14 +370,26 @@ impl Verifier {
             (None, Some(head)) if head.seq == self.last.seq && head.hash != self.last.hash => {
                 broken(head.seq, Fault::Edited)
             }
-            _ => Ok(self.last.seq),
+            _ => Ok(Verified {
+                entries: self.last.seq,
+                sealed_from: self.sealed_from,
+                seals_checked: self.key.is_some(),
+            }),
         }
     }
 }
 
-/// Verifies a whole chain held in memory; returns how many entries it has.
+/// Verifies the hashes of a whole chain held in memory; returns how many entries it has.
 pub fn verify<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Result<u64, Broken> {
-    let mut verifier = Verifier::default();
+    verify_sealed(entries, None).map(|verified| verified.entries)
+}
+
+/// Verifies a whole chain held in memory, its seals too when `key` is given.
+pub fn verify_sealed<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+    key: Option<&SealKey>,
+) -> Result<Verified, Broken> {
+    let mut verifier = Verifier::new(key.cloned());
     for entry in entries {
         verifier.check(entry)?;
     }
@@ -371,6 +481,88 @@ mod tests {
         entries.insert(2, entries[0].clone());
         let broken = verify(&entries).unwrap_err();
         assert_eq!((broken.seq, broken.fault), (3, Fault::OutOfOrder));
+    }
+
+    fn sealed(entries: &[Entry], key: &SealKey) -> Vec<Entry> {
+        entries
+            .iter()
+            .map(|entry| Entry {
+                seal: Some(key.seal(entry.seq, &entry.hash)),
+                ..entry.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_sealed_chain_verifies_as_sealed_from_its_first_entry() {
+        let key = SealKey::generate();
+        let verified = verify_sealed(&sealed(&chain(5), &key), Some(&key)).unwrap();
+        assert_eq!(
+            verified,
+            Verified {
+                entries: 5,
+                sealed_from: Some(1),
+                seals_checked: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_run_sealed_with_a_key_carries_that_keys_seals() {
+        let key = SealKey::generate();
+        let run = Run::after(&Link::default(), [Draft::new("a", "b", "c", json!({}))], TimestampMs(0));
+        let sealed = run.sealed(&key);
+        let entry = &sealed.entries()[0];
+        assert!(key.verifies(entry.seq, &entry.hash, entry.seal.as_deref().unwrap()));
+    }
+
+    #[test]
+    fn a_chain_sealed_with_one_key_fails_with_another_at_its_first_sealed_entry() {
+        let entries = sealed(&chain(3), &SealKey::generate());
+        let broken = verify_sealed(&entries, Some(&SealKey::generate())).unwrap_err();
+        assert_eq!((broken.seq, broken.fault), (1, Fault::BadSeal));
+    }
+
+    #[test]
+    fn a_consistent_rewrite_without_the_key_fails_at_the_first_rewritten_seq() {
+        let key = SealKey::generate();
+        let mut entries = sealed(&chain(5), &key);
+        entries[2].detail = json!({"n": 99});
+        let mut link = entries[1].link();
+        for entry in &mut entries[2..] {
+            entry.prev_hash = link.hash.clone();
+            entry.hash = entry.digest();
+            link = entry.link();
+        }
+        assert_eq!(verify(&entries), Ok(5));
+        let broken = verify_sealed(&entries, Some(&key)).unwrap_err();
+        assert_eq!((broken.seq, broken.fault), (3, Fault::BadSeal));
+    }
+
+    #[test]
+    fn a_seal_removed_after_sealed_entries_is_reported() {
+        let key = SealKey::generate();
+        let mut entries = sealed(&chain(3), &key);
+        entries[2].seal = None;
+        let broken = verify_sealed(&entries, Some(&key)).unwrap_err();
+        assert_eq!((broken.seq, broken.fault), (3, Fault::Unsealed));
+    }
+
+    #[test]
+    fn a_chain_sealed_part_way_verifies_and_says_from_which_seq() {
+        let key = SealKey::generate();
+        let entries = chain(5);
+        let mut partly = entries[..2].to_vec();
+        partly.extend(sealed(&entries[2..], &key));
+        let verified = verify_sealed(&partly, Some(&key)).unwrap();
+        assert_eq!((verified.entries, verified.sealed_from), (5, Some(3)));
+    }
+
+    #[test]
+    fn without_a_key_seals_are_noted_but_not_checked() {
+        let entries = sealed(&chain(2), &SealKey::generate());
+        let verified = verify_sealed(&entries, None).unwrap();
+        assert_eq!((verified.sealed_from, verified.seals_checked), (Some(1), false));
     }
 
     #[test]

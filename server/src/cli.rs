@@ -138,17 +138,50 @@ impl AuditArgs {
 /// The audit tools.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the chain: exit 0 when intact, 1 naming the first broken seq.
+    /// The tools that read the chain in the store.
+    #[command(flatten)]
+    Chain(ChainCommand),
+    /// Make the key that seals the chain (VANGNET_AUDIT_KEY_FILE).
+    Key {
+        /// What to do with the key.
+        #[command(subcommand)]
+        command: AuditKeyCommand,
+    },
+}
+
+/// The audit tools that read the chain, with the configured store and key.
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Check the chain, and its seals with the key of VANGNET_AUDIT_KEY_FILE:
+    /// exit 0 when intact, 1 naming the first broken seq.
     Verify {
         /// Check an exported file instead of the store.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// Fail when the chain has fewer entries than this: the length seen at
+        /// an earlier check, so that entries removed from the end show.
+        #[arg(long, value_name = "SEQ")]
+        expect_at_least: Option<u64>,
     },
     /// Write the chain as JSON lines that `audit verify --file` checks on their own.
     Export {
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+}
+
+/// The audit key tools.
+#[derive(Debug, Subcommand)]
+pub enum AuditKeyCommand {
+    /// Write a new random HMAC-SHA256 key (64 hex digits, mode 0600).
+    Generate {
+        /// Where to write the key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -13,6 +13,7 @@ use vangnet_proto::Topics;
 use crate::auth::{KeyError, MIN_SECRET_BYTES, TokenKeys, TokenRules, Verifier};
 use crate::console::{ConsoleSettings, TileUrl};
 use crate::dispatch::Route;
+use crate::audit_seal::SealKey;
 use crate::push::{EndpointPolicy, PushSettings, VapidKey};
 use crate::secret::{Secret, without_password};
 use crate::settings::Settings;
@@ -122,6 +123,8 @@ pub struct Config {
     pub store_ca_pem: Option<Vec<u8>>,
     /// Prefix of every Redis key.
     pub store_prefix: String,
+    /// The key that seals the audit chain; `None` leaves it unsealed.
+    pub audit_key: Option<SealKey>,
     /// How long location history is kept.
     pub history_retention: Duration,
     /// How long a lane may hold messages without finishing one before `/readyz` says 503.
@@ -304,6 +307,9 @@ impl Config {
                     TileUrl::parse,
                 )?,
             },
+            audit_key: check_set("VANGNET_AUDIT_KEY_FILE", &s.audit_key_file, |path| {
+                SealKey::read(Path::new(path)).map_err(|e| e.to_string())
+            })?,
             device_password_file: check_set(
                 "VANGNET_DEVICE_PASSWORD_FILE",
                 &s.device_password_file,

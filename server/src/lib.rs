@@ -8,6 +8,7 @@ pub(crate) mod alert_board;
 pub mod api;
 pub mod audit;
 pub mod audit_chain;
+pub mod audit_seal;
 pub(crate) mod auth;
 pub(crate) mod backoff;
 pub mod cli;

@@ -8,8 +8,10 @@ use anyhow::Context;
 use clap::Parser;
 use vangnet_proto::token::{Audience, Claims, Role, sign_hs256};
 use vangnet_server::audit::command::{self as audit, AuditError};
+use vangnet_server::audit_chain::Verified;
+use vangnet_server::audit_seal::{SealKey, SealKeyError};
 use vangnet_server::cli::{
-    AuditArgs, AuditCommand, Cli, DeviceArgs, DeviceCommand, SetAsideArgs, Subcommands, TokenArgs,
+    AuditArgs, AuditCommand, AuditKeyCommand, ChainCommand, Cli, DeviceArgs, DeviceCommand, SetAsideArgs, Subcommands, TokenArgs,
     VapidArgs, VapidCommand,
 };
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
@@ -232,6 +234,12 @@ fn token(args: &TokenArgs) -> ExitCode {
 /// `vangnet audit verify|export`: exit 0 when done, 1 for a broken chain,
 /// 2 for bad configuration, 3 when the store or a file could not be read.
 fn audit_tool(args: &AuditArgs) -> ExitCode {
+    let command = match &args.command {
+        AuditCommand::Chain(command) => command,
+        AuditCommand::Key {
+            command: AuditKeyCommand::Generate { out, force },
+        } => return audit_key_tool(out, *force),
+    };
     let config = match args.load() {
         Ok(config) => config,
         Err(err) => {
@@ -241,10 +249,10 @@ fn audit_tool(args: &AuditArgs) -> ExitCode {
     };
     let result = tokio::runtime::Runtime::new()
         .map_err(AuditError::from)
-        .and_then(|runtime| runtime.block_on(run_audit(&args.command, &config)));
+        .and_then(|runtime| runtime.block_on(run_audit(command, &config)));
     match result {
-        Ok(Done::Verified(count)) => {
-            println!("{count} entries verified");
+        Ok(Done::Verified(verified)) => {
+            println!("{verified}");
             ExitCode::SUCCESS
         }
         Ok(Done::Exported(count)) => {
@@ -262,28 +270,59 @@ fn audit_tool(args: &AuditArgs) -> ExitCode {
     }
 }
 
+/// `vangnet audit key generate`: writes a new key; exit 1 when the file
+/// exists (without `--force`), 3 when it cannot be written.
+fn audit_key_tool(out: &std::path::Path, force: bool) -> ExitCode {
+    match SealKey::generate_into(out, force) {
+        Ok(_) => {
+            eprintln!("audit key written to {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(SealKeyError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            eprintln!("{} exists; --force replaces it", out.display());
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::from(UNREADABLE)
+        }
+    }
+}
+
 /// What an audit tool did.
 enum Done {
-    Verified(u64),
+    Verified(Verified),
     Exported(u64),
 }
 
-async fn run_audit(command: &AuditCommand, config: &Config) -> Result<Done, AuditError> {
+async fn run_audit(command: &ChainCommand, config: &Config) -> Result<Done, AuditError> {
     match command {
-        AuditCommand::Verify { file: Some(path) } => {
-            let file = std::io::BufReader::new(std::fs::File::open(path)?);
-            Ok(Done::Verified(audit::verify_lines(file)?))
+        ChainCommand::Verify {
+            file,
+            expect_at_least,
+        } => {
+            let verified = match file {
+                Some(path) => {
+                    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+                    audit::verify_lines(file, config.audit_key.clone())?
+                }
+                None => audit::verify_configured(config).await?,
+            };
+            let verified = match expect_at_least {
+                Some(seq) => audit::at_least(verified, *seq)?,
+                None => verified,
+            };
+            Ok(Done::Verified(verified))
         }
-        AuditCommand::Verify { file: None } => {
-            Ok(Done::Verified(audit::verify_configured(config).await?))
-        }
-        AuditCommand::Export { output: Some(path) } => {
+        ChainCommand::Export { output: Some(path) } => {
             let file = std::io::BufWriter::new(std::fs::File::create(path)?);
             Ok(Done::Exported(
                 audit::export_configured(config, file).await?,
             ))
         }
-        AuditCommand::Export { output: None } => {
+        ChainCommand::Export { output: None } => {
             let out = std::io::stdout().lock();
             Ok(Done::Exported(audit::export_configured(config, out).await?))
         }

@@ -30,7 +30,7 @@ use crate::mqtt::progress::{LaneProgress, StallWatch};
 use crate::orders::OrderIndex;
 use crate::partitions::Partitions;
 use crate::probes::AppState;
-use crate::store::{EmbeddedStore, RedisStore, Store};
+use crate::store::{AuditLog, EmbeddedStore, RedisStore, Store};
 
 /// Workers per lane; a device's messages always go to the same one. Each
 /// handles what has queued for it as one batch, its devices concurrently.
@@ -96,6 +96,12 @@ impl Application {
         describe_metrics();
         let tasks = TaskTracker::new();
         let background = CancellationToken::new();
+        let audit_key = self.config.audit_key.clone();
+        if audit_key.is_none() {
+            tracing::warn!(
+                "VANGNET_AUDIT_KEY_FILE is not set: the audit chain is not sealed, so anyone who can write to the store can rewrite it unnoticed"
+            );
+        }
         match &self.config.store {
             StoreSetting::Redis(url) => {
                 let store = RedisStore::connect_with_ca(
@@ -103,13 +109,15 @@ impl Application {
                     &self.config.store_prefix,
                     self.config.store_ca_pem.as_deref(),
                 )
-                .context("opening the Redis store")?;
+                .context("opening the Redis store")?
+                .with_audit_key(audit_key);
                 tasks.spawn(report_redis_durability(store.clone(), background.clone()));
                 run_with(self, Arc::new(store), tasks, background, shutdown).await
             }
             StoreSetting::File(path) => {
                 let store = EmbeddedStore::open(path)
-                    .with_context(|| format!("opening the embedded store {}", path.display()))?;
+                    .with_context(|| format!("opening the embedded store {}", path.display()))?
+                    .with_audit_key(audit_key);
                 run_with(self, Arc::new(store), tasks, background, shutdown).await
             }
         }

@@ -72,6 +72,10 @@ pub struct Settings {
     /// Prefix of every Redis key, so several deployments or tests share one Redis
     #[arg(long, env = "VANGNET_STORE_PREFIX", default_value = "vangnet")]
     pub store_prefix: String,
+    /// File of the key that seals the audit chain (`vangnet audit key generate` writes one);
+    /// keep it off the store's machine [default: none: the chain is not sealed]
+    #[arg(long, env = "VANGNET_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<String>,
     /// Days of location history kept before it is trimmed
     #[arg(long, env = "VANGNET_HISTORY_RETENTION_DAYS", default_value = "30")]
     pub history_retention_days: String,

@@ -3,7 +3,8 @@
 
 use std::io::{BufRead, Write};
 
-use crate::audit_chain::{Broken, Entry, Verifier};
+use crate::audit_chain::{Broken, Entry, Fault, Verified, Verifier};
+use crate::audit_seal::SealKey;
 use crate::config::{Config, StoreSetting};
 use crate::store::{AuditLog, EmbeddedStore, RedisStore, StoreError};
 
@@ -32,18 +33,19 @@ pub enum AuditError {
     },
 }
 
-/// Verifies the chain of the configured store; returns how many entries it has.
-pub async fn verify_configured(config: &Config) -> Result<u64, AuditError> {
+/// Verifies the chain of the configured store, its seals with the configured key.
+pub async fn verify_configured(config: &Config) -> Result<Verified, AuditError> {
+    let key = config.audit_key.clone();
     match &config.store {
         StoreSetting::Redis(url) => {
-            verify_store(&RedisStore::connect_with_ca(
+            let store = RedisStore::connect_with_ca(
                 url,
                 &config.store_prefix,
                 config.store_ca_pem.as_deref(),
-            )?)
-            .await
+            )?;
+            verify_store(&store, key).await
         }
-        StoreSetting::File(path) => verify_store(&EmbeddedStore::open(path)?).await,
+        StoreSetting::File(path) => verify_store(&EmbeddedStore::open(path)?, key).await,
     }
 }
 
@@ -65,10 +67,14 @@ pub async fn export_configured(config: &Config, out: impl Write) -> Result<u64, 
     }
 }
 
-/// Verifies the chain in `store` from the first entry to the head it recorded.
-pub async fn verify_store<S: AuditLog>(store: &S) -> Result<u64, AuditError> {
+/// Verifies the chain in `store` from the first entry to the head it
+/// recorded, its seals too when `key` is given.
+pub async fn verify_store<S: AuditLog>(
+    store: &S,
+    key: Option<SealKey>,
+) -> Result<Verified, AuditError> {
     let head = store.audit_head().await?;
-    let mut verifier = Verifier::default();
+    let mut verifier = Verifier::new(key);
     let mut after = 0;
     loop {
         let page = store.audit_after(after, PAGE).await?;
@@ -99,9 +105,9 @@ pub async fn export_store<S: AuditLog>(store: &S, mut out: impl Write) -> Result
     }
 }
 
-/// Verifies an exported file on its own; returns how many entries it has.
-pub fn verify_lines(input: impl BufRead) -> Result<u64, AuditError> {
-    let mut verifier = Verifier::default();
+/// Verifies an exported file on its own, its seals too when `key` is given.
+pub fn verify_lines(input: impl BufRead, key: Option<SealKey>) -> Result<Verified, AuditError> {
+    let mut verifier = Verifier::new(key);
     for (index, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -114,4 +120,16 @@ pub fn verify_lines(input: impl BufRead) -> Result<u64, AuditError> {
         verifier.check(&entry)?;
     }
     Ok(verifier.finish(None)?)
+}
+
+/// Fails a verified chain shorter than `seq` entries: entries at its end were
+/// removed since the verifier last saw it that long.
+pub fn at_least(verified: Verified, seq: u64) -> Result<Verified, Broken> {
+    if verified.entries < seq {
+        return Err(Broken {
+            seq: verified.entries + 1,
+            fault: Fault::Truncated,
+        });
+    }
+    Ok(verified)
 }

@@ -4,12 +4,21 @@ use redb::ReadableTable;
 
 use super::{AUDIT, AUDIT_HEADS, EmbeddedStore, db_error};
 use crate::audit_chain::{Entry as AuditEntry, GENESIS, Link, Run as AuditRun};
+use crate::audit_seal::SealKey;
+use crate::store::audit_log::sealed;
 use crate::store::{AuditHead, AuditLog, EventId, StoreError, decode, encode};
 
 /// The one row of [`AUDIT_HEADS`].
 pub(super) const AUDIT_HEAD: &str = "head";
 
 impl AuditLog for EmbeddedStore {
+    fn with_audit_key(self, key: Option<SealKey>) -> Self {
+        Self {
+            seal_key: key,
+            ..self
+        }
+    }
+
     async fn audit_head(&self) -> Result<AuditHead, StoreError> {
         self.read(|txn| {
             let heads = txn.open_table(AUDIT_HEADS).map_err(db_error)?;
@@ -33,6 +42,7 @@ impl AuditLog for EmbeddedStore {
         run: &AuditRun,
         event: Option<&EventId>,
     ) -> Result<bool, StoreError> {
+        let run = sealed(run, self.seal_key.as_ref());
         let entries = run
             .entries()
             .iter()

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
 
 use super::{Store, StoreError};
+use crate::audit_seal::SealKey;
 
 /// Order id → order body.
 const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
@@ -71,6 +72,8 @@ const EVENTS_KEPT: u64 = 100_000;
 pub struct EmbeddedStore {
     db: Arc<Database>,
     events_kept: u64,
+    /// Seals what [`super::AuditLog::append_audit`] appends; the file never holds it.
+    seal_key: Option<SealKey>,
 }
 
 impl EmbeddedStore {
@@ -99,6 +102,7 @@ impl EmbeddedStore {
         Ok(Self {
             db: Arc::new(db),
             events_kept: EVENTS_KEPT,
+            seal_key: None,
         })
     }
 

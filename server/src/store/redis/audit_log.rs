@@ -6,6 +6,8 @@ use redis::Script;
 
 use super::{RedisStore, unavailable};
 use crate::audit_chain::{Entry as AuditEntry, GENESIS, Link, Run as AuditRun};
+use crate::audit_seal::SealKey;
+use crate::store::audit_log::sealed;
 use crate::store::{AuditHead, AuditLog, EventId, StoreError, decode, encode};
 
 /// Appends audit entries if the chain still ends where they attach.
@@ -13,6 +15,13 @@ static APPEND_AUDIT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/append_audit.lua")));
 
 impl AuditLog for RedisStore {
+    fn with_audit_key(self, key: Option<SealKey>) -> Self {
+        Self {
+            seal_key: key,
+            ..self
+        }
+    }
+
     async fn audit_head(&self) -> Result<AuditHead, StoreError> {
         let (seq, hash, event): (Option<u64>, Option<String>, Option<String>) = redis::cmd("HMGET")
             .arg(self.audit_key("head"))
@@ -41,6 +50,7 @@ impl AuditLog for RedisStore {
         run: &AuditRun,
         event: Option<&EventId>,
     ) -> Result<bool, StoreError> {
+        let run = sealed(run, self.seal_key.as_ref());
         let (start, end) = (run.attaches_to(), run.end());
         let mut invocation = APPEND_AUDIT.prepare_invoke();
         invocation

@@ -57,6 +57,7 @@ use url::Url;
 use self::history_listing::HistoryListing;
 use self::indexes::RepairSchedule;
 use super::{PartitionKey, Store, StoreError};
+use crate::audit_seal::SealKey;
 
 /// Partitions read per round trip when scanning all of them.
 const SCAN_BATCH: usize = 256;
@@ -70,6 +71,8 @@ pub struct RedisStore {
     /// putting them behind it.
     bulk: ConnectionManager,
     shared: Arc<Shared>,
+    /// Seals what [`super::AuditLog::append_audit`] appends; Redis never sees it.
+    seal_key: Option<SealKey>,
 }
 
 /// What every clone of one store shares.
@@ -154,6 +157,7 @@ impl RedisStore {
                 history_listing: Mutex::new(HistoryListing::new()),
                 repair: Mutex::new(RepairSchedule::new()),
             }),
+            seal_key: None,
         })
     }
 

@@ -13,6 +13,7 @@ use vangnet_proto::{
 };
 
 use crate::audit_chain::{self as chain, Draft, GENESIS, Link, Run};
+use crate::audit_seal::SealKey;
 
 use super::{
     Act, Commit, CommitOutcome, DeviceSubscriber, EmbeddedStore, EventId, EventLog, History,
@@ -1138,6 +1139,41 @@ async fn the_audit_head_keeps_the_last_event_recorded<S: Store>(store: &S) {
     assert_eq!(head.event, Some(event));
 }
 
+async fn a_store_with_an_audit_key_seals_every_entry_it_appends<S: Store + Clone>(store: &S) {
+    let key = SealKey::generate();
+    let sealing = store.clone().with_audit_key(Some(key.clone()));
+    let drafts = ["order-1", "order-2", "order-3"].map(audit_draft);
+    let run = Run::after(&Link::default(), drafts, TimestampMs(T0));
+    assert!(sealing.append_audit(&run, None).await.unwrap());
+
+    let stored = store.audit_after(0, 10).await.unwrap();
+    assert_eq!(stored, run.sealed(&key).entries());
+    assert!(stored.iter().all(|entry| {
+        let seal = entry.seal.as_deref().unwrap_or_default();
+        key.verifies(entry.seq, &entry.hash, seal)
+    }));
+    assert_eq!(store.audit_head().await.unwrap().link, run.end());
+}
+
+async fn entries_appended_without_a_key_stay_unsealed_before_sealed_ones<S: Store + Clone>(
+    store: &S,
+) {
+    let key = SealKey::generate();
+    let first = audit_run(&Link::default(), "order-1");
+    assert!(store.append_audit(&first, None).await.unwrap());
+    let sealing = store.clone().with_audit_key(Some(key.clone()));
+    let second = audit_run(&first.end(), "order-2");
+    assert!(sealing.append_audit(&second, None).await.unwrap());
+
+    let stored = store.audit_after(0, 10).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|e| e.seal.is_some()).collect::<Vec<_>>(),
+        [false, true]
+    );
+    let verified = chain::verify_sealed(&stored, Some(&key)).unwrap();
+    assert_eq!((verified.entries, verified.sealed_from), (2, Some(2)));
+}
+
 /// Commits three revisions; returns their event ids, oldest first.
 async fn three_events<S: Store>(store: &S) -> Vec<EventId> {
     let partition = order("order-17");
@@ -1365,6 +1401,8 @@ both_stores!(
     an_audit_append_on_a_stale_head_is_refused_and_changes_nothing,
     two_concurrent_audit_appends_on_one_head_let_exactly_one_win,
     the_audit_head_keeps_the_last_event_recorded,
+    a_store_with_an_audit_key_seals_every_entry_it_appends,
+    entries_appended_without_a_key_stay_unsealed_before_sealed_ones,
     set_aside_messages_are_kept_newest_first,
     a_push_subscription_is_replaced_by_its_id_and_removed_once,
     a_devices_push_subscription_keeps_its_device_and_credential,
