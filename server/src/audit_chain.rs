@@ -278,7 +278,9 @@ impl fmt::Display for Verified {
                     f,
                     " for consistency only: no audit key is configured (VANGNET_AUDIT_KEY_FILE), so seals were not checked"
                 )?;
-                sealed_from.map_or(Ok(()), |from| write!(f, "; entries carry seals from seq {from}"))
+                sealed_from.map_or(Ok(()), |from| {
+                    write!(f, "; entries carry seals from seq {from}")
+                })
             }
         }
     }
@@ -510,7 +512,11 @@ mod tests {
     #[test]
     fn a_run_sealed_with_a_key_carries_that_keys_seals() {
         let key = SealKey::generate();
-        let run = Run::after(&Link::default(), [Draft::new("a", "b", "c", json!({}))], TimestampMs(0));
+        let run = Run::after(
+            &Link::default(),
+            [Draft::new("a", "b", "c", json!({}))],
+            TimestampMs(0),
+        );
         let sealed = run.sealed(&key);
         let entry = &sealed.entries()[0];
         assert!(key.verifies(entry.seq, &entry.hash, entry.seal.as_deref().unwrap()));
@@ -562,7 +568,10 @@ mod tests {
     fn without_a_key_seals_are_noted_but_not_checked() {
         let entries = sealed(&chain(2), &SealKey::generate());
         let verified = verify_sealed(&entries, None).unwrap();
-        assert_eq!((verified.sealed_from, verified.seals_checked), (Some(1), false));
+        assert_eq!(
+            (verified.sealed_from, verified.seals_checked),
+            (Some(1), false)
+        );
     }
 
     #[test]

@@ -10,10 +10,10 @@ use std::time::Duration;
 use url::Url;
 use vangnet_proto::Topics;
 
+use crate::audit_seal::SealKey;
 use crate::auth::{KeyError, MIN_SECRET_BYTES, TokenKeys, TokenRules, Verifier};
 use crate::console::{ConsoleSettings, TileUrl};
 use crate::dispatch::Route;
-use crate::audit_seal::SealKey;
 use crate::push::{EndpointPolicy, PushSettings, VapidKey};
 use crate::secret::{Secret, without_password};
 use crate::settings::Settings;
@@ -796,6 +796,20 @@ mod tests {
         let err = error(&[("device-password-file", "/nonexistent/vangnet.passwd")]);
         assert_eq!(err.setting, "VANGNET_DEVICE_PASSWORD_FILE");
         assert_eq!(from_flags(&[]).unwrap().device_password_file, None);
+    }
+
+    #[test]
+    fn an_audit_key_file_that_is_missing_or_no_key_names_vangnet_audit_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_key = dir.path().join("audit.key");
+        std::fs::write(&not_a_key, "secret\n").unwrap();
+        for path in ["/nonexistent/audit.key", not_a_key.to_str().unwrap()] {
+            assert_eq!(
+                error(&[("audit-key-file", path)]).setting,
+                "VANGNET_AUDIT_KEY_FILE"
+            );
+        }
+        assert_eq!(from_flags(&[]).unwrap().audit_key, None);
     }
 
     #[test]

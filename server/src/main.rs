@@ -11,8 +11,8 @@ use vangnet_server::audit::command::{self as audit, AuditError};
 use vangnet_server::audit_chain::Verified;
 use vangnet_server::audit_seal::{SealKey, SealKeyError};
 use vangnet_server::cli::{
-    AuditArgs, AuditCommand, AuditKeyCommand, ChainCommand, Cli, DeviceArgs, DeviceCommand, SetAsideArgs, Subcommands, TokenArgs,
-    VapidArgs, VapidCommand,
+    AuditArgs, AuditCommand, AuditKeyCommand, ChainCommand, Cli, DeviceArgs, DeviceCommand,
+    SetAsideArgs, Subcommands, TokenArgs, VapidArgs, VapidCommand,
 };
 use vangnet_server::config::{BrokerSetting, Config, ConfigError};
 use vangnet_server::devices::{DeviceError, PasswordFile};

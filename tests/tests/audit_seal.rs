@@ -43,7 +43,12 @@ async fn sealed_app(key: &Path, orders: &[&str]) -> TestApp {
             "proximity": {"alarm_m": 1000, "prealarm_m": 2000}, "zones": []
         });
         let (status, body) = app
-            .call(reqwest::Method::POST, "/api/v1/orders", Some(&admin), Some(&order))
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/orders",
+                Some(&admin),
+                Some(&order),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
     }
@@ -167,7 +172,12 @@ async fn entries_removed_from_the_end_fail_against_the_length_seen_before() {
     store_chain(&app, &entries[..2]);
 
     let unchecked = verify(&app, Some(&key), &[]);
-    assert_eq!(unchecked.status.code(), Some(0), "{}", text(&unchecked.stderr));
+    assert_eq!(
+        unchecked.status.code(),
+        Some(0),
+        "{}",
+        text(&unchecked.stderr)
+    );
     assert_fails_at(
         &verify(&app, Some(&key), &["--expect-at-least", "3"]),
         3,
