@@ -201,3 +201,24 @@ async fn a_chain_begun_without_a_key_says_from_which_seq_it_is_sealed() {
         "3 entries verified; sealed from seq 2: the 1 entries before it are unsealed (written without a key)"
     );
 }
+
+#[tokio::test]
+async fn serve_without_a_key_warns_once_at_start_up_that_the_trail_is_unsealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("vangnet.log");
+    let app = TestApp::spawn_with(
+        AppOptions::default()
+            .env("VANGNET_JWT_SECRET", SECRET)
+            .log_to(&log),
+    )
+    .await;
+    app.wait_until_ready().await;
+
+    let written = std::fs::read_to_string(&log).unwrap();
+    let warnings: Vec<&str> = written
+        .lines()
+        .filter(|line| line.contains("the audit chain is not sealed"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{written}");
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+}
