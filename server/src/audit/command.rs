@@ -35,9 +35,9 @@ pub enum AuditError {
 /// Verifies the chain of the configured store; returns how many entries it has.
 pub async fn verify_configured(config: &Config) -> Result<u64, AuditError> {
     match &config.store {
-        StoreSetting::Redis(url) => {
-            verify_store(&RedisStore::connect_with_ca(
-                url,
+        StoreSetting::Redis(address) => {
+            verify_store(&RedisStore::connect(
+                address,
                 &config.store_prefix,
                 config.store_ca_pem.as_deref(),
             )?)
@@ -50,10 +50,10 @@ pub async fn verify_configured(config: &Config) -> Result<u64, AuditError> {
 /// Writes the chain of the configured store as JSON lines; returns how many entries.
 pub async fn export_configured(config: &Config, out: impl Write) -> Result<u64, AuditError> {
     match &config.store {
-        StoreSetting::Redis(url) => {
+        StoreSetting::Redis(address) => {
             export_store(
-                &RedisStore::connect_with_ca(
-                    url,
+                &RedisStore::connect(
+                    address,
                     &config.store_prefix,
                     config.store_ca_pem.as_deref(),
                 )?,
