@@ -37,16 +37,23 @@ async fn delete_keys(redis_url: &str, prefix: &str) -> anyhow::Result<usize> {
 
 /// Removes the run's Redis keys and the persistent MQTT sessions its `vangnet` left on the broker.
 pub async fn clean_up(config: &ServiceConfig) -> anyhow::Result<()> {
-    let deleted = delete_keys(&config.store_url, &config.store_prefix).await?;
+    if config.store_url.contains("+cluster://") {
+        println!(
+            "left the keys under {}:* on the Redis Cluster: SCAN there is per node",
+            config.store_prefix
+        );
+    } else {
+        let deleted = delete_keys(&config.store_url, &config.store_prefix).await?;
+        println!(
+            "cleaned up: {deleted} Redis keys under {}:*",
+            config.store_prefix
+        );
+    }
     let sessions = Topics::new(&config.mqtt_prefix)
         .context("topic prefix")?
         .client_id_part();
     for lane in ["loc", "alarm"] {
         broker::forget_session(&config.mqtt_url, &format!("vangnet-{sessions}-{lane}")).await?;
     }
-    println!(
-        "cleaned up: {deleted} Redis keys under {}:*",
-        config.store_prefix
-    );
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::dispatch::Route;
 use crate::push::{EndpointPolicy, PushSettings, VapidKey};
 use crate::secret::{Secret, without_password};
 use crate::settings::Settings;
+use crate::store::RedisAddress;
 
 /// A setting with an unusable value: the service must not start.
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +71,8 @@ pub struct ClientIdentity {
 /// Where state is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSetting {
-    /// A Redis server (`redis://` or `rediss://`).
-    Redis(Url),
+    /// A Redis server (`redis://` or `rediss://`) or a Redis Cluster (`redis+cluster://`).
+    Redis(RedisAddress),
     /// The embedded store in a local file.
     File(PathBuf),
 }
@@ -125,6 +126,8 @@ pub struct Config {
     pub store_prefix: String,
     /// The key that seals the audit chain; `None` leaves it unsealed.
     pub audit_key: Option<SealKey>,
+    /// Replicas that must hold a commit with an alert before it counts as done.
+    pub store_wait_replicas: u32,
     /// How long location history is kept.
     pub history_retention: Duration,
     /// How long a lane may hold messages without finishing one before `/readyz` says 503.
@@ -240,6 +243,11 @@ impl Config {
             store: check("VANGNET_STORE", &s.store, parse_store)?,
             store_ca_pem: check_set("VANGNET_STORE_CA_FILE", &s.store_ca_file, read_ca_pem)?,
             store_prefix: check("VANGNET_STORE_PREFIX", &s.store_prefix, parse_store_prefix)?,
+            store_wait_replicas: check(
+                "VANGNET_STORE_WAIT_REPLICAS",
+                &s.store_wait_replicas,
+                parse_positive,
+            )?,
             history_retention: check(
                 "VANGNET_HISTORY_RETENTION_DAYS",
                 &s.history_retention_days,
@@ -332,7 +340,7 @@ impl Config {
                 "is set, but VANGNET_MQTT_URL is not mqtts://: the CA would be ignored",
             ));
         }
-        let tls_store = matches!(&self.store, StoreSetting::Redis(url) if url.scheme() == "rediss");
+        let tls_store = matches!(&self.store, StoreSetting::Redis(address) if address.uses_tls());
         if self.store_ca_pem.is_some() && !tls_store {
             return Err(ConfigError::new(
                 "VANGNET_STORE_CA_FILE",
@@ -564,18 +572,15 @@ fn parse_store(value: &str) -> Result<StoreSetting, String> {
             Ok(StoreSetting::File(PathBuf::from(path)))
         };
     }
-    let url = parse_url(value).map_err(|_| {
-        format!(
-            "`{}`: expected redis://HOST:PORT/DB or file:PATH",
-            without_password(value)
-        )
-    })?;
-    match url.scheme() {
-        "redis" | "rediss" if url.host_str().is_some() => Ok(StoreSetting::Redis(url)),
-        scheme => Err(format!(
-            "unknown scheme `{scheme}`: expected redis://HOST:PORT/DB or file:PATH"
-        )),
+    if value.starts_with("redis") {
+        return RedisAddress::parse(value)
+            .map(StoreSetting::Redis)
+            .map_err(|message| format!("`{}`: {message}", without_password(value)));
     }
+    Err(format!(
+        "`{}`: expected redis://HOST:PORT/DB, redis+cluster://HOST:PORT,HOST:PORT or file:PATH",
+        without_password(value)
+    ))
 }
 
 fn parse_http_url(value: &str) -> Result<Url, String> {

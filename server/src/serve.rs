@@ -103,14 +103,15 @@ impl Application {
             );
         }
         match &self.config.store {
-            StoreSetting::Redis(url) => {
-                let store = RedisStore::connect_with_ca(
-                    url,
+            StoreSetting::Redis(address) => {
+                let store = RedisStore::connect(
+                    address,
                     &self.config.store_prefix,
                     self.config.store_ca_pem.as_deref(),
                 )
                 .context("opening the Redis store")?
-                .with_audit_key(audit_key);
+                .with_audit_key(audit_key)
+                .waiting_for_replicas(self.config.store_wait_replicas);
                 tasks.spawn(report_redis_durability(store.clone(), background.clone()));
                 run_with(self, Arc::new(store), tasks, background, shutdown).await
             }

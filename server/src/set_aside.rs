@@ -25,9 +25,9 @@ pub async fn print_configured(
     out: impl Write,
 ) -> Result<usize, SetAsideError> {
     let messages = match &config.store {
-        StoreSetting::Redis(url) => {
+        StoreSetting::Redis(address) => {
             let ca = config.store_ca_pem.as_deref();
-            RedisStore::connect_with_ca(url, &config.store_prefix, ca)?
+            RedisStore::connect(address, &config.store_prefix, ca)?
                 .set_aside_messages(limit)
                 .await?
         }

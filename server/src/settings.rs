@@ -56,8 +56,8 @@ pub struct Settings {
     /// Also take OwnTracks location messages (owntracks/{user}/{device}) as fixes
     #[arg(long, env = "VANGNET_OWNTRACKS", default_value = "false")]
     pub owntracks: String,
-    /// State store: redis://HOST:PORT/DB, rediss:// for TLS, :PASSWORD@ for AUTH, or file:PATH
-    /// (embedded)
+    /// State store: redis://HOST:PORT/DB, rediss:// for TLS, :PASSWORD@ for AUTH,
+    /// redis+cluster://HOST:PORT,HOST:PORT for a Redis Cluster, or file:PATH (embedded)
     #[arg(
         long,
         env = "VANGNET_STORE",
@@ -76,6 +76,10 @@ pub struct Settings {
     /// keep it off the store's machine [default: none: the chain is not sealed]
     #[arg(long, env = "VANGNET_AUDIT_KEY_FILE")]
     pub audit_key_file: Option<String>,
+    /// Replicas of Redis that must hold a commit with an alert before its receipt goes out
+    /// (WAIT; 0 = do not wait)
+    #[arg(long, env = "VANGNET_STORE_WAIT_REPLICAS", default_value = "0")]
+    pub store_wait_replicas: String,
     /// Days of location history kept before it is trimmed
     #[arg(long, env = "VANGNET_HISTORY_RETENTION_DAYS", default_value = "30")]
     pub history_retention_days: String,

@@ -27,7 +27,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use vangnet_proto::token::{Claims, Role, sign_hs256};
 use vangnet_proto::{Channel, DeviceId, OrderId, TimestampMs, Topics};
-use vangnet_server::store::{OrderStore, RedisStore, StoredOrder};
+use vangnet_server::store::{OrderStore, RedisAddress, RedisStore, StoredOrder};
 
 pub use mosquitto_server::MosquittoServer;
 pub use nats_server::NatsServer;
@@ -291,8 +291,8 @@ impl TestApp {
             .find(|(key, _)| key == "VANGNET_STORE")
             .map(|(_, value)| value.clone())
             .unwrap_or_else(redis_url);
-        let url = url::Url::parse(&store).unwrap_or_else(|e| panic!("{e}"));
-        RedisStore::connect(&url, &self.store_prefix).unwrap_or_else(|e| panic!("{e}"))
+        let address = RedisAddress::parse(&store).unwrap_or_else(|e| panic!("{e}"));
+        RedisStore::connect(&address, &self.store_prefix, None).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Stores an order (JSON of the body of docs/api.md#orders, `id` required) and

@@ -37,9 +37,9 @@ pub enum AuditError {
 pub async fn verify_configured(config: &Config) -> Result<Verified, AuditError> {
     let key = config.audit_key.clone();
     match &config.store {
-        StoreSetting::Redis(url) => {
-            let store = RedisStore::connect_with_ca(
-                url,
+        StoreSetting::Redis(address) => {
+            let store = RedisStore::connect(
+                address,
                 &config.store_prefix,
                 config.store_ca_pem.as_deref(),
             )?;
@@ -52,10 +52,10 @@ pub async fn verify_configured(config: &Config) -> Result<Verified, AuditError> 
 /// Writes the chain of the configured store as JSON lines; returns how many entries.
 pub async fn export_configured(config: &Config, out: impl Write) -> Result<u64, AuditError> {
     match &config.store {
-        StoreSetting::Redis(url) => {
+        StoreSetting::Redis(address) => {
             export_store(
-                &RedisStore::connect_with_ca(
-                    url,
+                &RedisStore::connect(
+                    address,
                     &config.store_prefix,
                     config.store_ca_pem.as_deref(),
                 )?,

@@ -7,21 +7,29 @@ use vangnet_proto::DispatchBody;
 
 use super::StoreError;
 
+/// The longest id a client may send back: a position in each of 16 shards.
+const MAX_ID_LEN: usize = 16 * 41;
+
 /// Where an alert revision sits in the event log ([`EventLog::events_after`]).
 ///
-/// Redis stream ids (`ms-seq`) or the embedded store's zero-padded sequence
-/// number; ordered by their numeric parts, so ids sort in log order.
+/// A Redis stream id (`ms-seq`), the embedded store's zero-padded sequence
+/// number, or on a Redis Cluster the stream id reached in each shard, joined
+/// by `.`; ordered by their numeric parts, so ids of one log sort in log order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventId(pub(super) String);
 
 impl EventId {
-    /// Reads an id a client sent back (`Last-Event-ID`): digits, optionally `-` and digits.
+    /// Reads an id a client sent back (`Last-Event-ID`): digits, optionally
+    /// `-` and digits, several of those joined by `.`.
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
-        let (first, rest) = text.split_once('-').unwrap_or((text, "0"));
         let number =
             |part: &str| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok();
-        (number(first) && number(rest)).then(|| Self(text.to_owned()))
+        let position = |position: &str| {
+            let (first, rest) = position.split_once('-').unwrap_or((position, "0"));
+            number(first) && number(rest)
+        };
+        (text.len() <= MAX_ID_LEN && text.split('.').all(position)).then(|| Self(text.to_owned()))
     }
 
     /// The id as sent to clients.
@@ -30,9 +38,14 @@ impl EventId {
     }
 
     /// The numeric parts, for ordering.
-    fn parts(&self) -> (u64, u64) {
-        let (first, rest) = self.0.split_once('-').unwrap_or((&self.0, "0"));
-        (first.parse().unwrap_or(0), rest.parse().unwrap_or(0))
+    fn parts(&self) -> Vec<(u64, u64)> {
+        self.0
+            .split('.')
+            .map(|position| {
+                let (first, rest) = position.split_once('-').unwrap_or((position, "0"));
+                (first.parse().unwrap_or(0), rest.parse().unwrap_or(0))
+            })
+            .collect()
     }
 }
 

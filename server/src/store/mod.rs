@@ -22,9 +22,8 @@
 //!
 //! [`Store`] is all of them, for the callers that need several.
 //!
-//! Redis must be one server (a primary, with replicas if wanted): Redis
-//! Cluster is not supported, because every commit with an alert also appends
-//! to the event log, one stream outside the partitions' hash slots.
+//! Redis is one server (a primary, with replicas if wanted) or a Redis
+//! Cluster, where the partitions are spread over shards ([`RedisStore`]).
 
 mod audit_log;
 mod embedded;
@@ -56,7 +55,7 @@ pub use self::partitions::{
     TimelineEntry, Versioned,
 };
 pub use self::push::{DeviceSubscriber, PushSubscription, PushSubscriptions};
-pub use self::redis::RedisStore;
+pub use self::redis::{RedisAddress, RedisStore};
 pub use self::set_aside::{SET_ASIDE_KEPT, SetAside, SetAsideLog, SetAsideReason};
 
 /// A store operation failed; the caller retries or reports the store as down.

@@ -1,15 +1,19 @@
-//! The event log on Redis: the stream `P:events`, which the commit script
-//! appends to.
+//! The event log on Redis: the stream `P:events` (on a cluster, one stream
+//! per shard, merged here), which the commit script appends to.
 
 use std::collections::HashMap;
 
 use vangnet_proto::DispatchBody;
 
+use super::shards::Positions;
 use super::{RedisStore, unavailable};
 use crate::store::{EventId, EventLog, StoreError, decode};
 
-/// About how many events `P:events` keeps (`XADD MAXLEN ~`).
+/// About how many events `P:events` keeps (`XADD MAXLEN ~`), per shard.
 pub(super) const EVENTS_MAX_LEN: u64 = 100_000;
+
+/// A stream entry as `XRANGE` gives it.
+type Entry = (String, Vec<String>);
 
 impl EventLog for RedisStore {
     async fn events_after(
@@ -20,51 +24,97 @@ impl EventLog for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let start = after.map_or_else(|| "-".to_owned(), |id| format!("({id}"));
-        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-            .arg(self.global("events"))
-            .arg(start)
-            .arg("+")
-            .arg("COUNT")
-            .arg(limit)
+        let mut positions = Positions::of(after, self.shared.shards.count());
+        let mut read = redis::pipe();
+        for (shard, position) in positions.0.iter().enumerate() {
+            read.cmd("XRANGE")
+                .arg(self.shard_key(shard, "events"))
+                .arg(format!("({position}"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(limit);
+        }
+        let shards: Vec<Vec<Entry>> = read
             .query_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
-        entries
+        let mut merged = Vec::new();
+        for (shard, entries) in shards.into_iter().enumerate() {
+            for (id, fields) in entries {
+                let order = stream_id(&id)?;
+                merged.push((order, shard, id, fields));
+            }
+        }
+        merged.sort_by_key(|(order, shard, _, _)| (*order, *shard));
+        merged.truncate(limit);
+        merged
             .into_iter()
-            .map(|(id, fields)| {
-                let id = EventId::parse(&id)
-                    .ok_or_else(|| StoreError::Corrupt(format!("event id `{id}`")))?;
+            .map(|(_, shard, id, fields)| {
                 let body = fields
                     .chunks(2)
                     .find(|pair| pair.first().is_some_and(|field| field == "body"))
                     .and_then(|pair| pair.get(1))
                     .ok_or_else(|| StoreError::Corrupt(format!("event {id} has no body")))?;
-                Ok((id, decode(body.as_bytes())?))
+                let body = decode(body.as_bytes())?;
+                if let Some(position) = positions.0.get_mut(shard) {
+                    *position = id;
+                }
+                Ok((positions.id(), body))
             })
             .collect()
     }
 
     async fn last_event_id(&self) -> Result<Option<EventId>, StoreError> {
-        let last: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
-            .arg(self.global("events"))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
+        let mut read = redis::pipe();
+        for shard in 0..self.shared.shards.count() {
+            read.cmd("XREVRANGE")
+                .arg(self.shard_key(shard, "events"))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1);
+        }
+        let last: Vec<Vec<Entry>> = read
             .query_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
-        last.into_iter()
-            .next()
-            .map(|(id, _)| {
-                EventId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("event id `{id}`")))
+        if last.iter().all(Vec::is_empty) {
+            return Ok(None);
+        }
+        let positions = last
+            .into_iter()
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .next()
+                    .map_or_else(|| "0-0".to_owned(), |(id, _)| id)
             })
-            .transpose()
+            .collect();
+        Ok(Some(Positions(positions).id()))
     }
 
     async fn log_gap_after(&self, after: Option<&EventId>) -> Result<Option<EventId>, StoreError> {
-        let key = self.global("events");
+        let positions = Positions::of(after, self.shared.shards.count());
+        let mut firsts = Vec::with_capacity(positions.0.len());
+        let mut gap = false;
+        for (shard, position) in positions.0.iter().enumerate() {
+            match self.first_held(shard).await? {
+                Some((first, dropped_any)) => {
+                    gap |= dropped_any
+                        && (after.is_none() || stream_id(position)? < stream_id(&first)?);
+                    firsts.push(first);
+                }
+                None => firsts.push(position.clone()),
+            }
+        }
+        Ok(gap.then(|| Positions(firsts).id()))
+    }
+}
+
+impl RedisStore {
+    /// The first event a shard's log still holds, and whether it ever dropped one.
+    async fn first_held(&self, shard: usize) -> Result<Option<(String, bool)>, StoreError> {
+        let key = self.shard_key(shard, "events");
         let mut conn = self.conn.clone();
         let exists: bool = redis::cmd("EXISTS")
             .arg(&key)
@@ -88,10 +138,17 @@ impl EventLog for RedisStore {
                 .map_err(|err| StoreError::Corrupt(format!("XINFO STREAM `{name}`: {err}")))
         };
         let first = field("recorded-first-entry-id")?;
-        let first = EventId::parse(&first)
-            .ok_or_else(|| StoreError::Corrupt(format!("event id `{first}`")))?;
         let dropped_any = field("entries-added")? != field("length")?;
-        let dropped = dropped_any && after.is_none_or(|after| *after < first);
-        Ok(dropped.then_some(first))
+        Ok(Some((first, dropped_any)))
     }
+}
+
+/// A stream id's numeric parts, which order it within its stream.
+fn stream_id(id: &str) -> Result<(u64, u64), StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("event id `{id}`"));
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    Ok((
+        ms.parse().map_err(|_| corrupt())?,
+        seq.parse().map_err(|_| corrupt())?,
+    ))
 }

@@ -90,7 +90,7 @@ impl RedisStore {
                             .ignore();
                         write
                             .cmd("ZADD")
-                            .arg(self.global("alert-times"))
+                            .arg(self.partition_shard_key(name, "alert-times"))
                             .arg("NX")
                             .arg(alert.updated_at.0.millis())
                             .arg(time_member(id, name))

@@ -1,5 +1,5 @@
-//! The Redis store, on one Redis server (a primary, with replicas if wanted).
-//! A commit is one Lua script; the indexes across partitions are written
+//! The Redis store, on one Redis server (a primary, with replicas if wanted)
+//! or on a Redis Cluster. A commit is one Lua script; the indexes across partitions are written
 //! after it and rebuilt from the partitions when lost ([`indexes`]). Each
 //! concern has a module here, and its Lua scripts are in `scripts/`.
 //!
@@ -28,14 +28,16 @@
 //! `P:events` and `P:alert-times` are written by the commit script itself,
 //! so an event or an alert's time exists exactly when its revision does.
 //! `P:events` is capped with `MAXLEN ~` at [`events::EVENTS_MAX_LEN`], so a
-//! client resuming from an older id misses events. They have no hash tag, so
-//! Redis Cluster is not supported (nor does the store connect through a
-//! cluster client): there they would be in another slot than the partition
-//! and the commit script would fail with `CROSSSLOT`. A
-//! partition's keys share the hash tag `{p:X}` all the same; on one server it
-//! costs nothing.
+//! client resuming from an older id misses events.
+//!
+//! On a Redis Cluster a script may only touch keys of one hash slot, so the
+//! partitions are spread over [`shards::SHARDS`] shards, each with a hash tag
+//! `T` of its own: a partition's keys become `P:{T}:p:X:…`, and each shard has
+//! its own `P:{T}:events` and `P:{T}:alert-times`, which the readers merge
+//! ([`shards`]). The other keys stand alone and are written outside scripts.
 
 mod audit_log;
+mod connection;
 mod events;
 mod history;
 mod history_listing;
@@ -45,40 +47,45 @@ mod outbox;
 mod partitions;
 mod push;
 mod set_aside;
+mod shards;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError};
-use url::Url;
+use redis::RedisError;
 
+use self::connection::Connection;
+pub use self::connection::RedisAddress;
 use self::history_listing::HistoryListing;
 use self::indexes::RepairSchedule;
+use self::shards::Shards;
 use super::{PartitionKey, Store, StoreError};
 use crate::audit_seal::SealKey;
 
 /// Partitions read per round trip when scanning all of them.
 const SCAN_BATCH: usize = 256;
 
-/// The [`Store`] on one Redis server.
+/// The [`Store`] on one Redis server or a Redis Cluster.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     /// For commits that carry no alert: location traffic queues here, so
     /// Redis interleaves it with alerts and reads on `conn` instead of
     /// putting them behind it.
-    bulk: ConnectionManager,
+    bulk: Connection,
     shared: Arc<Shared>,
     /// Seals what [`super::AuditLog::append_audit`] appends; Redis never sees it.
     seal_key: Option<SealKey>,
+    /// How many replicas must hold a commit with an alert before it counts as done.
+    wait_replicas: u32,
 }
 
 /// What every clone of one store shares.
 struct Shared {
     /// `P`, the prefix of every key.
     prefix: String,
+    /// Where partitions and their event logs live.
+    shards: Shards,
     /// Partitions this process has put in `P:partitions`.
     known_partitions: Mutex<HashSet<PartitionKey>>,
     /// Devices this process has lately listed in their `history-devices`.
@@ -110,17 +117,12 @@ impl RedisStore {
         }
     }
 
-    /// Prepares a store on `url` with every key under `key_prefix`; connects
-    /// on first use and reconnects by itself, so Redis need not be up yet.
-    /// Must be called within a Tokio runtime.
-    pub fn connect(url: &Url, key_prefix: &str) -> Result<Self, StoreError> {
-        Self::connect_with_ca(url, key_prefix, None)
-    }
-
-    /// As [`Self::connect`], trusting for `rediss://` the CA certificates in
-    /// `ca_pem` instead of the system's roots.
-    pub fn connect_with_ca(
-        url: &Url,
+    /// Prepares a store at `address` with every key under `key_prefix`,
+    /// trusting for TLS the CA certificates in `ca_pem` instead of the
+    /// system's roots; connects on first use and reconnects by itself, so
+    /// Redis need not be up yet. Must be called within a Tokio runtime.
+    pub fn connect(
+        address: &RedisAddress,
         key_prefix: &str,
         ca_pem: Option<&[u8]>,
     ) -> Result<Self, StoreError> {
@@ -129,36 +131,35 @@ impl RedisStore {
                 "the Redis store needs a Tokio runtime".into(),
             ));
         }
-        let client = match ca_pem {
-            Some(ca) if url.scheme() == "rediss" => Client::build_with_tls(
-                url.as_str(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(ca.to_vec()),
-                },
-            ),
-            _ => Client::open(url.as_str()),
-        }
-        .map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            .map_err(unavailable)?;
-        let bulk = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        let conn = Connection::open(address, ca_pem).map_err(unavailable)?;
+        let bulk = Connection::open(address, ca_pem).map_err(unavailable)?;
+        let shards = if conn.is_cluster() {
+            Shards::spread()
+        } else {
+            Shards::One
+        };
         Ok(Self {
             conn,
             bulk,
             shared: Arc::new(Shared {
                 prefix: key_prefix.to_owned(),
+                shards,
                 known_partitions: Mutex::new(HashSet::new()),
                 history_listing: Mutex::new(HistoryListing::new()),
                 repair: Mutex::new(RepairSchedule::new()),
             }),
             seal_key: None,
+            wait_replicas: 0,
         })
+    }
+
+    /// Makes a commit that carries an alert wait until `replicas` replicas
+    /// of its primary hold it (`WAIT`), so that a receipt sent after it
+    /// survives the loss of that primary; a commit they do not confirm in
+    /// time fails as unavailable.
+    pub fn waiting_for_replicas(mut self, replicas: u32) -> Self {
+        self.wait_replicas = replicas;
+        self
     }
 
     /// `P:{name}`: a key outside every partition.
@@ -173,15 +174,46 @@ impl RedisStore {
         key
     }
 
-    /// Replaces `key` with the key of `partition` named by the pieces of `name`.
+    /// Replaces `key` with the key of `partition` named by the pieces of
+    /// `name`: `P:{p:X}:name` on one server, `P:{T}:p:X:name` on a cluster.
     fn write_key(&self, key: &mut String, partition: &str, name: &[&str]) {
         key.clear();
-        for piece in [self.shared.prefix.as_str(), ":{p:", partition, "}:"]
-            .into_iter()
-            .chain(name.iter().copied())
-        {
+        key.push_str(&self.shared.prefix);
+        match &self.shared.shards {
+            Shards::One => {
+                for piece in [":{p:", partition, "}:"] {
+                    key.push_str(piece);
+                }
+            }
+            Shards::Spread(tags) => {
+                for piece in [
+                    ":{",
+                    &tags[self.shared.shards.of(partition)],
+                    "}:p:",
+                    partition,
+                    ":",
+                ] {
+                    key.push_str(piece);
+                }
+            }
+        }
+        for piece in name {
             key.push_str(piece);
         }
+    }
+
+    /// `P:name` on one server, `P:{T}:name` of shard `shard` on a cluster:
+    /// the event log and the time index, one per shard.
+    fn shard_key(&self, shard: usize, name: &str) -> String {
+        match &self.shared.shards {
+            Shards::One => self.global(name),
+            Shards::Spread(tags) => format!("{}:{{{}}}:{name}", self.shared.prefix, tags[shard]),
+        }
+    }
+
+    /// [`Self::shard_key`] of the shard that holds `partition`.
+    fn partition_shard_key(&self, partition: &str, name: &str) -> String {
+        self.shard_key(self.shared.shards.of(partition), name)
     }
 
     /// `P:{orders}`: the orders.

@@ -3,16 +3,19 @@
 use std::str::FromStr;
 use std::sync::{LazyLock, PoisonError};
 
-use redis::aio::ConnectionManager;
 use redis::{Cmd, ErrorKind, RedisResult, RedisWrite, Script, ServerErrorKind};
 use vangnet_proto::{AlertId, DispatchBody};
 
+use super::connection::Connection;
 use super::events::EVENTS_MAX_LEN;
 use super::{RedisStore, SCAN_BATCH, unavailable};
 use crate::store::{
     Commit, CommitOutcome, OutboxEntry, PartitionKey, PartitionStore, StateParts, StoreError,
     StoredAlert, TimelineEntry, Versioned, decode, encode,
 };
+
+/// How long a commit with an alert waits for its replicas.
+const REPLICA_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One step of one partition, written all or nothing.
 static COMMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/commit.lua")));
@@ -78,6 +81,9 @@ impl PartitionStore for RedisStore {
         let Ok(version) = u64::try_from(version) else {
             return Ok(CommitOutcome::Conflict);
         };
+        if !outbox.is_empty() {
+            self.wait_for_replicas(&mut conn, &name).await?;
+        }
         if to_list.contains(&true) {
             let mut listed = self.listing();
             for (entry, _) in commit
@@ -178,36 +184,17 @@ impl PartitionStore for RedisStore {
         let mut conn = self.conn.clone();
         let max = before.map_or_else(|| "+inf".to_owned(), |(ms, _)| ms.to_string());
         let mut members = Vec::with_capacity(limit);
-        let mut offset = 0;
-        while members.len() < limit {
-            let batch = limit - members.len();
-            let found: Vec<(String, u64)> = redis::cmd("ZREVRANGEBYSCORE")
-                .arg(self.global("alert-times"))
-                .arg(&max)
-                .arg("-inf")
-                .arg("WITHSCORES")
-                .arg("LIMIT")
-                .arg(offset)
-                .arg(batch)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            offset += found.len();
-            let exhausted = found.len() < batch;
-            for (member, ms) in found {
-                let (id, partition) = member.split_once(MEMBER_SEPARATOR).ok_or_else(|| {
-                    StoreError::Corrupt(format!("alert time index member `{member}`"))
-                })?;
-                if before
-                    .is_none_or(|(before_ms, before_id)| ms < *before_ms || id < before_id.as_str())
-                {
-                    members.push((id.to_owned(), partition.to_owned()));
-                }
-            }
-            if exhausted {
-                break;
-            }
+        for shard in 0..self.shared.shards.count() {
+            let key = self.shard_key(shard, "alert-times");
+            self.newest_times(&mut conn, &key, &max, before, limit, &mut members)
+                .await?;
         }
+        members.sort_by(|a, b| b.cmp(a));
+        members.truncate(limit);
+        let members: Vec<(String, String)> = members
+            .into_iter()
+            .map(|(_, id, partition)| (id, partition))
+            .collect();
         if members.is_empty() {
             return Ok(Vec::new());
         }
@@ -239,6 +226,52 @@ pub(super) fn time_member(alert: &str, partition: &str) -> String {
 }
 
 impl RedisStore {
+    /// Adds to `members` up to `limit` alerts of the time index `key`, newest
+    /// first, from `max` down and before `before`: `(ms, id, partition)`.
+    async fn newest_times(
+        &self,
+        conn: &mut Connection,
+        key: &str,
+        max: &str,
+        before: Option<&(u64, String)>,
+        limit: usize,
+        members: &mut Vec<(u64, String, String)>,
+    ) -> Result<(), StoreError> {
+        let mut taken = 0;
+        let mut offset = 0;
+        while taken < limit {
+            let batch = limit - taken;
+            let found: Vec<(String, u64)> = redis::cmd("ZREVRANGEBYSCORE")
+                .arg(key)
+                .arg(max)
+                .arg("-inf")
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(offset)
+                .arg(batch)
+                .query_async(conn)
+                .await
+                .map_err(unavailable)?;
+            offset += found.len();
+            let exhausted = found.len() < batch;
+            for (member, ms) in found {
+                let (id, partition) = member.split_once(MEMBER_SEPARATOR).ok_or_else(|| {
+                    StoreError::Corrupt(format!("alert time index member `{member}`"))
+                })?;
+                if before
+                    .is_none_or(|(before_ms, before_id)| ms < *before_ms || id < before_id.as_str())
+                {
+                    members.push((ms, id.to_owned(), partition.to_owned()));
+                    taken += 1;
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Every partition a commit was attempted on, in order of name.
     pub(super) async fn partition_names(&self) -> Result<Vec<String>, StoreError> {
         let mut names: Vec<String> = redis::cmd("SMEMBERS")
@@ -314,8 +347,8 @@ impl RedisStore {
         if revisions {
             partition_key(&mut cmd, &["alerts"]);
             partition_key(&mut cmd, &["outbox"]);
-            cmd.arg(self.global("events"));
-            cmd.arg(self.global("alert-times"));
+            cmd.arg(self.partition_shard_key(partition, "events"));
+            cmd.arg(self.partition_shard_key(partition, "alert-times"));
             for entry in &commit.revisions {
                 partition_key(&mut cmd, &["timeline:", entry.revision.alert_id.as_str()]);
             }
@@ -347,8 +380,35 @@ impl RedisStore {
         Ok(cmd)
     }
 
+    /// Waits until the configured number of replicas hold what this
+    /// connection wrote to `partition`'s primary, if any are wanted.
+    async fn wait_for_replicas(
+        &self,
+        conn: &mut Connection,
+        partition: &str,
+    ) -> Result<(), StoreError> {
+        let wanted = self.wait_replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(wanted).arg(REPLICA_WAIT.as_millis() as u64);
+        let reply = conn
+            .on_primary_of(&self.key(partition, "state"), &wait)
+            .await
+            .map_err(unavailable)?;
+        let confirmed: u32 = redis::from_redis_value(reply)
+            .map_err(|err| StoreError::Corrupt(format!("WAIT answered {err}")))?;
+        if confirmed < wanted {
+            return Err(StoreError::Unavailable(format!(
+                "{confirmed} of {wanted} replicas confirmed a commit of {partition}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Runs the commit script's `cmd`, loading the script first if Redis lost it.
-    async fn eval_commit(&self, cmd: &Cmd, conn: &mut ConnectionManager) -> RedisResult<i64> {
+    async fn eval_commit(&self, cmd: &Cmd, conn: &mut Connection) -> RedisResult<i64> {
         match cmd.query_async(conn).await {
             Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 COMMIT.load_async(conn).await?;

@@ -1,7 +1,7 @@
 //! One specification for every [`Store`]: each test body is generic and runs
 //! against the Redis store (a real Redis at `VANGNET_TEST_REDIS_URL`, default
-//! `redis://127.0.0.1:6379/0`, under a fresh key prefix) and the embedded store
-//! (a temporary file).
+//! `redis://127.0.0.1:6379/0`, under a fresh key prefix), the Redis store on a
+//! local Redis Cluster of six nodes, and the embedded store (a temporary file).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,8 +18,8 @@ use crate::audit_seal::SealKey;
 use super::{
     Act, Commit, CommitOutcome, DeviceSubscriber, EmbeddedStore, EventId, EventLog, History,
     HistoryEntry, OrderChange, OrderStore, OrderWrite, Outbox, PartitionKey, PartitionStore,
-    PushSubscription, PushSubscriptions, RedisStore, SetAside, SetAsideReason, StateParts, Store,
-    StoreError, StoredOrder, TimelineEntry,
+    PushSubscription, PushSubscriptions, RedisAddress, RedisStore, SetAside, SetAsideReason,
+    StateParts, Store, StoreError, StoredOrder, TimelineEntry,
 };
 
 const T0: u64 = 1_764_331_200_000;
@@ -32,7 +32,7 @@ trait Fixture {
 }
 
 struct RedisFixture {
-    url: Url,
+    address: RedisAddress,
     ca_pem: Option<Vec<u8>>,
     prefix: String,
     store: RedisStore,
@@ -44,7 +44,16 @@ impl RedisFixture {
     fn new() -> Self {
         let url = std::env::var("VANGNET_TEST_REDIS_URL")
             .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
-        Self::on(Url::parse(&url).unwrap(), None, None)
+        Self::on(RedisAddress::Server(Url::parse(&url).unwrap()), None, None)
+    }
+
+    /// A Redis Cluster of this test process's own, three primaries with a
+    /// replica each, shared by its tests under their own key prefixes.
+    fn cluster() -> Self {
+        static CLUSTER: std::sync::OnceLock<vangnet_redis_cluster::RedisCluster> =
+            std::sync::OnceLock::new();
+        let cluster = CLUSTER.get_or_init(vangnet_redis_cluster::RedisCluster::start);
+        Self::on(RedisAddress::parse(&cluster.url()).unwrap(), None, None)
     }
 
     /// A Redis of its own that speaks only TLS and wants a password.
@@ -56,10 +65,14 @@ impl RedisFixture {
             server.port
         ))
         .unwrap();
-        Self::on(url, Some(server.ca_pem()), Some(server))
+        Self::on(
+            RedisAddress::Server(url),
+            Some(server.ca_pem()),
+            Some(server),
+        )
     }
 
-    fn on(url: Url, ca_pem: Option<Vec<u8>>, server: Option<TlsRedis>) -> Self {
+    fn on(address: RedisAddress, ca_pem: Option<Vec<u8>>, server: Option<TlsRedis>) -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -70,9 +83,9 @@ impl RedisFixture {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let store = RedisStore::connect_with_ca(&url, &prefix, ca_pem.as_deref()).unwrap();
+        let store = RedisStore::connect(&address, &prefix, ca_pem.as_deref()).unwrap();
         Self {
-            url,
+            address,
             ca_pem,
             prefix,
             store,
@@ -80,16 +93,20 @@ impl RedisFixture {
         }
     }
 
+    /// A plain connection to the one server (not for a cluster fixture).
     fn raw(&self) -> redis::Connection {
+        let RedisAddress::Server(url) = &self.address else {
+            panic!("a raw connection is for one server");
+        };
         let client = match &self.ca_pem {
             Some(ca) => redis::Client::build_with_tls(
-                self.url.as_str(),
+                url.as_str(),
                 redis::TlsCertificates {
                     client_tls: None,
                     root_cert: Some(ca.clone()),
                 },
             ),
-            None => redis::Client::open(self.url.as_str()),
+            None => redis::Client::open(url.as_str()),
         };
         client.unwrap().get_connection().unwrap()
     }
@@ -243,12 +260,15 @@ impl Fixture for RedisFixture {
 
     fn reopen(&mut self) {
         self.store =
-            RedisStore::connect_with_ca(&self.url, &self.prefix, self.ca_pem.as_deref()).unwrap();
+            RedisStore::connect(&self.address, &self.prefix, self.ca_pem.as_deref()).unwrap();
     }
 }
 
 impl Drop for RedisFixture {
     fn drop(&mut self) {
+        if !matches!(self.address, RedisAddress::Server(_)) {
+            return;
+        }
         let mut conn = self.raw();
         let mut cursor = 0_u64;
         loop {
@@ -993,12 +1013,14 @@ async fn events_follow_commits_in_order_and_resume_after_an_id<S: Store>(store: 
         )
         .await;
     assert_eq!(stale.unwrap(), CommitOutcome::Conflict);
+    the_clock_moves_on().await;
     commit_next(
         store,
         &order("order-18"),
         with_revisions(vec![revision("alert-3", 1, Priority::P1)], T0 + 1),
     )
     .await;
+    the_clock_moves_on().await;
     commit_next(
         store,
         &order("order-17"),
@@ -1033,6 +1055,53 @@ async fn events_follow_commits_in_order_and_resume_after_an_id<S: Store>(store: 
             .unwrap()
             .is_empty()
     );
+}
+
+/// Returns once the wall clock is past the next millisecond: on a Redis
+/// Cluster, events of partitions in different shards are ordered by the
+/// millisecond their primary committed them in.
+async fn the_clock_moves_on() {
+    let now = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    let start = now();
+    while now() < start + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// Commits to many partitions, which a cluster spreads over its shards, are
+/// each read once by a reader that pages through the log.
+async fn a_reader_paging_through_many_partitions_reads_every_event_once<S: Store>(store: &S) {
+    let mut committed = Vec::new();
+    for n in 0..40 {
+        let alert = format!("alert-{n}");
+        let commit = with_revisions(vec![revision(&alert, 1, Priority::P2)], T0 + n);
+        commit_next(store, &order(&format!("order-{n}")), commit).await;
+        committed.push(format!("{alert}/1"));
+    }
+
+    let mut read = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.events_after(cursor.as_ref(), 7).await.unwrap();
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        cursor = Some(EventId::parse(last.as_str()).unwrap());
+        read.extend(
+            page.iter()
+                .map(|(_, body)| format!("{}/{}", body.alert_id, body.revision)),
+        );
+    }
+
+    read.sort();
+    committed.sort();
+    assert_eq!(read, committed);
+    assert_eq!(store.last_event_id().await.unwrap(), cursor);
 }
 
 fn audit_draft(subject: &str) -> Draft {
@@ -1351,6 +1420,15 @@ macro_rules! both_stores {
             }
         }
 
+        mod redis_cluster_store {
+            conformance_suite!(super::RedisFixture::cluster(); $($test),+);
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_cluster_store_is_created_while_the_cluster_is_down_and_reports_it_unavailable() {
+                super::a_cluster_store_is_created_while_the_cluster_is_down_and_reports_it_unavailable().await;
+            }
+        }
+
         mod redis_store_over_tls_with_a_password {
             conformance_suite!(super::RedisFixture::over_tls(); $($test),+);
         }
@@ -1396,6 +1474,7 @@ both_stores!(
     alerts_before_pages_the_latest_revisions_of_every_partition_newest_first,
     partitions_lists_every_committed_partition,
     events_follow_commits_in_order_and_resume_after_an_id,
+    a_reader_paging_through_many_partitions_reads_every_event_once,
     audit_entries_append_from_genesis_and_page_after_a_seq,
     a_run_of_audit_entries_appends_in_one_step,
     an_audit_append_on_a_stale_head_is_refused_and_changes_nothing,
@@ -1548,8 +1627,20 @@ async fn alerts_stored_before_the_embedded_time_index_are_found_after_reopening(
 
 /// Redis only: the service starts before Redis does, and sees it as unavailable.
 async fn a_store_is_created_while_redis_is_down_and_reports_it_unavailable() {
-    let nowhere = Url::parse("redis://127.0.0.1:1/0").unwrap();
-    let store = RedisStore::connect(&nowhere, "vangnet-conformance-down").unwrap();
+    let nowhere = RedisAddress::parse("redis://127.0.0.1:1/0").unwrap();
+    let store = RedisStore::connect(&nowhere, "vangnet-conformance-down", None).unwrap();
+    assert!(matches!(
+        store.ping().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let load = store.load(&order("order-17")).await;
+    assert!(matches!(load, Err(StoreError::Unavailable(_))));
+}
+
+/// Cluster only: the service starts before the cluster does, and sees it as unavailable.
+async fn a_cluster_store_is_created_while_the_cluster_is_down_and_reports_it_unavailable() {
+    let nowhere = RedisAddress::parse("redis+cluster://127.0.0.1:1,127.0.0.1:2").unwrap();
+    let store = RedisStore::connect(&nowhere, "vangnet-conformance-down", None).unwrap();
     assert!(matches!(
         store.ping().await,
         Err(StoreError::Unavailable(_))
