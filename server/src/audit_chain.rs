@@ -222,6 +222,9 @@ pub enum Fault {
     BadSeal,
     /// It has no seal though an entry before it has: its seal was removed.
     Unsealed,
+    /// The chain's last entry has no seal though a key is given: seals were
+    /// stripped from the whole chain, or the service runs without the key.
+    UnsealedEnd,
 }
 
 impl fmt::Display for Fault {
@@ -234,6 +237,9 @@ impl fmt::Display for Fault {
             Self::Truncated => "missing: the chain ends before the last entry recorded",
             Self::BadSeal => "bad seal: rewritten, or sealed with another key",
             Self::Unsealed => "unsealed after sealed entries: its seal was removed",
+            Self::UnsealedEnd => {
+                "unsealed although a key is given: seals were stripped, or the service runs without the key"
+            }
         })
     }
 }
@@ -269,9 +275,6 @@ impl fmt::Display for Verified {
                 "; sealed from seq {from}: the {} entries before it are unsealed (written without a key)",
                 from - 1
             ),
-            (true, None) if self.entries > 0 => {
-                write!(f, "; no entry is sealed (written without a key)")
-            }
             (true, None) => Ok(()),
             (false, sealed_from) => {
                 write!(
@@ -296,6 +299,7 @@ pub struct Verifier {
     gap: Option<u64>,
     key: Option<SealKey>,
     sealed_from: Option<u64>,
+    last_sealed: bool,
 }
 
 impl Verifier {
@@ -337,6 +341,7 @@ impl Verifier {
         }
         self.check_seal(entry)?;
         self.last = entry.link();
+        self.last_sealed = entry.seal.is_some();
         Ok(())
     }
 
@@ -371,6 +376,9 @@ impl Verifier {
             }
             (None, Some(head)) if head.seq == self.last.seq && head.hash != self.last.hash => {
                 broken(head.seq, Fault::Edited)
+            }
+            (None, _) if self.key.is_some() && self.last.seq > 0 && !self.last_sealed => {
+                broken(self.last.seq, Fault::UnsealedEnd)
             }
             _ => Ok(Verified {
                 entries: self.last.seq,
@@ -552,6 +560,17 @@ mod tests {
         entries[2].seal = None;
         let broken = verify_sealed(&entries, Some(&key)).unwrap_err();
         assert_eq!((broken.seq, broken.fault), (3, Fault::Unsealed));
+    }
+
+    #[test]
+    fn a_chain_stripped_of_every_seal_fails_with_a_key_at_its_end() {
+        let key = SealKey::generate();
+        let mut entries = sealed(&chain(3), &key);
+        for entry in &mut entries {
+            entry.seal = None;
+        }
+        let broken = verify_sealed(&entries, Some(&key)).unwrap_err();
+        assert_eq!((broken.seq, broken.fault), (3, Fault::UnsealedEnd));
     }
 
     #[test]
