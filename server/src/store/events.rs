@@ -7,6 +7,10 @@ use vangnet_proto::DispatchBody;
 
 use super::StoreError;
 
+/// The ids [`EventId::parse`] takes: each number has at most 19 digits, or
+/// 20 with a leading zero (the embedded store's), so it always fits a u64.
+pub const EVENT_ID_PATTERN: &str = r"^([0-9]{1,19}|0[0-9]{19})(-([0-9]{1,19}|0[0-9]{19}))?$";
+
 /// Where an alert revision sits in the event log ([`EventLog::events_after`]).
 ///
 /// Redis stream ids (`ms-seq`) or the embedded store's zero-padded sequence
@@ -15,12 +19,15 @@ use super::StoreError;
 pub struct EventId(pub(super) String);
 
 impl EventId {
-    /// Reads an id a client sent back (`Last-Event-ID`): digits, optionally `-` and digits.
+    /// Reads an id a client sent back (`Last-Event-ID`): a number, optionally
+    /// `-` and a number, as [`EVENT_ID_PATTERN`] says.
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         let (first, rest) = text.split_once('-').unwrap_or((text, "0"));
-        let number =
-            |part: &str| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok();
+        let number = |part: &str| {
+            part.bytes().all(|b| b.is_ascii_digit())
+                && ((1..=19).contains(&part.len()) || (part.len() == 20 && part.starts_with('0')))
+        };
         (number(first) && number(rest)).then(|| Self(text.to_owned()))
     }
 
@@ -30,7 +37,7 @@ impl EventId {
     }
 
     /// The numeric parts, for ordering.
-    fn parts(&self) -> (u64, u64) {
+    pub(super) fn parts(&self) -> (u64, u64) {
         let (first, rest) = self.0.split_once('-').unwrap_or((&self.0, "0"));
         (first.parse().unwrap_or(0), rest.parse().unwrap_or(0))
     }
