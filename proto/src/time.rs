@@ -84,11 +84,11 @@ fn has_utc_time_form(text: &str) -> bool {
     if b.len() < 20 || b[b.len() - 1] != b'Z' {
         return false;
     }
-    let digits = |from: usize, to: usize| b[from..to].iter().all(u8::is_ascii_digit);
-    if !(digits(0, 4) && digits(5, 7) && digits(8, 10))
-        || !(digits(11, 13) && digits(14, 16) && digits(17, 19))
-        || (b[4], b[7], b[10], b[13], b[16]) != (b'-', b'-', b'T', b':', b':')
-    {
+    let fields = [(0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19)];
+    let digits = fields
+        .iter()
+        .all(|&(from, to)| b[from..to].iter().all(u8::is_ascii_digit));
+    if !digits || (b[4], b[7], b[10], b[13], b[16]) != (b'-', b'-', b'T', b':', b':') {
         return false;
     }
     let two = |at: usize| (b[at] - b'0') * 10 + (b[at + 1] - b'0');
