@@ -29,7 +29,7 @@ pub use dispatch::{
 };
 pub use downlink::{Ack, Command, CommandKind, WarningLevel};
 pub use error::{ProtoError, RejectReason};
-pub use time::{TimestampMs, UtcTime};
+pub use time::{TimestampMs, UTC_TIME_PATTERN, UtcTime};
 pub use topic::{Channel, TopicError, Topics};
 pub use units::{BatteryPercent, Degrees, Latitude, Longitude, Meters, MetersPerSecond};
 pub use uplink::{

@@ -72,10 +72,46 @@ impl fmt::Display for UtcTime {
     }
 }
 
+/// The form of every [`UtcTime`] the API reads: RFC 3339 in UTC (`Z`), from
+/// 1970 on, with up to nine digits of fraction and no leap second; the
+/// OpenAPI document gives it as the pattern of `UtcTime`.
+pub const UTC_TIME_PATTERN: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?Z$";
+
+/// Whether `text` has the form of [`UTC_TIME_PATTERN`]; the calendar (no
+/// 30 February) is humantime's to check.
+fn has_utc_time_form(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[b.len() - 1] != b'Z' {
+        return false;
+    }
+    let fields = [(0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19)];
+    let digits = fields
+        .iter()
+        .all(|&(from, to)| b[from..to].iter().all(u8::is_ascii_digit));
+    if !digits || (b[4], b[7], b[10], b[13], b[16]) != (b'-', b'-', b'T', b':', b':') {
+        return false;
+    }
+    let two = |at: usize| (b[at] - b'0') * 10 + (b[at + 1] - b'0');
+    let fraction = &b[19..b.len() - 1];
+    b[0..4] >= b"1970"[..]
+        && (1..=12).contains(&two(5))
+        && (1..=31).contains(&two(8))
+        && two(11) <= 23
+        && two(14) <= 59
+        && two(17) <= 59
+        && (fraction.is_empty()
+            || (fraction[0] == b'.'
+                && (2..=10).contains(&fraction.len())
+                && fraction[1..].iter().all(u8::is_ascii_digit)))
+}
+
 impl std::str::FromStr for UtcTime {
     type Err = humantime::TimestampError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if !has_utc_time_form(text) {
+            return Err(humantime::TimestampError::InvalidFormat);
+        }
         let time = humantime::parse_rfc3339_weak(text)?;
         let ms = time
             .duration_since(UNIX_EPOCH)
@@ -117,5 +153,36 @@ mod tests {
         let time = UtcTime(TimestampMs(1_764_331_201_120));
         assert_eq!(time.to_string(), "2025-11-28T12:00:01.120Z");
         assert_eq!("2025-11-28T12:00:01.120Z".parse::<UtcTime>(), Ok(time));
+    }
+
+    #[test]
+    fn utc_time_reads_only_the_form_of_its_pattern() {
+        for good in [
+            "1970-01-01T00:00:00Z",
+            "2027-06-01T00:00:00Z",
+            "2024-02-29T23:59:59.123456789Z",
+            "9999-12-31T23:59:59.1Z",
+        ] {
+            assert!(good.parse::<UtcTime>().is_ok(), "{good}");
+        }
+        for bad in [
+            "1969-12-31T23:59:59Z",
+            "0149-11-30T10:24:21Z",
+            "2027-06-01 00:00:00Z",
+            "2027-06-01T00:00:00",
+            "2027-06-01T00:00:00+00:00",
+            "2027-06-01T00:00:00-02:45",
+            "2027-06-01T00:00:00Zabc",
+            "2027-06-01t00:00:00z",
+            "2027-06-01T00:00:60Z",
+            "2027-06-01T00:00:00.Z",
+            "2027-06-01T00:00:00.1234567890Z",
+            "2027-13-01T00:00:00Z",
+            "2027-02-30T00:00:00Z",
+            "2027-06-01T24:00:00Z",
+            "2027-06-0\u{e9}T00:00:00Z",
+        ] {
+            assert!(bad.parse::<UtcTime>().is_err(), "{bad}");
+        }
     }
 }

@@ -75,7 +75,7 @@ pub(super) struct ListQuery {
     /// Only exercise (true) or real (false) items
     exercise: Option<bool>,
     /// The `next` of the previous page
-    #[param(min_length = 1)]
+    #[param(pattern = "^[0-9]{1,19}:")]
     cursor: Option<String>,
     /// Items per page (default 100)
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
@@ -125,6 +125,9 @@ pub(super) fn list_request(
     let query = web::Query::<ListQuery>::from_query(request.query_string())
         .map_err(|e| ApiError::BadRequest(format!("query: {e}")))?
         .into_inner();
+    if query.region.as_deref() == Some("") {
+        return Err(ApiError::BadRequest("region: must not be empty".into()));
+    }
     if let Some(region) = &query.region
         && !may_see(claims, Some(region))
     {
@@ -132,7 +135,7 @@ pub(super) fn list_request(
             "region {region} is not one of yours"
         )));
     }
-    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let limit = page_size(query.limit, PAGE, MAX_PAGE)?;
     let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
     Ok((query, limit, before))
 }
@@ -163,11 +166,27 @@ pub(super) fn next_page<T>(
     })
 }
 
+/// Reads a cursor: up to 19 digits, `:`, then anything (the pattern of `cursor` in [`ListQuery`]).
 pub(super) fn parse_cursor(cursor: &str) -> Result<BoardKey, ApiError> {
     cursor
         .split_once(':')
+        .filter(|(ms, _)| (1..=19).contains(&ms.len()) && ms.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|(ms, id)| Some((ms.parse().ok()?, id.to_owned())))
         .ok_or_else(|| ApiError::BadRequest("cursor: not a cursor of this API".into()))
+}
+
+/// The page size a list call asked for, `default` when it named none; 400
+/// outside 1 to `max`.
+pub(super) fn page_size(
+    limit: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(_) => Err(ApiError::BadRequest(format!("limit: must be 1 to {max}"))),
+    }
 }
 
 /// Lists alerts, newest first (by `updated_at`, then id), a page at a time.

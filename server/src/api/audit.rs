@@ -69,7 +69,7 @@ pub(crate) async fn list<S: AuditLog>(
         .map_err(|e| ApiError::BadRequest(format!("query: {e}")))?
         .into_inner();
     let after = query.after.unwrap_or(0);
-    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let limit = super::alerts::page_size(query.limit, PAGE, MAX_PAGE)?;
     let mut items = store.audit_after(after, limit + 1).await?;
     let next = if items.len() > limit {
         items.truncate(limit);

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod constraints;
 pub mod incidents;
 pub mod methods;
 pub mod openapi;

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 use vangnet_proto::order::{
     CollectionType, Feature, FeatureCollection, FeatureType, Geometry, OrderBody, ProximityRule,
-    ZoneBody, ZoneProperties, Zones,
+    ZoneBody, Zones,
 };
 use vangnet_proto::{
     AlertId, AlertKind, AlertStatus, Confidence, DeviceId, DispatchBody, IncidentId, Latitude,
@@ -191,7 +191,7 @@ impl Modify for BearerJwt {
         Priority, Confidence, AlertKind, AlertStatus, AlertId, IncidentId, OrderId, ZoneId, DeviceId,
         Incident, IncidentPage,
         Latitude, Longitude, Meters, UtcTime, TimestampMs, OrderBody, ProximityRule, ZoneBody,
-        Geometry, Zones, FeatureCollection, CollectionType, Feature, FeatureType, ZoneProperties,
+        Geometry, Zones, FeatureCollection, CollectionType, Feature, FeatureType,
         AuditPage, AuditEntry, ImportReport, ImportRefusal,
         PushKey, SubscriptionRequest, SubscriptionKeys, SubscriptionCreated,
     )),
@@ -199,9 +199,14 @@ impl Modify for BearerJwt {
 )]
 struct ApiDoc;
 
-/// The OpenAPI document of the API.
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The OpenAPI document of the API, with the checks the annotations cannot
+/// express written into its schemas.
+pub fn document() -> serde_json::Value {
+    let generated = ApiDoc::openapi();
+    super::constraints::constrained(&generated).unwrap_or_else(|err| {
+        tracing::error!(%err, "serving the OpenAPI document without its constraints");
+        serde_json::to_value(generated).unwrap_or_default()
+    })
 }
 
 /// Mounts `GET /api/v1/openapi.json`.
@@ -223,4 +228,16 @@ pub fn routes(config: &mut web::ServiceConfig) {
 )]
 async fn serve() -> HttpResponse {
     HttpResponse::Ok().json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_constraint_finds_its_place_in_the_generated_document() {
+        if let Err(err) = super::super::constraints::constrained(&ApiDoc::openapi()) {
+            panic!("{err}");
+        }
+    }
 }

@@ -130,17 +130,17 @@ pub(crate) async fn stream<S: Store>(
                 .ok_or_else(|| ApiError::BadRequest("Last-Event-ID: not an event id".into()))
         })
         .transpose()?;
+    if let Some(other) = query.from.as_deref().filter(|from| *from != "start") {
+        return Err(ApiError::BadRequest(format!(
+            "from: `{other}` is not `start`"
+        )));
+    }
     let cursor = match (resume, query.from.as_deref()) {
         (Some(id), _) => Some(id),
-        (None, Some("start")) => None,
-        (None, Some(other)) => {
-            return Err(ApiError::BadRequest(format!(
-                "from: `{other}` is not `start`"
-            )));
-        }
+        (None, Some(_)) => None,
         (None, None) => store.last_event_id().await?,
     };
-    // Fails now, not forever in the loop, on an id of another store.
+    // Fails now, not forever in the loop, when the store cannot be read.
     store.events_after(cursor.as_ref(), 1).await?;
     let tail = Tail {
         store,

@@ -7,8 +7,14 @@ use vangnet_proto::DispatchBody;
 
 use super::StoreError;
 
-/// The longest id a client may send back: a position in each of 16 shards.
-const MAX_ID_LEN: usize = 16 * 41;
+/// The ids [`EventId::parse`] takes: a position in a log (a number, optionally
+/// `-` and a number, each of at most 19 digits, or 20 with a leading zero, so
+/// it always fits a u64), or on a Redis Cluster one position per shard (at
+/// most 16) joined by `.`.
+pub const EVENT_ID_PATTERN: &str = concat!(
+    r"^([0-9]{1,19}|0[0-9]{19})(-([0-9]{1,19}|0[0-9]{19}))?",
+    r"(\.([0-9]{1,19}|0[0-9]{19})(-([0-9]{1,19}|0[0-9]{19}))?){0,15}$"
+);
 
 /// Where an alert revision sits in the event log ([`EventLog::events_after`]).
 ///
@@ -19,17 +25,21 @@ const MAX_ID_LEN: usize = 16 * 41;
 pub struct EventId(pub(super) String);
 
 impl EventId {
-    /// Reads an id a client sent back (`Last-Event-ID`): digits, optionally
-    /// `-` and digits, several of those joined by `.`.
+    /// Reads an id a client sent back (`Last-Event-ID`), as
+    /// [`EVENT_ID_PATTERN`] says: positions joined by `.`.
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
-        let number =
-            |part: &str| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok();
+        let number = |part: &str| {
+            part.bytes().all(|b| b.is_ascii_digit())
+                && ((1..=19).contains(&part.len()) || (part.len() == 20 && part.starts_with('0')))
+        };
         let position = |position: &str| {
             let (first, rest) = position.split_once('-').unwrap_or((position, "0"));
             number(first) && number(rest)
         };
-        (text.len() <= MAX_ID_LEN && text.split('.').all(position)).then(|| Self(text.to_owned()))
+        let positions = text.split('.');
+        (positions.clone().count() <= 16 && positions.clone().all(position))
+            .then(|| Self(text.to_owned()))
     }
 
     /// The id as sent to clients.
@@ -38,7 +48,7 @@ impl EventId {
     }
 
     /// The numeric parts, for ordering.
-    fn parts(&self) -> Vec<(u64, u64)> {
+    pub(super) fn parts(&self) -> Vec<(u64, u64)> {
         self.0
             .split('.')
             .map(|position| {

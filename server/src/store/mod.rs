@@ -46,7 +46,7 @@ use serde::Serialize;
 
 pub use self::audit_log::{AuditHead, AuditLog};
 pub use self::embedded::EmbeddedStore;
-pub use self::events::{EventId, EventLog};
+pub use self::events::{EVENT_ID_PATTERN, EventId, EventLog};
 pub use self::history::{History, HistoryEntry};
 pub use self::orders::{OrderChange, OrderStore, OrderWrite, StoredOrder};
 pub use self::outbox::{Outbox, OutboxEntry};

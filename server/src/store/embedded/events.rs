@@ -15,11 +15,7 @@ impl EventLog for EmbeddedStore {
     ) -> Result<Vec<(EventId, DispatchBody)>, StoreError> {
         let start = match after {
             None => 0,
-            Some(id) => id
-                .as_str()
-                .parse::<u64>()
-                .map_err(|_| StoreError::Corrupt(format!("event id `{id}` is not of this store")))?
-                .saturating_add(1),
+            Some(id) => id.parts().first().map_or(0, |part| part.0).saturating_add(1),
         };
         self.read(move |txn| {
             let events = txn.open_table(EVENTS).map_err(db_error)?;
