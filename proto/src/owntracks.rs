@@ -82,6 +82,16 @@ mod tests {
     }
 
     #[test]
+    fn a_fix_from_a_speed_in_km_h_written_as_json_reads_back_to_the_same_bits() {
+        let payload =
+            br#"{"_type":"location","lat":51.9,"lon":4.4,"acc":12,"tst":1764331200,"vel":43318}"#;
+        let fix = parse_location(payload, &device(), NOW).unwrap().unwrap();
+        let written = serde_json::to_vec(&fix).unwrap();
+        let read = crate::parse_loc(&written, &device(), NOW).unwrap();
+        assert_eq!(read, [fix]);
+    }
+
+    #[test]
     fn other_message_types_are_ignored() {
         let payload = br#"{"_type":"lwt","tst":1764331200}"#;
         assert_eq!(parse_location(payload, &device(), NOW), Ok(None));

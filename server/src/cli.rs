@@ -75,7 +75,7 @@ pub struct SetAsideArgs {
 impl SetAsideArgs {
     /// The configuration in force: the file, overridden by the environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        Config::from_settings(Settings::from_env_and_file(self.config.as_deref())?)
+        Config::from_env_and_file(self.config.as_deref())
     }
 }
 
@@ -131,7 +131,7 @@ pub struct AuditArgs {
 impl AuditArgs {
     /// The configuration in force: the file, overridden by the environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        Config::from_settings(Settings::from_env_and_file(self.config.as_deref())?)
+        Config::from_env_and_file(self.config.as_deref())
     }
 }
 
@@ -211,7 +211,7 @@ pub struct TokenArgs {
 impl TokenArgs {
     /// The configuration in force: the file, overridden by the environment.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        Config::from_settings(Settings::from_env_and_file(self.config.as_deref())?)
+        Config::from_env_and_file(self.config.as_deref())
     }
 
     /// The validity asked for, if it is within the cap.

@@ -190,6 +190,12 @@ impl Config {
             })
     }
 
+    /// The configuration of a command that takes no setting flags: the file
+    /// at `path`, overridden by the environment.
+    pub fn from_env_and_file(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_settings(Settings::from_env_and_file(path)?)
+    }
+
     /// Checks every setting and builds the configuration.
     pub fn from_settings(s: Settings) -> Result<Self, ConfigError> {
         let allow_http = check(

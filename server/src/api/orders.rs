@@ -87,7 +87,9 @@ fn may_touch(claims: &Claims, order: &OrderBody) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn validated(mut body: OrderBody, id: OrderId) -> Result<(OrderBody, Vec<u8>), ApiError> {
+/// The order `body` as stored under `id`, and its stored bytes, if it may
+/// be admitted as a new or changed order.
+pub fn validated(mut body: OrderBody, id: OrderId) -> Result<(OrderBody, Vec<u8>), ApiError> {
     DeviceId::parse(id.as_str(), "id")
         .map_err(|_| ApiError::Invalid("id: must match [A-Za-z0-9_.-]{1,64}".into()))?;
     if id.as_str() == "import" {
