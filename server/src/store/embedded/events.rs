@@ -15,7 +15,11 @@ impl EventLog for EmbeddedStore {
     ) -> Result<Vec<(EventId, DispatchBody)>, StoreError> {
         let start = match after {
             None => 0,
-            Some(id) => id.parts().first().map_or(0, |part| part.0).saturating_add(1),
+            Some(id) => id
+                .parts()
+                .first()
+                .map_or(0, |part| part.0)
+                .saturating_add(1),
         };
         self.read(move |txn| {
             let events = txn.open_table(EVENTS).map_err(db_error)?;
