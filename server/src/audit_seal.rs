@@ -4,7 +4,6 @@
 //! recompute seals that `vangnet audit verify` accepts.
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 use hmac::digest::KeyInit;
@@ -69,22 +68,14 @@ impl SealKey {
     /// Writes a new key to `path` (mode 0600), replacing a file there only
     /// when `force`; returns the key.
     pub fn generate_into(path: &Path, force: bool) -> Result<Self, SealKeyError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let key = Self::generate();
-        let io = |source| SealKeyError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).mode(0o600);
-        if force {
-            options.create(true).truncate(true);
-        } else {
-            options.create_new(true);
-        }
-        let mut file = options.open(path).map_err(io)?;
-        writeln!(file, "{}", hex::encode(key.0)).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        let contents = format!("{}\n", hex::encode(key.0));
+        crate::secret::write_key_file(path, force, contents.as_bytes()).map_err(|source| {
+            SealKeyError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
         Ok(key)
     }
 

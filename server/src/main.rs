@@ -161,12 +161,7 @@ fn vapid_tool(args: &VapidArgs) -> ExitCode {
             println!("{}", key.public_key());
             ExitCode::SUCCESS
         }
-        Err(VapidError::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::AlreadyExists =>
-        {
-            eprintln!("{} exists; --force replaces it", out.display());
-            ExitCode::FAILURE
-        }
+        Err(VapidError::Io { source, .. }) => key_file_failed(out, &source),
         Err(err) => {
             eprintln!("{err}");
             ExitCode::from(UNREADABLE)
@@ -278,16 +273,23 @@ fn audit_key_tool(out: &std::path::Path, force: bool) -> ExitCode {
             eprintln!("audit key written to {}", out.display());
             ExitCode::SUCCESS
         }
-        Err(SealKeyError::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::AlreadyExists =>
-        {
-            eprintln!("{} exists; --force replaces it", out.display());
-            ExitCode::FAILURE
-        }
+        Err(SealKeyError::Io { source, .. }) => key_file_failed(out, &source),
         Err(err) => {
             eprintln!("{err}");
             ExitCode::from(UNREADABLE)
         }
+    }
+}
+
+/// A key file could not be written: exit 1 when it exists (without
+/// `--force`), 3 when it cannot be written.
+fn key_file_failed(out: &std::path::Path, err: &std::io::Error) -> ExitCode {
+    if err.kind() == std::io::ErrorKind::AlreadyExists {
+        eprintln!("{} exists; --force replaces it", out.display());
+        ExitCode::FAILURE
+    } else {
+        eprintln!("{}: {err}", out.display());
+        ExitCode::from(UNREADABLE)
     }
 }
 

@@ -39,3 +39,21 @@ pub fn without_password(value: &str) -> String {
         Err(_) => value.to_owned(),
     }
 }
+
+/// Writes a new key file at `path`, readable by its owner only (mode 0600),
+/// replacing a file there only when `force`; keys are written so, never
+/// left readable for a moment.
+pub fn write_key_file(path: &std::path::Path, force: bool, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}

@@ -4,7 +4,6 @@
 //! `vangnet vapid generate` writes it, or SEC1 (`EC PRIVATE KEY`).
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
@@ -87,22 +86,13 @@ impl VapidKey {
     /// Writes a new key to `path` (mode 0600), replacing a file there only
     /// when `force`; returns the key.
     pub fn generate_into(path: &Path, force: bool) -> Result<Self, VapidError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let (key, pem) = Self::generate()?;
-        let io = |source| VapidError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).mode(0o600);
-        if force {
-            options.create(true).truncate(true);
-        } else {
-            options.create_new(true);
-        }
-        let mut file = options.open(path).map_err(io)?;
-        file.write_all(pem.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        crate::secret::write_key_file(path, force, pem.as_bytes()).map_err(|source| {
+            VapidError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
         Ok(key)
     }
 

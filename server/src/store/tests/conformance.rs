@@ -1627,19 +1627,17 @@ async fn alerts_stored_before_the_embedded_time_index_are_found_after_reopening(
 
 /// Redis only: the service starts before Redis does, and sees it as unavailable.
 async fn a_store_is_created_while_redis_is_down_and_reports_it_unavailable() {
-    let nowhere = RedisAddress::parse("redis://127.0.0.1:1/0").unwrap();
-    let store = RedisStore::connect(&nowhere, "vangnet-conformance-down", None).unwrap();
-    assert!(matches!(
-        store.ping().await,
-        Err(StoreError::Unavailable(_))
-    ));
-    let load = store.load(&order("order-17")).await;
-    assert!(matches!(load, Err(StoreError::Unavailable(_))));
+    a_store_at_reports_it_unavailable("redis://127.0.0.1:1/0").await;
 }
 
 /// Cluster only: the service starts before the cluster does, and sees it as unavailable.
 async fn a_cluster_store_is_created_while_the_cluster_is_down_and_reports_it_unavailable() {
-    let nowhere = RedisAddress::parse("redis+cluster://127.0.0.1:1,127.0.0.1:2").unwrap();
+    a_store_at_reports_it_unavailable("redis+cluster://127.0.0.1:1,127.0.0.1:2").await;
+}
+
+/// A store at `nowhere`, where nothing listens, is created and answers unavailable.
+async fn a_store_at_reports_it_unavailable(nowhere: &str) {
+    let nowhere = RedisAddress::parse(nowhere).unwrap();
     let store = RedisStore::connect(&nowhere, "vangnet-conformance-down", None).unwrap();
     assert!(matches!(
         store.ping().await,
