@@ -105,7 +105,7 @@ async fn assert_nothing_lost_and_one_alert_per_episode(
             stored.is_some(),
             "victim-{n}'s receipted alert {alert} is not stored"
         );
-        let partition = PartitionKey::Order(OrderId::new(&format!("order-{n}")));
+        let partition = PartitionKey::Order(OrderId::new(format!("order-{n}")));
         let alerts = store.alerts(&partition).await.unwrap();
         assert_eq!(
             alerts.len(),
