@@ -40,10 +40,8 @@ fn audit_verify_on_a_new_embedded_store_reports_0_entries() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        "0 entries verified"
-    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("0 entries verified"), "{stdout}");
 }
 
 #[test]
