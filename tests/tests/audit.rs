@@ -1,6 +1,7 @@
 //! The audit trail: API changes, alert revisions and acts
-//! appear in `GET /api/v1/audit` with actor and hash chain, and
-//! `vangnet audit verify` finds an entry edited, deleted or swapped in Redis.
+//! appear in `GET /api/v1/audit` with actor and hash chain, a change is
+//! never made without its entry, and `vangnet audit verify` finds an entry
+//! edited, deleted or swapped in Redis.
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -49,6 +50,27 @@ async fn create_orders(app: &TestApp, ids: &[&str]) {
             .await;
         assert_eq!(status, 201, "{body}");
     }
+}
+
+/// Presses the panic button of order `id`'s victim, once the app has loaded
+/// the order; returns the alert from the receipt.
+async fn raise_panic(app: &TestApp, id: &str) -> String {
+    eventually(
+        Duration::from_secs(10),
+        "the app loading the order",
+        || async { app.metric("vangnet_orders").await >= 1.0 },
+    )
+    .await
+    .unwrap();
+    let mut victim = app.device(&format!("{id}-v")).await;
+    let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
+    victim.send(Channel::Alarm, alarm).await;
+    let receipt = victim
+        .next_downlink(Duration::from_secs(5))
+        .await
+        .unwrap()
+        .json();
+    receipt["alert_ids"][0].as_str().unwrap().to_owned()
 }
 
 /// The whole trail, read page by page through the API.
@@ -143,22 +165,7 @@ fn assert_verify_fails(app: &TestApp, seq: u64, fault: &str) {
 async fn an_order_change_a_panic_and_its_ack_appear_in_the_trail_with_actor_and_chain() {
     let app = app().await;
     create_orders(&app, &["a-1"]).await;
-    eventually(
-        Duration::from_secs(10),
-        "the app loading the order",
-        || async { app.metric("vangnet_orders").await >= 1.0 },
-    )
-    .await
-    .unwrap();
-    let mut victim = app.device("a-1-v").await;
-    let alarm = json!({"seq": 1, "ts": TimestampMs::now(), "kind": "panic"}).to_string();
-    victim.send(Channel::Alarm, alarm).await;
-    let receipt = victim
-        .next_downlink(Duration::from_secs(5))
-        .await
-        .unwrap()
-        .json();
-    let alert = receipt["alert_ids"][0].as_str().unwrap().to_owned();
+    let alert = raise_panic(&app, "a-1").await;
     let dispatcher = token_for(Role::Dispatcher);
     let path = format!("/api/v1/alerts/{alert}/ack");
     let (status, body) = app
@@ -212,6 +219,74 @@ async fn an_order_change_a_panic_and_its_ack_appear_in_the_trail_with_actor_and_
             .windows(2)
             .all(|pair| pair[1].prev_hash == pair[0].hash)
     );
+    assert_eq!(chain::verify(&entries), Ok(entries.len() as u64));
+}
+
+#[tokio::test]
+async fn an_order_change_the_trail_cannot_record_is_not_made() {
+    let app = app().await;
+    create_orders(&app, &["u-0"]).await;
+    let blocked = BlockedChain::block(&app);
+    let admin = token_for(Role::Admin);
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/orders",
+            Some(&admin),
+            Some(&order("u-1")),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    blocked.unblock();
+
+    let (status, _) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/orders/u-1",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(count(&trail(&app).await, "order.create"), 1);
+}
+
+#[tokio::test]
+async fn an_ack_taken_by_an_instance_killed_before_it_audited_is_still_in_the_trail() {
+    let mut app = app().await;
+    create_orders(&app, &["k-1"]).await;
+    let alert = raise_panic(&app, "k-1").await;
+    let blocked = BlockedChain::block(&app);
+    let dispatcher = token_for(Role::Dispatcher);
+    let path = format!("/api/v1/alerts/{alert}/ack");
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            &path,
+            Some(&dispatcher),
+            Some(&json!({"note": "on my way"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.kill9();
+    blocked.unblock();
+    app.restart().await;
+
+    eventually(Duration::from_secs(30), "the ack audited", || async {
+        count(&trail(&app).await, "alert.acknowledge") == 1
+    })
+    .await
+    .unwrap();
+    let entries = trail(&app).await;
+    let acked = entries
+        .iter()
+        .find(|e| e.action == "alert.acknowledge")
+        .unwrap();
+    assert_eq!(
+        (acked.actor.as_str(), acked.subject.as_str()),
+        ("dispatcher-1", alert.as_str())
+    );
+    assert_eq!(acked.detail["note"], "on my way");
     assert_eq!(chain::verify(&entries), Ok(entries.len() as u64));
 }
 
@@ -490,7 +565,12 @@ async fn every_revision_is_audited_exactly_once_across_a_kill_9_with_two_instanc
         revisions.sort();
         let mut committed: Vec<(String, u64)> = events
             .iter()
-            .map(|(_, body)| (body.alert_id.to_string(), u64::from(body.revision)))
+            .map(|(_, entry)| {
+                (
+                    entry.revision.alert_id.to_string(),
+                    u64::from(entry.revision.revision),
+                )
+            })
             .collect();
         committed.sort();
         (committed, revisions)

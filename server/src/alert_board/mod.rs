@@ -288,7 +288,12 @@ impl AlertBoard {
                 return Ok(());
             };
             position.after = Some(last.clone());
-            let unknown = self.apply(events.into_iter().map(|(_, body)| body).collect())?;
+            let unknown = self.apply(
+                events
+                    .into_iter()
+                    .map(|(_, entry)| entry.revision)
+                    .collect(),
+            )?;
             self.complete(store, unknown).await?;
             if !full {
                 return Ok(());

@@ -8,8 +8,8 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 use utoipa::IntoParams;
 use vangnet_engine::AlertError;
 use vangnet_proto::{AlertId, AlertStatus, DispatchBody, Priority, TimestampMs};
@@ -21,8 +21,6 @@ use super::openapi::{
 };
 use super::{ApiError, Caller, parse_body, require};
 use crate::alert_board::{AlertBoard, BoardKey, key_of};
-use crate::audit;
-use crate::audit_chain::Draft;
 use crate::auth::{Claims, Role};
 use crate::downlink::DeviceLink;
 use crate::orders::OrderIndex;
@@ -300,13 +298,6 @@ enum Transition {
 }
 
 impl Transition {
-    fn action(self) -> &'static str {
-        match self {
-            Self::Acknowledge => "alert.acknowledge",
-            Self::Resolve => "alert.resolve",
-        }
-    }
-
     fn status(self) -> AlertStatus {
         match self {
             Self::Acknowledge => AlertStatus::Acknowledged,
@@ -316,8 +307,9 @@ impl Transition {
 }
 
 /// Runs the transition as one engine step on the alert's partition, so the
-/// new status, its revision (with who and why) and its outbox entry are
-/// committed together; then tells the devices (e.g. `clear` on resolve).
+/// new status, its revision (with who and why, which the audit recorder
+/// puts in the trail) and its outbox entry are committed together; then
+/// tells the devices (e.g. `clear` on resolve).
 /// `POST /api/v1/alerts/{id}/ack` and `/api/v1/alerts/{id}/resolve`.
 #[utoipa::path(
     post,
@@ -416,9 +408,6 @@ pub(crate) async fn act<S: Store>(
                 "the step on alert {id} made no revision"
             )))
         })?;
-    let detail = json!({ "revision": revision.revision, "note": recorded.note });
-    let draft = Draft::new(&claims.sub, transition.action(), id.as_str(), detail);
-    audit::append(store.get_ref(), draft).await?;
     tracing::info!(alert = %id, actor = %claims.sub, status = ?revision.status, "alert handled");
     Ok(HttpResponse::Ok().json(revision))
 }

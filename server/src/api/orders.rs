@@ -20,7 +20,6 @@ use vangnet_proto::{DeviceId, OrderId, TimestampMs};
 use super::methods::Endpoint;
 use super::openapi::{BadRequest, CallErrors, Conflict, Invalid, NotFound, TooManyRequests};
 use super::{ApiError, Caller, parse_body, require};
-use crate::audit;
 use crate::audit_chain::Draft;
 use crate::auth::{Claims, Role};
 use crate::orders::{Clash, OrderIndex};
@@ -113,21 +112,9 @@ fn draft(claims: &Claims, action: &str, body: &OrderBody, stored: Option<&[u8]>)
     Draft::new(&claims.sub, action, subject, detail)
 }
 
-/// Appends an order change to the audit trail; `stored` is the new body as stored.
-async fn audited<S: Store>(
-    store: &S,
-    claims: &Claims,
-    action: &str,
-    body: &OrderBody,
-    stored: Option<&[u8]>,
-) -> Result<(), ApiError> {
-    audit::append(store, draft(claims, action, body, stored)).await?;
-    Ok(())
-}
-
-/// Stores `order` (whose parsed form is `body`) if it clashes with no active
-/// order, checked against the orders of the epoch it is written at; checked
-/// again when another change moved the epoch meanwhile.
+/// Stores `order` (whose parsed form is `body`) with its `audit` entry if it
+/// clashes with no active order, checked against the orders of the epoch it
+/// is written at; checked again when another change moved the epoch meanwhile.
 async fn store_checked<S: Store>(
     store: &S,
     index: &OrderIndex,
@@ -135,6 +122,7 @@ async fn store_checked<S: Store>(
     order: &StoredOrder,
     body: &OrderBody,
     change: OrderChange,
+    audit: &Draft,
 ) -> Result<(), ApiError> {
     let _turn = writes.turn.lock().await;
     let mut retries = crate::backoff::order_write(WRITE_ATTEMPTS - 1).build();
@@ -151,7 +139,7 @@ async fn store_checked<S: Store>(
                 writes.limits.max_per_device,
             )
             .map_err(refused)?;
-        match store.write_order(order, change, epoch).await? {
+        match store.write_order(order, change, epoch, audit).await? {
             OrderWrite::Written => return Ok(()),
             OrderWrite::Exists => {
                 return Err(ApiError::Conflict(format!(
@@ -217,6 +205,7 @@ pub(crate) async fn create<S: Store>(
         id: id.clone(),
         body: bytes,
     };
+    let audit = draft(&caller.0, "order.create", &body, Some(&order.body));
     store_checked(
         store.get_ref(),
         &index,
@@ -224,14 +213,7 @@ pub(crate) async fn create<S: Store>(
         &order,
         &body,
         OrderChange::Create,
-    )
-    .await?;
-    audited(
-        store.get_ref(),
-        &caller.0,
-        "order.create",
-        &body,
-        Some(&order.body),
+        &audit,
     )
     .await?;
     tracing::info!(order = %id, actor = %caller.0.sub, "order created");
@@ -311,6 +293,7 @@ pub(crate) async fn replace<S: Store>(
         id: id.clone(),
         body: bytes,
     };
+    let audit = draft(&caller.0, "order.replace", &body, Some(&order.body));
     store_checked(
         store.get_ref(),
         &index,
@@ -318,14 +301,7 @@ pub(crate) async fn replace<S: Store>(
         &order,
         &body,
         OrderChange::Replace,
-    )
-    .await?;
-    audited(
-        store.get_ref(),
-        &caller.0,
-        "order.replace",
-        &body,
-        Some(&order.body),
+        &audit,
     )
     .await?;
     tracing::info!(order = %id, actor = %caller.0.sub, "order replaced");
@@ -355,16 +331,14 @@ pub(crate) async fn end<S: Store>(
     let id = OrderId::new(id.into_inner());
     let old = stored(store.get_ref(), &id).await?;
     may_touch(&caller.0, &old)?;
-    store.delete_order(&id).await?;
-    audited(store.get_ref(), &caller.0, "order.end", &old, None).await?;
+    let audit = draft(&caller.0, "order.end", &old, None);
+    store.delete_order(&id, &audit).await?;
     tracing::info!(order = %id, actor = %caller.0.sub, "order ended");
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Most bytes one import may carry: enough for tens of thousands of orders.
 pub const IMPORT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-/// Audit entries appended in one step while importing.
-const IMPORT_AUDIT_BATCH: usize = 500;
 
 /// What an import did with each order it was given.
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -428,16 +402,7 @@ pub(crate) async fn import<S: Store>(
         })?;
         orders.push((StoredOrder { id, body: bytes }, body));
     }
-    let report = import_checked(store.get_ref(), &index, &writes, &orders).await?;
-    let created: HashSet<&OrderId> = report.created.iter().collect();
-    let drafts: Vec<Draft> = orders
-        .iter()
-        .filter(|(order, _)| created.contains(&order.id))
-        .map(|(order, body)| draft(&caller.0, "order.import", body, Some(&order.body)))
-        .collect();
-    for batch in drafts.chunks(IMPORT_AUDIT_BATCH) {
-        audit::append_all(store.get_ref(), batch).await?;
-    }
+    let report = import_checked(store.get_ref(), &caller.0, &index, &writes, &orders).await?;
     tracing::info!(
         created = report.created.len(),
         exists = report.exists.len(),
@@ -453,6 +418,7 @@ pub(crate) async fn import<S: Store>(
 /// checks the rest again against its orders.
 async fn import_checked<S: Store>(
     store: &S,
+    claims: &Claims,
     index: &OrderIndex,
     writes: &OrderWrites,
     orders: &[(StoredOrder, OrderBody)],
@@ -487,7 +453,11 @@ async fn import_checked<S: Store>(
                 rest.next();
                 continue;
             }
-            match store.write_order(order, OrderChange::Create, epoch).await? {
+            let audit = draft(claims, "order.import", body, Some(&order.body));
+            match store
+                .write_order(order, OrderChange::Create, epoch, &audit)
+                .await?
+            {
                 OrderWrite::Written => {
                     working.insert(order.id.clone(), body.clone());
                     epoch += 1;

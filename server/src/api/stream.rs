@@ -193,9 +193,9 @@ impl<S: Store> Tail<S> {
                         wait = Duration::ZERO;
                     }
                     let mut chunk = gap.unwrap_or_default();
-                    for (id, body) in events {
-                        if may_see(&self.claims, body.region.as_deref()) {
-                            self.render(&id, &body, &mut chunk).await;
+                    for (id, entry) in events {
+                        if may_see(&self.claims, entry.revision.region.as_deref()) {
+                            self.render(&id, &entry.revision, &mut chunk).await;
                         }
                         self.cursor = Some(id);
                     }

@@ -1,5 +1,8 @@
 //! The tamper-evident audit trail: every API change, alert
 //! revision and dispatch outcome, appended to one hash chain in the store.
+//! An order change is written with its entry in one store step
+//! ([`crate::store::OrderStore`]); an act on an alert is committed with its
+//! revision and recorded from the event log ([`recorder`]).
 //!
 //! Appending is a compare-and-set on the chain's head, so any number of
 //! writers (handlers, the recorder, dispatch, other instances) may append at
@@ -21,11 +24,6 @@ use crate::store::{AuditLog, StoreError};
 
 /// Drafts the writer appends in one step at most.
 const WRITER_BATCH: usize = 256;
-
-/// Appends `draft` to the chain, retrying on the head another writer moved.
-pub async fn append<S: AuditLog>(store: &S, draft: Draft) -> Result<(), StoreError> {
-    append_all(store, &[draft]).await
-}
 
 /// Appends `drafts` to the chain in order and in one step, retrying on the
 /// head another writer moved.

@@ -1,7 +1,10 @@
 //! Follows the store's event log and appends an `alert.revision` entry for
-//! every committed alert revision, in commit order. The last event recorded
-//! is kept in the chain's head, so after a crash (or with several instances
-//! running) every revision is recorded exactly once.
+//! every committed alert revision, in commit order, preceded by the person's
+//! `alert.acknowledge` or `alert.resolve` when one acted. An act is committed
+//! with its revision in one step, so the trail gets every act that changed
+//! an alert, even when the instance that took it died right after. The last
+//! event recorded is kept in the chain's head, so after a crash (or with
+//! several instances running) every revision is recorded exactly once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +12,10 @@ use std::time::Duration;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use vangnet_proto::{DispatchBody, TimestampMs};
+use vangnet_proto::{AlertStatus, DispatchBody, TimestampMs};
 
 use crate::audit_chain::{Draft, Run};
-use crate::store::{EventId, Store, StoreError};
+use crate::store::{EventId, Store, StoreError, TimelineEntry};
 
 /// Events read per round.
 const BATCH: usize = 256;
@@ -37,6 +40,23 @@ pub fn revision_draft(revision: &DispatchBody) -> Draft {
             "cleared": revision.cleared_at.is_some(),
         }),
     )
+}
+
+/// The entry of the person's act behind a revision, if one acted.
+fn act_draft(entry: &TimelineEntry) -> Option<Draft> {
+    let act = entry.act.as_ref()?;
+    let action = match entry.revision.status {
+        AlertStatus::Acknowledged => "alert.acknowledge",
+        AlertStatus::Resolved => "alert.resolve",
+        AlertStatus::Open => "alert.act",
+    };
+    let detail = json!({ "revision": entry.revision.revision, "note": act.note });
+    Some(Draft::new(
+        &act.actor,
+        action,
+        entry.revision.alert_id.as_str(),
+        detail,
+    ))
 }
 
 /// Starts the recorder; it runs until `stop`.
@@ -95,7 +115,11 @@ pub async fn record_pending<S: Store>(store: &S) -> Result<usize, StoreError> {
         let gap = gap
             .as_ref()
             .map(|resumed_at| gap_draft(head.event.as_ref(), resumed_at));
-        let revisions = events.iter().map(|(_, revision)| revision_draft(revision));
+        let revisions = events.iter().flat_map(|(_, entry)| {
+            act_draft(entry)
+                .into_iter()
+                .chain([revision_draft(&entry.revision)])
+        });
         let run = Run::after(
             &head.link,
             gap.into_iter().chain(revisions),
@@ -116,7 +140,7 @@ mod tests {
     use super::*;
     use crate::audit_chain as chain;
     use crate::store::{
-        AuditLog, Commit, EmbeddedStore, PartitionKey, PartitionStore, TimelineEntry,
+        Act, AuditLog, Commit, EmbeddedStore, PartitionKey, PartitionStore, TimelineEntry,
     };
 
     fn revision(alert: &str, revision: u32) -> TimelineEntry {
@@ -191,6 +215,35 @@ mod tests {
                 .all(|e| e.actor == "system" && e.action == "alert.revision")
         );
         assert_eq!(chain::verify(&entries), Ok(3));
+    }
+
+    #[tokio::test]
+    async fn an_act_is_recorded_with_its_actor_and_note_before_the_revision_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("vangnet.redb")).unwrap();
+        let mut acked = revision("alert-1", 2);
+        acked.revision.status = AlertStatus::Acknowledged;
+        acked.act = Some(Act {
+            actor: "dispatcher-1".into(),
+            note: "on it".into(),
+        });
+        commit(&store, 0, vec![revision("alert-1", 1), acked]).await;
+        record_pending(&store).await.unwrap();
+
+        let entries = store.audit_after(0, 10).await.unwrap();
+        let recorded: Vec<(&str, &str, &serde_json::Value)> = entries
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str(), &e.detail["revision"]))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                ("system", "alert.revision", &json!(1)),
+                ("dispatcher-1", "alert.acknowledge", &json!(2)),
+                ("system", "alert.revision", &json!(2)),
+            ]
+        );
+        assert_eq!(entries[1].detail["note"], "on it");
     }
 
     #[tokio::test]

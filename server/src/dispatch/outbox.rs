@@ -159,7 +159,8 @@ impl<S: Store> Reader<S> {
                 }
             };
             let full = events.len() == EVENT_BATCH;
-            for (id, body) in events {
+            for (id, entry) in events {
+                let body = entry.revision;
                 let partition = body
                     .order_id
                     .clone()

@@ -63,7 +63,7 @@ async fn read_new<S: Store>(store: &S, queue: &Queue, cursor: &mut Option<EventI
         let last = last.clone();
         let pushed: Vec<DispatchBody> = events
             .into_iter()
-            .map(|(_, body)| body)
+            .map(|(_, entry)| entry.revision)
             .filter(is_pushed)
             .collect();
         if !pushed.is_empty() {

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use vangnet_proto::DispatchBody;
 
-use super::StoreError;
+use super::{StoreError, TimelineEntry, decode};
 
 /// The ids [`EventId::parse`] takes: a position in a log (a number, optionally
 /// `-` and a number, each of at most 19 digits, or 20 with a leading zero, so
@@ -79,18 +79,32 @@ impl fmt::Display for EventId {
     }
 }
 
+/// Reads an event as the log stores it: a timeline entry, or a bare
+/// revision as versions before acts were logged wrote it.
+pub(super) fn decode_event(json: &[u8]) -> Result<TimelineEntry, StoreError> {
+    decode(json).or_else(|err| match decode::<DispatchBody>(json) {
+        Ok(revision) => Ok(TimelineEntry {
+            revision,
+            act: None,
+        }),
+        Err(_) => Err(err),
+    })
+}
+
 /// The log that alert streams, the alert board, dispatch and the audit
 /// recorder follow, each from where it last read.
 pub trait EventLog: Send + Sync + 'static {
     /// Up to `limit` alert revisions committed after `after` (from the start
-    /// of the log when `None`), oldest first: every committed revision is in
+    /// of the log when `None`), oldest first, each with the act that made it
+    /// if a person acted (so that the audit trail records acts exactly as
+    /// they were committed): every committed revision is in
     /// the log exactly once, in commit order, until the log drops it (both
     /// stores keep about the newest 100,000; see [`EventLog::log_gap_after`]).
     fn events_after(
         &self,
         after: Option<&EventId>,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<(EventId, DispatchBody)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<(EventId, TimelineEntry)>, StoreError>> + Send;
     /// The id of the newest event in the log, if any.
     fn last_event_id(&self) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
     /// Whether a reader at `after` (at the start when `None`) may have missed
@@ -100,4 +114,50 @@ pub trait EventLog: Send + Sync + 'static {
         &self,
         after: Option<&EventId>,
     ) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use vangnet_proto::{
+        AlertId, AlertKind, AlertStatus, IncidentId, OrderId, Priority, TimestampMs, UtcTime,
+    };
+
+    use super::*;
+
+    #[test]
+    fn an_event_stored_as_a_bare_revision_reads_without_an_act() {
+        let at = UtcTime(TimestampMs(1_764_331_200_000));
+        let revision = DispatchBody {
+            alert_id: AlertId::new("alert-1"),
+            incident_id: IncidentId::new("alert-1"),
+            revision: 1,
+            order_id: Some(OrderId::new("order-17")),
+            region: Some("utrecht".into()),
+            priority: Priority::P1,
+            kind: AlertKind::Panic,
+            confidence: None,
+            status: AlertStatus::Open,
+            exercise: false,
+            late: false,
+            count: 1,
+            created_at: at,
+            updated_at: at,
+            cleared_at: None,
+            victim: None,
+            perpetrator: None,
+            zone: None,
+            distance_m: None,
+            summary: String::new(),
+        };
+        let stored = serde_json::to_vec(&revision).unwrap();
+
+        let entry = decode_event(&stored).unwrap();
+        assert_eq!((entry.revision, entry.act), (revision, None));
+    }
+
+    #[test]
+    fn an_event_that_is_neither_an_entry_nor_a_revision_is_corrupt() {
+        let stored = br#"{"revision": "nonsense"}"#;
+        assert!(matches!(decode_event(stored), Err(StoreError::Corrupt(_))));
+    }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use vangnet_proto::OrderId;
 
 use super::StoreError;
+use crate::audit_chain::Draft;
 
 /// A stored protection order, as the API received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,18 +42,27 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Stores `order` only if the orders' epoch is still `epoch`, so that
     /// what was checked against the orders of that epoch still holds when it
     /// is written (another instance may have changed them meanwhile);
-    /// [`OrderChange::Create`] also refuses an id that exists.
+    /// [`OrderChange::Create`] also refuses an id that exists. The order and
+    /// its `audit` entry are written in one atomic step: both or neither.
     fn write_order(
         &self,
         order: &StoredOrder,
         change: OrderChange,
         epoch: u64,
+        audit: &Draft,
     ) -> impl Future<Output = Result<OrderWrite, StoreError>> + Send;
-    /// Replaces or creates an order.
+    /// Replaces or creates an order without an audit entry: seeding a store
+    /// outside the API (the demo, tests).
     fn put_order(&self, order: &StoredOrder)
     -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Removes an order's definition (its partition, alerts and history stay).
-    fn delete_order(&self, id: &OrderId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Removes an order's definition (its partition, alerts and history
+    /// stay) and appends its `audit` entry in the same atomic step; `false`
+    /// when there was no such order, and nothing is written.
+    fn delete_order(
+        &self,
+        id: &OrderId,
+        audit: &Draft,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// One order.
     fn order(
         &self,

@@ -1,18 +1,17 @@
 //! The event log in the embedded store: [`EVENTS`], which a commit appends
 //! to, keeping the newest events only.
 
-use redb::ReadableTable;
-use vangnet_proto::DispatchBody;
-
 use super::{EVENTS, EmbeddedStore, db_error};
-use crate::store::{EventId, EventLog, StoreError, decode};
+use crate::store::events::decode_event;
+use crate::store::{EventId, EventLog, StoreError, TimelineEntry};
+use redb::ReadableTable;
 
 impl EventLog for EmbeddedStore {
     async fn events_after(
         &self,
         after: Option<&EventId>,
         limit: usize,
-    ) -> Result<Vec<(EventId, DispatchBody)>, StoreError> {
+    ) -> Result<Vec<(EventId, TimelineEntry)>, StoreError> {
         let start = match after {
             None => 0,
             Some(id) => id
@@ -29,7 +28,10 @@ impl EventLog for EmbeddedStore {
                 .take(limit)
                 .map(|item| {
                     let (seq, body) = item.map_err(db_error)?;
-                    Ok((event_id(seq.value()), decode(body.value().as_bytes())?))
+                    Ok((
+                        event_id(seq.value()),
+                        decode_event(body.value().as_bytes())?,
+                    ))
                 })
                 .collect()
         })

@@ -3,7 +3,9 @@
 use redb::{ReadableTable, WriteTransaction};
 use vangnet_proto::OrderId;
 
+use super::audit_log::append_in;
 use super::{COUNTERS, EmbeddedStore, ORDERS, db_error};
+use crate::audit_chain::Draft;
 use crate::store::{OrderChange, OrderStore, OrderWrite, StoreError, StoredOrder};
 
 /// The counter in [`COUNTERS`] that moves on with every order change.
@@ -15,8 +17,10 @@ impl OrderStore for EmbeddedStore {
         order: &StoredOrder,
         change: OrderChange,
         epoch: u64,
+        audit: &Draft,
     ) -> Result<OrderWrite, StoreError> {
         let order = order.clone();
+        let (audit, key) = (audit.clone(), self.seal_key.clone());
         self.write(move |txn| {
             let mut orders = txn.open_table(ORDERS).map_err(db_error)?;
             let exists = orders.get(order.id.as_str()).map_err(db_error)?.is_some();
@@ -26,6 +30,7 @@ impl OrderStore for EmbeddedStore {
             if orders_epoch(txn)? != epoch {
                 return Ok(OrderWrite::Moved);
             }
+            append_in(txn, audit, key.as_ref())?;
             orders
                 .insert(order.id.as_str(), order.body.as_slice())
                 .map_err(db_error)?;
@@ -47,8 +52,9 @@ impl OrderStore for EmbeddedStore {
         .await
     }
 
-    async fn delete_order(&self, id: &OrderId) -> Result<bool, StoreError> {
+    async fn delete_order(&self, id: &OrderId, audit: &Draft) -> Result<bool, StoreError> {
         let id = id.clone();
+        let (audit, key) = (audit.clone(), self.seal_key.clone());
         self.write(move |txn| {
             let deleted = txn
                 .open_table(ORDERS)
@@ -57,6 +63,7 @@ impl OrderStore for EmbeddedStore {
                 .map_err(db_error)?
                 .is_some();
             if deleted {
+                append_in(txn, audit, key.as_ref())?;
                 bump_orders_epoch(txn)?;
             }
             Ok(deleted)

@@ -211,7 +211,7 @@ fn write_commit(
         .map_or(1, |(seq, _)| seq.value() + 1);
     for (seq, entry) in (first_event..).zip(commit.revisions) {
         events
-            .insert(seq, encode(&entry.revision)?.as_str())
+            .insert(seq, encode(&entry)?.as_str())
             .map_err(db_error)?;
         let id = entry.revision.alert_id.as_str();
         let replaced = alerts

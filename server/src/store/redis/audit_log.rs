@@ -1,18 +1,24 @@
-//! The audit chain on Redis: `P:{audit}:entries` and `P:{audit}:head`.
+//! The audit chain on Redis: `P:{audit}:entries` and `P:{audit}:head` (on a
+//! cluster in the orders' slot, see [`RedisStore::audit_key`]).
 
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::{Script, ScriptInvocation};
+use vangnet_proto::TimestampMs;
 
 use super::{RedisStore, unavailable};
-use crate::audit_chain::{Entry as AuditEntry, GENESIS, Link, Run as AuditRun};
+use crate::audit_chain::{Draft, Entry as AuditEntry, GENESIS, Link, Run as AuditRun};
 use crate::audit_seal::SealKey;
 use crate::store::audit_log::sealed;
 use crate::store::{AuditHead, AuditLog, EventId, StoreError, decode, encode};
 
 /// Appends audit entries if the chain still ends where they attach.
-static APPEND_AUDIT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/append_audit.lua")));
+static APPEND_AUDIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("scripts/audit_chain.lua"),
+        include_str!("scripts/append_audit.lua")
+    ))
+});
 
 impl AuditLog for RedisStore {
     fn with_audit_key(self, key: Option<SealKey>) -> Self {
@@ -50,21 +56,12 @@ impl AuditLog for RedisStore {
         run: &AuditRun,
         event: Option<&EventId>,
     ) -> Result<bool, StoreError> {
-        let run = sealed(run, self.seal_key.as_ref());
-        let (start, end) = (run.attaches_to(), run.end());
         let mut invocation = APPEND_AUDIT.prepare_invoke();
         invocation
             .key(self.audit_key("head"))
             .key(self.audit_key("entries"))
-            .arg(start.seq)
-            .arg(start.hash.as_str())
-            .arg(GENESIS)
-            .arg(end.seq)
-            .arg(end.hash.as_str())
             .arg(event.map_or("", EventId::as_str));
-        for entry in run.entries() {
-            invocation.arg(encode(entry)?);
-        }
+        self.run_args(&mut invocation, run)?;
         let appended: i64 = invocation
             .invoke_async(&mut self.conn.clone())
             .await
@@ -86,5 +83,40 @@ impl AuditLog for RedisStore {
             .await
             .map_err(unavailable)?;
         entries.iter().map(|json| decode(json.as_bytes())).collect()
+    }
+}
+
+impl RedisStore {
+    /// The run `draft` makes at the chain's end as it is now, for a script
+    /// that writes a change and its audit entry together; the script refuses
+    /// it (and the caller builds it again) when the chain moved meanwhile.
+    pub(super) async fn audit_run(&self, draft: &Draft) -> Result<AuditRun, StoreError> {
+        let head = self.audit_head().await?;
+        Ok(AuditRun::after(
+            &head.link,
+            [draft.clone()],
+            TimestampMs::now(),
+        ))
+    }
+
+    /// Adds `run`, sealed when the store has a key, to a script's arguments
+    /// as `scripts/audit_chain.lua` reads them.
+    pub(super) fn run_args(
+        &self,
+        invocation: &mut ScriptInvocation<'_>,
+        run: &AuditRun,
+    ) -> Result<(), StoreError> {
+        let run = sealed(run, self.seal_key.as_ref());
+        let (start, end) = (run.attaches_to(), run.end());
+        invocation
+            .arg(start.seq)
+            .arg(start.hash.as_str())
+            .arg(GENESIS)
+            .arg(end.seq)
+            .arg(end.hash.as_str());
+        for entry in run.entries() {
+            invocation.arg(encode(entry)?);
+        }
+        Ok(())
     }
 }

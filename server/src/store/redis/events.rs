@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 
-use vangnet_proto::DispatchBody;
-
 use super::shards::Positions;
 use super::{RedisStore, unavailable};
-use crate::store::{EventId, EventLog, StoreError, decode};
+use crate::store::events::decode_event;
+use crate::store::{EventId, EventLog, StoreError, TimelineEntry};
 
 /// About how many events `P:events` keeps (`XADD MAXLEN ~`), per shard.
 pub(super) const EVENTS_MAX_LEN: u64 = 100_000;
@@ -20,7 +19,7 @@ impl EventLog for RedisStore {
         &self,
         after: Option<&EventId>,
         limit: usize,
-    ) -> Result<Vec<(EventId, DispatchBody)>, StoreError> {
+    ) -> Result<Vec<(EventId, TimelineEntry)>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -55,7 +54,7 @@ impl EventLog for RedisStore {
                     .find(|pair| pair.first().is_some_and(|field| field == "body"))
                     .and_then(|pair| pair.get(1))
                     .ok_or_else(|| StoreError::Corrupt(format!("event {id} has no body")))?;
-                let body = decode(body.as_bytes())?;
+                let body = decode_event(body.as_bytes())?;
                 if let Some(position) = positions.0.get_mut(shard) {
                     *position = id;
                 }

@@ -19,7 +19,7 @@
 //! | `P:{p:X}:outbox` | hash | `{alert_id}/{revision}` → outbox entry JSON |
 //! | `P:{p:X}:fixes:{device}` | list | fix JSON in arrival order |
 //! | `P:{p:X}:history-devices` | set | devices with history in the partition |
-//! | `P:events` | stream | field `body`: each committed revision JSON, in commit order |
+//! | `P:events` | stream | field `body`: each committed timeline entry JSON (revision and act), in commit order |
 //! | `P:{audit}:entries` | list | audit entry JSON, in chain order |
 //! | `P:{audit}:head` | hash | `seq`, `hash` of the last audit entry, `event` last audited |
 //! | `P:set-aside` | list | set-aside message JSON, newest first |
@@ -34,7 +34,10 @@
 //! partitions are spread over [`shards::SHARDS`] shards, each with a hash tag
 //! `T` of its own: a partition's keys become `P:{T}:p:X:…`, and each shard has
 //! its own `P:{T}:events` and `P:{T}:alert-times`, which the readers merge
-//! ([`shards`]). The other keys stand alone and are written outside scripts.
+//! ([`shards`]). The audit chain moves into the orders' slot
+//! (`P:{orders}:audit:entries`, `P:{orders}:audit:head`), so that an order
+//! change and its audit entry are written by one script. The other keys
+//! stand alone and are written outside scripts.
 
 mod audit_log;
 mod connection;
@@ -226,9 +229,14 @@ impl RedisStore {
         format!("{}:{{orders}}:epoch", self.shared.prefix)
     }
 
-    /// `P:{audit}:name`: the audit chain's keys.
+    /// The audit chain's keys: `P:{audit}:name` on one server, and on a
+    /// cluster `P:{orders}:audit:name`, in the orders' slot, so that one
+    /// script writes an order change and its audit entry.
     fn audit_key(&self, name: &str) -> String {
-        format!("{}:{{audit}}:{name}", self.shared.prefix)
+        match &self.shared.shards {
+            Shards::One => format!("{}:{{audit}}:{name}", self.shared.prefix),
+            Shards::Spread(_) => format!("{}:{{orders}}:audit:{name}", self.shared.prefix),
+        }
     }
 }
 

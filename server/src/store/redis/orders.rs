@@ -1,4 +1,5 @@
-//! Protection orders on Redis: `P:{orders}` and its epoch.
+//! Protection orders on Redis: `P:{orders}` and its epoch, written by
+//! scripts that append the change's audit entry in the same step.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -7,14 +8,26 @@ use redis::Script;
 use vangnet_proto::OrderId;
 
 use super::{RedisStore, unavailable};
+use crate::audit_chain::Draft;
 use crate::store::{OrderChange, OrderStore, OrderWrite, StoreError, StoredOrder};
 
-/// Writes an order if the orders' epoch is as expected.
-static WRITE_ORDER: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/write_order.lua")));
-/// Deletes an order and moves the epoch on.
-static DELETE_ORDER: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/delete_order.lua")));
+/// Writes an order and its audit entry if the orders' epoch is as expected.
+static WRITE_ORDER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("scripts/audit_chain.lua"),
+        include_str!("scripts/write_order.lua")
+    ))
+});
+/// Deletes an order with its audit entry and moves the epoch on.
+static DELETE_ORDER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("scripts/audit_chain.lua"),
+        include_str!("scripts/delete_order.lua")
+    ))
+});
+
+/// What the order scripts answer when the audit chain moved before they ran.
+const AUDIT_MOVED: i64 = -2;
 
 impl OrderStore for RedisStore {
     async fn write_order(
@@ -22,26 +35,36 @@ impl OrderStore for RedisStore {
         order: &StoredOrder,
         change: OrderChange,
         epoch: u64,
+        audit: &Draft,
     ) -> Result<OrderWrite, StoreError> {
         let change = match change {
             OrderChange::Create => "create",
             OrderChange::Replace => "replace",
         };
-        let written: i64 = WRITE_ORDER
-            .key(self.orders_key())
-            .key(self.epoch_key())
-            .arg(order.id.as_str())
-            .arg(order.body.as_slice())
-            .arg(epoch.to_string())
-            .arg(change)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
-        Ok(match written {
-            1 => OrderWrite::Written,
-            0 => OrderWrite::Exists,
-            _ => OrderWrite::Moved,
-        })
+        loop {
+            let run = self.audit_run(audit).await?;
+            let mut invocation = WRITE_ORDER.prepare_invoke();
+            invocation
+                .key(self.orders_key())
+                .key(self.epoch_key())
+                .key(self.audit_key("head"))
+                .key(self.audit_key("entries"))
+                .arg(order.id.as_str())
+                .arg(order.body.as_slice())
+                .arg(epoch.to_string())
+                .arg(change);
+            self.run_args(&mut invocation, &run)?;
+            let written: i64 = invocation
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?;
+            return Ok(match written {
+                1 => OrderWrite::Written,
+                0 => OrderWrite::Exists,
+                AUDIT_MOVED => continue,
+                _ => OrderWrite::Moved,
+            });
+        }
     }
 
     async fn put_order(&self, order: &StoredOrder) -> Result<(), StoreError> {
@@ -60,15 +83,25 @@ impl OrderStore for RedisStore {
             .map_err(unavailable)
     }
 
-    async fn delete_order(&self, id: &OrderId) -> Result<bool, StoreError> {
-        let deleted: i64 = DELETE_ORDER
-            .key(self.orders_key())
-            .key(self.epoch_key())
-            .arg(id.as_str())
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
-        Ok(deleted == 1)
+    async fn delete_order(&self, id: &OrderId, audit: &Draft) -> Result<bool, StoreError> {
+        loop {
+            let run = self.audit_run(audit).await?;
+            let mut invocation = DELETE_ORDER.prepare_invoke();
+            invocation
+                .key(self.orders_key())
+                .key(self.epoch_key())
+                .key(self.audit_key("head"))
+                .key(self.audit_key("entries"))
+                .arg(id.as_str());
+            self.run_args(&mut invocation, &run)?;
+            let deleted: i64 = invocation
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?;
+            if deleted != AUDIT_MOVED {
+                return Ok(deleted == 1);
+            }
+        }
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {

@@ -688,8 +688,9 @@ async fn trim_history_removes_only_older_fixes<S: Store>(store: &S) {
 /// Creates `order` at the current epoch.
 async fn create_order<S: Store>(store: &S, order: &StoredOrder) -> OrderWrite {
     let epoch = store.orders_epoch().await.unwrap();
+    let audit = audit_draft(order.id.as_str());
     store
-        .write_order(order, OrderChange::Create, epoch)
+        .write_order(order, OrderChange::Create, epoch, &audit)
         .await
         .unwrap()
 }
@@ -732,12 +733,15 @@ async fn an_order_write_at_an_epoch_that_moved_changes_nothing<S: Store>(store: 
         (&second, OrderChange::Create),
         (&replaced, OrderChange::Replace),
     ] {
-        let written = store.write_order(order, change, seen).await.unwrap();
+        let audit = audit_draft(order.id.as_str());
+        let written = store.write_order(order, change, seen, &audit).await;
+        let written = written.unwrap();
         assert_eq!(written, OrderWrite::Moved, "{change:?}");
     }
     assert_eq!(store.orders().await.unwrap(), [first]);
     assert_eq!(store.orders_epoch().await.unwrap(), epoch);
-    let written = store.write_order(&replaced, OrderChange::Replace, epoch);
+    let audit = audit_draft("order-17");
+    let written = store.write_order(&replaced, OrderChange::Replace, epoch, &audit);
     assert_eq!(written.await.unwrap(), OrderWrite::Written);
     assert_eq!(store.orders().await.unwrap(), [replaced]);
 }
@@ -767,9 +771,10 @@ async fn put_delete_and_list_orders_change_the_epoch<S: Store>(store: &S) {
         [replaced.clone(), second.clone()]
     );
 
-    assert!(store.delete_order(&first.id).await.unwrap());
+    let end = audit_draft("order-17");
+    assert!(store.delete_order(&first.id, &end).await.unwrap());
     seen.push(store.orders_epoch().await.unwrap());
-    assert!(!store.delete_order(&first.id).await.unwrap());
+    assert!(!store.delete_order(&first.id, &end).await.unwrap());
     assert_eq!(store.orders_epoch().await.unwrap(), *seen.last().unwrap());
     assert_eq!(store.order(&first.id).await.unwrap(), None);
     assert_eq!(store.orders().await.unwrap(), [second]);
@@ -1031,10 +1036,10 @@ async fn events_follow_commits_in_order_and_resume_after_an_id<S: Store>(store: 
     let all = store.events_after(None, 100).await.unwrap();
     let keys: Vec<String> = all
         .iter()
-        .map(|(_, body)| format!("{}/{}", body.alert_id, body.revision))
+        .map(|(_, entry)| format!("{}/{}", entry.revision.alert_id, entry.revision.revision))
         .collect();
     assert_eq!(keys, ["alert-1/1", "alert-2/1", "alert-3/1", "alert-1/2"]);
-    assert_eq!(all[3].1, body("alert-1", 2, Priority::P1));
+    assert_eq!(all[3].1, revision("alert-1", 2, Priority::P1));
     let ids: Vec<EventId> = all.iter().map(|(id, _)| id.clone()).collect();
     assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
     assert_eq!(store.last_event_id().await.unwrap().as_ref(), ids.last());
@@ -1093,8 +1098,9 @@ async fn a_reader_paging_through_many_partitions_reads_every_event_once<S: Store
         };
         cursor = Some(EventId::parse(last.as_str()).unwrap());
         read.extend(
-            page.iter()
-                .map(|(_, body)| format!("{}/{}", body.alert_id, body.revision)),
+            page.iter().map(|(_, entry)| {
+                format!("{}/{}", entry.revision.alert_id, entry.revision.revision)
+            }),
         );
     }
 
@@ -1368,6 +1374,109 @@ async fn a_devices_push_subscription_keeps_its_device_and_credential<S: Store>(s
 }
 
 /// One `#[tokio::test]` per generic test body, each on a fresh fixture.
+/// Every audit entry, verified as one intact chain.
+async fn intact_trail<S: Store>(store: &S) -> Vec<chain::Entry> {
+    let entries = store.audit_after(0, 1000).await.unwrap();
+    assert_eq!(chain::verify(&entries), Ok(entries.len() as u64));
+    entries
+}
+
+async fn an_order_change_is_written_with_its_audit_entry<S: Store>(store: &S) {
+    let order = StoredOrder {
+        id: OrderId::new("order-17"),
+        body: br#"{"id":"order-17"}"#.to_vec(),
+    };
+    assert_eq!(create_order(store, &order).await, OrderWrite::Written);
+    let end = Draft::new("admin-1", "order.end", "order-17", serde_json::json!({}));
+    assert!(store.delete_order(&order.id, &end).await.unwrap());
+
+    let trail = intact_trail(store).await;
+    let recorded: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|entry| (entry.action.as_str(), entry.subject.as_str()))
+        .collect();
+    assert_eq!(
+        recorded,
+        [("order.create", "order-17"), ("order.end", "order-17")]
+    );
+}
+
+async fn an_order_change_that_is_refused_leaves_no_audit_entry<S: Store>(store: &S) {
+    let order = StoredOrder {
+        id: OrderId::new("order-17"),
+        body: br#"{"id":"order-17"}"#.to_vec(),
+    };
+    assert_eq!(create_order(store, &order).await, OrderWrite::Written);
+    let epoch = store.orders_epoch().await.unwrap();
+
+    assert_eq!(create_order(store, &order).await, OrderWrite::Exists);
+    let replace = audit_draft("order-17");
+    let stale = store.write_order(&order, OrderChange::Replace, epoch - 1, &replace);
+    assert_eq!(stale.await.unwrap(), OrderWrite::Moved);
+    let (unknown, end) = (OrderId::new("order-18"), audit_draft("order-18"));
+    assert!(!store.delete_order(&unknown, &end).await.unwrap());
+
+    assert_eq!(intact_trail(store).await.len(), 1);
+}
+
+async fn order_changes_racing_other_audit_writers_keep_one_intact_chain<S: Store + Clone>(
+    store: &S,
+) {
+    let appender = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 0..20 {
+                crate::audit::append_all(&store, &[audit_draft(&format!("other-{n}"))])
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    for n in 0..20 {
+        let order = StoredOrder {
+            id: OrderId::new(format!("order-{n}")),
+            body: br#"{}"#.to_vec(),
+        };
+        assert_eq!(create_order(store, &order).await, OrderWrite::Written);
+    }
+    appender.await.unwrap();
+
+    let trail = intact_trail(store).await;
+    assert_eq!(trail.len(), 40);
+    let orders = trail.iter().filter(|e| e.subject.starts_with("order-"));
+    assert_eq!(orders.count(), 20);
+}
+
+async fn an_order_change_on_a_store_with_an_audit_key_is_sealed<S: Store + Clone>(store: &S) {
+    let key = SealKey::generate();
+    let sealing = store.clone().with_audit_key(Some(key.clone()));
+    let order = StoredOrder {
+        id: OrderId::new("order-17"),
+        body: br#"{"id":"order-17"}"#.to_vec(),
+    };
+    assert_eq!(create_order(&sealing, &order).await, OrderWrite::Written);
+
+    let trail = intact_trail(store).await;
+    let verified = chain::verify_sealed(&trail, Some(&key)).unwrap();
+    assert_eq!((verified.entries, verified.sealed_from), (1, Some(1)));
+}
+
+async fn the_event_log_carries_the_act_behind_a_revision<S: Store>(store: &S) {
+    let acted = TimelineEntry {
+        act: Some(Act {
+            actor: "dispatcher-1".into(),
+            note: "on it".into(),
+        }),
+        ..revision("alert-1", 2, Priority::P1)
+    };
+    let revisions = vec![revision("alert-1", 1, Priority::P1), acted.clone()];
+    commit_next(store, &order("order-17"), with_revisions(revisions, T0)).await;
+
+    let events = store.events_after(None, 10).await.unwrap();
+    let entries: Vec<TimelineEntry> = events.into_iter().map(|(_, entry)| entry).collect();
+    assert_eq!(entries, [revision("alert-1", 1, Priority::P1), acted]);
+}
+
 macro_rules! conformance_suite {
     ($fixture:expr; $($test:ident),+ $(,)?) => {
         use super::Fixture as _;
@@ -1469,6 +1578,11 @@ both_stores!(
     creating_an_existing_order_is_refused_and_changes_nothing,
     an_order_write_at_an_epoch_that_moved_changes_nothing,
     put_delete_and_list_orders_change_the_epoch,
+    an_order_change_is_written_with_its_audit_entry,
+    an_order_change_that_is_refused_leaves_no_audit_entry,
+    order_changes_racing_other_audit_writers_keep_one_intact_chain,
+    an_order_change_on_a_store_with_an_audit_key_is_sealed,
+    the_event_log_carries_the_act_behind_a_revision,
     two_concurrent_commits_at_the_same_version_let_exactly_one_win,
     alerts_lists_the_latest_revision_per_alert_of_a_partition,
     alerts_before_pages_the_latest_revisions_of_every_partition_newest_first,

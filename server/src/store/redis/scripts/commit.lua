@@ -36,7 +36,7 @@ if arg <= #ARGV then
   local timeline = 7 + fixes
   for revision = arg + 1, #ARGV, 7 do
     redis.call('HSET', alerts, ARGV[revision], ARGV[revision + 1])
-    redis.call('XADD', events, 'MAXLEN', '~', max_len, '*', 'body', ARGV[revision + 1])
+    redis.call('XADD', events, 'MAXLEN', '~', max_len, '*', 'body', ARGV[revision + 2])
     redis.call('RPUSH', KEYS[timeline], ARGV[revision + 2])
     redis.call('HSET', outbox, ARGV[revision + 3], ARGV[revision + 4])
     redis.call('ZADD', times, ARGV[revision + 5], ARGV[revision + 6])
