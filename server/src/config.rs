@@ -193,7 +193,13 @@ impl Config {
     /// The configuration of a command that takes no setting flags: the file
     /// at `path`, overridden by the environment.
     pub fn from_env_and_file(path: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::from_settings(Settings::from_env_and_file(path)?)
+        Self::from_file(&Environment::read()?, path)
+    }
+
+    /// The configuration of the file at `path` (none: the defaults) under
+    /// the variables `environment` read.
+    pub fn from_file(environment: &Environment, path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_settings(Settings::resolve(&environment.0, path)?)
     }
 
     /// Checks every setting and builds the configuration.
@@ -700,6 +706,17 @@ fn parse_readable_file(value: &str) -> Result<PathBuf, String> {
     std::fs::File::open(&path)
         .map(|_| path.clone())
         .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The `VANGNET_*` variables as read once, against which configuration
+/// files are read ([`Config::from_file`]).
+pub struct Environment(clap::ArgMatches);
+
+impl Environment {
+    /// Reads the variables of this process's environment.
+    pub fn read() -> Result<Self, ConfigError> {
+        Settings::from_env().map(Self)
+    }
 }
 
 #[cfg(test)]

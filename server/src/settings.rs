@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Command};
@@ -183,9 +184,9 @@ impl Settings {
     /// clap matched them in `given`), else the file at `path`, else its
     /// default. Values are trimmed, and a blank one counts as unset.
     pub fn resolve(given: &ArgMatches, path: Option<&Path>) -> Result<Self, ConfigError> {
-        let command = Self::augment_args(Command::new("vangnet"));
+        let command = &*COMMAND;
         let (mut from_file, routes) = match path {
-            Some(path) => read_file(path, &command)?,
+            Some(path) => read_file(path, command)?,
             None => Default::default(),
         };
         let mut resolved = toml::Table::new();
@@ -216,15 +217,19 @@ impl Settings {
         Ok(Self { routes, ..settings })
     }
 
-    /// The settings in force for a subcommand that takes them from the
-    /// environment and the file at `path` only, not from flags.
-    pub fn from_env_and_file(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let given = Self::augment_args(Command::new("vangnet"))
+    /// The settings' variables as clap matches them without flags, for a
+    /// subcommand that takes settings from the environment and a file only.
+    pub fn from_env() -> Result<ArgMatches, ConfigError> {
+        COMMAND
+            .clone()
             .try_get_matches_from(["vangnet"])
-            .map_err(|e| ConfigError::new("VANGNET_*", e.kind().to_string()))?;
-        Self::resolve(&given, path)
+            .map_err(|e| ConfigError::new("VANGNET_*", e.kind().to_string()))
     }
 }
+
+/// The settings as clap arguments, built once: [`Settings::resolve`] walks them for each file.
+static COMMAND: LazyLock<Command> =
+    LazyLock::new(|| Settings::augment_args(Command::new("vangnet")));
 
 /// `value` trimmed, if anything is left.
 fn non_blank(value: &str) -> Option<String> {
