@@ -36,18 +36,23 @@ fn order(id: &str) -> Value {
     })
 }
 
+/// Posts order `id` as an admin; the answer's status and body.
+async fn post_order(app: &TestApp, id: &str) -> (u16, Value) {
+    let admin = token_for(Role::Admin);
+    let order = order(id);
+    app.call(
+        reqwest::Method::POST,
+        "/api/v1/orders",
+        Some(&admin),
+        Some(&order),
+    )
+    .await
+}
+
 /// Creates orders through the API, each of which appends one entry.
 async fn create_orders(app: &TestApp, ids: &[&str]) {
     for id in ids {
-        let admin = token_for(Role::Admin);
-        let (status, body) = app
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/orders",
-                Some(&admin),
-                Some(&order(id)),
-            )
-            .await;
+        let (status, body) = post_order(app, id).await;
         assert_eq!(status, 201, "{body}");
     }
 }
@@ -71,6 +76,17 @@ async fn raise_panic(app: &TestApp, id: &str) -> String {
         .unwrap()
         .json();
     receipt["alert_ids"][0].as_str().unwrap().to_owned()
+}
+
+/// Acknowledges `alert` as `dispatcher-1` with `note`.
+async fn acknowledge(app: &TestApp, alert: &str, note: &str) {
+    let dispatcher = token_for(Role::Dispatcher);
+    let path = format!("/api/v1/alerts/{alert}/ack");
+    let note = json!({ "note": note });
+    let (status, body) = app
+        .call(reqwest::Method::POST, &path, Some(&dispatcher), Some(&note))
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// The whole trail, read page by page through the API.
@@ -166,17 +182,7 @@ async fn an_order_change_a_panic_and_its_ack_appear_in_the_trail_with_actor_and_
     let app = app().await;
     create_orders(&app, &["a-1"]).await;
     let alert = raise_panic(&app, "a-1").await;
-    let dispatcher = token_for(Role::Dispatcher);
-    let path = format!("/api/v1/alerts/{alert}/ack");
-    let (status, body) = app
-        .call(
-            reqwest::Method::POST,
-            &path,
-            Some(&dispatcher),
-            Some(&json!({"note": "on it"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    acknowledge(&app, &alert, "on it").await;
 
     eventually(
         Duration::from_secs(10),
@@ -227,18 +233,11 @@ async fn an_order_change_the_trail_cannot_record_is_not_made() {
     let app = app().await;
     create_orders(&app, &["u-0"]).await;
     let blocked = BlockedChain::block(&app);
-    let admin = token_for(Role::Admin);
-    let (status, body) = app
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/orders",
-            Some(&admin),
-            Some(&order("u-1")),
-        )
-        .await;
+    let (status, body) = post_order(&app, "u-1").await;
     assert_eq!(status, 503, "{body}");
     blocked.unblock();
 
+    let admin = token_for(Role::Admin);
     let (status, _) = app
         .call(
             reqwest::Method::GET,
@@ -257,17 +256,7 @@ async fn an_ack_taken_by_an_instance_killed_before_it_audited_is_still_in_the_tr
     create_orders(&app, &["k-1"]).await;
     let alert = raise_panic(&app, "k-1").await;
     let blocked = BlockedChain::block(&app);
-    let dispatcher = token_for(Role::Dispatcher);
-    let path = format!("/api/v1/alerts/{alert}/ack");
-    let (status, body) = app
-        .call(
-            reqwest::Method::POST,
-            &path,
-            Some(&dispatcher),
-            Some(&json!({"note": "on my way"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    acknowledge(&app, &alert, "on my way").await;
     app.kill9();
     blocked.unblock();
     app.restart().await;

@@ -118,37 +118,13 @@ pub trait EventLog: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
-    use vangnet_proto::{
-        AlertId, AlertKind, AlertStatus, IncidentId, OrderId, Priority, TimestampMs, UtcTime,
-    };
+    use vangnet_proto::Priority;
 
     use super::*;
 
     #[test]
     fn an_event_stored_as_a_bare_revision_reads_without_an_act() {
-        let at = UtcTime(TimestampMs(1_764_331_200_000));
-        let revision = DispatchBody {
-            alert_id: AlertId::new("alert-1"),
-            incident_id: IncidentId::new("alert-1"),
-            revision: 1,
-            order_id: Some(OrderId::new("order-17")),
-            region: Some("utrecht".into()),
-            priority: Priority::P1,
-            kind: AlertKind::Panic,
-            confidence: None,
-            status: AlertStatus::Open,
-            exercise: false,
-            late: false,
-            count: 1,
-            created_at: at,
-            updated_at: at,
-            cleared_at: None,
-            victim: None,
-            perpetrator: None,
-            zone: None,
-            distance_m: None,
-            summary: String::new(),
-        };
+        let revision = crate::store::conformance::body("alert-1", 1, Priority::P1);
         let stored = serde_json::to_vec(&revision).unwrap();
 
         let entry = decode_event(&stored).unwrap();

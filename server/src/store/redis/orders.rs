@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 use vangnet_proto::OrderId;
 
 use super::{RedisStore, unavailable};
@@ -41,30 +41,20 @@ impl OrderStore for RedisStore {
             OrderChange::Create => "create",
             OrderChange::Replace => "replace",
         };
-        loop {
-            let run = self.audit_run(audit).await?;
-            let mut invocation = WRITE_ORDER.prepare_invoke();
-            invocation
-                .key(self.orders_key())
-                .key(self.epoch_key())
-                .key(self.audit_key("head"))
-                .key(self.audit_key("entries"))
-                .arg(order.id.as_str())
-                .arg(order.body.as_slice())
-                .arg(epoch.to_string())
-                .arg(change);
-            self.run_args(&mut invocation, &run)?;
-            let written: i64 = invocation
-                .invoke_async(&mut self.conn.clone())
-                .await
-                .map_err(unavailable)?;
-            return Ok(match written {
-                1 => OrderWrite::Written,
-                0 => OrderWrite::Exists,
-                AUDIT_MOVED => continue,
-                _ => OrderWrite::Moved,
-            });
-        }
+        let written = self
+            .with_audit_entry(&WRITE_ORDER, audit, |invocation| {
+                invocation
+                    .arg(order.id.as_str())
+                    .arg(order.body.as_slice())
+                    .arg(epoch.to_string())
+                    .arg(change);
+            })
+            .await?;
+        Ok(match written {
+            1 => OrderWrite::Written,
+            0 => OrderWrite::Exists,
+            _ => OrderWrite::Moved,
+        })
     }
 
     async fn put_order(&self, order: &StoredOrder) -> Result<(), StoreError> {
@@ -84,24 +74,12 @@ impl OrderStore for RedisStore {
     }
 
     async fn delete_order(&self, id: &OrderId, audit: &Draft) -> Result<bool, StoreError> {
-        loop {
-            let run = self.audit_run(audit).await?;
-            let mut invocation = DELETE_ORDER.prepare_invoke();
-            invocation
-                .key(self.orders_key())
-                .key(self.epoch_key())
-                .key(self.audit_key("head"))
-                .key(self.audit_key("entries"))
-                .arg(id.as_str());
-            self.run_args(&mut invocation, &run)?;
-            let deleted: i64 = invocation
-                .invoke_async(&mut self.conn.clone())
-                .await
-                .map_err(unavailable)?;
-            if deleted != AUDIT_MOVED {
-                return Ok(deleted == 1);
-            }
-        }
+        let deleted = self
+            .with_audit_entry(&DELETE_ORDER, audit, |invocation| {
+                invocation.arg(id.as_str());
+            })
+            .await?;
+        Ok(deleted == 1)
     }
 
     async fn order(&self, id: &OrderId) -> Result<Option<StoredOrder>, StoreError> {
@@ -141,5 +119,36 @@ impl OrderStore for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(epoch.unwrap_or(0))
+    }
+}
+
+impl RedisStore {
+    /// Runs an order script on the orders, their epoch and the audit chain
+    /// with the arguments `args` adds, then `audit`'s entry at the chain's
+    /// end; builds the entry again while other writers move the chain.
+    async fn with_audit_entry(
+        &self,
+        script: &Script,
+        audit: &Draft,
+        args: impl Fn(&mut ScriptInvocation<'_>),
+    ) -> Result<i64, StoreError> {
+        loop {
+            let run = self.audit_run(audit).await?;
+            let mut invocation = script.prepare_invoke();
+            invocation
+                .key(self.orders_key())
+                .key(self.epoch_key())
+                .key(self.audit_key("head"))
+                .key(self.audit_key("entries"));
+            args(&mut invocation);
+            self.run_args(&mut invocation, &run)?;
+            let answer: i64 = invocation
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?;
+            if answer != AUDIT_MOVED {
+                return Ok(answer);
+            }
+        }
     }
 }

@@ -332,7 +332,8 @@ fn order(id: &str) -> PartitionKey {
     PartitionKey::Order(OrderId::new(id))
 }
 
-fn body(alert: &str, revision: u32, priority: Priority) -> DispatchBody {
+/// A revision of `alert` in order-17, as the engine makes them.
+pub(in crate::store) fn body(alert: &str, revision: u32, priority: Priority) -> DispatchBody {
     DispatchBody {
         alert_id: AlertId::new(alert),
         incident_id: IncidentId::new(alert),
