@@ -55,7 +55,10 @@ async fn trim<S: Store>(store: &S, alerts_from: TimestampMs, before: TimestampMs
     let next = match store.forget_positions(alerts_from, before).await {
         Ok(0) => before,
         Ok(alerts) => {
-            tracing::info!(alerts, "positions past retention removed from resolved alerts");
+            tracing::info!(
+                alerts,
+                "positions past retention removed from resolved alerts"
+            );
             before
         }
         Err(err) => {
@@ -65,7 +68,10 @@ async fn trim<S: Store>(store: &S, alerts_from: TimestampMs, before: TimestampMs
     };
     match forget_ended_devices(store, before).await {
         Ok(0) => {}
-        Ok(orders) => tracing::info!(orders, "device states of ended orders past retention removed"),
+        Ok(orders) => tracing::info!(
+            orders,
+            "device states of ended orders past retention removed"
+        ),
         Err(err) => tracing::warn!(%err, "removing ended orders' device states postponed"),
     }
     next

@@ -197,7 +197,10 @@ async fn a_resolved_alert_older_than_the_retention_is_served_without_coordinates
 
     let alert = read_alert(&app, "a-resolved").await;
     let timeline = alert["timeline"].as_array().unwrap();
-    assert_eq!((alert["status"].as_str(), timeline.len()), (Some("resolved"), 2));
+    assert_eq!(
+        (alert["status"].as_str(), timeline.len()),
+        (Some("resolved"), 2)
+    );
     assert!(!timeline.iter().any(locates), "{alert}");
     assert_eq!(timeline[1]["act"]["note"], "unit on scene");
     assert_eq!(
@@ -209,9 +212,11 @@ async fn a_resolved_alert_older_than_the_retention_is_served_without_coordinates
 #[tokio::test]
 async fn an_open_alert_older_than_the_retention_keeps_its_coordinates() {
     let app = app_past_retention().await;
-    eventually(Duration::from_secs(10), "the resolved alert's removed", || async {
-        !locates(&read_alert(&app, "a-resolved").await)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the resolved alert's removed",
+        || async { !locates(&read_alert(&app, "a-resolved").await) },
+    )
     .await
     .unwrap();
 
@@ -228,13 +233,23 @@ async fn events_older_than_the_retention_are_no_longer_served() {
     let store = app.store();
     let served = || async {
         let events = store.events_after(None, 100).await.unwrap();
-        events.into_iter().map(|(_, revision)| revision).collect::<Vec<_>>()
+        events
+            .into_iter()
+            .map(|(_, revision)| revision)
+            .collect::<Vec<_>>()
     };
 
-    eventually(Duration::from_secs(10), "the old events dropped", || async {
-        let served = served().await;
-        !served.is_empty() && served.iter().all(|revision| revision.updated_at.0 > long_ago())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the old events dropped",
+        || async {
+            let served = served().await;
+            !served.is_empty()
+                && served
+                    .iter()
+                    .all(|revision| revision.updated_at.0 > long_ago())
+        },
+    )
     .await
     .unwrap();
 
@@ -247,10 +262,14 @@ async fn an_ended_orders_device_states_older_than_the_retention_are_removed() {
     let app = app_past_retention().await;
     let store = app.store();
 
-    eventually(Duration::from_secs(10), "the device states removed", || async {
-        let state = store.load(&ended_order()).await.unwrap().unwrap();
-        state.value.is_empty()
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the device states removed",
+        || async {
+            let state = store.load(&ended_order()).await.unwrap().unwrap();
+            state.value.is_empty()
+        },
+    )
     .await
     .unwrap();
 

@@ -86,14 +86,13 @@ impl PartitionStore for EmbeddedStore {
         self.write(move |txn| {
             let name = name.as_str();
             let mut states = txn.open_table(STATES).map_err(db_error)?;
-            let Some((version, committed_at)) = states
-                .get(name)
-                .map_err(db_error)?
-                .map(|state| {
-                    let (version, at) = state.value();
-                    (version, <[u8; 8]>::try_from(at).ok().map(u64::from_be_bytes))
-                })
-            else {
+            let Some((version, committed_at)) = states.get(name).map_err(db_error)?.map(|state| {
+                let (version, at) = state.value();
+                (
+                    version,
+                    <[u8; 8]>::try_from(at).ok().map(u64::from_be_bytes),
+                )
+            }) else {
                 return Ok(false);
             };
             if names.is_empty()
@@ -104,7 +103,10 @@ impl PartitionStore for EmbeddedStore {
             }
             let at = committed_at.map(u64::to_be_bytes);
             states
-                .insert(name, (version + 1, at.as_ref().map_or(&[][..], |at| &at[..])))
+                .insert(
+                    name,
+                    (version + 1, at.as_ref().map_or(&[][..], |at| &at[..])),
+                )
                 .map_err(db_error)?;
             let mut parts = txn.open_table(STATE_PARTS).map_err(db_error)?;
             for part in &names {

@@ -183,7 +183,10 @@ impl PartitionStore for RedisStore {
                     let (id, partition) = member.split_once(MEMBER_SEPARATOR).ok_or_else(|| {
                         StoreError::Corrupt(format!("alert time index member `{member}`"))
                     })?;
-                    if self.forget_alert_positions(&mut conn, id, partition).await? {
+                    if self
+                        .forget_alert_positions(&mut conn, id, partition)
+                        .await?
+                    {
                         forgotten += 1;
                     }
                 }
@@ -372,8 +375,7 @@ impl RedisStore {
             .iter()
             .map(|json| decode::<TimelineEntry>(json.as_bytes()))
             .collect::<Result<Vec<_>, _>>()?;
-        let Some((stripped, entries)) =
-            without_positions(&decode(current.as_bytes())?, &entries)
+        let Some((stripped, entries)) = without_positions(&decode(current.as_bytes())?, &entries)
         else {
             return Ok(false);
         };

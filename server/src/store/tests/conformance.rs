@@ -1355,12 +1355,24 @@ async fn a_resolved_alert_revised_before_the_cutoff_loses_its_positions<S: Store
     let alert = store.alert(&AlertId::new("alert-resolved")).await.unwrap();
     let alert = alert.unwrap();
     assert!(!holds_a_position(&alert.current));
-    assert_eq!(alert.current.summary, "Perpetrator within the alarm distance of the victim");
     assert_eq!(
-        (alert.current.status, alert.current.revision, alert.timeline.len()),
+        alert.current.summary,
+        "Perpetrator within the alarm distance of the victim"
+    );
+    assert_eq!(
+        (
+            alert.current.status,
+            alert.current.revision,
+            alert.timeline.len()
+        ),
         (AlertStatus::Resolved, 2, 2)
     );
-    assert!(alert.timeline.iter().all(|entry| !holds_a_position(&entry.revision)));
+    assert!(
+        alert
+            .timeline
+            .iter()
+            .all(|entry| !holds_a_position(&entry.revision))
+    );
     assert_eq!(alert.timeline[1].act.as_ref().unwrap().note, "false alarm");
     let partition_alerts = store.alerts(&order("order-17")).await.unwrap();
     assert!(!holds_a_position(&partition_alerts[1]));
@@ -1376,7 +1388,10 @@ async fn an_open_alert_keeps_its_positions_past_the_cutoff<S: Store>(store: &S) 
 
     let alert = store.alert(&AlertId::new("alert-open")).await.unwrap();
     let alert = alert.unwrap();
-    assert_eq!(alert.current, located_revision("alert-open", 1, AlertStatus::Open).revision);
+    assert_eq!(
+        alert.current,
+        located_revision("alert-open", 1, AlertStatus::Open).revision
+    );
     assert!(holds_a_position(&alert.timeline[0].revision));
 }
 
@@ -1421,7 +1436,35 @@ async fn no_event_is_dropped_before_the_audit_trail_recorded_one<S: Store>(store
     let removed = store.trim_events(TimestampMs(T0 + 10), None);
 
     assert_eq!(removed.await.unwrap(), 0);
-    assert_eq!(store.events_after(None, 10).await.unwrap().len(), events.len());
+    assert_eq!(
+        store.events_after(None, 10).await.unwrap().len(),
+        events.len()
+    );
+}
+
+async fn a_trim_of_every_shards_events_leaves_the_audit_reader_no_gap<S: Store>(store: &S) {
+    for n in 0..20 {
+        let partition = order(&format!("order-{n}"));
+        let alert = format!("alert-{n}");
+        let commit = with_revisions(vec![revision(&alert, 1, Priority::P1)], T0);
+        commit_next(store, &partition, commit).await;
+    }
+    let audited = store.last_event_id().await.unwrap().unwrap();
+
+    let removed = store.trim_events(TimestampMs(T0 + 10), Some(&audited));
+
+    let removed = removed.await.unwrap();
+    let left = store.events_after(None, 100).await.unwrap().len();
+    assert!(removed > 0);
+    assert_eq!(removed + left as u64, 20);
+    assert_eq!(store.log_gap_after(Some(&audited)).await.unwrap(), None);
+    assert!(
+        store
+            .events_after(Some(&audited), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Commits the parts of an ended order's partition once, at T0.
@@ -1789,6 +1832,7 @@ both_stores!(
     events_made_before_the_cutoff_are_dropped_up_to_the_audited_one,
     events_made_since_the_cutoff_stay_in_the_log,
     no_event_is_dropped_before_the_audit_trail_recorded_one,
+    a_trim_of_every_shards_events_leaves_the_audit_reader_no_gap,
     parts_of_a_partition_committed_before_the_cutoff_are_removed_and_its_version_moves_on,
     parts_of_a_partition_committed_since_the_cutoff_or_at_another_version_stay,
 );
