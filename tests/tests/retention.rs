@@ -235,7 +235,7 @@ async fn events_older_than_the_retention_are_no_longer_served() {
         let events = store.events_after(None, 100).await.unwrap();
         events
             .into_iter()
-            .map(|(_, revision)| revision)
+            .map(|(_, entry)| entry.revision)
             .collect::<Vec<_>>()
     };
 

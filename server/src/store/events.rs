@@ -99,7 +99,8 @@ pub trait EventLog: Send + Sync + 'static {
     /// if a person acted (so that the audit trail records acts exactly as
     /// they were committed): every committed revision is in
     /// the log exactly once, in commit order, until the log drops it (both
-    /// stores keep about the newest 100,000; see [`EventLog::log_gap_after`]).
+    /// stores keep about the newest 100,000, and [`EventLog::trim_events`]
+    /// drops older ones; see [`EventLog::log_gap_after`]).
     fn events_after(
         &self,
         after: Option<&EventId>,

@@ -162,7 +162,8 @@ impl RedisStore {
                 .await
                 .map_err(unavailable)?;
             for (id, fields) in &entries {
-                if stream_id(id)? >= kept_at || body_of(id, fields)?.revision.updated_at.0 >= before {
+                if stream_id(id)? >= kept_at || body_of(id, fields)?.revision.updated_at.0 >= before
+                {
                     return Ok(Some(id.clone()));
                 }
             }
