@@ -82,7 +82,7 @@ pub struct StoredAlert {
 /// A partition's engine state as the caller serialized it: part name → bytes.
 ///
 /// A commit writes only the parts that changed; a load returns every part.
-/// The name `version` is the store's own and is never a part.
+/// The names `version` and `committed_at` are the store's own and never parts.
 pub type StateParts = BTreeMap<String, Vec<u8>>;
 
 /// Everything one processing step changes in one partition, written atomically.

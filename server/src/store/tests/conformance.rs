@@ -1735,6 +1735,12 @@ macro_rules! both_stores {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_redis_partition_without_a_commit_time_gives_up_its_parts_to_any_cutoff() {
+                super::a_redis_partition_without_a_commit_time_gives_up_its_parts_to_any_cutoff()
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_commit_after_redis_forgot_its_scripts_loads_them_again() {
                 super::a_commit_after_redis_forgot_its_scripts_loads_them_again().await;
             }
@@ -1853,6 +1859,27 @@ async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
     assert_eq!(store.log_gap_after(None).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[0])).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[2])).await.unwrap(), None);
+}
+
+/// Redis only: a partition last committed before commits recorded their
+/// time counts as older than any cutoff.
+async fn a_redis_partition_without_a_commit_time_gives_up_its_parts_to_any_cutoff() {
+    let fixture = RedisFixture::new();
+    let store = fixture.store();
+    let partition = an_ended_orders_state(store).await;
+    let _: u64 = redis::cmd("HDEL")
+        .arg(format!("{}:{{p:{partition}}}:state", fixture.prefix))
+        .arg("committed_at")
+        .query(&mut fixture.raw())
+        .unwrap();
+
+    let devices = device_parts();
+
+    let removed = store.remove_parts(&partition, 1, &devices, TimestampMs(0));
+
+    assert!(removed.await.unwrap());
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!((loaded.version, loaded.value.len()), (2, 2));
 }
 
 /// Embedded only: a log that keeps two events drops the oldest, and a
