@@ -178,19 +178,41 @@ impl PartitionStore for RedisStore {
                     .query_async(&mut conn)
                     .await
                     .map_err(unavailable)?;
+                if members.is_empty() {
+                    break;
+                }
                 offset += members.len();
-                for member in &members {
-                    let (id, partition) = member.split_once(MEMBER_SEPARATOR).ok_or_else(|| {
-                        StoreError::Corrupt(format!("alert time index member `{member}`"))
-                    })?;
+                let exhausted = members.len() < SCAN_BATCH;
+                let members = members
+                    .iter()
+                    .map(|member| {
+                        member.split_once(MEMBER_SEPARATOR).ok_or_else(|| {
+                            StoreError::Corrupt(format!("alert time index member `{member}`"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut read = redis::pipe();
+                for (id, partition) in &members {
+                    read.cmd("HGET").arg(self.key(partition, "alerts")).arg(id);
+                    read.cmd("LRANGE")
+                        .arg(self.key(partition, &format!("timeline:{id}")))
+                        .arg(0)
+                        .arg(-1);
+                }
+                let stored: Vec<(Option<String>, Vec<String>)> =
+                    read.query_async(&mut conn).await.map_err(unavailable)?;
+                for ((id, partition), (current, timeline)) in members.iter().zip(stored) {
+                    let Some(current) = current else {
+                        continue;
+                    };
                     if self
-                        .forget_alert_positions(&mut conn, id, partition)
+                        .forget_alert_positions(&mut conn, (id, partition), &current, &timeline)
                         .await?
                     {
                         forgotten += 1;
                     }
                 }
-                if members.len() < SCAN_BATCH {
+                if exhausted {
                     break;
                 }
             }
@@ -346,31 +368,16 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Takes the positions out of one alert if it is resolved and holds
-    /// any, unless a commit changed it meanwhile; whether it did.
+    /// Takes the positions out of one alert, `current` and `timeline` as
+    /// read, if it is resolved and holds any, unless a commit changed it
+    /// meanwhile; whether it did.
     async fn forget_alert_positions(
         &self,
         conn: &mut Connection,
-        id: &str,
-        partition: &str,
+        (id, partition): (&str, &str),
+        current: &str,
+        timeline: &[String],
     ) -> Result<bool, StoreError> {
-        let alerts = self.key(partition, "alerts");
-        let timeline_key = self.key(partition, &format!("timeline:{id}"));
-        let (current, timeline): (Option<String>, Vec<String>) = redis::pipe()
-            .atomic()
-            .cmd("HGET")
-            .arg(&alerts)
-            .arg(id)
-            .cmd("LRANGE")
-            .arg(&timeline_key)
-            .arg(0)
-            .arg(-1)
-            .query_async(conn)
-            .await
-            .map_err(unavailable)?;
-        let Some(current) = current else {
-            return Ok(false);
-        };
         let entries = timeline
             .iter()
             .map(|json| decode::<TimelineEntry>(json.as_bytes()))
@@ -379,11 +386,11 @@ impl RedisStore {
         else {
             return Ok(false);
         };
-        let mut invocation = FORGET_POSITIONS.key(alerts);
+        let mut invocation = FORGET_POSITIONS.key(self.key(partition, "alerts"));
         invocation
-            .key(timeline_key)
+            .key(self.key(partition, &format!("timeline:{id}")))
             .arg(id)
-            .arg(&current)
+            .arg(current)
             .arg(timeline.len())
             .arg(encode(&stripped)?);
         for entry in &entries {
