@@ -21,6 +21,7 @@ use vangnet_proto::order::OrderBody;
 use vangnet_proto::{Ack, Command, DeviceId, DispatchBody, TimestampMs};
 
 use self::state::PartitionState;
+pub(crate) use self::state::is_device_part;
 use crate::store::{
     Act, Commit, CommitOutcome, HistoryEntry, PartitionKey, PartitionStore, StoreError,
     TimelineEntry,

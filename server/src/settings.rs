@@ -81,7 +81,8 @@ pub struct Settings {
     /// (WAIT; 0 = do not wait)
     #[arg(long, env = "VANGNET_STORE_WAIT_REPLICAS", default_value = "0")]
     pub store_wait_replicas: String,
-    /// Days of location history kept before it is trimmed
+    /// Days that where the parties were is kept: location history, resolved alerts' positions,
+    /// the event log and ended orders' device states
     #[arg(long, env = "VANGNET_HISTORY_RETENTION_DAYS", default_value = "30")]
     pub history_retention_days: String,
     /// A lane holding messages without finishing one for this long (s) makes /readyz answer 503

@@ -301,6 +301,17 @@ impl Alert {
     }
 }
 
+/// A revision without the parties' positions or the distance measured from
+/// them, its summary naming no distance: what history retention leaves of a
+/// resolved alert.
+pub fn without_positions(mut body: DispatchBody) -> DispatchBody {
+    body.victim = None;
+    body.perpetrator = None;
+    body.distance_m = None;
+    body.summary = summary(&body);
+    body
+}
+
 /// One line for the dispatcher's screen; names no coordinates.
 fn summary(body: &DispatchBody) -> String {
     let what = match body.kind {

@@ -29,7 +29,7 @@ pub mod track;
 mod view;
 mod warning;
 
-pub use alert::{Act, Alert, AlertError, Revision, Slot};
+pub use alert::{Act, Alert, AlertError, Revision, Slot, without_positions};
 pub use classify::Level;
 pub use config::EngineConfig;
 pub use effect::{Effect, StateKey};

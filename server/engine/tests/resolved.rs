@@ -1,5 +1,6 @@
 //! An engine's memory of resolved alerts is bounded: it keeps the most
-//! recently resolved ones (the service's store keeps all of them).
+//! recently resolved ones (the service's store keeps all of them), and a
+//! resolved revision can be stripped of where the parties were.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -47,4 +48,38 @@ fn an_engine_keeps_only_the_most_recently_resolved_alerts_and_still_refuses_acts
         )
         .unwrap_err();
     assert!(matches!(refused, AlertError::InvalidTransition { .. }));
+}
+
+#[test]
+fn a_resolved_revision_without_positions_keeps_everything_but_where_the_parties_were() {
+    let mut engine = engine_with(&[zone_order()]);
+    send(&mut engine, "p1", vec![fix(1, 0, 0.0, 0.0, 10.0)]);
+    let resolved = resolve_all(&mut engine, ts(60)).pop().unwrap();
+    assert!(resolved.perpetrator.is_some() && resolved.distance_m.is_some());
+
+    let forgotten = vangnet_engine::without_positions(resolved.clone());
+
+    assert_eq!(
+        (
+            forgotten.victim,
+            forgotten.perpetrator,
+            forgotten.distance_m
+        ),
+        (None, None, None)
+    );
+    assert!(
+        !forgotten.summary.contains("distance"),
+        "{}",
+        forgotten.summary
+    );
+    assert_eq!(
+        DispatchBody {
+            victim: resolved.victim.clone(),
+            perpetrator: resolved.perpetrator.clone(),
+            distance_m: resolved.distance_m,
+            summary: resolved.summary.clone(),
+            ..forgotten
+        },
+        resolved
+    );
 }

@@ -106,7 +106,8 @@ pub struct AlertWithTimeline {
     /// The current revision's fields.
     #[serde(flatten)]
     pub current: DispatchBody,
-    /// Every revision, oldest first.
+    /// Every revision, oldest first; in a resolved alert older than the
+    /// history retention, `victim`, `perpetrator` and `distance_m` are null.
     pub timeline: Vec<serde_json::Value>,
 }
 

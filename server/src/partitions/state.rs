@@ -16,6 +16,11 @@ const ORDER_PART: &str = "order";
 const ORDER_STATE_PART: &str = "order_state";
 const DEVICE_PART_PREFIX: &str = "device:";
 
+/// Whether a stored part is a device's state, which holds its recent positions.
+pub(crate) fn is_device_part(name: &str) -> bool {
+    name.starts_with(DEVICE_PART_PREFIX)
+}
+
 /// The durable state of one partition: the order it was computed for and
 /// the engine state of the order and its devices.
 ///

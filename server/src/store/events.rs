@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 
-use vangnet_proto::DispatchBody;
+use vangnet_proto::{DispatchBody, TimestampMs};
 
 use super::{StoreError, TimelineEntry, decode};
 
@@ -99,12 +99,22 @@ pub trait EventLog: Send + Sync + 'static {
     /// if a person acted (so that the audit trail records acts exactly as
     /// they were committed): every committed revision is in
     /// the log exactly once, in commit order, until the log drops it (both
-    /// stores keep about the newest 100,000; see [`EventLog::log_gap_after`]).
+    /// stores keep about the newest 100,000, and [`EventLog::trim_events`]
+    /// drops older ones; see [`EventLog::log_gap_after`]).
     fn events_after(
         &self,
         after: Option<&EventId>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<(EventId, TimelineEntry)>, StoreError>> + Send;
+    /// Drops from the head of the log the events whose revision was made
+    /// before `before`, stopping at `kept` (the last event the audit trail
+    /// recorded, so that its recorder finds no gap; without one, nothing
+    /// goes); returns how many went.
+    fn trim_events(
+        &self,
+        before: TimestampMs,
+        kept: Option<&EventId>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// The id of the newest event in the log, if any.
     fn last_event_id(&self) -> impl Future<Output = Result<Option<EventId>, StoreError>> + Send;
     /// Whether a reader at `after` (at the start when `None`) may have missed

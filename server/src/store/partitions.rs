@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
-use vangnet_proto::{AlertId, DispatchBody, OrderId, TimestampMs};
+use vangnet_proto::{AlertId, AlertStatus, DispatchBody, OrderId, TimestampMs};
 
 use super::{HistoryEntry, StoreError};
 
@@ -82,7 +82,7 @@ pub struct StoredAlert {
 /// A partition's engine state as the caller serialized it: part name → bytes.
 ///
 /// A commit writes only the parts that changed; a load returns every part.
-/// The name `version` is the store's own and is never a part.
+/// The names `version` and `committed_at` are the store's own and never parts.
 pub type StateParts = BTreeMap<String, Vec<u8>>;
 
 /// Everything one processing step changes in one partition, written atomically.
@@ -126,6 +126,17 @@ pub trait PartitionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
     /// Every partition ever committed.
     fn partitions(&self) -> impl Future<Output = Result<Vec<PartitionKey>, StoreError>> + Send;
+    /// Removes the state parts `names` of a partition still at `expected`
+    /// and last committed before `before` (or before commits recorded their
+    /// time), moving its version on so that a cached copy reloads: how
+    /// retention forgets the device states of an ended order. Whether it did.
+    fn remove_parts(
+        &self,
+        partition: &PartitionKey,
+        expected: u64,
+        names: &[String],
+        before: TimestampMs,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// One alert with its timeline.
     fn alert(
@@ -137,6 +148,15 @@ pub trait PartitionStore: Send + Sync + 'static {
         &self,
         partition: &PartitionKey,
     ) -> impl Future<Output = Result<Vec<DispatchBody>, StoreError>> + Send;
+    /// Takes the parties' positions ([`vangnet_engine::without_positions`])
+    /// out of the latest revision and every timeline entry of each resolved
+    /// alert whose latest revision was made in `from..before`, as retention
+    /// wants; returns how many alerts lost positions.
+    fn forget_positions(
+        &self,
+        from: TimestampMs,
+        before: TimestampMs,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Up to `limit` alerts' latest revisions whose `(updated_at ms, alert id)`
     /// is below `before` (all, without it), newest first: the alert list past
     /// what the alert board holds.
@@ -145,4 +165,27 @@ pub trait PartitionStore: Send + Sync + 'static {
         before: Option<&(u64, String)>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<DispatchBody>, StoreError>> + Send;
+}
+
+/// The alert that [`PartitionStore::forget_positions`] makes of `alert`'s
+/// latest revision and timeline, if it is resolved and still holds a position.
+pub(super) fn without_positions(
+    current: &DispatchBody,
+    timeline: &[TimelineEntry],
+) -> Option<(DispatchBody, Vec<TimelineEntry>)> {
+    let located = |body: &DispatchBody| {
+        body.victim.is_some() || body.perpetrator.is_some() || body.distance_m.is_some()
+    };
+    let resolved = current.status == AlertStatus::Resolved;
+    if !resolved || !(located(current) || timeline.iter().any(|entry| located(&entry.revision))) {
+        return None;
+    }
+    let timeline = timeline
+        .iter()
+        .map(|entry| TimelineEntry {
+            revision: vangnet_engine::without_positions(entry.revision.clone()),
+            act: entry.act.clone(),
+        })
+        .collect();
+    Some((vangnet_engine::without_positions(current.clone()), timeline))
 }

@@ -1,10 +1,12 @@
 //! The event log in the embedded store: [`EVENTS`], which a commit appends
 //! to, keeping the newest events only.
 
+use redb::ReadableTable;
+use vangnet_proto::TimestampMs;
+
 use super::{EVENTS, EmbeddedStore, db_error};
 use crate::store::events::decode_event;
 use crate::store::{EventId, EventLog, StoreError, TimelineEntry};
-use redb::ReadableTable;
 
 impl EventLog for EmbeddedStore {
     async fn events_after(
@@ -34,6 +36,38 @@ impl EventLog for EmbeddedStore {
                     ))
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn trim_events(
+        &self,
+        before: TimestampMs,
+        kept: Option<&EventId>,
+    ) -> Result<u64, StoreError> {
+        let Some(kept) = kept.and_then(|id| id.parts().first().map(|part| part.0)) else {
+            return Ok(0);
+        };
+        self.write(move |txn| {
+            let mut events = txn.open_table(EVENTS).map_err(db_error)?;
+            let mut first = None;
+            let mut keep_from = kept;
+            for item in events.range(..kept).map_err(db_error)? {
+                let (seq, body) = item.map_err(db_error)?;
+                first.get_or_insert(seq.value());
+                let entry = decode_event(body.value().as_bytes())?;
+                if entry.revision.updated_at.0 >= before {
+                    keep_from = seq.value();
+                    break;
+                }
+            }
+            let Some(first) = first.filter(|&first| first < keep_from) else {
+                return Ok(0);
+            };
+            events
+                .retain_in(first..keep_from, |_, _| false)
+                .map_err(db_error)?;
+            Ok(keep_from - first)
         })
         .await
     }

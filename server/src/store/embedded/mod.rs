@@ -25,8 +25,8 @@ use crate::audit_seal::SealKey;
 const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("orders");
 /// Named counters: [`orders::ORDERS_EPOCH`].
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
-/// Partition → (version, an unused byte string, always empty: redb files record
-/// a table's value type, so the type stays as written).
+/// Partition → (version, its last commit's time as 8 big-endian bytes of ms;
+/// empty when written before commits recorded their time).
 const STATES: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("states");
 /// (partition, part name) → the part's bytes.
 const STATE_PARTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("state_parts");

@@ -4,13 +4,14 @@
 use std::str::FromStr;
 
 use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
-use vangnet_proto::{AlertId, DispatchBody};
+use vangnet_proto::{AlertId, DispatchBody, TimestampMs};
 
 use super::{
     ALERT_PARTITIONS, ALERT_TIMES, ALERTS, EVENTS, EmbeddedStore, HISTORY, HISTORY_BY_TIME, OUTBOX,
     OUTBOX_KEYS, STATE_PARTS, STATES, TIMELINES, db_error,
 };
 use crate::store::outbox::rank;
+use crate::store::partitions::without_positions;
 use crate::store::{
     Commit, CommitOutcome, OutboxEntry, PartitionKey, PartitionStore, StateParts, StoreError,
     StoredAlert, TimelineEntry, Versioned, decode, encode,
@@ -69,6 +70,103 @@ impl PartitionStore for EmbeddedStore {
                 .collect::<Result<Vec<_>, _>>()?;
             partitions.sort();
             Ok(partitions)
+        })
+        .await
+    }
+
+    async fn remove_parts(
+        &self,
+        partition: &PartitionKey,
+        expected: u64,
+        names: &[String],
+        before: TimestampMs,
+    ) -> Result<bool, StoreError> {
+        let name = partition.to_string();
+        let names = names.to_vec();
+        self.write(move |txn| {
+            let name = name.as_str();
+            let mut states = txn.open_table(STATES).map_err(db_error)?;
+            let Some((version, committed_at)) = states.get(name).map_err(db_error)?.map(|state| {
+                let (version, at) = state.value();
+                (
+                    version,
+                    <[u8; 8]>::try_from(at).ok().map(u64::from_be_bytes),
+                )
+            }) else {
+                return Ok(false);
+            };
+            if names.is_empty()
+                || version != expected
+                || committed_at.is_some_and(|at| at >= before.millis())
+            {
+                return Ok(false);
+            }
+            let at = committed_at.map(u64::to_be_bytes);
+            states
+                .insert(
+                    name,
+                    (version + 1, at.as_ref().map_or(&[][..], |at| &at[..])),
+                )
+                .map_err(db_error)?;
+            let mut parts = txn.open_table(STATE_PARTS).map_err(db_error)?;
+            for part in &names {
+                parts.remove((name, part.as_str())).map_err(db_error)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn forget_positions(
+        &self,
+        from: TimestampMs,
+        before: TimestampMs,
+    ) -> Result<u64, StoreError> {
+        self.write(move |txn| {
+            let times = txn.open_table(ALERT_TIMES).map_err(db_error)?;
+            let mut alerts = txn.open_table(ALERTS).map_err(db_error)?;
+            let mut timelines = txn.open_table(TIMELINES).map_err(db_error)?;
+            let mut forgotten = 0;
+            for item in times
+                .range((from.millis(), "")..(before.millis(), ""))
+                .map_err(db_error)?
+            {
+                let (key, partition) = item.map_err(db_error)?;
+                let (_, id) = key.value();
+                let partition = partition.value();
+                let current = alerts
+                    .get((partition, id))
+                    .map_err(db_error)?
+                    .map(|current| decode::<DispatchBody>(current.value().as_bytes()))
+                    .transpose()?;
+                let Some(current) = current else {
+                    continue;
+                };
+                let timeline = timelines
+                    .range((id, 0)..=(id, u64::MAX))
+                    .map_err(db_error)?
+                    .map(|item| {
+                        let (key, entry) = item.map_err(db_error)?;
+                        let entry = decode::<TimelineEntry>(entry.value().as_bytes())?;
+                        Ok((key.value().1, entry))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let (positions, entries): (Vec<u64>, Vec<TimelineEntry>) =
+                    timeline.into_iter().unzip();
+                let Some((stripped, entries)) = without_positions(&current, &entries) else {
+                    continue;
+                };
+                alerts
+                    .insert((partition, id), encode(&stripped)?.as_str())
+                    .map_err(db_error)?;
+                for (position, entry) in positions.into_iter().zip(entries) {
+                    timelines
+                        .insert((id, position), encode(&entry)?.as_str())
+                        .map_err(db_error)?;
+                }
+                forgotten += 1;
+            }
+            Ok(forgotten)
         })
         .await
     }
@@ -189,7 +287,7 @@ fn write_commit(
     }
     let version = current + 1;
     states
-        .insert(name, (version, b"".as_slice()))
+        .insert(name, (version, commit.at.millis().to_be_bytes().as_slice()))
         .map_err(db_error)?;
     let mut parts = txn.open_table(STATE_PARTS).map_err(db_error)?;
     for (part, bytes) in &commit.parts {

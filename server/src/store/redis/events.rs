@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use vangnet_proto::TimestampMs;
+
 use super::shards::Positions;
 use super::{RedisStore, unavailable};
 use crate::store::events::decode_event;
@@ -10,6 +12,9 @@ use crate::store::{EventId, EventLog, StoreError, TimelineEntry};
 
 /// About how many events `P:events` keeps (`XADD MAXLEN ~`), per shard.
 pub(super) const EVENTS_MAX_LEN: u64 = 100_000;
+
+/// Events read per round trip when looking for where a trim stops.
+const TRIM_BATCH: usize = 256;
 
 /// A stream entry as `XRANGE` gives it.
 type Entry = (String, Vec<String>);
@@ -49,18 +54,40 @@ impl EventLog for RedisStore {
         merged
             .into_iter()
             .map(|(_, shard, id, fields)| {
-                let body = fields
-                    .chunks(2)
-                    .find(|pair| pair.first().is_some_and(|field| field == "body"))
-                    .and_then(|pair| pair.get(1))
-                    .ok_or_else(|| StoreError::Corrupt(format!("event {id} has no body")))?;
-                let body = decode_event(body.as_bytes())?;
+                let body = body_of(&id, &fields)?;
                 if let Some(position) = positions.0.get_mut(shard) {
                     *position = id;
                 }
                 Ok((positions.id(), body))
             })
             .collect()
+    }
+
+    async fn trim_events(
+        &self,
+        before: TimestampMs,
+        kept: Option<&EventId>,
+    ) -> Result<u64, StoreError> {
+        let Some(kept) = kept else {
+            return Ok(0);
+        };
+        let kept = Positions::of(Some(kept), self.shared.shards.count());
+        let mut removed = 0;
+        for (shard, kept) in kept.0.iter().enumerate() {
+            let key = self.shard_key(shard, "events");
+            let Some(keep_from) = self.first_to_keep(&key, before, kept).await? else {
+                continue;
+            };
+            let count: u64 = redis::cmd("XTRIM")
+                .arg(&key)
+                .arg("MINID")
+                .arg(keep_from)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?;
+            removed += count;
+        }
+        Ok(removed)
     }
 
     async fn last_event_id(&self) -> Result<Option<EventId>, StoreError> {
@@ -111,6 +138,42 @@ impl EventLog for RedisStore {
 }
 
 impl RedisStore {
+    /// The id from which the stream `key` keeps its events: the first made
+    /// at or after `before`, or `kept` if that comes first; `None` to keep all.
+    async fn first_to_keep(
+        &self,
+        key: &str,
+        before: TimestampMs,
+        kept: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let kept_at = stream_id(kept)?;
+        if kept_at == (0, 0) {
+            return Ok(None);
+        }
+        let mut start = "-".to_owned();
+        loop {
+            let entries: Vec<Entry> = redis::cmd("XRANGE")
+                .arg(key)
+                .arg(&start)
+                .arg(kept)
+                .arg("COUNT")
+                .arg(TRIM_BATCH)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?;
+            for (id, fields) in &entries {
+                if stream_id(id)? >= kept_at || body_of(id, fields)?.revision.updated_at.0 >= before
+                {
+                    return Ok(Some(id.clone()));
+                }
+            }
+            match entries.last() {
+                Some((last, _)) if entries.len() == TRIM_BATCH => start = format!("({last}"),
+                _ => return Ok(Some(kept.to_owned())),
+            }
+        }
+    }
+
     /// The first event a shard's log still holds, and whether it ever dropped one.
     async fn first_held(&self, shard: usize) -> Result<Option<(String, bool)>, StoreError> {
         let key = self.shard_key(shard, "events");
@@ -140,6 +203,16 @@ impl RedisStore {
         let dropped_any = field("entries-added")? != field("length")?;
         Ok(Some((first, dropped_any)))
     }
+}
+
+/// The timeline entry a stream entry holds in its field `body`.
+fn body_of(id: &str, fields: &[String]) -> Result<TimelineEntry, StoreError> {
+    let body = fields
+        .chunks(2)
+        .find(|pair| pair.first().is_some_and(|field| field == "body"))
+        .and_then(|pair| pair.get(1))
+        .ok_or_else(|| StoreError::Corrupt(format!("event {id} has no body")))?;
+    decode_event(body.as_bytes())
 }
 
 /// A stream id's numeric parts, which order it within its stream.

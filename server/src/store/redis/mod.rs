@@ -13,7 +13,7 @@
 //! | `P:alert-partition` | hash | alert id → partition |
 //! | `P:outbox` | sorted set | `["X","{alert_id}/{revision}"]`, scored by priority then age |
 //! | `P:alert-times` | sorted set | `{alert_id}\0X`, scored by its latest revision's `updated_at` ms |
-//! | `P:{p:X}:state` | hash | `version`, then part name → bytes ([`StateParts`](crate::store::StateParts)) |
+//! | `P:{p:X}:state` | hash | `version`, `committed_at` (ms of the last commit), then part name → bytes ([`StateParts`](crate::store::StateParts)) |
 //! | `P:{p:X}:alerts` | hash | alert id → latest revision JSON |
 //! | `P:{p:X}:timeline:{alert_id}` | list | timeline entry JSON, oldest first |
 //! | `P:{p:X}:outbox` | hash | `{alert_id}/{revision}` → outbox entry JSON |

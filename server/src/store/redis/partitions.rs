@@ -4,11 +4,12 @@ use std::str::FromStr;
 use std::sync::{LazyLock, PoisonError};
 
 use redis::{Cmd, ErrorKind, RedisResult, RedisWrite, Script, ServerErrorKind};
-use vangnet_proto::{AlertId, DispatchBody};
+use vangnet_proto::{AlertId, DispatchBody, TimestampMs};
 
 use super::connection::Connection;
 use super::events::EVENTS_MAX_LEN;
 use super::{RedisStore, SCAN_BATCH, unavailable};
+use crate::store::partitions::without_positions;
 use crate::store::{
     Commit, CommitOutcome, OutboxEntry, PartitionKey, PartitionStore, StateParts, StoreError,
     StoredAlert, TimelineEntry, Versioned, decode, encode,
@@ -20,6 +21,17 @@ const REPLICA_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// One step of one partition, written all or nothing.
 static COMMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/commit.lua")));
 
+/// Removes state parts of a partition at a version, last committed before a time.
+static REMOVE_PARTS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/remove_parts.lua")));
+
+/// Replaces a resolved alert's revisions with ones without positions.
+static FORGET_POSITIONS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/forget_positions.lua")));
+
+/// The field of a partition's `state` hash holding its last commit's time (ms).
+const COMMITTED_AT: &str = "committed_at";
+
 impl PartitionStore for RedisStore {
     async fn load(
         &self,
@@ -30,6 +42,7 @@ impl PartitionStore for RedisStore {
             .query_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
+        parts.remove(COMMITTED_AT);
         let Some(version) = parts.remove("version") else {
             return Ok(None);
         };
@@ -122,6 +135,89 @@ impl PartitionStore for RedisStore {
         }
         partitions.sort();
         Ok(partitions)
+    }
+
+    async fn remove_parts(
+        &self,
+        partition: &PartitionKey,
+        expected: u64,
+        names: &[String],
+        before: TimestampMs,
+    ) -> Result<bool, StoreError> {
+        if names.is_empty() {
+            return Ok(false);
+        }
+        let mut invocation = REMOVE_PARTS.key(self.key(&partition.to_string(), "state"));
+        invocation.arg(expected).arg(before.millis()).arg(names);
+        let removed: bool = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(removed)
+    }
+
+    async fn forget_positions(
+        &self,
+        from: TimestampMs,
+        before: TimestampMs,
+    ) -> Result<u64, StoreError> {
+        self.ensure_indexes().await?;
+        let mut conn = self.conn.clone();
+        let mut forgotten = 0;
+        for shard in 0..self.shared.shards.count() {
+            let key = self.shard_key(shard, "alert-times");
+            let mut offset = 0;
+            loop {
+                let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+                    .arg(&key)
+                    .arg(from.millis())
+                    .arg(format!("({}", before.millis()))
+                    .arg("LIMIT")
+                    .arg(offset)
+                    .arg(SCAN_BATCH)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                if members.is_empty() {
+                    break;
+                }
+                offset += members.len();
+                let exhausted = members.len() < SCAN_BATCH;
+                let members = members
+                    .iter()
+                    .map(|member| {
+                        member.split_once(MEMBER_SEPARATOR).ok_or_else(|| {
+                            StoreError::Corrupt(format!("alert time index member `{member}`"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut read = redis::pipe();
+                for (id, partition) in &members {
+                    read.cmd("HGET").arg(self.key(partition, "alerts")).arg(id);
+                    read.cmd("LRANGE")
+                        .arg(self.key(partition, &format!("timeline:{id}")))
+                        .arg(0)
+                        .arg(-1);
+                }
+                let stored: Vec<(Option<String>, Vec<String>)> =
+                    read.query_async(&mut conn).await.map_err(unavailable)?;
+                for ((id, partition), (current, timeline)) in members.iter().zip(stored) {
+                    let Some(current) = current else {
+                        continue;
+                    };
+                    if self
+                        .forget_alert_positions(&mut conn, (id, partition), &current, &timeline)
+                        .await?
+                    {
+                        forgotten += 1;
+                    }
+                }
+                if exhausted {
+                    break;
+                }
+            }
+        }
+        Ok(forgotten)
     }
 
     async fn alert(&self, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
@@ -272,6 +368,37 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Takes the positions out of one alert, `current` and `timeline` as
+    /// read, if it is resolved and holds any, unless a commit changed it
+    /// meanwhile; whether it did.
+    async fn forget_alert_positions(
+        &self,
+        conn: &mut Connection,
+        (id, partition): (&str, &str),
+        current: &str,
+        timeline: &[String],
+    ) -> Result<bool, StoreError> {
+        let entries = timeline
+            .iter()
+            .map(|json| decode::<TimelineEntry>(json.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some((stripped, entries)) = without_positions(&decode(current.as_bytes())?, &entries)
+        else {
+            return Ok(false);
+        };
+        let mut invocation = FORGET_POSITIONS.key(self.key(partition, "alerts"));
+        invocation
+            .key(self.key(partition, &format!("timeline:{id}")))
+            .arg(id)
+            .arg(current)
+            .arg(timeline.len())
+            .arg(encode(&stripped)?);
+        for entry in &entries {
+            invocation.arg(encode(entry)?);
+        }
+        invocation.invoke_async(conn).await.map_err(unavailable)
+    }
+
     /// Every partition a commit was attempted on, in order of name.
     pub(super) async fn partition_names(&self) -> Result<Vec<String>, StoreError> {
         let mut names: Vec<String> = redis::cmd("SMEMBERS")
@@ -323,7 +450,7 @@ impl RedisStore {
         let key_len = self.shared.prefix.len() + partition.len() + 64;
         let args = 3
             + keys
-            + 3
+            + 4
             + 2 * commit.parts.len()
             + 3 * commit.history.len()
             + 1
@@ -354,6 +481,7 @@ impl RedisStore {
             }
         }
         cmd.arg(expected)
+            .arg(commit.at.millis())
             .arg(commit.parts.len())
             .arg(commit.history.len());
         for (name, bytes) in &commit.parts {

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use url::Url;
 use vangnet_proto::{
     AlertId, AlertKind, AlertStatus, DeviceId, DispatchBody, Fix, IncidentId, Latitude, Longitude,
-    Meters, OrderId, Priority, TimestampMs, UtcTime,
+    Meters, OrderId, Party, Priority, TimestampMs, UtcTime,
 };
 
 use crate::audit_chain::{self as chain, Draft, GENESIS, Link, Run};
@@ -1300,6 +1300,233 @@ async fn a_commit_writes_its_parts_and_keeps_the_others<S: Store>(store: &S) {
     );
 }
 
+/// A party's fix as an alert revision carries it.
+fn party(device: &str) -> Party {
+    Party {
+        device: DeviceId::parse(device, "device").unwrap(),
+        lat: Latitude::new(51.9225).unwrap(),
+        lon: Longitude::new(4.4792).unwrap(),
+        acc: Meters::new(5.0).unwrap(),
+        ts: TimestampMs(T0),
+    }
+}
+
+/// Revision `revision` of `alert`, with both parties' positions, in `status`.
+fn located_revision(alert: &str, revision: u32, status: AlertStatus) -> TimelineEntry {
+    TimelineEntry {
+        revision: DispatchBody {
+            kind: AlertKind::ProximityAlarm,
+            status,
+            victim: Some(party("victim-1")),
+            perpetrator: Some(party("perp-1")),
+            distance_m: Some(420.0),
+            summary: "Perpetrator within the alarm distance of the victim, distance 420 m".into(),
+            ..body(alert, revision, Priority::P1)
+        },
+        act: (status == AlertStatus::Resolved).then(|| Act {
+            actor: "dispatcher-7".into(),
+            note: "false alarm".into(),
+        }),
+    }
+}
+
+/// Commits an alert raised with positions (revision 1, `updated_at` T0 + 1)
+/// and resolved (revision 2, T0 + 2), and one raised and left open (T0 + 1).
+async fn a_resolved_and_an_open_alert<S: Store>(store: &S) {
+    let partition = order("order-17");
+    let raised = vec![
+        located_revision("alert-resolved", 1, AlertStatus::Open),
+        located_revision("alert-open", 1, AlertStatus::Open),
+    ];
+    commit_next(store, &partition, with_revisions(raised, T0 + 1)).await;
+    let resolved = vec![located_revision("alert-resolved", 2, AlertStatus::Resolved)];
+    commit_next(store, &partition, with_revisions(resolved, T0 + 2)).await;
+}
+
+fn holds_a_position(revision: &DispatchBody) -> bool {
+    revision.victim.is_some() || revision.perpetrator.is_some() || revision.distance_m.is_some()
+}
+
+async fn a_resolved_alert_revised_before_the_cutoff_loses_its_positions<S: Store>(store: &S) {
+    a_resolved_and_an_open_alert(store).await;
+
+    let forgotten = store.forget_positions(TimestampMs(0), TimestampMs(T0 + 3));
+
+    assert_eq!(forgotten.await.unwrap(), 1);
+    let alert = store.alert(&AlertId::new("alert-resolved")).await.unwrap();
+    let alert = alert.unwrap();
+    assert!(!holds_a_position(&alert.current));
+    assert_eq!(
+        alert.current.summary,
+        "Perpetrator within the alarm distance of the victim"
+    );
+    assert_eq!(
+        (
+            alert.current.status,
+            alert.current.revision,
+            alert.timeline.len()
+        ),
+        (AlertStatus::Resolved, 2, 2)
+    );
+    assert!(
+        alert
+            .timeline
+            .iter()
+            .all(|entry| !holds_a_position(&entry.revision))
+    );
+    assert_eq!(alert.timeline[1].act.as_ref().unwrap().note, "false alarm");
+    let partition_alerts = store.alerts(&order("order-17")).await.unwrap();
+    assert!(!holds_a_position(&partition_alerts[1]));
+}
+
+async fn an_open_alert_keeps_its_positions_past_the_cutoff<S: Store>(store: &S) {
+    a_resolved_and_an_open_alert(store).await;
+
+    store
+        .forget_positions(TimestampMs(0), TimestampMs(T0 + 3))
+        .await
+        .unwrap();
+
+    let alert = store.alert(&AlertId::new("alert-open")).await.unwrap();
+    let alert = alert.unwrap();
+    assert_eq!(
+        alert.current,
+        located_revision("alert-open", 1, AlertStatus::Open).revision
+    );
+    assert!(holds_a_position(&alert.timeline[0].revision));
+}
+
+async fn a_resolved_alert_revised_since_the_cutoff_keeps_its_positions<S: Store>(store: &S) {
+    a_resolved_and_an_open_alert(store).await;
+
+    let before_resolution = store.forget_positions(TimestampMs(0), TimestampMs(T0 + 2));
+    assert_eq!(before_resolution.await.unwrap(), 0);
+    let outside_the_window = store.forget_positions(TimestampMs(T0 + 3), TimestampMs(T0 + 9));
+    assert_eq!(outside_the_window.await.unwrap(), 0);
+
+    let alert = store.alert(&AlertId::new("alert-resolved")).await.unwrap();
+    assert!(holds_a_position(&alert.unwrap().current));
+}
+
+async fn events_made_before_the_cutoff_are_dropped_up_to_the_audited_one<S: Store>(store: &S) {
+    let events = three_events(store).await;
+
+    let removed = store.trim_events(TimestampMs(T0 + 10), Some(&events[2]));
+
+    assert_eq!(removed.await.unwrap(), 2);
+    let left = store.events_after(None, 10).await.unwrap();
+    let left: Vec<EventId> = left.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(left, [events[2].clone()]);
+    assert_eq!(store.log_gap_after(Some(&events[2])).await.unwrap(), None);
+}
+
+async fn events_made_since_the_cutoff_stay_in_the_log<S: Store>(store: &S) {
+    let events = three_events(store).await;
+
+    let removed = store.trim_events(TimestampMs(T0 + 2), Some(&events[2]));
+
+    assert_eq!(removed.await.unwrap(), 1);
+    let left = store.events_after(None, 10).await.unwrap();
+    let left: Vec<EventId> = left.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(left, events[1..]);
+}
+
+async fn no_event_is_dropped_before_the_audit_trail_recorded_one<S: Store>(store: &S) {
+    let events = three_events(store).await;
+
+    let removed = store.trim_events(TimestampMs(T0 + 10), None);
+
+    assert_eq!(removed.await.unwrap(), 0);
+    assert_eq!(
+        store.events_after(None, 10).await.unwrap().len(),
+        events.len()
+    );
+}
+
+async fn a_trim_of_every_shards_events_leaves_the_audit_reader_no_gap<S: Store>(store: &S) {
+    for n in 0..20 {
+        let partition = order(&format!("order-{n}"));
+        let alert = format!("alert-{n}");
+        let commit = with_revisions(vec![revision(&alert, 1, Priority::P1)], T0);
+        commit_next(store, &partition, commit).await;
+    }
+    let audited = store.last_event_id().await.unwrap().unwrap();
+
+    let removed = store.trim_events(TimestampMs(T0 + 10), Some(&audited));
+
+    let removed = removed.await.unwrap();
+    let left = store.events_after(None, 100).await.unwrap().len();
+    assert!(removed > 0);
+    assert_eq!(removed + left as u64, 20);
+    assert_eq!(store.log_gap_after(Some(&audited)).await.unwrap(), None);
+    assert!(
+        store
+            .events_after(Some(&audited), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Commits the parts of an ended order's partition once, at T0.
+async fn an_ended_orders_state<S: Store>(store: &S) -> PartitionKey {
+    let partition = order("order-17");
+    let commit = Commit {
+        parts: parts(&[
+            ("order", b"o1"),
+            ("order_state", b"s1"),
+            ("device:victim-1", b"v1"),
+            ("device:perp-1", b"p1"),
+        ]),
+        at: TimestampMs(T0),
+        ..Commit::default()
+    };
+    commit_next(store, &partition, commit).await;
+    partition
+}
+
+fn device_parts() -> Vec<String> {
+    vec!["device:perp-1".to_owned(), "device:victim-1".to_owned()]
+}
+
+async fn parts_of_a_partition_committed_before_the_cutoff_are_removed_and_its_version_moves_on<
+    S: Store,
+>(
+    store: &S,
+) {
+    let partition = an_ended_orders_state(store).await;
+
+    let devices = device_parts();
+
+    let removed = store.remove_parts(&partition, 1, &devices, TimestampMs(T0 + 1));
+
+    assert!(removed.await.unwrap());
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.version, loaded.value),
+        (2, parts(&[("order", b"o1"), ("order_state", b"s1")]))
+    );
+    let stale = Commit::default();
+    let outcome = store.commit(&partition, 1, stale).await.unwrap();
+    assert_eq!(outcome, CommitOutcome::Conflict);
+}
+
+async fn parts_of_a_partition_committed_since_the_cutoff_or_at_another_version_stay<S: Store>(
+    store: &S,
+) {
+    let partition = an_ended_orders_state(store).await;
+
+    let devices = device_parts();
+
+    let since = store.remove_parts(&partition, 1, &devices, TimestampMs(T0));
+    assert!(!since.await.unwrap());
+    let moved_on = store.remove_parts(&partition, 2, &devices, TimestampMs(T0 + 1));
+    assert!(!moved_on.await.unwrap());
+
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!((loaded.version, loaded.value.len()), (1, 4));
+}
+
 fn set_aside(topic: &str, reason: SetAsideReason) -> SetAside {
     SetAside {
         topic: topic.to_owned(),
@@ -1509,6 +1736,12 @@ macro_rules! both_stores {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_redis_partition_without_a_commit_time_gives_up_its_parts_to_any_cutoff() {
+                super::a_redis_partition_without_a_commit_time_gives_up_its_parts_to_any_cutoff()
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_commit_after_redis_forgot_its_scripts_loads_them_again() {
                 super::a_commit_after_redis_forgot_its_scripts_loads_them_again().await;
             }
@@ -1600,6 +1833,15 @@ both_stores!(
     set_aside_messages_are_kept_newest_first,
     a_push_subscription_is_replaced_by_its_id_and_removed_once,
     a_devices_push_subscription_keeps_its_device_and_credential,
+    a_resolved_alert_revised_before_the_cutoff_loses_its_positions,
+    an_open_alert_keeps_its_positions_past_the_cutoff,
+    a_resolved_alert_revised_since_the_cutoff_keeps_its_positions,
+    events_made_before_the_cutoff_are_dropped_up_to_the_audited_one,
+    events_made_since_the_cutoff_stay_in_the_log,
+    no_event_is_dropped_before_the_audit_trail_recorded_one,
+    a_trim_of_every_shards_events_leaves_the_audit_reader_no_gap,
+    parts_of_a_partition_committed_before_the_cutoff_are_removed_and_its_version_moves_on,
+    parts_of_a_partition_committed_since_the_cutoff_or_at_another_version_stay,
 );
 
 /// Redis only: a reader behind what the capped event log trimmed is told so.
@@ -1618,6 +1860,27 @@ async fn the_redis_log_reports_a_gap_to_a_reader_behind_what_it_dropped() {
     assert_eq!(store.log_gap_after(None).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[0])).await.unwrap(), gap);
     assert_eq!(store.log_gap_after(Some(&events[2])).await.unwrap(), None);
+}
+
+/// Redis only: a partition last committed before commits recorded their
+/// time counts as older than any cutoff.
+async fn a_redis_partition_without_a_commit_time_gives_up_its_parts_to_any_cutoff() {
+    let fixture = RedisFixture::new();
+    let store = fixture.store();
+    let partition = an_ended_orders_state(store).await;
+    let _: u64 = redis::cmd("HDEL")
+        .arg(format!("{}:{{p:{partition}}}:state", fixture.prefix))
+        .arg("committed_at")
+        .query(&mut fixture.raw())
+        .unwrap();
+
+    let devices = device_parts();
+
+    let removed = store.remove_parts(&partition, 1, &devices, TimestampMs(0));
+
+    assert!(removed.await.unwrap());
+    let loaded = store.load(&partition).await.unwrap().unwrap();
+    assert_eq!((loaded.version, loaded.value.len()), (2, 2));
 }
 
 /// Embedded only: a log that keeps two events drops the oldest, and a

@@ -6,22 +6,23 @@
 -- KEYS: state, history-devices, one fixes list per fix, then only with
 -- revisions: alerts, outbox, the event stream, the time index and one
 -- timeline per revision.
--- ARGV: expected version, #parts, #fixes, per part (name, bytes), per fix
--- (device, fix, '1' to list the device in history-devices or ''), then only
--- with revisions: the events' max length and per revision (alert id,
--- current, timeline entry, outbox key, outbox entry, updated_at ms, time
--- index member). A location commit thus
--- passes Redis no key or argument it does not use.
+-- ARGV: expected version, the commit's time (ms), #parts, #fixes, per part
+-- (name, bytes), per fix (device, fix, '1' to list the device in
+-- history-devices or ''), then only with revisions: the events' max length
+-- and per revision (alert id, current, timeline entry, outbox key, outbox
+-- entry, updated_at ms, time index member). A location commit thus passes
+-- Redis no key or argument it does not use.
 -- Returns the new version, or -1 on a conflict.
 
 local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if version ~= tonumber(ARGV[1]) then
   return -1
 end
-local parts = tonumber(ARGV[2])
-local fixes = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'version', version + 1, unpack(ARGV, 4, 3 + 2 * parts))
-local arg = 4 + 2 * parts
+local parts = tonumber(ARGV[3])
+local fixes = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'version', version + 1, 'committed_at', ARGV[2],
+  unpack(ARGV, 5, 4 + 2 * parts))
+local arg = 5 + 2 * parts
 for i = 1, fixes do
   if ARGV[arg + 2] == '1' then
     redis.call('SADD', KEYS[2], ARGV[arg])
