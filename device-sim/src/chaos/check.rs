@@ -3,7 +3,8 @@
 //!
 //! 1. every alarm whose receipt came is at the sink: each alert its receipt
 //!    names was delivered (an Idempotency-Key of it answered 2xx), with a
-//!    press count at least the receipted presses naming it;
+//!    press count at least the receipted presses naming it; and every alarm,
+//!    repeated as a device does, got its receipt in the end;
 //! 2. every committed revision reached its routes: each P1 and P2 revision
 //!    was delivered to the dispatch route, unless it changed only the press
 //!    count or positions and a later revision of its alert was delivered
@@ -19,6 +20,11 @@ use vangnet_proto::{AlertStatus, DispatchBody, Priority, UtcTime};
 use super::readback::{Alert, key};
 use super::victims::Alarm;
 
+/// An engine slot: order, kind and zone (empty for kinds without one).
+type Slot = (String, String, String);
+/// One alert's life: when it was raised, when resolved if it was, and its id.
+type Span<'a> = (UtcTime, Option<UtcTime>, &'a str);
+
 /// What the check found; a failure is one line naming what failed.
 #[derive(Debug, Default)]
 pub struct Verdict {
@@ -26,6 +32,8 @@ pub struct Verdict {
     pub alarms: usize,
     /// Of those, alarms whose receipt came.
     pub receipted: usize,
+    /// Alarms whose receipt never came.
+    pub never_receipted: Vec<String>,
     /// Distinct alerts the receipts name.
     pub receipted_alerts: usize,
     /// Receipted alarms not at the sink.
@@ -73,6 +81,7 @@ impl Verdict {
     /// Whether every check held.
     pub fn passed(&self) -> bool {
         self.receipted_not_dispatched.is_empty()
+            && self.never_receipted.is_empty()
             && self.undelivered.is_empty()
             && self.not_streamed.is_empty()
             && self.duplicate_episodes.is_empty()
@@ -93,10 +102,11 @@ impl Verdict {
             .collect();
         let mut presses: HashMap<&str, u32> = HashMap::new();
         for alarm in alarms {
+            let name = format!("alarm {} of {} ({})", alarm.seq, alarm.device, alarm.order);
             let Some(ids) = &alarm.receipt else {
+                self.never_receipted.push(name);
                 continue;
             };
-            let name = format!("alarm {} of {} ({})", alarm.seq, alarm.device, alarm.order);
             if ids.is_empty() {
                 self.receipted_not_dispatched
                     .push(format!("{name}: its receipt names no alert"));
@@ -167,8 +177,7 @@ impl Verdict {
     }
 
     fn judge_episodes(&mut self, alerts: &[Alert]) {
-        let mut episodes: HashMap<(String, String, String), Vec<(UtcTime, Option<UtcTime>, &str)>> =
-            HashMap::new();
+        let mut episodes: HashMap<Slot, Vec<Span<'_>>> = HashMap::new();
         for alert in alerts {
             let Some(first) = alert.timeline.first() else {
                 continue;
@@ -306,7 +315,7 @@ mod tests {
             revision("a", 3, 3, "open", T1),
         ])];
         let verdict = Verdict::of(
-            &[alarm(1, Some(&["a"])), alarm(2, None)],
+            &[alarm(1, Some(&["a"]))],
             &alerts,
             &keys(&["a/1", "a/3"]),
             &keys(&["a/1", "a/2", "a/3"]),
@@ -316,7 +325,14 @@ mod tests {
             (verdict.routed, verdict.delivered, verdict.superseded),
             (3, 2, 1)
         );
-        assert_eq!((verdict.alarms, verdict.receipted), (2, 1));
+    }
+
+    #[test]
+    fn an_alarm_whose_receipt_never_came_fails_the_run() {
+        let verdict = Verdict::of(&[alarm(1, None)], &[], &keys(&[]), &keys(&[]));
+        assert_eq!((verdict.alarms, verdict.receipted), (1, 0));
+        assert_eq!(verdict.never_receipted, ["alarm 1 of v-1 (o-1)"]);
+        assert!(!verdict.passed());
     }
 
     #[test]

@@ -68,6 +68,7 @@ impl Target<'_> {
             let mut struck = Struck::default();
             for (n, (at, fault)) in schedule.faults.iter().enumerate() {
                 tokio::time::sleep_until((started + *at).into()).await;
+                let struck_at = started.elapsed().as_secs_f64();
                 let recovery = self.fault(*fault, n).await.with_context(|| {
                     format!(
                         "after fault {} of {} ({fault})",
@@ -75,8 +76,12 @@ impl Target<'_> {
                         schedule.faults.len()
                     )
                 })?;
+                println!(
+                    "+{struck_at:.1} s {fault}: a receipt again after {:.2} s",
+                    recovery.as_secs_f64()
+                );
                 let (count, longest) = match fault {
-                    Fault::Kill => (&mut struck.kills, &mut struck.longest_kill_recovery),
+                    Fault::Kill { .. } => (&mut struck.kills, &mut struck.longest_kill_recovery),
                     Fault::BrokerRestart => (
                         &mut struck.broker_restarts,
                         &mut struck.longest_broker_recovery,
@@ -100,7 +105,11 @@ impl Target<'_> {
     async fn fault(&mut self, fault: Fault, n: usize) -> anyhow::Result<Duration> {
         let struck = Instant::now();
         match fault {
-            Fault::Kill => {
+            Fault::Kill { after_press } => {
+                if let Some(order) = self.orders.get((n + 1) % self.orders.len().max(1)) {
+                    self.probe.press(order)?;
+                }
+                tokio::time::sleep(after_press).await;
                 self.vangnet.kill().await?;
                 self.vangnet = Vangnet::start(self.config).await?;
             }
@@ -129,7 +138,12 @@ async fn outage(
     tokio::time::sleep_until((started + from).into()).await;
     ledger.set_down(true);
     let down = Instant::now();
+    println!("+{:.1} s dispatch down", started.elapsed().as_secs_f64());
     tokio::time::sleep(length).await;
     ledger.set_down(false);
+    println!(
+        "+{:.1} s dispatch up again",
+        started.elapsed().as_secs_f64()
+    );
     down.elapsed()
 }

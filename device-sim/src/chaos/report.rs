@@ -151,6 +151,7 @@ impl Figures {
             "alarms_receipted": v.receipted,
             "alerts_named_by_receipts": v.receipted_alerts,
             "alarm_repeats": self.repeats,
+            "alarms_never_receipted": v.never_receipted.len(),
             "receipted_not_dispatched": v.receipted_not_dispatched.len(),
             "alerts": v.alerts,
             "revisions_committed": v.revisions,

@@ -9,12 +9,18 @@ use std::time::Duration;
 const FIRST: f64 = 0.10;
 /// Share of the run after which no fault starts.
 const LAST: f64 = 0.85;
+/// A kill strikes up to this long after a panic pressed just before it.
+const KILL_AFTER_PRESS_MS: u64 = 30;
 
 /// One fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// SIGKILL of `vangnet`, then a new one.
-    Kill,
+    /// SIGKILL of `vangnet` this long after a panic is pressed, then a new one.
+    Kill {
+        /// From the press to the kill, so that some kills strike between the
+        /// alarm's commit, its receipt, its dispatch and its MQTT ack.
+        after_press: Duration,
+    },
     /// SIGKILL of the broker, then a new one on the same port.
     BrokerRestart,
     /// SIGKILL of Redis, then a new one on the same port reading the append-only file.
@@ -24,7 +30,7 @@ pub enum Fault {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Kill => "kill -9 vangnet",
+            Self::Kill { .. } => "kill -9 vangnet",
             Self::BrokerRestart => "broker restart",
             Self::RedisRestart => "Redis restart",
         })
@@ -60,14 +66,25 @@ impl Schedule {
             let last = (run.mul_f64(LAST).saturating_sub(length)).max(run.mul_f64(FIRST));
             run.mul_f64(FIRST) + (last - run.mul_f64(FIRST)).mul_f64(rng.f64())
         };
+        let kill = Fault::Kill {
+            after_press: Duration::ZERO,
+        };
         let mut faults: Vec<(Duration, Fault)> = [
-            (counts.kills, Fault::Kill),
+            (counts.kills, kill),
             (counts.broker_restarts, Fault::BrokerRestart),
             (counts.redis_restarts, Fault::RedisRestart),
         ]
         .into_iter()
         .flat_map(|(count, fault)| std::iter::repeat_n(fault, count))
-        .map(|fault| (window(&mut rng, Duration::ZERO), fault))
+        .map(|fault| {
+            let fault = match fault {
+                Fault::Kill { .. } => Fault::Kill {
+                    after_press: Duration::from_millis(rng.u64(..=KILL_AFTER_PRESS_MS)),
+                },
+                other => other,
+            };
+            (window(&mut rng, Duration::ZERO), fault)
+        })
         .collect();
         faults.sort_by_key(|(at, _)| *at);
         let outage = (!outage.is_zero()).then(|| (window(&mut rng, outage), outage));
@@ -89,15 +106,20 @@ mod tests {
     fn a_schedule_holds_every_fault_in_time_order_within_the_middle_of_the_run() {
         let run = Duration::from_secs(600);
         let schedule = Schedule::new(7, COUNTS, run, Duration::from_secs(20));
-        let count = |wanted| schedule.faults.iter().filter(|(_, f)| *f == wanted).count();
+        let count =
+            |wanted: fn(&Fault) -> bool| schedule.faults.iter().filter(|(_, f)| wanted(f)).count();
         assert_eq!(
             (
-                count(Fault::Kill),
-                count(Fault::BrokerRestart),
-                count(Fault::RedisRestart)
+                count(|f| matches!(f, Fault::Kill { .. })),
+                count(|f| *f == Fault::BrokerRestart),
+                count(|f| *f == Fault::RedisRestart)
             ),
             (50, 5, 5)
         );
+        assert!(schedule.faults.iter().all(|(_, f)| match f {
+            Fault::Kill { after_press } => *after_press <= Duration::from_millis(30),
+            _ => true,
+        }));
         assert!(schedule.faults.windows(2).all(|w| w[0].0 <= w[1].0));
         assert!(
             schedule.faults.iter().all(|(at, _)| {

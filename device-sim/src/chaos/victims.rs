@@ -153,6 +153,14 @@ impl Victims {
 }
 
 impl Probe {
+    /// Presses a panic at `order`'s victim; the pressing repeats it until its receipt.
+    pub fn press(&self, order: &SimOrder) -> anyhow::Result<()> {
+        self.devices
+            .press(order)
+            .map(|_| ())
+            .with_context(|| format!("device id {}", order.victim))
+    }
+
     /// Presses a panic at `order`'s victim and waits, repeating it, until its receipt comes.
     pub async fn press_and_await(&self, order: &SimOrder, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
