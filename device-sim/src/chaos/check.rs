@@ -147,17 +147,17 @@ impl Verdict {
         let mut previous: Option<&DispatchBody> = None;
         for (n, revision) in alert.timeline.iter().enumerate() {
             self.revisions += 1;
-            let key = key(revision);
-            if !streamed.contains(&key) {
+            let this = key(revision);
+            if !streamed.contains(&this) {
                 self.not_streamed
-                    .push(format!("revision {key} not in the stream"));
+                    .push(format!("revision {this} not in the stream"));
             }
             if matches!(revision.priority, Priority::P1 | Priority::P2) && !revision.exercise {
                 self.routed += 1;
                 let later_delivered = alert.timeline[n + 1..]
                     .iter()
-                    .any(|later| delivered.contains(&super::readback::key(later)));
-                if delivered.contains(&key) {
+                    .any(|later| delivered.contains(&key(later)));
+                if delivered.contains(&this) {
                     self.delivered += 1;
                 } else if previous.is_some_and(|before| only_presses(before, revision))
                     && later_delivered
@@ -165,7 +165,7 @@ impl Verdict {
                     self.superseded += 1;
                 } else {
                     self.undelivered.push(format!(
-                        "revision {key} ({:?} {:?} of {}) never reached the sink",
+                        "revision {this} ({:?} {:?} of {}) never reached the sink",
                         revision.priority,
                         revision.kind,
                         order_of(revision)
