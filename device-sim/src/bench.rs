@@ -265,6 +265,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         mqtt_prefix: format!("bench/{run_id}"),
         store_prefix: format!("vangnet-bench-{run_id}"),
         dispatch_url: sink.url().to_owned(),
+        env: Vec::new(),
+        log: None,
     };
     let measured = vangnet_throughput(&plan, &fleet, &config, &run_id, clock).await;
     sink.stop().await;

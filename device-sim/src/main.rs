@@ -5,6 +5,7 @@
 
 mod bench;
 mod broker;
+mod chaos;
 mod cleanup;
 mod dispatch_latency;
 mod dispatcher;
@@ -54,6 +55,12 @@ enum Command {
     /// 1 when fixes were lost or memory was not flat (the last third of the
     /// run beyond ±5 % of its mean), as for any error.
     Soak(soak::SoakArgs),
+    /// Crashes under load: its own Mosquitto, Redis, dispatch sink and
+    /// Vangnet, a fleet and panicking victims, then kill -9 of Vangnet,
+    /// broker and Redis restarts and a dispatch outage on a seeded schedule;
+    /// checks that every receipted alarm reached dispatch, every revision
+    /// its routes, and no episode has two alerts. Exit status 1 when not.
+    Chaos(chaos::ChaosArgs),
     /// Plays a scenario against a running Vangnet and judges its alerts
     /// against the ground truth; exits 0 only when the expectations hold.
     Run(scenario::RunArgs),
@@ -66,6 +73,10 @@ async fn main() -> anyhow::Result<ExitCode> {
         Command::Load(args) => load::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Sink(args) => sink::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Soak(args) => Ok(match soak::run(args).await? {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::FAILURE,
+        }),
+        Command::Chaos(args) => Ok(match chaos::run(args).await? {
             true => ExitCode::SUCCESS,
             false => ExitCode::FAILURE,
         }),

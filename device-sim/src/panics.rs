@@ -12,7 +12,7 @@ use crate::broker;
 use crate::fleet::{Fleet, SimOrder};
 
 /// Panic sequence numbers start here, so they never repeat a fix's `(seq, ts)`.
-const PANIC_SEQ_BASE: u64 = 1 << 40;
+pub const PANIC_SEQ_BASE: u64 = 1 << 40;
 
 /// Told of each press as it is sent: the order, and how many presses that order has had in this run.
 pub type OnPress = Box<dyn Fn(&SimOrder, u64) + Send + Sync>;

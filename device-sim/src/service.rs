@@ -25,6 +25,10 @@ pub struct ServiceConfig {
     pub store_prefix: String,
     /// `VANGNET_DISPATCH_URL`.
     pub dispatch_url: String,
+    /// Further `VANGNET_*` settings.
+    pub env: Vec<(String, String)>,
+    /// Where its stderr is appended; inherited when `None`.
+    pub log: Option<PathBuf>,
 }
 
 /// Where a run that starts its own Vangnet finds the broker and Redis, and
@@ -158,6 +162,15 @@ impl Vangnet {
             .context("finding a free port")?
             .port();
         let binary = Self::binary()?;
+        let stderr = match &config.log {
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?
+                .into(),
+            None => Stdio::inherit(),
+        };
         let child = Command::new(&binary)
             .arg("serve")
             .env_clear()
@@ -171,8 +184,10 @@ impl Vangnet {
             .env("VANGNET_STORE_PREFIX", &config.store_prefix)
             .env("VANGNET_DISPATCH_URL", &config.dispatch_url)
             .env("VANGNET_JWT_SECRET", DEVELOPMENT_JWT_SECRET)
+            .envs(config.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
@@ -221,7 +236,7 @@ impl Vangnet {
     }
 
     /// Waits until `/readyz` answers 200 and `vangnet_orders` reaches `orders`.
-    async fn wait_until_ready(&mut self, orders: u64, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_until_ready(&mut self, orders: u64, timeout: Duration) -> anyhow::Result<()> {
         let readyz = format!("{}/readyz", self.base_url);
         let deadline = Instant::now() + timeout;
         loop {
@@ -276,6 +291,11 @@ impl Vangnet {
     /// The counters of `/metrics` now.
     pub async fn counters(&self) -> anyhow::Result<Counters> {
         Counters::read(&self.http, &self.base_url).await
+    }
+
+    /// Kills it with SIGKILL, as a crash would, and reaps it.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        self.child.kill().await.context("killing vangnet")
     }
 
     /// Stops it with SIGTERM, or SIGKILL when it has not exited within 10 s.

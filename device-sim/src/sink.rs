@@ -20,15 +20,17 @@
 //!
 //! `load`, `bench` and `soak` serve the same handler in their own process
 //! ([`InProcessSink`]), without faults, to time or handle the dispatches they
-//! cause.
+//! cause; `chaos` switches its outage on and off and keeps the keys delivered
+//! ([`Ledger`]).
 
+mod ledger;
 mod plan;
 mod record;
 mod tally;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use actix_web::dev::{Server, ServerHandle};
@@ -37,6 +39,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use serde_json::{Map, Value, json};
 
+pub use self::ledger::Ledger;
 use self::plan::{Fate, FaultPlan};
 use self::record::Recorder;
 use self::tally::{Outcome, Tally};
@@ -94,6 +97,7 @@ struct Sink {
     tally: Mutex<Tally>,
     recorder: Recorder,
     observer: Option<Observer>,
+    ledger: Option<Arc<Ledger>>,
 }
 
 impl Sink {
@@ -121,6 +125,7 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
         tally: Mutex::new(Tally::default()),
         recorder: Recorder::open(args.record.as_deref())?,
         observer: None,
+        ledger: None,
     });
     let (addrs, server) = listen(sink.clone(), args.listen, args.workers)?;
     let handle = server.handle();
@@ -159,32 +164,54 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A sink serving inside this process: every request answered 200 at once,
-/// unsigned and unrecorded, its body shown to an observer.
+/// A sink serving inside this process: every request answered 200 at once
+/// (503 during a [`Ledger`]'s outage), unsigned and unrecorded, its body
+/// shown to an observer.
 pub struct InProcessSink {
     url: String,
     handle: ServerHandle,
+    sink: web::Data<Sink>,
 }
 
 impl InProcessSink {
     /// Listens on `addr` (port 0 picks a free one).
     pub fn start(addr: SocketAddr, observer: Observer) -> anyhow::Result<Self> {
+        Self::serve(addr, Some(observer), None)
+    }
+
+    /// Listens on `addr` with `ledger` keeping the keys delivered and switching outages.
+    pub fn with_ledger(addr: SocketAddr, ledger: Arc<Ledger>) -> anyhow::Result<Self> {
+        Self::serve(addr, None, Some(ledger))
+    }
+
+    fn serve(
+        addr: SocketAddr,
+        observer: Option<Observer>,
+        ledger: Option<Arc<Ledger>>,
+    ) -> anyhow::Result<Self> {
         let sink = web::Data::new(Sink {
             secret: None,
             plan: FaultPlan::new(0.0, 0.0, Duration::ZERO, None, None)?,
             rng: Mutex::new(fastrand::Rng::with_seed(0)),
             tally: Mutex::new(Tally::default()),
             recorder: Recorder::open(None)?,
-            observer: Some(observer),
+            observer,
+            ledger,
         });
-        let (addrs, server) = listen(sink, addr, 2)?;
+        let (addrs, server) = listen(sink.clone(), addr, 2)?;
         let bound = addrs.first().context("the sink bound no address")?;
         let handle = server.handle();
         tokio::spawn(server);
         Ok(Self {
             url: format!("http://{bound}/dispatch"),
             handle,
+            sink,
         })
+    }
+
+    /// The counts of the live summary: received, delivered, down, duplicates and more.
+    pub fn summary(&self) -> String {
+        self.sink.tally().to_string()
     }
 
     /// The URL to give Vangnet as `VANGNET_DISPATCH_URL`.
@@ -302,9 +329,12 @@ async fn answer(request: HttpRequest, body: web::Bytes, sink: web::Data<Sink>) -
         }
         tally.receive(idempotency_key.as_deref(), priority.as_deref())
     };
-    let fate = sink
+    let mut fate = sink
         .plan
         .decide(&mut sink.rng.lock().unwrap_or_else(|p| p.into_inner()));
+    if sink.ledger.as_ref().is_some_and(|ledger| ledger.is_down()) {
+        fate = Fate::Down;
+    }
 
     let mut line = Map::new();
     line.insert(
@@ -378,6 +408,13 @@ async fn answer(request: HttpRequest, body: web::Bytes, sink: web::Data<Sink>) -
         Outcome::Failed
     };
     finish(&mut line, status.as_u16().into(), outcome);
+    if let (true, Some(ledger), Some(key)) = (
+        status.is_success(),
+        &sink.ledger,
+        idempotency_key.as_deref(),
+    ) {
+        ledger.delivered(key);
+    }
     HttpResponse::build(status).finish()
 }
 

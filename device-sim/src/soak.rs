@@ -145,6 +145,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<bool> {
         mqtt_prefix: format!("soak/{run_id}"),
         store_prefix: format!("vangnet-soak-{run_id}"),
         dispatch_url: sink.url().to_owned(),
+        env: Vec::new(),
+        log: None,
     };
     let measured = soak(&plan, &fleet, &config, &run_id, dispatched).await;
     sink.stop().await;

@@ -10,11 +10,11 @@ mod downlinks;
 mod model;
 mod motion;
 mod noise;
-mod receipts;
+pub mod receipts;
 mod report;
 mod runner;
 mod schedule;
-mod stream;
+pub mod stream;
 mod truth;
 
 use std::collections::HashMap;

@@ -146,7 +146,7 @@ impl Session {
     /// Opens the alert stream; call before anything is published.
     pub async fn listen(&self) -> anyhow::Result<mpsc::UnboundedReceiver<(Instant, DispatchBody)>> {
         let token = self.endpoint.tokens.for_stream()?;
-        super::stream::listen(&self.http, &self.endpoint.api_url, &token).await
+        super::stream::listen(&self.http, &self.endpoint.api_url, &token, false).await
     }
 
     /// Creates `orders` (order bodies, docs/api.md#orders) through `POST /api/v1/orders`.

@@ -7,14 +7,17 @@ use anyhow::{Context, bail};
 use tokio::sync::mpsc;
 use vangnet_proto::DispatchBody;
 
-/// Opens the stream with a dispatcher or admin `token`; revisions arrive on the receiver.
+/// Opens the stream with a dispatcher or admin `token`, at the start of the
+/// event log when `from_start`, else at its end; revisions arrive on the receiver.
 pub async fn listen(
     http: &reqwest::Client,
     api_url: &str,
     token: &str,
+    from_start: bool,
 ) -> anyhow::Result<mpsc::UnboundedReceiver<(Instant, DispatchBody)>> {
+    let query = if from_start { "?from=start" } else { "" };
     let mut response = http
-        .get(format!("{api_url}/api/v1/alerts/stream"))
+        .get(format!("{api_url}/api/v1/alerts/stream{query}"))
         .bearer_auth(token)
         .send()
         .await
