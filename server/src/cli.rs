@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgMatches, Args, Command, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
-use crate::settings::Settings;
+use crate::settings::{Given, Settings};
 
 /// Vangnet: alerts for victims of domestic violence and stalking.
 #[derive(Debug, Parser)]
@@ -246,7 +246,8 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Reads the file, applies the flags and variables, and checks every value.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        Config::from_settings(Settings::resolve(&self.given.0, self.config.as_deref())?)
+        let given = Given::of(&self.given.0);
+        Config::from_settings(Settings::resolve(&given, self.config.as_deref())?)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::console::{ConsoleSettings, TileUrl};
 use crate::dispatch::Route;
 use crate::push::{EndpointPolicy, PushSettings, VapidKey};
 use crate::secret::{Secret, without_password};
-use crate::settings::Settings;
+use crate::settings::{Given, Settings};
 use crate::store::RedisAddress;
 
 /// A setting with an unusable value: the service must not start.
@@ -710,12 +710,12 @@ fn parse_readable_file(value: &str) -> Result<PathBuf, String> {
 
 /// The `VANGNET_*` variables as read once, against which configuration
 /// files are read ([`Config::from_file`]).
-pub struct Environment(clap::ArgMatches);
+pub struct Environment(Given);
 
 impl Environment {
     /// Reads the variables of this process's environment.
     pub fn read() -> Result<Self, ConfigError> {
-        Settings::from_env().map(Self)
+        Given::from_env().map(Self)
     }
 }
 
@@ -725,7 +725,10 @@ mod tests {
 
     /// The configuration with `pairs` given as flags, over `file` and the defaults.
     fn load(pairs: &[(&str, &str)], file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
-        Config::from_settings(Settings::resolve(&crate::settings::flags(pairs), file)?)
+        Config::from_settings(Settings::resolve(
+            &Given::of(&crate::settings::flags(pairs)),
+            file,
+        )?)
     }
 
     fn from_flags(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {

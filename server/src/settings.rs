@@ -181,10 +181,10 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings in force: each from its flag, else its variable (as
-    /// clap matched them in `given`), else the file at `path`, else its
-    /// default. Values are trimmed, and a blank one counts as unset.
-    pub fn resolve(given: &ArgMatches, path: Option<&Path>) -> Result<Self, ConfigError> {
+    /// The settings in force: each from its flag or variable (`given`), else
+    /// the file at `path`, else its default. Values are trimmed, and a blank
+    /// one counts as unset.
+    pub fn resolve(given: &Given, path: Option<&Path>) -> Result<Self, ConfigError> {
         let command = &*COMMAND;
         let (mut from_file, routes) = match path {
             Some(path) => read_file(path, command)?,
@@ -193,14 +193,10 @@ impl Settings {
         let mut resolved = toml::Table::new();
         for arg in command.get_arguments() {
             let key = arg.get_id().as_str();
-            let flag_or_variable = matches!(
-                given.value_source(key),
-                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            );
             let value = given
-                .get_one::<String>(key)
-                .filter(|_| flag_or_variable)
-                .and_then(|value| non_blank(value))
+                .0
+                .get(key)
+                .cloned()
                 .or_else(|| from_file.remove(key))
                 .or_else(|| {
                     arg.get_default_values()
@@ -217,14 +213,39 @@ impl Settings {
             .map_err(|e: toml::de::Error| ConfigError::new("--config", e.message()))?;
         Ok(Self { routes, ..settings })
     }
+}
 
-    /// The settings' variables as clap matches them without flags, for a
-    /// subcommand that takes settings from the environment and a file only.
-    pub fn from_env() -> Result<ArgMatches, ConfigError> {
-        COMMAND
+/// The settings given as flags or variables, by key: what beats the file.
+#[derive(Debug, Clone, Default)]
+pub struct Given(HashMap<String, String>);
+
+impl Given {
+    /// The non-blank values clap took from flags or variables in `matches`,
+    /// not those it took from defaults, so that the file's can beat those.
+    pub fn of(matches: &ArgMatches) -> Self {
+        let given = COMMAND.get_arguments().filter_map(|arg| {
+            let key = arg.get_id().as_str();
+            let flag_or_variable = matches!(
+                matches.value_source(key),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            );
+            let value = matches
+                .get_one::<String>(key)
+                .filter(|_| flag_or_variable)
+                .and_then(|value| non_blank(value))?;
+            Some((key.to_owned(), value))
+        });
+        Self(given.collect())
+    }
+
+    /// The settings' variables, for a subcommand that takes settings from
+    /// the environment and a file only.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let matches = COMMAND
             .clone()
             .try_get_matches_from(["vangnet"])
-            .map_err(|e| ConfigError::new("VANGNET_*", e.kind().to_string()))
+            .map_err(|e| ConfigError::new("VANGNET_*", e.kind().to_string()))?;
+        Ok(Self::of(&matches))
     }
 }
 
@@ -316,7 +337,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vangnet.toml");
         std::fs::write(&path, file).unwrap();
-        Settings::resolve(&flags(pairs), Some(&path))
+        Settings::resolve(&Given::of(&flags(pairs)), Some(&path))
     }
 
     #[test]
