@@ -19,8 +19,9 @@ use vangnet_engine::geometry::{GeoPoint, LocalFrame, distance_m};
 use vangnet_proto::order::OrderBody;
 use vangnet_proto::{AlertKind, Channel, DeviceId, OrderId, TimestampMs, Topics};
 
+use crate::audit_chain::Draft;
 use crate::orders::OrderIndex;
-use crate::store::{PartitionKey, Store, StoredOrder};
+use crate::store::{OrderChange, OrderWrite, PartitionKey, Store, StoredOrder};
 
 /// The victim's home in the demo (Rotterdam).
 const HOME: GeoPoint = GeoPoint {
@@ -65,6 +66,27 @@ impl Cast {
     }
 }
 
+/// Stores the demo's order as the actor `demo`, with its audit entry, at
+/// whatever epoch the orders have reached.
+async fn seed<S: Store>(store: &S, id: &OrderId, body: &OrderBody) -> anyhow::Result<()> {
+    let order = StoredOrder {
+        id: id.clone(),
+        body: serde_json::to_vec(body)?,
+    };
+    let detail = json!({ "region": body.region, "exercise": body.exercise });
+    let audit = Draft::new("demo", "order.create", id.as_str(), detail);
+    loop {
+        let epoch = store.orders_epoch().await?;
+        match store
+            .write_order(&order, OrderChange::Replace, epoch, &audit)
+            .await?
+        {
+            OrderWrite::Moved => continue,
+            OrderWrite::Written | OrderWrite::Exists => return Ok(()),
+        }
+    }
+}
+
 /// Seeds the demo order and plays the scenario against the broker at `broker`.
 pub async fn play<S: Store>(
     store: &S,
@@ -74,12 +96,7 @@ pub async fn play<S: Store>(
 ) -> anyhow::Result<()> {
     let cast = Cast::new()?;
     let body = cast.order_body()?;
-    store
-        .put_order(&StoredOrder {
-            id: cast.order.clone(),
-            body: serde_json::to_vec(&body)?,
-        })
-        .await?;
+    seed(store, &cast.order, &body).await?;
     orders.refresh(store).await?;
     println!(
         "\ndemo: exercise order {} — victim {} at home, perpetrator {} {:.1} km away",
