@@ -52,7 +52,7 @@ pub trait OrderStore: Send + Sync + 'static {
         audit: &Draft,
     ) -> impl Future<Output = Result<OrderWrite, StoreError>> + Send;
     /// Replaces or creates an order without an audit entry: seeding a store
-    /// outside the API (the demo, tests).
+    /// outside the API (test fixtures, benchmarks).
     fn put_order(&self, order: &StoredOrder)
     -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Removes an order's definition (its partition, alerts and history
