@@ -475,10 +475,16 @@ fn parse_positive<T: std::str::FromStr>(value: &str) -> Result<T, String> {
         .map_err(|_| format!("`{value}` is not a positive whole number"))
 }
 
+/// The most days a period may have: a century, so that it can always be
+/// counted in seconds and milliseconds.
+const MAX_DAYS: u64 = 36_500;
+
 fn parse_days(value: &str) -> Result<Duration, String> {
     match value.parse::<u64>() {
-        Ok(days) if days > 0 => Ok(Duration::from_secs(days * 24 * 3600)),
-        _ => Err(format!("`{value}` is not a positive whole number of days")),
+        Ok(days) if (1..=MAX_DAYS).contains(&days) => Ok(Duration::from_secs(days * 86_400)),
+        _ => Err(format!(
+            "`{value}` is not a whole number of days from 1 to {MAX_DAYS}"
+        )),
     }
 }
 
@@ -757,6 +763,17 @@ mod tests {
         assert_eq!(config.history_retention, Duration::from_secs(30 * 86_400));
         assert_eq!(config.max_orders_per_device.get(), 8);
         assert_eq!(config.alert_window, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn a_retention_too_long_to_count_in_seconds_is_refused() {
+        let err = error(&[("history-retention-days", "44444444444444444")]);
+        assert_eq!(err.setting, "VANGNET_HISTORY_RETENTION_DAYS");
+        let century = from_flags(&[("history-retention-days", "36500")]).unwrap();
+        assert_eq!(
+            century.history_retention,
+            Duration::from_secs(36_500 * 86_400)
+        );
     }
 
     #[test]
