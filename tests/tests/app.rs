@@ -301,6 +301,7 @@ async fn signing_out_waits_while_an_alarm_is_still_being_sent() {
     setup.app.restart().await;
 
     wait_for_receipt(&phone, Duration::from_secs(20)).await;
+    setup.first_panic(WAIT).await;
     assert_eq!(setup.panics().len(), 1, "{:?}", setup.panics());
 }
 
