@@ -38,6 +38,10 @@ const ALARM_WORKERS: usize = 4;
 const LOC_WORKERS: usize = 16;
 /// How often the rate limits of devices that went quiet are forgotten.
 const FORGET_QUIET_DEVICES_EVERY: Duration = Duration::from_secs(60);
+/// How often histogram samples are folded into their summaries: until a
+/// scrape or this upkeep, the recorder keeps every sample, so with nobody
+/// scraping `/metrics` memory would grow with every message.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// How long shutdown waits for in-flight messages.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -140,6 +144,7 @@ async fn run_with<S: Store>(
         metrics,
         http,
     } = app;
+    spawn_metrics_upkeep(&tasks, metrics.clone(), background.clone());
     let health = Arc::new(Health::default());
     health.set_broker(false);
     health.set_store(false);
@@ -454,6 +459,20 @@ fn spawn_limit_keeper<S: Store>(
             tokio::select! {
                 () = stop.cancelled() => return,
                 _ = interval.tick() => ingest.forget_quiet_devices(),
+            }
+        }
+    });
+}
+
+/// Folds the recorder's pending histogram samples every few seconds, as a
+/// scrape would; nothing promises a scrape.
+fn spawn_metrics_upkeep(tasks: &TaskTracker, metrics: PrometheusHandle, stop: CancellationToken) {
+    tasks.spawn(async move {
+        let mut interval = tokio::time::interval(METRICS_UPKEEP_EVERY);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = interval.tick() => metrics.run_upkeep(),
             }
         }
     });
