@@ -144,7 +144,13 @@ async fn run_with<S: Store>(
         metrics,
         http,
     } = app;
-    spawn_metrics_upkeep(&tasks, metrics.clone(), background.clone());
+    let upkeep = metrics.clone();
+    spawn_every(
+        &tasks,
+        METRICS_UPKEEP_EVERY,
+        background.clone(),
+        move || upkeep.run_upkeep(),
+    );
     let health = Arc::new(Health::default());
     health.set_broker(false);
     health.set_store(false);
@@ -297,7 +303,13 @@ async fn run_with<S: Store>(
         shutdown.stop.clone(),
     ));
     intake.set(ingest.clone());
-    spawn_limit_keeper(&tasks, ingest.clone(), background.clone());
+    let quiet = ingest.clone();
+    spawn_every(
+        &tasks,
+        FORGET_QUIET_DEVICES_EVERY,
+        background.clone(),
+        move || quiet.forget_quiet_devices(),
+    );
     ingest::spawn_workers(&workers, ingest.clone(), alarm_lane.clone(), alarm_rx);
     ingest::spawn_workers(&workers, ingest, loc_lane.clone(), loc_rx);
     workers.close();
@@ -447,32 +459,19 @@ fn spawn_store_monitor<S: Store>(
     });
 }
 
-/// Every minute, forgets the rate limits of devices that went quiet.
-fn spawn_limit_keeper<S: Store>(
+/// Runs `work` every `period` until `stop`: upkeep that keeps memory bounded.
+fn spawn_every(
     tasks: &TaskTracker,
-    ingest: Arc<Ingest<S>>,
+    period: Duration,
     stop: CancellationToken,
+    mut work: impl FnMut() + Send + 'static,
 ) {
     tasks.spawn(async move {
-        let mut interval = tokio::time::interval(FORGET_QUIET_DEVICES_EVERY);
+        let mut interval = tokio::time::interval(period);
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
-                _ = interval.tick() => ingest.forget_quiet_devices(),
-            }
-        }
-    });
-}
-
-/// Folds the recorder's pending histogram samples every few seconds, as a
-/// scrape would; nothing promises a scrape.
-fn spawn_metrics_upkeep(tasks: &TaskTracker, metrics: PrometheusHandle, stop: CancellationToken) {
-    tasks.spawn(async move {
-        let mut interval = tokio::time::interval(METRICS_UPKEEP_EVERY);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = interval.tick() => metrics.run_upkeep(),
+                _ = interval.tick() => work(),
             }
         }
     });
