@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::Context;
+use backon::BackoffBuilder;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -22,6 +23,9 @@ use vangnet_proto::{AlertKind, Channel, DeviceId, OrderId, TimestampMs, Topics};
 use crate::audit_chain::Draft;
 use crate::orders::OrderIndex;
 use crate::store::{OrderChange, OrderWrite, PartitionKey, Store, StoredOrder};
+
+/// Checks of the demo's order write again while other writers move the orders' epoch.
+const SEED_RETRIES: usize = 7;
 
 /// The victim's home in the demo (Rotterdam).
 const HOME: GeoPoint = GeoPoint {
@@ -67,7 +71,8 @@ impl Cast {
 }
 
 /// Stores the demo's order as the actor `demo`, with its audit entry, at
-/// whatever epoch the orders have reached.
+/// whatever epoch the orders have reached, checked again as the API does
+/// while other writers move it.
 async fn seed<S: Store>(store: &S, id: &OrderId, body: &OrderBody) -> anyhow::Result<()> {
     let order = StoredOrder {
         id: id.clone(),
@@ -75,14 +80,20 @@ async fn seed<S: Store>(store: &S, id: &OrderId, body: &OrderBody) -> anyhow::Re
     };
     let detail = json!({ "region": body.region, "exercise": body.exercise });
     let audit = Draft::new("demo", "order.create", id.as_str(), detail);
+    let mut retries = crate::backoff::order_write(SEED_RETRIES).build();
     loop {
         let epoch = store.orders_epoch().await?;
         match store
             .write_order(&order, OrderChange::Replace, epoch, &audit)
             .await?
         {
-            OrderWrite::Moved => continue,
             OrderWrite::Written | OrderWrite::Exists => return Ok(()),
+            OrderWrite::Moved => match retries.next() {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => anyhow::bail!(
+                    "other writers kept changing the orders; the demo's order was not stored"
+                ),
+            },
         }
     }
 }
